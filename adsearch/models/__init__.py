@@ -1,0 +1,30 @@
+"""Models: graph and transformer backbones, anomaly objectives, and the model registry.
+
+``build_model(ModelConfig(...))`` returns an :class:`AnomalyModel` (backbone + objective)
+whose call gives the per-jet anomaly score. Graph backbones (GIN, EGAT, GATv2) live in
+:mod:`adsearch.models.gnn` / :mod:`adsearch.models.egat`; transformers in
+:mod:`adsearch.models.transformer`; losses in :mod:`adsearch.models.objectives`.
+"""
+
+from adsearch.models.objectives import Autoencoder, DeepSVDD, Objective, Supervised
+from adsearch.models.registry import AnomalyModel, ModelConfig, build_model
+from adsearch.models.transformer import (
+    ParticleTransformerBackbone,
+    SetDecoder,
+    TransformerBackbone,
+    pair_features,
+)
+
+__all__ = [
+    "AnomalyModel",
+    "Autoencoder",
+    "DeepSVDD",
+    "ModelConfig",
+    "Objective",
+    "ParticleTransformerBackbone",
+    "SetDecoder",
+    "Supervised",
+    "TransformerBackbone",
+    "build_model",
+    "pair_features",
+]

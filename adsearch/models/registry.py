@@ -1,0 +1,208 @@
+"""Build a complete anomaly model (backbone + objective) from a :class:`ModelConfig`.
+
+Backbones: ``gin``, ``egat``, ``gatv2`` (graph networks, :mod:`adsearch.models.gnn` /
+:mod:`adsearch.models.egat`), ``transformer`` and ``part`` (:mod:`adsearch.models.transformer`).
+Objectives: ``deepsvdd``, ``deepsvdd-soft``, ``ae`` (transformer backbones only),
+``supervised`` (:mod:`adsearch.models.objectives`).
+
+Examples
+--------
+>>> import torch
+>>> cfg = ModelConfig(backbone="transformer", objective="deepsvdd", width=16, heads=2, layers=1)
+>>> model = build_model(cfg)
+>>> x, mask = torch.randn(5, 6, 3), torch.ones(5, 6, dtype=torch.bool)
+>>> model((x, mask)).shape  # anomaly score per jet
+torch.Size([5])
+>>> any(n.endswith("bias") for n, _ in model.named_parameters())  # DeepSVDD: bias-free
+False
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from torch import Tensor, nn
+
+from adsearch.errors import ConfigError
+from adsearch.models.objectives import Autoencoder, DeepSVDD, Objective, Supervised
+from adsearch.models.transformer import ParticleTransformerBackbone, TransformerBackbone
+
+__all__ = ["BACKBONES", "OBJECTIVES", "AnomalyModel", "ModelConfig", "build_model"]
+
+BACKBONES = ("gin", "egat", "gatv2", "transformer", "part")
+OBJECTIVES = ("deepsvdd", "deepsvdd-soft", "ae", "supervised")
+_GRAPH = ("gin", "egat", "gatv2")
+
+
+@dataclass
+class ModelConfig:
+    """Model section of a training config (defaults: seed 002_ / design.md section 3).
+
+    ``layers`` defaults to 5 message-passing layers for graph backbones and 3 attention
+    blocks for transformers; ``bias`` defaults to ``False`` for DeepSVDD (required) and
+    ``True`` otherwise; ``heads`` defaults to 8 for transformers and to the graph backbone's
+    own default otherwise. ``options`` is passed unchanged to the graph backbone builder.
+    """
+
+    backbone: Literal["gin", "egat", "gatv2", "transformer", "part"] = "gin"
+    objective: Literal["deepsvdd", "deepsvdd-soft", "ae", "supervised"] = "deepsvdd"
+    width: int = 128
+    layers: int | None = None
+    mlp_layers: int = 3
+    readout: Literal["sum", "mean", "max"] = "mean"
+    heads: int | None = None
+    out_dim: int | None = None
+    bias: bool | None = None
+    nu: float = 0.1
+    center_eps: float = 0.1
+    radius_warmup_epochs: int = 1
+    balance_classes: bool = True
+    max_constituents: int = 128
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        if self.width < 1 or self.mlp_layers < 1 or (self.layers is not None and self.layers < 1):
+            raise ConfigError("model: width, layers and mlp_layers must be >= 1")
+        if self.objective.startswith("deepsvdd") and self.bias:
+            raise ConfigError(
+                "model:bias: DeepSVDD needs a bias-free network (a bias lets it map every jet "
+                "onto the centre); leave bias unset or false"
+            )
+        if self.objective == "ae" and self.backbone in _GRAPH:
+            raise ConfigError(
+                f"model:objective: 'ae' reconstructs the constituent set and needs a "
+                f"transformer backbone (transformer or part), not {self.backbone!r}"
+            )
+        if not 0.0 < self.nu <= 1.0:
+            raise ConfigError(f"model:nu: must be in (0, 1], got {self.nu}")
+        if self.center_eps <= 0:
+            raise ConfigError(f"model:center_eps: must be > 0, got {self.center_eps}")
+        if self.max_constituents < 1:
+            raise ConfigError("model:max_constituents: must be >= 1")
+        heads = self.heads or 8
+        if self.backbone not in _GRAPH and self.width % heads:
+            raise ConfigError(f"model:heads: width {self.width} not divisible by {heads} heads")
+
+    @property
+    def use_bias(self) -> bool:
+        if self.bias is not None:
+            return self.bias
+        return not self.objective.startswith("deepsvdd")
+
+    @property
+    def n_layers(self) -> int:
+        if self.layers is not None:
+            return self.layers
+        return 5 if self.backbone in _GRAPH else 3
+
+
+class AnomalyModel(nn.Module):
+    """Backbone + objective. ``model(inputs)`` is the per-jet anomaly score ``[B]``.
+
+    ``model(inputs, labels, loss=True)`` returns ``(loss, per_jet)`` instead; training calls
+    it this way so a ``DistributedDataParallel`` wrapper sees the whole computation.
+    ``input_kind`` is the batch type the backbone eats: ``"pyg"``, ``"dgl"`` or ``"dense"``
+    (``(x [B, N, F], mask [B, N])``).
+    """
+
+    def __init__(self, backbone: nn.Module, objective: Objective, config: ModelConfig) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.objective = objective
+        self.config = config
+        self.input_kind: str = backbone.input_kind
+
+    def embed(self, inputs) -> Tensor:
+        """Backbone embeddings ``[B, D]``."""
+        return self.backbone(inputs)
+
+    def forward(self, inputs, labels: Tensor | None = None, *, loss: bool = False):
+        z = self.backbone(inputs)
+        if loss:
+            return self.objective.loss(z, inputs, labels)
+        return self.objective.score(z, inputs)
+
+
+def _graph_backbone(cfg: ModelConfig, in_dim: int, edge_dim: int | None) -> nn.Module:
+    try:
+        from adsearch.models.gnn import build_backbone
+    except ImportError as e:  # pragma: no cover - graph backbones ship with the package
+        raise ConfigError(f"model:backbone: graph backbones unavailable ({e})") from None
+    kwargs: dict[str, Any] = {
+        "width": cfg.width,
+        "layers": cfg.n_layers,
+        "mlp_layers": cfg.mlp_layers,
+        "readout": cfg.readout,
+        "bias": cfg.use_bias,
+        "in_dim": in_dim,
+    }
+    if cfg.out_dim is not None:
+        kwargs["out_dim"] = cfg.out_dim
+    if edge_dim is not None:
+        kwargs["edge_dim"] = edge_dim
+    if cfg.heads is not None:
+        kwargs["heads"] = cfg.heads
+    kwargs.update(cfg.options)
+    try:
+        return build_backbone(cfg.backbone, **kwargs)
+    except TypeError as e:
+        raise ConfigError(f"model:options: {e}") from None
+
+
+def build_model(
+    cfg: ModelConfig, in_dim: int = 3, edge_dim: int | None = None, pos_weight: float = 1.0
+) -> AnomalyModel:
+    """Build backbone + objective from ``cfg``.
+
+    Parameters
+    ----------
+    cfg : model configuration.
+    in_dim : constituent (node) feature count.
+    edge_dim : edge feature count (graph backbones).
+    pos_weight : signal-class weight of the supervised loss (``n_background / n_signal``).
+    """
+    bias = cfg.use_bias
+    if cfg.backbone in _GRAPH:
+        backbone = _graph_backbone(cfg, in_dim, edge_dim)
+    else:
+        cls = ParticleTransformerBackbone if cfg.backbone == "part" else TransformerBackbone
+        opts = dict(cfg.options)
+        try:
+            backbone = cls(
+                in_dim=in_dim,
+                width=cfg.width,
+                layers=cfg.n_layers,
+                heads=cfg.heads or 8,
+                readout=cfg.readout,
+                mlp_layers=cfg.mlp_layers,
+                out_dim=cfg.out_dim,
+                bias=bias,
+                **opts,
+            )
+        except (TypeError, ValueError) as e:
+            raise ConfigError(f"model: {e}") from None
+    dim = cfg.out_dim or cfg.width
+    objective: Objective
+    if cfg.objective in ("deepsvdd", "deepsvdd-soft"):
+        objective = DeepSVDD(
+            dim, soft=cfg.objective == "deepsvdd-soft", nu=cfg.nu, eps=cfg.center_eps
+        )
+    elif cfg.objective == "ae":
+        objective = Autoencoder(
+            dim,
+            width=cfg.width,
+            layers=cfg.n_layers,
+            heads=cfg.heads or 8,
+            max_len=cfg.max_constituents,
+            out_dim=in_dim,
+        )
+    else:
+        objective = Supervised(dim, pos_weight=pos_weight)
+    return AnomalyModel(backbone, objective, cfg)
+
+
+def model_config_dict(cfg: ModelConfig) -> dict[str, Any]:
+    """Plain-dict form (for checkpoints)."""
+    return dataclasses.asdict(cfg)

@@ -1,0 +1,273 @@
+"""Jets for training and scoring: per-event splits and model inputs built batch by batch.
+
+A features file (:func:`adsearch.jets.features.read_features`) holds events with two jets;
+:class:`JetSample` flattens it to one row per jet (``2 * event + slot``), keeping the
+event row, the jet slot (0 = leading) and the event label (-1 when unknown). Splits are per
+event (:func:`split_events`), so both jets of an event share a split.
+
+Model inputs are built per mini-batch (graphs of 1024 jets take milliseconds, while a whole
+LHCO split as graphs would need gigabytes): :class:`InputBuilder` selects the jets, builds
+their graphs with :func:`adsearch.graphs.build_graphs` and converts them to the view the
+backbone eats — PyG ``Batch``, DGL graph, or dense ``(x [B, N, 3], mask [B, N])``.
+
+Examples
+--------
+>>> import awkward as ak, numpy as np
+>>> ev = ak.Array([[[{"pt": 1.0, "eta": 0.0, "phi": 0.0}]] * 2] * 4)  # 4 events x 2 jets
+>>> sample = JetSample.from_arrays(ev, np.ones((4, 2)), np.zeros((4, 2)), np.zeros((4, 2)),
+...                                label=np.array([0, 1, 0, -1]))
+>>> len(sample), sample.event.tolist()[:4], sample.slot.tolist()[:4]
+(8, [0, 0, 1, 1], [0, 1, 0, 1])
+>>> split_events(4, train_fraction=0.5, val_fraction=0.25, seed=1).tolist()
+[0, 2, 1, 0]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import awkward as ak
+import numpy as np
+import torch
+
+from adsearch.errors import InputError
+
+__all__ = [
+    "SPLIT_NAMES",
+    "InputBuilder",
+    "JetSample",
+    "load_jets",
+    "split_events",
+    "training_jets",
+]
+
+#: split codes used in :func:`split_events` and in score files
+SPLIT_NAMES = {0: "train", 1: "val", 2: "test"}
+
+
+@dataclass
+class JetSample:
+    """One row per jet: constituents, jet axis, event label, event row and jet slot."""
+
+    constituents: ak.Array  # jets * var * {pt, eta, phi}
+    pt: np.ndarray
+    eta: np.ndarray
+    phi: np.ndarray
+    label: np.ndarray  # int64, -1 = unknown
+    event: np.ndarray  # int64 row in the features table
+    slot: np.ndarray  # int64, 0 = leading jet, 1 = subleading
+
+    def __len__(self) -> int:
+        return len(self.pt)
+
+    @property
+    def n_events(self) -> int:
+        return int(self.event.max()) + 1 if len(self.event) else 0
+
+    @property
+    def has_labels(self) -> bool:
+        return bool(len(self.label)) and bool(np.all(self.label >= 0))
+
+    def take(self, idx: np.ndarray) -> JetSample:
+        """Jets at integer indices ``idx``."""
+        idx = np.asarray(idx, dtype=np.int64)
+        return JetSample(
+            self.constituents[idx],
+            self.pt[idx],
+            self.eta[idx],
+            self.phi[idx],
+            self.label[idx],
+            self.event[idx],
+            self.slot[idx],
+        )
+
+    @classmethod
+    def from_arrays(
+        cls,
+        constituents: ak.Array,
+        jet_pt: np.ndarray,
+        jet_eta: np.ndarray,
+        jet_phi: np.ndarray,
+        label: np.ndarray | None = None,
+        max_events: int | None = None,
+    ) -> JetSample:
+        """From ``events * 2 * var * {pt, eta, phi}`` constituents and ``[events, 2]`` axes."""
+        n_ev = len(constituents)
+        if max_events is not None:
+            n_ev = min(n_ev, max_events)
+            constituents = constituents[:n_ev]
+        nj = ak.to_numpy(ak.num(constituents, axis=1))
+        if len(nj) and not np.all(nj == 2):
+            raise InputError("constituents: every event must hold exactly two jets")
+        axes = []
+        for name, a in (("jet_pt", jet_pt), ("jet_eta", jet_eta), ("jet_phi", jet_phi)):
+            a = np.asarray(a, dtype=np.float64)[:n_ev]
+            if a.shape != (n_ev, 2):
+                raise InputError(f"{name}: expected shape ({n_ev}, 2), got {a.shape}")
+            if not np.all(np.isfinite(a)):
+                raise InputError(f"{name}: contains NaN or infinite values")
+            axes.append(a.reshape(-1))
+        if label is None:
+            lab = np.full(n_ev, -1, dtype=np.int64)
+        else:
+            lab = np.asarray(label)[:n_ev]
+            if not np.all(np.isfinite(lab)):
+                raise InputError("label: contains NaN or infinite values")
+            lab = lab.astype(np.int64)
+        cons = ak.flatten(constituents, axis=1)
+        return cls(
+            cons,
+            axes[0],
+            axes[1],
+            axes[2],
+            np.repeat(lab, 2),
+            np.repeat(np.arange(n_ev, dtype=np.int64), 2),
+            np.tile(np.array([0, 1], dtype=np.int64), n_ev),
+        )
+
+    @classmethod
+    def from_features(cls, features: Any, max_events: int | None = None) -> JetSample:
+        """From a :class:`adsearch.jets.features.Features` (``.table`` + ``.constituents``)."""
+        t = features.table
+        for col in ("ptj1", "etaj1", "phij1", "ptj2", "etaj2", "phij2"):
+            if col not in t:
+                raise InputError(f"features: missing column {col!r}")
+
+        def pair(a: str, b: str) -> np.ndarray:
+            return np.stack([np.asarray(t[a]), np.asarray(t[b])], axis=1)
+
+        label = np.asarray(t["label"]) if "label" in t else None
+        return cls.from_arrays(
+            features.constituents,
+            pair("ptj1", "ptj2"),
+            pair("etaj1", "etaj2"),
+            pair("phij1", "phij2"),
+            label=label,
+            max_events=max_events,
+        )
+
+
+def load_jets(path: str | Path, max_events: int | None = None) -> tuple[JetSample, Any]:
+    """Read a features file; return its :class:`JetSample` and the ``Features`` object."""
+    from adsearch.jets.features import read_features
+
+    p = Path(path)
+    if not str(path):
+        raise InputError("data:path: no features file given")
+    if not p.exists():
+        raise InputError(f"{p}: no such features file")
+    feats = read_features(p)
+    return JetSample.from_features(feats, max_events=max_events), feats
+
+
+def split_events(
+    n_events: int, train_fraction: float = 0.2, val_fraction: float = 0.01, seed: int = 0
+) -> np.ndarray:
+    """Assign each event to train (0), validation (1) or test (2) by a seeded permutation.
+
+    The first ``round(train_fraction * n)`` events of the permutation train, the next
+    ``round(val_fraction * n)`` validate, the rest test (seed 002_: 20 / 1 / 79 %).
+    """
+    rng = np.random.default_rng(seed)
+    perm = rng.permutation(n_events)
+    n_tr = round(train_fraction * n_events)
+    n_va = round(val_fraction * n_events)
+    split = np.full(n_events, 2, dtype=np.int8)
+    split[perm[:n_tr]] = 0
+    split[perm[n_tr : n_tr + n_va]] = 1
+    return split
+
+
+def training_jets(
+    sample: JetSample, split: np.ndarray, which: int, mode: str, objective: str
+) -> np.ndarray:
+    """Indices of the jets used for training (``which=0``) or validation (``which=1``).
+
+    Unsupervised objectives in ``background-only`` mode keep only background (label 0)
+    jets; ``data-like`` mode and the supervised objective keep every jet of the split.
+    """
+    in_split = split[sample.event] == which
+    if objective == "supervised" or mode != "background-only":
+        if objective == "supervised" and not sample.has_labels:
+            raise InputError("features: the supervised objective needs a label column")
+        return np.flatnonzero(in_split)
+    if not sample.has_labels:
+        raise InputError(
+            "features: mode 'background-only' needs labels; use data:mode 'data-like' for "
+            "unlabelled data"
+        )
+    return np.flatnonzero(in_split & (sample.label == 0))
+
+
+def _dense(graphs, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """``JetGraphs`` -> padded ``x [B, N, F]`` and ``mask [B, N]``."""
+    try:
+        from adsearch.graphs import to_dense
+    except ImportError:  # graphs helper's converter not present: same layout, done here
+        to_dense = None
+    if to_dense is not None:
+        x, mask = to_dense(graphs)
+        x = torch.as_tensor(x)
+        mask = torch.as_tensor(mask)
+        return x.to(device), mask.to(device=device, dtype=torch.bool)
+    counts = graphs.num_nodes_per_jet
+    n = int(counts.max()) if len(counts) else 0
+    b = len(counts)
+    jet = graphs.batch
+    pos = np.arange(graphs.n_nodes) - graphs.node_ptr[jet]
+    x = np.zeros((b, n, graphs.x.shape[1]), dtype=graphs.x.dtype)
+    x[jet, pos] = graphs.x
+    mask = np.zeros((b, n), dtype=bool)
+    mask[jet, pos] = True
+    return torch.from_numpy(x).to(device), torch.from_numpy(mask).to(device)
+
+
+class InputBuilder:
+    """Turn jets of a :class:`JetSample` into backbone inputs of one ``kind``.
+
+    Parameters
+    ----------
+    kind : ``"pyg"``, ``"dgl"`` or ``"dense"``.
+    graph : :class:`adsearch.graphs.GraphConfig` options (a dict, checked strictly).
+    device : where the tensors go.
+    """
+
+    def __init__(self, kind: str, graph: dict[str, Any] | None = None, device="cpu") -> None:
+        from adsearch.config import from_dict
+        from adsearch.graphs import GraphConfig
+
+        if kind not in ("pyg", "dgl", "dense"):
+            raise ValueError(f"unknown input kind {kind!r}")
+        self.kind = kind
+        self.graph_config = from_dict(GraphConfig, dict(graph or {}), source="graph")
+        self.device = torch.device(device)
+
+    def graphs(self, sample: JetSample, idx: np.ndarray):
+        """``JetGraphs`` of the jets at ``idx``."""
+        from adsearch.graphs import build_graphs
+
+        sub = sample.take(idx)
+        return build_graphs(sub.constituents, sub.pt, sub.eta, sub.phi, self.graph_config)
+
+    def __call__(self, sample: JetSample, idx: np.ndarray):
+        """Backbone inputs for the jets at ``idx`` (PyG Batch, DGL graph or (x, mask))."""
+        g = self.graphs(sample, idx)
+        if self.kind == "dense":
+            return _dense(g, self.device)
+        if self.kind == "pyg":
+            from adsearch.graphs import to_pyg
+
+            return to_pyg(g).to(self.device)
+        from adsearch.graphs import to_dgl
+
+        return to_dgl(g).to(self.device)
+
+    def labels(self, sample: JetSample, idx: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(np.clip(sample.label[idx], 0, None), device=self.device)
+
+    def dims(self, sample: JetSample) -> tuple[int, int | None]:
+        """Node and edge feature counts of this input kind (from a one-jet probe)."""
+        g = self.graphs(sample, np.arange(min(1, len(sample))))
+        return int(g.x.shape[1]), (None if self.kind == "dense" else int(g.edge_attr.shape[1]))
