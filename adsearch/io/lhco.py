@@ -48,6 +48,7 @@ __all__ = [
     "iter_lhco",
     "lhco_attrs",
     "lhco_shape",
+    "open_values",
     "read_lhco",
     "write_lhco",
 ]
@@ -98,7 +99,9 @@ def _open(path: str | os.PathLike[str]) -> h5py.File:
     if p.stat().st_size == 0:
         raise InputError(f"{p}: empty file")
     try:
-        return h5py.File(p, "r")
+        # A chunk cache holding a few whole chunks (our 64-row chunks are ~1.1 MB, above
+        # HDF5's 1 MB default) so column reads (info's label column) decompress each once.
+        return h5py.File(p, "r", rdcc_nbytes=16 * 2**20, rdcc_nslots=1021)
     except (OSError, ValueError, RuntimeError) as e:
         raise InputError(
             f"{p}: not a readable HDF5 file (truncated or corrupt?): {_one_line(e)}"
@@ -141,6 +144,18 @@ def _values_dataset(f: h5py.File, path: Path) -> h5py.Dataset:
         if len(items) == len(axis0) and not np.array_equal(items, axis0):
             raise InputError(f"{path}: block columns are not in DataFrame column order")
     return dset
+
+
+@contextlib.contextmanager
+def open_values(path: str | os.PathLike[str]) -> Iterator[h5py.Dataset]:
+    """Open an LHCO file and yield its checked ``df/block0_values`` dataset (read-only).
+
+    Raises :class:`~adsearch.errors.InputError` for a missing, empty, corrupt or non-LHCO
+    file, or a column count other than 2100/2101.
+    """
+    p = Path(path)
+    with _open(p) as f:
+        yield _values_dataset(f, p)
 
 
 def lhco_shape(path: str | os.PathLike[str]) -> tuple[int, int]:

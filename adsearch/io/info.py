@@ -1,0 +1,199 @@
+"""``adsearch info FILE``: say what an input file is without reading all of it.
+
+Reports the format (LHCO HDF5 with or without labels, ROOT TTree, features parquet), the
+number of events (from the header), the signal fraction when labelled (reading only the
+label column, in chunks), object-multiplicity statistics over the first events, and the
+metadata attributes written with the file (generator card, seed, ...).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from adsearch.errors import InputError
+
+__all__ = ["describe"]
+
+#: Events used for the multiplicity statistics.
+MULTIPLICITY_EVENTS = 10_000
+_LABEL_CHUNK = 50_000
+_ATTR_WIDTH = 200
+
+
+def _row(key: str, value: str) -> str:
+    return f"{key + ':':<16}{value}"
+
+
+def _multiplicity(counts: np.ndarray) -> str:
+    if len(counts) == 0:
+        return "no events"
+    q10, med, q90 = np.quantile(counts, [0.1, 0.5, 0.9])
+    return (
+        f"median {med:g}, q10 {q10:g}, q90 {q90:g}, max {int(counts.max())} "
+        f"(first {len(counts):,} events)"
+    )
+
+
+def _signal(labels: np.ndarray) -> str:
+    n = len(labels)
+    if n == 0:
+        return "no events"
+    n_sig = int(np.count_nonzero(labels == 1))
+    return f"{n_sig:,} of {n:,} labelled signal ({100.0 * n_sig / n:.3f} %)"
+
+
+def _attr_text(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+    text = " ".join(text.split())
+    return text if len(text) <= _ATTR_WIDTH else text[: _ATTR_WIDTH - 3] + "..."
+
+
+def _describe_lhco(p: Path) -> list[str]:
+    import awkward as ak
+
+    from adsearch.io.events import validate_labels
+    from adsearch.io.lhco import _NPART_COLS, iter_lhco, lhco_attrs, lhco_shape, open_values
+    from adsearch.progress import track
+
+    n, ncols = lhco_shape(p)
+    labelled = ncols == _NPART_COLS + 1
+    kind = "R&D-like, last column = truth label" if labelled else "Black-Box-like, no label column"
+    rows = [
+        _row("format", f"LHCO HDF5 (pandas fixed layout, key 'df'), {ncols} columns: {kind}"),
+        _row("events", f"{n:,}"),
+    ]
+    if labelled:
+        with open_values(p) as dset:
+            parts = []
+            starts = range(0, n, _LABEL_CHUNK)
+            for b0 in track(starts, len(starts), "reading labels"):
+                b1 = min(b0 + _LABEL_CHUNK, n)
+                try:
+                    col = dset[b0:b1, _NPART_COLS]
+                except (OSError, ValueError, RuntimeError) as e:
+                    raise InputError(
+                        f"{p}: cannot read rows {b0}-{b1} (truncated or corrupt?): "
+                        f"{str(e).splitlines()[0] if str(e) else type(e).__name__}"
+                    ) from None
+                parts.append(validate_labels(col, str(p), event_offset=b0))
+        labels = np.concatenate(parts) if parts else np.zeros(0, np.int8)
+        rows.append(_row("signal", _signal(labels)))
+    first = next(iter_lhco(p, 0, min(n, MULTIPLICITY_EVENTS), MULTIPLICITY_EVENTS), None)
+    counts = np.zeros(0) if first is None else ak.to_numpy(ak.num(first.particles, axis=1))
+    rows.append(_row("objects/event", _multiplicity(counts)))
+    for k, v in lhco_attrs(p).items():
+        rows.append(_row(f"attr {k}", _attr_text(v)))
+    return rows
+
+
+def _describe_root(p: Path) -> list[str]:
+    import awkward as ak
+    import uproot
+
+    from adsearch.io.root import RootBranches, _one_line, iter_root
+
+    try:
+        with uproot.open(p) as f:
+            trees = {k.split(";")[0]: f[k] for k, v in f.classnames().items() if v == "TTree"}
+            tree_info = {name: (t.num_entries, sorted(t.keys())) for name, t in trees.items()}
+    except Exception as e:
+        raise InputError(f"{p}: not a readable ROOT file: {_one_line(e)}") from None
+    rows = [_row("format", "ROOT")]
+    if not tree_info:
+        rows.append(_row("trees", "no TTree in file"))
+        return rows
+    for name, (n, keys) in tree_info.items():
+        rows.append(_row(f"tree {name}", f"{n:,} entries; branches: {', '.join(keys)}"))
+    br = RootBranches()
+    if "events" not in tree_info or not all(
+        b in tree_info["events"][1] for b in br.particle_branches().values()
+    ):
+        rows.append(
+            _row(
+                "particles",
+                f"default branches ({br.pt}, {br.eta}, {br.phi} in TTree 'events') not "
+                "found; pass RootBranches(...) to read_root",
+            )
+        )
+        return rows
+    n = tree_info["events"][0]
+    rows.append(_row("events", f"{n:,}"))
+    first = next(iter_root(p, stop=min(n, MULTIPLICITY_EVENTS), chunk_size=10**9), None)
+    if br.label in tree_info["events"][1]:
+        rows.append(_row("signal", _signal(_root_labels(p, "events", br.label, n))))
+    counts = np.zeros(0) if first is None else ak.to_numpy(ak.num(first.particles, axis=1))
+    rows.append(_row("objects/event", _multiplicity(counts)))
+    return rows
+
+
+def _root_labels(p: Path, tree: str, label: str, n: int) -> np.ndarray:
+    """Only the label branch, in chunks, validated (0/1)."""
+    import uproot
+
+    from adsearch.io.events import validate_labels
+
+    parts = [np.zeros(0, np.int8)]
+    with uproot.open(p) as f:
+        branch = f[tree][label]
+        for b0 in range(0, n, _LABEL_CHUNK * 10):
+            b1 = min(n, b0 + _LABEL_CHUNK * 10)
+            arr = branch.array(entry_start=b0, entry_stop=b1, library="np")
+            parts.append(validate_labels(arr, str(p), event_offset=b0))
+    return np.concatenate(parts)
+
+
+def _describe_parquet(p: Path) -> list[str]:
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.ParquetFile(p)
+        schema = meta.schema_arrow
+        n = meta.metadata.num_rows
+    except Exception as e:
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise InputError(f"{p}: not a readable parquet file: {msg}") from None
+    return [
+        _row("format", "parquet (features table)"),
+        _row("rows", f"{n:,}"),
+        _row("columns", f"{len(schema.names)}: {', '.join(schema.names)}"),
+    ]
+
+
+def describe(path: str | os.PathLike[str]) -> str:
+    """A multi-line, human-readable description of an input file.
+
+    Raises :class:`~adsearch.errors.InputError` (one line, naming the file) if the file is
+    missing, empty, truncated, corrupt or of an unknown format.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from adsearch.io import make_particles, write_lhco
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "ev.h5"
+    >>> p = make_particles([[5.0, 1.0], [3.0]], [[0.1, 0.2], [0.3]], [[1.0, 2.0], [0.5]])
+    >>> _ = write_lhco(f, p, labels=[0, 1], attrs={"seed": 42})
+    >>> print(describe(f))  # doctest: +ELLIPSIS
+    file:           ...ev.h5
+    format:         LHCO HDF5 (pandas fixed layout, key 'df'), 2101 columns: R&D-like, ...
+    events:         2
+    signal:         1 of 2 labelled signal (50.000 %)
+    objects/event:  median 1.5, q10 1.1, q90 1.9, max 2 (first 2 events)
+    attr seed:      42
+    """
+    from adsearch.io import detect_format
+
+    p = Path(path)
+    fmt = detect_format(p)
+    rows = [_row("file", str(p))]
+    if fmt == "hdf5":
+        rows += _describe_lhco(p)
+    elif fmt == "root":
+        rows += _describe_root(p)
+    else:
+        rows += _describe_parquet(p)
+    return "\n".join(rows)
