@@ -34,8 +34,8 @@ class Clustered:
     jets : ak.Array
         ``events * var * Momentum4D`` jets, sorted by decreasing pT.
     constituents : ak.Array
-        ``events * var(jets) * var(constituents) * {pt, eta, phi}`` in the same jet order,
-        constituents sorted by decreasing pT.
+        ``events * var(jets) * var(constituents) * {pt, eta, phi[, mass]}`` in the same jet
+        order, constituents sorted by decreasing pT (``mass`` only if the input has it).
     """
 
     jets: ak.Array
@@ -74,7 +74,8 @@ def cluster(particles: ak.Array, r: float = 1.0, min_pt: float = 20.0) -> Cluste
     order = ak.argsort(jets.pt, axis=1, ascending=False)
     jets = jets[order]
     idx = idx[order]
-    base = ak.zip({"pt": particles.pt, "eta": particles.eta, "phi": particles.phi})
+    fields = ["pt", "eta", "phi"] + (["mass"] if "mass" in ak.fields(particles) else [])
+    base = ak.zip({f: particles[f] for f in fields})
     # constituents of jet j of event e: base[e][idx[e][j]] (broadcast over the jet axis)
     n_jets = ak.num(idx, axis=1)
     flat_idx = ak.flatten(idx, axis=1)

@@ -1,0 +1,253 @@
+"""Features files: one Parquet file with the feature table, the jets' constituents and counts.
+
+Layout (written through awkward's Arrow conversion, so ``ak.from_parquet`` reads it back
+exactly, and pandas/pyarrow can read the flat columns):
+
+* one row per kept event; the flat columns of :data:`adsearch.jets.features.COLUMNS`
+  (LHCO features-file columns first), then ``constituentsj1`` and ``constituentsj2``
+  (``var * {pt, eta, phi}``, by decreasing pT);
+* one Parquet row group per written batch (the CLI writes one per input chunk), so
+  :func:`iter_features` can stream a file without loading it whole;
+* key-value metadata ``adsearch.features`` (JSON): format version, columns, the counters
+  (events in, events with fewer than two jets, single-constituent jets) in total and per row
+  group, and the provenance (jet radius, pT threshold, N-subjettiness definition, source).
+
+Files are written atomically (:func:`adsearch.io.atomic.atomic_path`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import awkward as ak
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from adsearch.errors import InputError
+from adsearch.io.atomic import atomic_path
+from adsearch.jets.features import COLUMNS, LHCO_COLUMNS, Features, _pack_constituents
+
+__all__ = [
+    "FORMAT_VERSION",
+    "METADATA_KEY",
+    "FeaturesWriter",
+    "export_lhco_features_h5",
+    "iter_features",
+    "read_features",
+    "read_features_metadata",
+    "write_features",
+]
+
+#: Parquet key-value metadata key holding the JSON header.
+METADATA_KEY = "adsearch.features"
+#: Version of the file layout written here.
+FORMAT_VERSION = 1
+_CONSTITUENT_COLUMNS = ("constituentsj1", "constituentsj2")
+
+
+def _json_safe(obj: Any) -> Any:
+    """Metadata to JSON: numpy scalars to Python, unknown objects to ``str``."""
+    if isinstance(obj, dict):
+        return {str(k): _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if obj is None or isinstance(obj, str | int | float | bool):
+        return obj
+    return str(obj)
+
+
+def _to_arrow(features: Features) -> pa.Table:
+    record = {c: np.ascontiguousarray(features.table[c]) for c in COLUMNS}
+    for k, name in enumerate(_CONSTITUENT_COLUMNS):
+        record[name] = ak.to_packed(features.constituents[:, k])
+    return ak.to_arrow_table(ak.zip(record, depth_limit=1), extensionarray=True)
+
+
+class FeaturesWriter:
+    """Write a features file batch by batch (one row group per batch), atomically.
+
+    Use as a context manager; the file appears under ``path`` only when the block ends
+    without an exception. Counters of all batches are summed into the header.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "f.parquet"
+    >>> with FeaturesWriter(out) as w:
+    ...     w.write(Features.empty({"r": 1.0}))
+    >>> read_features(out).n_input
+    0
+    """
+
+    def __init__(self, path: str | os.PathLike[str], meta: dict[str, Any] | None = None):
+        self.path = Path(path)
+        self.meta = dict(meta) if meta is not None else None
+        self._atomic = atomic_path(self.path)
+        self._tmp: Path | None = None
+        self._writer: pq.ParquetWriter | None = None
+        self._row_groups: list[list[int]] = []
+
+    def __enter__(self) -> FeaturesWriter:
+        self._tmp = self._atomic.__enter__()
+        return self
+
+    def write(self, features: Features) -> None:
+        """Append one batch as one row group."""
+        if self._tmp is None:
+            raise RuntimeError("FeaturesWriter.write called outside its `with` block")
+        table = _to_arrow(features)
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self._tmp, table.schema, compression="zstd")
+            if self.meta is None:
+                self.meta = dict(features.meta)
+        self._writer.write_table(table, row_group_size=max(len(features), 1))
+        self._row_groups.append(
+            [
+                features.n_input,
+                features.n_fewer_than_two_jets,
+                features.n_single_constituent_jets,
+            ]
+        )
+
+    def _finish(self) -> None:
+        if self._writer is None:  # nothing written: still a valid, empty file
+            self.write(Features.empty(self.meta or {}))
+        totals = np.sum(np.array(self._row_groups, dtype=np.int64), axis=0).tolist()
+        header = {
+            "format": METADATA_KEY,
+            "version": FORMAT_VERSION,
+            "columns": list(COLUMNS),
+            "constituent_columns": list(_CONSTITUENT_COLUMNS),
+            "n_input": totals[0],
+            "n_fewer_than_two_jets": totals[1],
+            "n_single_constituent_jets": totals[2],
+            "row_groups": self._row_groups,
+            "meta": _json_safe(self.meta or {}),
+        }
+        assert self._writer is not None
+        self._writer.add_key_value_metadata({METADATA_KEY: json.dumps(header)})
+
+    def _close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        if exc_type is None:
+            try:
+                self._finish()
+            except BaseException as e:
+                self._close()
+                self._atomic.__exit__(type(e), e, e.__traceback__)
+                raise
+        self._close()
+        return self._atomic.__exit__(exc_type, exc, tb)
+
+
+def write_features(path: str | os.PathLike[str], features: Features) -> Path:
+    """Write ``features`` to ``path`` (Parquet, atomically) and return the path."""
+    with FeaturesWriter(path, features.meta) as w:
+        w.write(features)
+    return Path(path)
+
+
+def _open(path: str | os.PathLike[str]) -> tuple[pq.ParquetFile, dict[str, Any]]:
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{p}: no such features file")
+    try:
+        pf = pq.ParquetFile(p)
+    except (pa.ArrowException, OSError) as e:
+        raise InputError(f"{p}: not a Parquet features file ({str(e).splitlines()[0]})") from e
+    raw = (pf.metadata.metadata or {}).get(METADATA_KEY.encode())
+    if raw is None:
+        raise InputError(f"{p}: Parquet file without '{METADATA_KEY}' header (not a features file)")
+    try:
+        header = json.loads(raw)
+    except ValueError as e:
+        raise InputError(f"{p}: corrupt '{METADATA_KEY}' header ({e})") from e
+    if header.get("version") != FORMAT_VERSION:
+        raise InputError(
+            f"{p}: features file version {header.get('version')!r}, "
+            f"this adsearch reads version {FORMAT_VERSION}"
+        )
+    if len(header.get("row_groups", [])) != pf.metadata.num_row_groups:
+        raise InputError(f"{p}: header lists {len(header['row_groups'])} row groups, "
+                         f"file has {pf.metadata.num_row_groups}")  # fmt: skip
+    return pf, header
+
+
+def read_features_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The JSON header of a features file (counts, columns, provenance) without its data."""
+    return _open(path)[1]
+
+
+def _from_ak(array: ak.Array, counters: list[int], meta: dict[str, Any], path: Path) -> Features:
+    missing = [c for c in (*COLUMNS, *_CONSTITUENT_COLUMNS) if c not in ak.fields(array)]
+    if missing:
+        raise InputError(f"{path}: features file lacks column(s) {', '.join(missing)}")
+    table = {
+        c: ak.to_numpy(array[c]).astype(np.int64 if c == "event_index" else np.float64)
+        for c in COLUMNS
+    }
+    c1, c2 = (array[c] for c in _CONSTITUENT_COLUMNS)
+    both = ak.flatten(ak.concatenate([c1[:, None], c2[:, None]], axis=1), axis=1)
+    flat = ak.flatten(both, axis=1)
+    constituents = _pack_constituents(
+        ak.to_numpy(flat.pt),
+        ak.to_numpy(flat.eta),
+        ak.to_numpy(flat.phi),
+        ak.to_numpy(ak.num(both, axis=1)),
+    )
+    try:
+        return Features(table, constituents, *counters, meta=dict(meta))
+    except InputError as e:
+        raise InputError(f"{path}: {e}") from e
+
+
+def read_features(path: str | os.PathLike[str]) -> Features:
+    """Read a whole features file written by :func:`write_features` / :class:`FeaturesWriter`."""
+    p = Path(path)
+    header = _open(p)[1]
+    counters = [
+        header["n_input"], header["n_fewer_than_two_jets"], header["n_single_constituent_jets"]
+    ]  # fmt: skip
+    return _from_ak(ak.from_parquet(p), counters, header.get("meta", {}), p)
+
+
+def iter_features(path: str | os.PathLike[str]) -> Iterator[Features]:
+    """Yield a features file one row group (= one written batch) at a time.
+
+    The counters of the yielded batches add up to the file's totals.
+    """
+    p = Path(path)
+    header = _open(p)[1]
+    for i, counters in enumerate(header["row_groups"]):
+        yield _from_ak(ak.from_parquet(p, row_groups=[i]), counters, header.get("meta", {}), p)
+
+
+def export_lhco_features_h5(path: str | os.PathLike[str], features: Features) -> Path:
+    """Write the LHCO features-file layout: pandas ``fixed`` HDF5, key ``df``.
+
+    Columns are the 15 of :data:`adsearch.jets.features.LHCO_COLUMNS` (``label`` dropped when
+    the events are unlabelled), float64, one row per kept event — readable by code written for
+    ``events_anomalydetection_v2.features.h5``.
+    """
+    frame = features.lhco_frame()
+    assert tuple(frame.columns) in (LHCO_COLUMNS, LHCO_COLUMNS[:-1])
+    with atomic_path(path) as tmp:
+        frame.to_hdf(tmp, key="df", mode="w", format="fixed")
+    return Path(path)
