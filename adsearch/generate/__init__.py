@@ -1,0 +1,41 @@
+"""Generate LHCO-like events with Pythia 8: QCD dijets and W' -> X Y (2- and 3-prong) signals.
+
+The LHC Olympics 2020 recipe (13 TeV, Pythia 8, optional Delphes-like detector response,
+anti-kT R=1.0 jet trigger) reproduced with ``pythia8mc``, in reproducible parallel blocks,
+written as LHCO-format HDF5; :func:`mix` builds R&D-like and Black-Box-like datasets.
+"""
+
+from adsearch.generate.generator import (
+    DEFAULT_BLOCK_SIZE,
+    GenerationSummary,
+    generate,
+    generate_to_file,
+    resolve_detector,
+)
+from adsearch.generate.processes import (
+    PROCESSES,
+    ProcessConfig,
+    QCDConfig,
+    WprimeConfig,
+    get_process,
+    load_process,
+)
+from adsearch.generate.trigger import TriggerConfig, passes_trigger
+from adsearch.generate.truth import truth_particles
+
+__all__ = [
+    "DEFAULT_BLOCK_SIZE",
+    "PROCESSES",
+    "GenerationSummary",
+    "ProcessConfig",
+    "QCDConfig",
+    "TriggerConfig",
+    "WprimeConfig",
+    "generate",
+    "generate_to_file",
+    "get_process",
+    "load_process",
+    "passes_trigger",
+    "resolve_detector",
+    "truth_particles",
+]

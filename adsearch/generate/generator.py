@@ -1,0 +1,488 @@
+"""Reproducible, parallel event generation: Pythia -> (detector) -> trigger -> LHCO HDF5.
+
+How reproducibility and parallelism fit together
+------------------------------------------------
+Events are generated in fixed-size *blocks* of ``block_size`` Pythia events. Block ``k`` has
+its own Pythia and detector seeds derived from ``(seed, k)`` with
+:class:`numpy.random.SeedSequence`, so its content depends on nothing else: every worker
+initialises Pythia once with the same init seed (derived from ``seed``; the init samples the
+cross-section maxima), then re-seeds Pythia's random generator at the start of each block
+(``pythia.rndm.init``, no re-initialisation). Workers pick blocks in any order; the parent
+takes results in block order and keeps the first ``n_events`` triggered events. Hence the
+same ``seed`` (and ``block_size``) gives the same events whatever the number of workers,
+and a run of ``n`` events is a prefix of a run of ``m > n`` events.
+
+Workers are separate processes (``spawn``), started once per run and fed blocks until
+enough events are collected; at most two blocks per worker are in flight, so little work
+is wasted at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import awkward as ak
+import numpy as np
+
+from adsearch.errors import AdsearchError, ConfigError
+from adsearch.generate.processes import (
+    PYTHIA_MAX_SEED,
+    ProcessConfig,
+    get_process,
+    process_to_dict,
+)
+from adsearch.generate.trigger import TriggerConfig, passes_trigger
+from adsearch.generate.truth import ChargeTable, make_pythia, truth_particles
+
+__all__ = [
+    "DEFAULT_BLOCK_SIZE",
+    "GenerationSummary",
+    "generate",
+    "generate_to_file",
+    "resolve_detector",
+]
+
+#: Pythia events per block (part of the reproducibility contract together with the seed).
+DEFAULT_BLOCK_SIZE = 100
+
+
+# ------------------------------------------------------------------------------- set-up
+
+
+def resolve_detector(detector: Any) -> Any:
+    """``"none"``/``None`` -> ``None`` (truth level); ``"lhco"`` or a card YAML path -> card.
+
+    A :class:`adsearch.detector.DetectorCard` is passed through.
+    """
+    if detector is None or (isinstance(detector, str) and detector.lower() == "none"):
+        return None
+    try:
+        from adsearch.detector import DetectorCard, load_card
+    except ImportError:
+        raise ConfigError(
+            f"detector {detector!r}: the detector response (adsearch.detector) is not "
+            "available in this installation; use detector='none' for truth level"
+        ) from None
+    if isinstance(detector, DetectorCard):
+        return detector
+    if isinstance(detector, str | Path):
+        return load_card(str(detector))
+    raise ConfigError(f"detector: expected 'none', 'lhco' or a card path, got {detector!r}")
+
+
+def _as_process(process: str | ProcessConfig) -> ProcessConfig:
+    if isinstance(process, str):
+        return get_process(process)
+    if hasattr(process, "pythia_settings"):
+        process.validate()
+        return process
+    raise ConfigError(f"process: expected a name or a process config, got {process!r}")
+
+
+def _check_int(value: Any, name: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _seed_words(seed: int, key: tuple[int, ...], n: int) -> list[int]:
+    ss = np.random.SeedSequence(seed, spawn_key=key)
+    return [int(w) for w in ss.generate_state(n, dtype=np.uint32)]
+
+
+def _init_seed(seed: int) -> int:
+    return _seed_words(seed, (0,), 1)[0] % PYTHIA_MAX_SEED + 1
+
+
+def _block_seeds(seed: int, block: int) -> tuple[int, int]:
+    """(Pythia seed in 1..900_000_000, detector seed) of one block."""
+    a, b = _seed_words(seed, (1, block), 2)
+    return a % PYTHIA_MAX_SEED + 1, b
+
+
+# ----------------------------------------------------------------------- block running
+
+
+@dataclass(frozen=True)
+class _Job:
+    settings: tuple[str, ...]
+    seed: int
+    block_size: int
+    card: Any
+    trigger: TriggerConfig
+
+
+@dataclass
+class _BlockResult:
+    block: int
+    n_generated: int
+    passed: np.ndarray  # index within the block of each kept event
+    particles: ak.Array  # kept events
+    seconds: float
+
+
+class _BlockRunner:
+    """One initialised Pythia that can produce any block of a job."""
+
+    def __init__(self, job: _Job) -> None:
+        self.job = job
+        self.pythia = make_pythia(job.settings, _init_seed(job.seed))
+        self.charges = ChargeTable(self.pythia.particleData)
+
+    def run(self, block: int) -> _BlockResult:
+        t0 = time.perf_counter()
+        job = self.job
+        pythia_seed, detector_seed = _block_seeds(job.seed, block)
+        self.pythia.rndm.init(pythia_seed)
+        batch = self.pythia.nextBatch(job.block_size)
+        particles = truth_particles(batch, self.charges)
+        if job.card is not None:
+            from adsearch.detector import apply_detector
+
+            particles = apply_detector(particles, job.card, seed=detector_seed)
+        mask = passes_trigger(particles, job.trigger)
+        passed = np.flatnonzero(mask)
+        return _BlockResult(
+            block, len(particles), passed, particles[mask], time.perf_counter() - t0
+        )
+
+
+_RUNNER: _BlockRunner | None = None
+_RUNNER_ERROR: BaseException | None = None
+
+
+def _worker_init(job: _Job) -> None:
+    global _RUNNER, _RUNNER_ERROR
+    try:
+        _RUNNER = _BlockRunner(job)
+    except BaseException as e:  # re-raised by _worker_run, so the parent sees the cause
+        _RUNNER_ERROR = e
+
+
+def _worker_run(block: int) -> _BlockResult:
+    if _RUNNER is None:
+        raise _RUNNER_ERROR or RuntimeError("generation worker not initialised")
+    return _RUNNER.run(block)
+
+
+def _iter_blocks(job: _Job, workers: int, estimate: _Estimate) -> Iterator[_BlockResult]:
+    """Results of blocks 0, 1, 2, ... in order (until the consumer stops)."""
+    if workers == 1:
+        runner = _BlockRunner(job)
+        block = 0
+        while True:
+            yield runner.run(block)
+            block += 1
+    yield from _iter_blocks_pool(job, workers, estimate)
+
+
+def _iter_blocks_pool(job: _Job, workers: int, estimate: _Estimate) -> Iterator[_BlockResult]:
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=_worker_init, initargs=(job,)
+    ) as pool:
+        pending: dict[int, Future[_BlockResult]] = {}
+        next_block = 0
+        block = 0
+        try:
+            while True:
+                while len(pending) < 2 * workers and (
+                    len(pending) < workers or estimate.need_more(len(pending))
+                ):
+                    pending[next_block] = pool.submit(_worker_run, next_block)
+                    next_block += 1
+                try:
+                    result = pending.pop(block).result()
+                except BrokenProcessPool:
+                    raise AdsearchError(
+                        "a generation worker process died (out of memory? or a script "
+                        "calling generate(workers > 1) without an "
+                        "`if __name__ == '__main__':` guard)"
+                    ) from None
+                yield result
+                block += 1
+        finally:
+            for f in pending.values():
+                f.cancel()
+
+
+@dataclass
+class _Estimate:
+    """Running trigger efficiency, to submit only about as many blocks as still needed."""
+
+    n_events: int
+    block_size: int
+    kept: int = 0
+    generated: int = 0
+
+    def need_more(self, in_flight: int) -> bool:
+        eff = self.kept / self.generated if self.generated else 0.5
+        expected = in_flight * self.block_size * max(eff, 1e-3)
+        return expected < self.n_events - self.kept
+
+
+# --------------------------------------------------------------------------- public API
+
+
+@dataclass
+class GenerationSummary:
+    """What a generation run produced (deterministic fields first, timing last).
+
+    ``n_generated`` counts the Pythia events up to and including the last kept one, so
+    ``trigger_efficiency = n_events / n_generated``.
+    """
+
+    process: str
+    n_events: int
+    n_generated: int
+    seed: int
+    block_size: int
+    n_blocks: int
+    workers: int
+    seconds: float
+    path: str = ""
+    n_truncated: int = 0
+    attrs: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def trigger_efficiency(self) -> float:
+        return self.n_events / self.n_generated if self.n_generated else float("nan")
+
+    @property
+    def events_per_second(self) -> float:
+        """Kept (triggered) events per wall-clock second."""
+        return self.n_events / self.seconds if self.seconds > 0 else float("nan")
+
+    @property
+    def generated_per_second(self) -> float:
+        """Pythia events per wall-clock second (all workers)."""
+        return self.n_generated / self.seconds if self.seconds > 0 else float("nan")
+
+
+def _prepare(
+    process, n_events, seed, workers, detector, trigger, block_size
+) -> tuple[ProcessConfig, _Job, int]:
+    cfg = _as_process(process)
+    n_events = _check_int(n_events, "n_events", 1)
+    seed = _check_int(seed, "seed", 0)
+    workers = _check_int(workers, "workers", 1)
+    block_size = _check_int(block_size, "block_size", 1)
+    trigger = TriggerConfig() if trigger is None else trigger
+    trigger.validate()
+    card = resolve_detector(detector)
+    settings = tuple(cfg.pythia_settings())
+    make_pythia(settings, 1, init=False)  # refuse unknown settings before starting workers
+    return cfg, _Job(settings, seed, block_size, card, trigger), n_events
+
+
+def _run(
+    cfg: ProcessConfig,
+    job: _Job,
+    n_events: int,
+    workers: int,
+    max_generated: int | None,
+    progress: bool | None,
+) -> Iterator[tuple[ak.Array, int, int]]:
+    """Yield (kept particles, generated events so far, blocks so far) in block order."""
+    from adsearch.progress import progress_bar
+
+    est = _Estimate(n_events, job.block_size)
+    limit = max_generated if max_generated is not None else 1000 * n_events + 10 * job.block_size
+    t0 = time.perf_counter()
+    with progress_bar(progress) as bar:
+        task = bar.add_task(f"generate {cfg.process}", total=n_events)
+        blocks = _iter_blocks(job, workers, est)
+        try:
+            for res in blocks:
+                take = min(len(res.passed), n_events - est.kept)
+                if take < len(res.passed):  # last block: stop at the n-th kept event
+                    generated = est.generated + int(res.passed[take - 1]) + 1
+                    particles = res.particles[:take]
+                else:
+                    generated = est.generated + res.n_generated
+                    particles = res.particles
+                est.kept += take
+                est.generated = generated
+                dt = time.perf_counter() - t0
+                bar.update(
+                    task,
+                    advance=take,
+                    description=f"generate {cfg.process} "
+                    f"({est.kept / dt:.0f} ev/s, {generated / dt:.0f} Pythia ev/s)",
+                )
+                yield particles, generated, res.block + 1
+                if est.kept >= n_events:
+                    return
+                if generated >= limit:
+                    raise AdsearchError(
+                        f"only {est.kept} of {n_events} events passed the trigger in "
+                        f"{generated} generated (efficiency too low for this process and "
+                        "trigger; lower the trigger threshold or raise max_generated)"
+                    )
+        finally:
+            blocks.close()
+
+
+def _attrs(cfg: ProcessConfig, job: _Job, n_events: int, n_generated: int) -> dict[str, Any]:
+    import adsearch
+
+    if job.card is None:
+        card = "none"
+    else:
+        from adsearch.detector import card_to_json
+
+        card = card_to_json(job.card)
+    from dataclasses import asdict
+
+    return {
+        "generator": "adsearch.generate (Pythia 8 via pythia8mc)",
+        "adsearch_version": adsearch.__version__,
+        "pythia_version": _pythia_version(),
+        "process": process_to_dict(cfg),
+        "pythia_settings": list(job.settings),
+        "detector": card,
+        "trigger": asdict(job.trigger),
+        "seed": job.seed,
+        "block_size": job.block_size,
+        "n_events": n_events,
+        "n_generated": n_generated,
+        "trigger_efficiency": n_events / n_generated,
+    }
+
+
+def _pythia_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("pythia8mc")
+    except PackageNotFoundError:  # pragma: no cover
+        return "unknown"
+
+
+def generate(
+    process: str | ProcessConfig,
+    n_events: int,
+    seed: int,
+    workers: int = 1,
+    detector: Any = "lhco",
+    trigger: TriggerConfig | None = None,
+    *,
+    block_size: int = DEFAULT_BLOCK_SIZE,
+    max_generated: int | None = None,
+    progress: bool | None = None,
+):
+    """Generate ``n_events`` triggered events of ``process`` in memory.
+
+    Parameters
+    ----------
+    process : str or ProcessConfig
+        ``"qcd"``, ``"wprime-2prong"``, ``"wprime-3prong"`` or a config from
+        :mod:`adsearch.generate.processes`.
+    n_events : int
+        Events to keep (after the trigger).
+    seed : int
+        Master seed (>= 0). Same seed and ``block_size`` -> identical events for any
+        ``workers``.
+    workers : int
+        Worker processes (1 = in this process).
+    detector : str or DetectorCard or None
+        ``"none"`` (truth level: visible final-state particles with ``pid`` and ``charge``),
+        ``"lhco"`` (built-in Delphes-CMS-like card) or a card YAML path.
+    trigger : TriggerConfig, optional
+        Default: LHCO trigger (one anti-kT R=1.0 jet, |eta| < 2.5, pT > 1.2 TeV).
+    block_size : int
+        Pythia events per seeded block.
+    max_generated : int, optional
+        Give up (AdsearchError) after this many Pythia events (default ``1000 n + 10
+        block_size``), e.g. when the trigger can hardly be passed.
+    progress : bool, optional
+        Force the progress bar on/off (default: on when stderr is a terminal).
+
+    Returns
+    -------
+    adsearch.io.events.Events
+        ``particles`` (``events * var * {pt, eta, phi, mass[, pid, charge]}``), ``labels``
+        (1 for signal processes, 0 for QCD) and ``source`` (``"generate:<process>"``).
+    """
+    from adsearch.io.events import Events
+
+    cfg, job, n_events = _prepare(process, n_events, seed, workers, detector, trigger, block_size)
+    chunks = [p for p, _, _ in _run(cfg, job, n_events, workers, max_generated, progress)]
+    particles = ak.concatenate(chunks) if len(chunks) > 1 else chunks[0]
+    labels = np.full(len(particles), cfg.label, dtype=np.int8)
+    return Events(particles, labels, f"generate:{cfg.process}")
+
+
+def generate_to_file(
+    path: str | Path,
+    process: str | ProcessConfig,
+    n_events: int,
+    seed: int,
+    workers: int = 1,
+    detector: Any = "lhco",
+    trigger: TriggerConfig | None = None,
+    *,
+    block_size: int = DEFAULT_BLOCK_SIZE,
+    max_generated: int | None = None,
+    progress: bool | None = None,
+) -> GenerationSummary:
+    """Generate events (see :func:`generate`) straight into an LHCO-format HDF5 file.
+
+    Events are streamed to the file block by block (memory stays bounded). The file has a
+    label column (1 for signal processes, 0 for QCD) and records the process, Pythia
+    settings, detector card (JSON), trigger, seed, block size and event counts as attributes
+    of the ``df`` group (read them with :func:`adsearch.io.lhco.lhco_attrs`). Events with more
+    than 700 particles (truth-level QCD: ~1/4 of the events) keep their 700 highest-pT ones,
+    the layout's limit; ``n_truncated`` counts them. The file appears only when complete.
+    """
+    import h5py
+
+    from adsearch.io.atomic import atomic_path
+    from adsearch.io.lhco import LHCOWriter
+
+    cfg, job, n_events = _prepare(process, n_events, seed, workers, detector, trigger, block_size)
+    t0 = time.perf_counter()
+    generated = blocks = 0
+    with atomic_path(path) as tmp:
+        with LHCOWriter(tmp, with_label=True) as writer:
+            for particles, n_gen, n_blocks in _run(
+                cfg, job, n_events, workers, max_generated, progress
+            ):
+                generated, blocks = n_gen, n_blocks
+                out = ak.zip({k: particles[k] for k in ("pt", "eta", "phi")})  # massless
+                writer.append(out, np.full(len(out), cfg.label, dtype=np.int8))
+        attrs = _attrs(cfg, job, n_events, generated)
+        attrs["n_truncated"] = writer.n_truncated
+        with h5py.File(tmp, "r+") as f:  # counts are known only now; file not yet in place
+            for k, v in attrs.items():
+                f["df"].attrs[k] = _h5_attr(v)
+    return GenerationSummary(
+        process=cfg.process,
+        n_events=n_events,
+        n_generated=generated,
+        seed=job.seed,
+        block_size=job.block_size,
+        n_blocks=blocks,
+        workers=workers,
+        seconds=time.perf_counter() - t0,
+        path=str(path),
+        n_truncated=writer.n_truncated,
+        attrs=attrs,
+    )
+
+
+def _h5_attr(v: Any) -> Any:
+    """As adsearch.io.lhco stores attributes: strings as UTF-8 bytes, others as JSON."""
+    if isinstance(v, str):
+        return np.bytes_(v.encode("utf-8"))
+    if isinstance(v, bool | int | float):
+        return np.asarray(v)[()]
+    return np.bytes_(json.dumps(v, sort_keys=True).encode("utf-8"))
