@@ -1,0 +1,1 @@
+"""Statistics of the search: signal regions, background fit, BumpHunter, pyhf limits."""

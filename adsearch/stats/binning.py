@@ -1,0 +1,148 @@
+"""Binned mjj spectra: log-spaced binning and a small histogram container.
+
+The default binning follows the dijet-resonance searches: bins whose relative width is about
+the detector mjj resolution (~5 %), log-spaced, over 2.5–6 TeV.
+
+Examples
+--------
+>>> edges = log_bins(2500.0, 6000.0, 0.05)
+>>> len(edges) - 1, float(edges[0]), float(edges[-1])
+(18, 2500.0, 6000.0)
+>>> h = histogram([2600.0, 2700.0, 5900.0, 7000.0], edges)
+>>> int(h.counts.sum()), h.n_overflow
+(3, 1)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from adsearch.errors import InputError
+
+__all__ = ["Histogram", "histogram", "log_bins"]
+
+
+def log_bins(lo: float = 2500.0, hi: float = 6000.0, rel_width: float = 0.05) -> np.ndarray:
+    """Log-spaced bin edges from ``lo`` to ``hi`` with relative bin width ~``rel_width``.
+
+    Parameters
+    ----------
+    lo, hi : float
+        Range in GeV, ``0 < lo < hi``.
+    rel_width : float
+        Target ``Δm / m`` of each bin (the number of bins is rounded to an integer).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``n + 1`` edges, ``edges[0] == lo`` and ``edges[-1] == hi``.
+
+    Examples
+    --------
+    >>> e = log_bins(1000.0, 2000.0, 0.1)
+    >>> len(e), bool(np.allclose(e[1:] / e[:-1], e[1] / e[0]))
+    (8, True)
+    """
+    if not (np.isfinite(lo) and np.isfinite(hi) and 0 < lo < hi):
+        raise InputError(f"bad mjj range ({lo}, {hi}): need 0 < lo < hi")
+    if not (0 < rel_width < 1):
+        raise InputError(f"bad relative bin width {rel_width}: need 0 < width < 1")
+    n = max(1, round(np.log(hi / lo) / np.log1p(rel_width)))
+    edges = np.geomspace(lo, hi, n + 1)
+    edges[0], edges[-1] = lo, hi
+    return edges
+
+
+@dataclass
+class Histogram:
+    """Counts of a 1-D spectrum with bin ``edges`` (GeV).
+
+    Attributes
+    ----------
+    edges : numpy.ndarray
+        Increasing bin edges, shape ``(n + 1,)``.
+    counts : numpy.ndarray
+        Non-negative counts per bin, shape ``(n,)`` (float; integers for data).
+    n_underflow, n_overflow : int
+        Entries outside the edges (kept for bookkeeping only).
+    """
+
+    edges: np.ndarray
+    counts: np.ndarray
+    n_underflow: int = 0
+    n_overflow: int = 0
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.edges = np.asarray(self.edges, dtype=float)
+        self.counts = np.asarray(self.counts, dtype=float)
+        if self.edges.ndim != 1 or self.edges.size < 2:
+            raise InputError("histogram edges must be a 1-D array of at least 2 values")
+        if not np.all(np.isfinite(self.edges)) or np.any(np.diff(self.edges) <= 0):
+            raise InputError("histogram edges must be finite and strictly increasing")
+        if self.counts.shape != (self.edges.size - 1,):
+            raise InputError(
+                f"histogram has {self.counts.size} counts for {self.edges.size - 1} bins"
+            )
+        if not np.all(np.isfinite(self.counts)) or np.any(self.counts < 0):
+            raise InputError("histogram counts must be finite and non-negative")
+
+    @property
+    def centers(self) -> np.ndarray:
+        """Bin centres (arithmetic)."""
+        return 0.5 * (self.edges[1:] + self.edges[:-1])
+
+    @property
+    def widths(self) -> np.ndarray:
+        """Bin widths."""
+        return np.diff(self.edges)
+
+    @property
+    def nbins(self) -> int:
+        """Number of bins."""
+        return self.counts.size
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form (``edges``, ``counts``, under/overflow)."""
+        return {
+            "edges": self.edges.tolist(),
+            "counts": self.counts.tolist(),
+            "n_underflow": int(self.n_underflow),
+            "n_overflow": int(self.n_overflow),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], source: str = "histogram") -> Histogram:
+        """Inverse of :meth:`to_dict`; ``source`` names the origin in error messages."""
+        if not isinstance(d, dict) or "edges" not in d or "counts" not in d:
+            raise InputError(f"{source}: a histogram needs 'edges' and 'counts'")
+        try:
+            return cls(
+                np.asarray(d["edges"], dtype=float),
+                np.asarray(d["counts"], dtype=float),
+                int(d.get("n_underflow", 0)),
+                int(d.get("n_overflow", 0)),
+            )
+        except (TypeError, ValueError):
+            raise InputError(f"{source}: 'edges'/'counts' must be lists of numbers") from None
+        except InputError as e:
+            raise InputError(f"{source}: {e}") from None
+
+
+def histogram(mjj: np.ndarray | list[float], edges: np.ndarray) -> Histogram:
+    """Histogram ``mjj`` (GeV) into ``edges``; NaN/inf values are refused.
+
+    Examples
+    --------
+    >>> histogram([1.0, 2.5], [0.0, 2.0, 3.0]).counts.tolist()
+    [1.0, 1.0]
+    """
+    m = np.asarray(mjj, dtype=float).ravel()
+    if not np.all(np.isfinite(m)):
+        raise InputError(f"mjj has {int(np.sum(~np.isfinite(m)))} NaN/inf values")
+    e = np.asarray(edges, dtype=float)
+    counts, _ = np.histogram(m, bins=e)
+    return Histogram(e, counts.astype(float), int(np.sum(m < e[0])), int(np.sum(m > e[-1])))
