@@ -1,0 +1,122 @@
+"""Event file -> features file, chunk by chunk (what ``adsearch features`` runs).
+
+Memory stays bounded by one input chunk: each chunk of events is clustered, its features are
+appended to the output as one Parquet row group, and only counters are kept.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from adsearch.errors import InputError
+from adsearch.jets.featurefile import FeaturesWriter, export_lhco_features_h5
+from adsearch.jets.features import Features, compute_features
+from adsearch.progress import progress_bar
+
+__all__ = ["FeaturesRunSummary", "features_from_file"]
+
+
+@dataclass(frozen=True)
+class FeaturesRunSummary:
+    """Counts of one :func:`features_from_file` run."""
+
+    output: Path
+    n_input: int
+    n_kept: int
+    n_fewer_than_two_jets: int
+    n_single_constituent_jets: int
+
+    def lines(self) -> list[str]:
+        """Human-readable report, one fact per line."""
+        frac = self.n_fewer_than_two_jets / self.n_input if self.n_input else 0.0
+        return [
+            f"events in:                 {self.n_input:,}",
+            f"events kept (>= 2 jets):   {self.n_kept:,}",
+            f"fewer than two jets:       {self.n_fewer_than_two_jets:,} ({100 * frac:.3f} %)",
+            f"single-constituent jets:   {self.n_single_constituent_jets:,}",
+            f"wrote {self.output}",
+        ]
+
+
+def features_from_file(
+    input_path: str | os.PathLike[str],
+    output_path: str | os.PathLike[str],
+    *,
+    r: float = 1.0,
+    min_pt: float = 20.0,
+    chunk_size: int = 50_000,
+    start: int = 0,
+    stop: int | None = None,
+    lhco_h5: str | os.PathLike[str] | None = None,
+    progress: bool | None = None,
+) -> FeaturesRunSummary:
+    """Compute the features of rows ``[start, stop)`` of an event file and write them.
+
+    Parameters
+    ----------
+    input_path
+        LHCO HDF5 or ROOT event file (read with :func:`adsearch.io.iter_events`).
+    output_path
+        Features Parquet file (see :mod:`adsearch.jets.featurefile`), written atomically.
+    r, min_pt
+        Anti-kT radius and jet pT threshold (GeV).
+    chunk_size
+        Events per chunk (and per output row group).
+    start, stop
+        Input row range; ``event_index`` in the output counts rows of the input file.
+    lhco_h5
+        Also write the 15 LHCO columns in the LHCO features-file layout (pandas HDF5).
+    progress
+        Force the progress bar on/off (default: on when stderr is a terminal).
+    """
+    from adsearch.io import detect_format, iter_events, lhco_attrs, num_events
+
+    src, out = Path(input_path), Path(output_path)
+    if int(chunk_size) != chunk_size or chunk_size < 1:
+        raise InputError(f"chunk size must be a positive integer, got {chunk_size!r}")
+    if start < 0 or (stop is not None and stop < start):
+        raise InputError(f"bad event range start={start}, stop={stop}")
+    fmt = detect_format(src)
+    if fmt == "parquet":
+        raise InputError(f"{src}: is a parquet (features) file; give an event file (HDF5/ROOT)")
+    if out.exists() and out.resolve() == src.resolve():
+        raise InputError(f"{out}: output would overwrite the input file")
+    n_file = num_events(src)
+    end = n_file if stop is None else min(stop, n_file)
+    total = max(end - start, 0)
+    if total == 0 and n_file > 0:
+        raise InputError(
+            f"{src}: empty event range [{start}, {end}) (the file has {n_file:,} events)"
+        )
+    meta: dict = {"input": str(src), "start": int(start), "stop": int(end)}
+    if fmt == "hdf5":
+        meta["input_attrs"] = lhco_attrs(src)
+
+    lhco_parts: list[Features] = []
+    n_in = n_fewer = n_single = 0
+    first = start
+    with FeaturesWriter(out) as writer, progress_bar(progress) as bar:
+        task = bar.add_task("features", total=total)
+        for events in iter_events(src, start=start, stop=stop, chunk_size=int(chunk_size)):
+            feats = compute_features(events, r=r, min_pt=min_pt, first_index=first)
+            if writer.meta is None:
+                writer.meta = {**feats.meta, **meta}
+            writer.write(feats)
+            if lhco_h5 is not None:
+                # only the flat table is kept for the HDF5 export (no constituents)
+                lhco_parts.append(
+                    Features(feats.table, feats.constituents[:, :, :0], feats.n_input,
+                             feats.n_fewer_than_two_jets)
+                )  # fmt: skip
+            first += len(events)
+            n_in += feats.n_input
+            n_fewer += feats.n_fewer_than_two_jets
+            n_single += feats.n_single_constituent_jets
+            bar.advance(task, len(events))
+        if writer.meta is None:  # empty range
+            writer.meta = {"r": float(r), "min_pt": float(min_pt), **meta}
+    if lhco_h5 is not None:
+        export_lhco_features_h5(lhco_h5, Features.concatenate(lhco_parts))
+    return FeaturesRunSummary(out, n_in, n_in - n_fewer, n_fewer, n_single)
