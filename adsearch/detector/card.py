@@ -110,10 +110,17 @@ class TrackResolution:
 @dataclass
 class Tracking:
     """Charged-particle tracker. Only particles with ``|charge| > 0``, ``|eta| < eta_max``
-    and ``pT > pt_min`` can become tracks; ``efficiency`` then decides which do."""
+    and ``pT > pt_min`` can become tracks; ``efficiency`` then decides which do.
+
+    With ``at_entry_point`` (Delphes 3.4.1 behaviour), the eta used for acceptance,
+    efficiency and resolution is that of the particle's calorimeter entry point, not of its
+    momentum: loopers (pT below ~0.3 Bz R / 2, 0.73 GeV for the CMS solenoid) that leave
+    the field volume through the endcap beyond ``eta_max`` are not tracked.
+    """
 
     eta_max: float = 2.5
     pt_min: float = 0.1
+    at_entry_point: bool = True
     efficiency: list[EfficiencyRegion] = field(default_factory=list)
     resolution: list[TrackResolution] = field(default_factory=list)
 

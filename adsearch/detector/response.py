@@ -280,7 +280,9 @@ def apply_detector(truth: ak.Array, card: DetectorCard, seed: int) -> ak.Array:
 
     # ---- tracks
     tr = card.tracking
-    abs_eta = np.abs(eta)
+    # Delphes 3.4.1 (Efficiency, MomentumSmearing) evaluates the tracker acceptance at the
+    # calorimeter entry point: low-pT loopers leaving through the endcap are not tracked.
+    abs_eta = np.abs(eta_c) if tr.at_entry_point else np.abs(eta)
     u = rng.random(n)
     zt = rng.standard_normal(n)
     cand = (np.abs(charge) > 1e-9) & (abs_eta < tr.eta_max) & (pt > tr.pt_min)
