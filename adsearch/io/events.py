@@ -60,6 +60,8 @@ class Events:
     >>> ev = Events(make_particles([[1.0, 2.0]], [[0.1, -0.2]], [[0.0, 3.0]]), np.array([1]))
     >>> len(ev), ev.particles.fields, ev.labels.tolist()
     (1, ['pt', 'eta', 'phi', 'mass'], [1])
+    >>> len(ev[ev.labels == 0])
+    0
     """
 
     particles: ak.Array
@@ -75,6 +77,13 @@ class Events:
 
     def __len__(self) -> int:
         return len(self.particles)
+
+    def __getitem__(self, where: slice | np.ndarray) -> Events:
+        """Select events (slice, boolean mask or index array); labels follow."""
+        if isinstance(where, int | np.integer):
+            raise TypeError("index Events with a slice, mask or index array, not an int")
+        labels = None if self.labels is None else self.labels[where]
+        return Events(self.particles[where], labels, self.source)
 
     @property
     def signal_fraction(self) -> float | None:
@@ -184,6 +193,6 @@ def validate_labels(labels: np.ndarray, source: str, *, event_offset: int = 0) -
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise InputError(
-            f"{source}: label of event {i + event_offset} is {labels[i]!r} (expected 0 or 1)"
+            f"{source}: label of event {i + event_offset} is {float(labels[i])} (expected 0 or 1)"
         )
     return labels.astype(np.int8)

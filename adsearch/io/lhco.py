@@ -226,7 +226,7 @@ def _convert_block(
             bad = ~((pt > 0) | (pt == 0))
             ev, slot = np.argwhere(bad)[0]
             raise InputError(
-                f"{path}: pT_{slot} (column {3 * slot}) is {pt[ev, slot]!r} in event "
+                f"{path}: pT_{slot} (column {3 * slot}) is {float(pt[ev, slot])} in event "
                 f"{first_event + ev} (NaN or negative)"
             )
         if (counts == 0).any():
