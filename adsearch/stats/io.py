@@ -1,0 +1,178 @@
+"""Inputs and outputs of the statistics verbs: mjj/score columns, histograms, JSON results.
+
+Supported inputs
+
+- ``.npy``: a 1-D float array (mjj) or a structured array with named fields;
+- ``.npz``: arrays by name;
+- ``.h5``/``.hdf5``: 1-D datasets by name (h5py), or a pandas table (``pandas.read_hdf``);
+- ``.parquet``: columns by name (e.g. features files written by awkward: ``mjj``,
+  ``score_event``);
+- ``.json`` histograms ``{"edges": [...], "counts": [...]}`` (also ``.npz`` with ``edges`` and
+  ``counts``).
+
+Examples
+--------
+>>> import tempfile, pathlib
+>>> p = pathlib.Path(tempfile.mkdtemp()) / "m.npy"
+>>> np.save(p, np.array([3000.0, 3100.0]))
+>>> read_columns(p, ["mjj"])["mjj"].tolist()
+[3000.0, 3100.0]
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from adsearch.errors import InputError
+from adsearch.io.atomic import atomic_path
+from adsearch.stats.binning import Histogram
+
+__all__ = ["is_histogram_file", "read_columns", "read_histogram", "write_json"]
+
+
+def _as_1d(name: str, path: Path, a: Any) -> np.ndarray:
+    try:
+        arr = np.asarray(a, dtype=float)
+    except (TypeError, ValueError):
+        raise InputError(f"{path}: column {name!r} is not numeric") from None
+    if arr.ndim != 1:
+        raise InputError(f"{path}: column {name!r} must be 1-D, has shape {arr.shape}")
+    if arr.size == 0:
+        raise InputError(f"{path}: column {name!r} is empty")
+    bad = int(np.sum(~np.isfinite(arr)))
+    if bad:
+        raise InputError(f"{path}: column {name!r} has {bad} NaN/inf values")
+    return arr
+
+
+def read_columns(path: str | Path, columns: list[str]) -> dict[str, np.ndarray]:
+    """Read 1-D numeric ``columns`` from ``path`` (see module docstring for formats).
+
+    A plain 1-D ``.npy`` array is returned under the first requested name. Missing files,
+    missing columns, non-numeric, NaN/inf or empty columns raise :class:`InputError`.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{p}: no such file")
+    suffix = p.suffix.lower()
+    raw: dict[str, Any] = {}
+    available: list[str] = []
+    try:
+        if suffix == ".npy":
+            a = np.load(p, allow_pickle=False)
+            if a.dtype.names:
+                available = list(a.dtype.names)
+                raw = {c: a[c] for c in columns if c in available}
+            else:
+                if len(columns) > 1:
+                    raise InputError(f"{p}: a plain .npy array holds one column (mjj) only")
+                available, raw = list(columns), {columns[0]: a}
+        elif suffix == ".npz":
+            with np.load(p, allow_pickle=False) as z:
+                available = list(z.files)
+                raw = {c: z[c] for c in columns if c in available}
+        elif suffix in (".h5", ".hdf5", ".hdf"):
+            import h5py
+
+            with h5py.File(p, "r") as f:
+                datasets: list[str] = []
+                f.visititems(
+                    lambda k, v: datasets.append(k) if isinstance(v, h5py.Dataset) else None
+                )
+                if all(c in datasets for c in columns):
+                    available = datasets
+                    raw = {c: f[c][()] for c in columns}
+                elif "df" in f or any(k.endswith("table") for k in datasets):
+                    import pandas as pd
+
+                    df = pd.read_hdf(p)
+                    available = [str(c) for c in df.columns]
+                    raw = {c: df[c].to_numpy() for c in columns if c in df.columns}
+                else:
+                    available = datasets
+        elif suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            schema = pq.read_schema(p)
+            available = list(schema.names)
+            present = [c for c in columns if c in available]
+            table = pq.read_table(p, columns=present)
+            raw = {c: table.column(c).to_numpy() for c in present}
+        else:
+            raise InputError(f"{p}: unsupported file type {suffix!r} (npy, npz, h5, parquet)")
+    except InputError:
+        raise
+    except (OSError, ValueError, KeyError) as e:
+        raise InputError(
+            f"{p}: cannot read ({type(e).__name__}: {str(e).splitlines()[0]})"
+        ) from None
+    missing = [c for c in columns if c not in raw]
+    if missing:
+        shown = ", ".join(available[:12]) + (" ..." if len(available) > 12 else "")
+        raise InputError(f"{p}: no column {missing[0]!r} (available: {shown or 'none'})")
+    out = {c: _as_1d(c, p, raw[c]) for c in columns}
+    sizes = {v.size for v in out.values()}
+    if len(sizes) > 1:
+        raise InputError(f"{p}: columns {columns} have different lengths")
+    return out
+
+
+def is_histogram_file(path: str | Path) -> bool:
+    """True for ``.json`` files and ``.npz`` files holding ``edges`` and ``counts``."""
+    p = Path(path)
+    if p.suffix.lower() == ".json":
+        return True
+    if p.suffix.lower() == ".npz" and p.is_file():
+        try:
+            with np.load(p, allow_pickle=False) as z:
+                return "edges" in z.files and "counts" in z.files
+        except (OSError, ValueError):
+            return False
+    return False
+
+
+def read_histogram(path: str | Path) -> Histogram:
+    """Read a histogram from JSON (``edges``, ``counts``) or ``.npz`` (same keys).
+
+    A JSON result of ``adsearch fit`` works too (it has ``edges`` and ``counts``).
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{p}: no such file")
+    if p.suffix.lower() == ".json":
+        try:
+            d = json.loads(p.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise InputError(f"{p}: not valid JSON") from None
+        return Histogram.from_dict(d, source=str(p))
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            d = {k: z[k] for k in ("edges", "counts") if k in z.files}
+    except (OSError, ValueError):
+        raise InputError(f"{p}: cannot read as .npz") from None
+    return Histogram.from_dict(d, source=str(p))
+
+
+def _jsonable(o: Any) -> Any:
+    if isinstance(o, dict):
+        return {str(k): _jsonable(v) for k, v in o.items()}
+    if isinstance(o, list | tuple):
+        return [_jsonable(v) for v in o]
+    if isinstance(o, np.ndarray):
+        return _jsonable(o.tolist())
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, float) and not np.isfinite(o):
+        return None if np.isnan(o) else ("inf" if o > 0 else "-inf")
+    return o
+
+
+def write_json(path: str | Path, data: dict[str, Any]) -> Path:
+    """Write ``data`` as indented JSON atomically (NaN -> null, numpy -> Python)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(_jsonable(data), indent=1) + "\n")
+    return Path(path)
