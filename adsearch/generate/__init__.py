@@ -10,6 +10,7 @@ from adsearch.generate.generator import (
     GenerationSummary,
     generate,
     generate_to_file,
+    generate_with_summary,
     resolve_detector,
 )
 from adsearch.generate.processes import (
@@ -33,6 +34,7 @@ __all__ = [
     "WprimeConfig",
     "generate",
     "generate_to_file",
+    "generate_with_summary",
     "get_process",
     "load_process",
     "passes_trigger",

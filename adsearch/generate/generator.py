@@ -47,6 +47,7 @@ __all__ = [
     "GenerationSummary",
     "generate",
     "generate_to_file",
+    "generate_with_summary",
     "resolve_detector",
 ]
 
@@ -412,13 +413,55 @@ def generate(
         ``particles`` (``events * var * {pt, eta, phi, mass[, pid, charge]}``), ``labels``
         (1 for signal processes, 0 for QCD) and ``source`` (``"generate:<process>"``).
     """
+    events, _ = generate_with_summary(
+        process,
+        n_events,
+        seed,
+        workers,
+        detector,
+        trigger,
+        block_size=block_size,
+        max_generated=max_generated,
+        progress=progress,
+    )
+    return events
+
+
+def generate_with_summary(
+    process: str | ProcessConfig,
+    n_events: int,
+    seed: int,
+    workers: int = 1,
+    detector: Any = "lhco",
+    trigger: TriggerConfig | None = None,
+    *,
+    block_size: int = DEFAULT_BLOCK_SIZE,
+    max_generated: int | None = None,
+    progress: bool | None = None,
+):
+    """:func:`generate`, also returning the :class:`GenerationSummary` (counts, timing)."""
     from adsearch.io.events import Events
 
     cfg, job, n_events = _prepare(process, n_events, seed, workers, detector, trigger, block_size)
-    chunks = [p for p, _, _ in _run(cfg, job, n_events, workers, max_generated, progress)]
+    t0 = time.perf_counter()
+    chunks, generated, blocks = [], 0, 0
+    for particles, n_gen, n_blocks in _run(cfg, job, n_events, workers, max_generated, progress):
+        chunks.append(particles)
+        generated, blocks = n_gen, n_blocks
     particles = ak.concatenate(chunks) if len(chunks) > 1 else chunks[0]
     labels = np.full(len(particles), cfg.label, dtype=np.int8)
-    return Events(particles, labels, f"generate:{cfg.process}")
+    summary = GenerationSummary(
+        process=cfg.process,
+        n_events=n_events,
+        n_generated=generated,
+        seed=job.seed,
+        block_size=job.block_size,
+        n_blocks=blocks,
+        workers=workers,
+        seconds=time.perf_counter() - t0,
+        attrs=_attrs(cfg, job, n_events, generated),
+    )
+    return Events(particles, labels, f"generate:{cfg.process}"), summary
 
 
 def generate_to_file(
