@@ -41,6 +41,118 @@ def info(
 # ------------------------------------------------- generation: generate, mix (adsearch.generate)
 # (block owned by adsearch.generate)
 
+
+@app.command()
+def generate(
+    process: Annotated[
+        str | None,
+        typer.Argument(
+            help="qcd, wprime-2prong or wprime-3prong (optional with --config)",
+            show_default=False,
+        ),
+    ] = None,
+    n_events: Annotated[
+        int, typer.Option("-n", "--n-events", help="Triggered events to write")
+    ] = 1000,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Output LHCO HDF5 file")] = Path(
+        "events.h5"
+    ),
+    seed: Annotated[int, typer.Option(help="Master seed (same seed -> same file)")] = 1,
+    workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
+    detector: Annotated[
+        str, typer.Option(help="Detector response: lhco (built-in card), none, or a card YAML")
+    ] = "lhco",
+    config: Annotated[
+        Path | None, typer.Option(help="Process YAML (process: NAME plus its fields)")
+    ] = None,
+    pthatmin: Annotated[
+        float | None, typer.Option(help="qcd: PhaseSpace:pTHatMin in GeV [default: 1000]")
+    ] = None,
+    m_wprime: Annotated[float | None, typer.Option(help="W' mass in GeV [default: 3500]")] = None,
+    m_x: Annotated[float | None, typer.Option(help="X mass in GeV [default: 500]")] = None,
+    m_y: Annotated[float | None, typer.Option(help="Y mass in GeV [default: 100]")] = None,
+    trigger_pt: Annotated[float, typer.Option(help="Trigger jet pT threshold in GeV")] = 1200.0,
+    trigger_eta: Annotated[float, typer.Option(help="Trigger jet |eta| acceptance")] = 2.5,
+    no_trigger: Annotated[
+        bool, typer.Option("--no-trigger", help="Keep all events (no jet trigger)")
+    ] = False,
+    block_size: Annotated[
+        int, typer.Option(help="Pythia events per seeded block (part of the seed contract)")
+    ] = 100,
+) -> None:
+    """Generate LHCO-like events with Pythia 8 and write them as LHCO-format HDF5."""
+    from adsearch.errors import ConfigError
+    from adsearch.generate import TriggerConfig, generate_to_file, get_process, load_process
+    from adsearch.generate.processes import PROCESSES
+
+    if process is None and config is None:
+        raise ConfigError(f"give a PROCESS ({', '.join(PROCESSES)}) or --config")
+    if process is not None and process not in PROCESSES:
+        raise ConfigError(f"unknown process {process!r} (choose from {', '.join(PROCESSES)})")
+    overrides = {"pthatmin": pthatmin, "m_wprime": m_wprime, "m_x": m_x, "m_y": m_y}
+    if config is not None:
+        cfg = load_process(config, **overrides)
+        if process is not None and process != cfg.process:
+            raise ConfigError(f"{config}: process {cfg.process!r} but {process!r} was given")
+    else:
+        cfg = get_process(process, **overrides)
+    trigger = TriggerConfig(enabled=not no_trigger, pt_min=trigger_pt, eta_max=trigger_eta)
+    s = generate_to_file(
+        output,
+        cfg,
+        n_events,
+        seed,
+        workers=workers,
+        detector=detector,
+        trigger=trigger,
+        block_size=block_size,
+    )
+    trunc = f", {s.n_truncated} events cut to 700 particles" if s.n_truncated else ""
+    typer.echo(
+        f"wrote {s.n_events} {s.process} events to {output} (generated {s.n_generated}, "
+        f"trigger efficiency {s.trigger_efficiency:.3f}{trunc}) in {s.seconds:.1f} s: "
+        f"{s.events_per_second:.1f} events/s, {s.generated_per_second:.1f} Pythia events/s "
+        f"with {s.workers} worker(s)"
+    )
+
+
+@app.command()
+def mix(
+    background: Annotated[Path, typer.Option(help="Background LHCO HDF5 file")],
+    signal: Annotated[Path, typer.Option(help="Signal LHCO HDF5 file")],
+    n_signal: Annotated[int, typer.Option(help="Signal events to inject (first N of SIGNAL)")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Output LHCO HDF5 file")],
+    seed: Annotated[int, typer.Option(help="Seed of the signal positions")] = 1,
+    blackbox: Annotated[
+        bool, typer.Option(help="Black-Box-like: no label column, answer key in --key")
+    ] = False,
+    key: Annotated[
+        Path | None, typer.Option(help="Answer-key file for --blackbox (one 0/1 per line)")
+    ] = None,
+    n_background: Annotated[
+        int | None, typer.Option(help="Use only the first N background events")
+    ] = None,
+) -> None:
+    """Mix background and signal files into an R&D-like (labelled) or Black-Box-like file."""
+    from adsearch.generate.mix import mix as run_mix
+
+    s = run_mix(
+        background,
+        signal,
+        n_signal,
+        output,
+        seed,
+        blackbox=blackbox,
+        key=key,
+        n_background=n_background,
+    )
+    what = f"answer key in {s.key_path}" if s.blackbox else "label column"
+    typer.echo(
+        f"wrote {s.n_events} events ({s.n_background} background + {s.n_signal} signal, "
+        f"{what}) to {s.path}"
+    )
+
+
 # ---------------------------------------------------------- features (adsearch.jets)
 # (block owned by adsearch.jets)
 
