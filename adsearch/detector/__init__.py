@@ -26,6 +26,7 @@ from adsearch.detector.card import (
     save_card,
 )
 from adsearch.detector.response import TRUTH_FIELDS, apply_detector
+from adsearch.detector.truthfile import read_truth, simulate_file, truth_num_events, write_truth
 
 __all__ = [
     "TRUTH_FIELDS",
@@ -42,5 +43,9 @@ __all__ = [
     "card_to_json",
     "default_card",
     "load_card",
+    "read_truth",
     "save_card",
+    "simulate_file",
+    "truth_num_events",
+    "write_truth",
 ]

@@ -27,6 +27,7 @@ def test_qcd_has_far_fewer_objects_than_truth():
     assert np.all(n_det < n_truth)
     # Delphes-like particle flow: ~2-3x fewer objects (real LHCO: 166 per QCD event)
     assert 0.25 < np.median(n_det / n_truth) < 0.6
+
     # and the visible energy in the central region is kept within resolution
     def e_central(a):
         return ak.to_numpy(ak.sum((a.pt * np.cosh(a.eta))[abs(a.eta) < 2.5], axis=1))
