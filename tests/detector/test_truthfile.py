@@ -73,3 +73,21 @@ def test_lhco_files_are_refused_with_a_reason(tmp_path):
     with pytest.raises(InputError, match="no particle id or charge"):
         simulate_file(tmp_path / "lhco.h5", tmp_path / "out.h5", "lhco", seed=1)
     assert not (tmp_path / "out.h5").exists()
+
+
+def test_simulate_cli_verb(tmp_path):
+    import typer
+    from typer.testing import CliRunner
+
+    from adsearch.detector.cli import simulate
+
+    app = typer.Typer()
+    app.command()(simulate)
+    app.command("noop")(lambda: None)  # two commands: typer keeps the verb name
+    write_truth(tmp_path / "t.h5", _truth(12, seed=2), labels=np.ones(12))
+    res = CliRunner().invoke(
+        app, ["simulate", str(tmp_path / "t.h5"), "-o", str(tmp_path / "d.h5"), "--no-trigger"]
+    )
+    assert res.exit_code == 0, res.output
+    assert "wrote 12 detector-level events" in res.output
+    assert (tmp_path / "d.h5").is_file()
