@@ -202,8 +202,350 @@ def features(
 # ------------------------------------------- models: train, score, export (adsearch.train ...)
 # (block owned by adsearch.train / adsearch.score)
 
+
+@app.command()
+def train(
+    config: Annotated[Path, typer.Argument(help="training config YAML (data, graph, model, ...)")],
+    resume: Annotated[
+        bool, typer.Option("--resume", help="continue from OUT_DIR/checkpoint.pt")
+    ] = False,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out-dir", help="override runtime.out_dir")
+    ] = None,
+    device: Annotated[
+        str | None, typer.Option("--device", help="override runtime.device: auto, cpu, cuda")
+    ] = None,
+    epochs: Annotated[int | None, typer.Option("--epochs", help="override optim.epochs")] = None,
+    max_events: Annotated[
+        int | None, typer.Option("--max-events", help="override data.max_events")
+    ] = None,
+) -> None:
+    """Train an anomaly model (GNN / transformer; DeepSVDD, AE or supervised) from CONFIG.
+
+    Writes checkpoint.pt (every epoch), model.pt (best validation loss), metrics.csv/json
+    and config.yaml into runtime.out_dir. Multi-GPU / multi-process: run under torchrun,
+    e.g. `torchrun --nproc_per_node 2 -m adsearch.cli train CONFIG.yaml`.
+    """
+    from adsearch.config import from_dict, to_dict
+    from adsearch.train import TrainConfig, load_train_config
+    from adsearch.train import train as run_train
+
+    cfg = load_train_config(config)
+    if out_dir is not None or device is not None or epochs is not None or max_events:
+        d = to_dict(cfg)
+        if out_dir is not None:
+            d["runtime"]["out_dir"] = str(out_dir)
+        if device is not None:
+            d["runtime"]["device"] = device
+        if epochs is not None:
+            d["optim"]["epochs"] = epochs
+        if max_events is not None:
+            d["data"]["max_events"] = max_events
+        cfg = from_dict(TrainConfig, d, source="command line")
+    res = run_train(cfg, resume=resume)
+    if res.history:
+        last = res.history[-1]
+        typer.echo(
+            f"epochs {len(res.history)}: train loss {last['train_loss']:.6g}, "
+            f"val loss {last['val_loss']:.6g}; best epoch {res.best_epoch} "
+            f"(val {res.best_val_loss:.6g}){' [early stop]' if res.stopped_early else ''}"
+        )
+    typer.echo(f"wrote {res.out_dir}")
+
+
+@app.command()
+def score(
+    run: Annotated[Path, typer.Argument(help="training output directory (or its model.pt)")],
+    features: Annotated[Path, typer.Argument(help="features file (parquet) to score")],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="output parquet [default: FEATURES.scores.parquet]"),
+    ] = None,
+    batch_size: Annotated[
+        int | None, typer.Option("--batch-size", help="jets per forward pass")
+    ] = None,
+    device: Annotated[str, typer.Option("--device", help="cpu or cuda")] = "cpu",
+    max_events: Annotated[
+        int | None, typer.Option("--max-events", help="score only the first N events")
+    ] = None,
+) -> None:
+    """Score every jet of FEATURES with a trained model; write jet and event scores.
+
+    The output table has the event features plus score_j1, score_j2, score (mean of the
+    two jets), score_max, score_min and split (0 train, 1 val, 2 test/unseen).
+    """
+    from adsearch.score import score_features
+
+    path = score_features(run, features, out, batch_size, device, max_events)
+    typer.echo(f"wrote {path}")
+
+
+@app.command()
+def export(
+    run: Annotated[Path, typer.Argument(help="training output directory (or its model.pt)")],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="ONNX file [default: RUN/model.onnx]")
+    ] = None,
+    tolerance: Annotated[
+        float, typer.Option("--tolerance", help="max |onnxruntime - torch| score difference")
+    ] = 1e-4,
+) -> None:
+    """Export a trained PyG (GIN, GATv2) or transformer model to ONNX and check it.
+
+    The ONNX graph maps one batch of jets to their anomaly scores with dynamic sizes; it is
+    compared with PyTorch through onnxruntime at several graph sizes. DGL models (EGAT)
+    cannot be exported (an error says so).
+    """
+    from adsearch.score import export_run
+
+    path, diff = export_run(run, out, tolerance)
+    typer.echo(f"wrote {path} (max |onnxruntime - torch| = {diff:.2g})")
+
+
 # ------------------------------------------- statistics: fit, bumphunt, limits (adsearch.stats)
 # (block owned by adsearch.stats)
+
+
+def _spectrum_input(
+    input_path: Path,
+    column: str,
+    score_column: str | None,
+    working_point: float | None,
+    sr: tuple[float, float],
+    mjj_range: tuple[float, float],
+    bin_width: float,
+    nbins: int | None,
+) -> tuple[object, dict]:
+    from adsearch.stats.io import SpectrumInput, load_spectrum
+
+    return load_spectrum(
+        SpectrumInput(
+            input_path, column, score_column, working_point, sr, mjj_range, bin_width, nbins
+        )
+    )
+
+
+def _fit_config(family: str, npar: int | None, selection: str, blind: bool, sr, sqrt_s: float):
+    from adsearch.config import from_dict
+    from adsearch.stats.fit import FitConfig
+
+    return from_dict(
+        FitConfig,
+        {
+            "family": family,
+            "npar": npar,
+            "selection": selection,
+            "sqrt_s": sqrt_s,
+            "blind": list(sr) if blind else None,
+        },
+        source="options",
+    )
+
+
+_InputArg = Annotated[
+    Path, typer.Argument(help="mjj values (.npy/.npz/.h5/.parquet) or a histogram (.json/.npz)")
+]
+_OutOpt = Annotated[Path, typer.Option("-o", "--out-dir", help="directory for JSON and plots")]
+_ColOpt = Annotated[str, typer.Option("--column", help="mjj column name (GeV)")]
+_ScoreOpt = Annotated[
+    str | None, typer.Option("--score-column", help="event-score column, e.g. score_event")
+]
+_WpOpt = Annotated[
+    float | None,
+    typer.Option("--working-point", help="background efficiency of the score cut, e.g. 0.01"),
+]
+_SrOpt = Annotated[
+    tuple[float, float],
+    typer.Option("--sr", help="signal-region mjj window LO HI in GeV (thresholds, blinding)"),
+]
+_RangeOpt = Annotated[
+    tuple[float, float], typer.Option("--range", help="fitted mjj range LO HI in GeV")
+]
+_BwOpt = Annotated[float, typer.Option("--bin-width", help="relative width of the log-spaced bins")]
+_NbOpt = Annotated[
+    int | None, typer.Option("--nbins", help="number of log-spaced bins (overrides --bin-width)")
+]
+_FamOpt = Annotated[str, typer.Option("--family", help="fit function: dijet or ua2")]
+_NparOpt = Annotated[
+    int | None, typer.Option("--npar", help="number of fit parameters (default: chosen by test)")
+]
+_SelOpt = Annotated[str, typer.Option("--selection", help="parameter-number test: wilks or ftest")]
+_BlindOpt = Annotated[
+    bool, typer.Option("--blind/--no-blind", help="leave the --sr window out of the fit")
+]
+_SqrtsOpt = Annotated[float, typer.Option("--sqrt-s", help="centre-of-mass energy in GeV")]
+
+
+@app.command()
+def fit(
+    input_path: _InputArg,
+    out_dir: _OutOpt,
+    column: _ColOpt = "mjj",
+    score_column: _ScoreOpt = None,
+    working_point: _WpOpt = None,
+    sr: _SrOpt = (3300.0, 3700.0),
+    mjj_range: _RangeOpt = (2500.0, 6000.0),
+    bin_width: _BwOpt = 0.05,
+    nbins: _NbOpt = None,
+    family: _FamOpt = "dijet",
+    npar: _NparOpt = None,
+    selection: _SelOpt = "wilks",
+    blind: _BlindOpt = False,
+    sqrt_s: _SqrtsOpt = 13000.0,
+) -> None:
+    """Fit the mjj spectrum with the dijet (or UA2) function; write fit.json and fit.png."""
+    from adsearch.plot import plot_fit
+    from adsearch.stats.fit import fit_spectrum
+    from adsearch.stats.io import write_json
+
+    hist, info = _spectrum_input(
+        input_path, column, score_column, working_point, sr, mjj_range, bin_width, nbins
+    )
+    res = fit_spectrum(hist, _fit_config(family, npar, selection, blind, sr, sqrt_s))
+    write_json(out_dir / "fit.json", {**res.to_dict(), "input": info})
+    plot_fit(res, out_dir / "fit.png")
+    typer.echo(
+        f"{res.family} fit with {res.npar} parameters: chi2/ndf = {res.deviance:.1f}/{res.ndf}"
+        f" (p = {res.p_value:.3f}); wrote {out_dir / 'fit.json'}"
+    )
+
+
+@app.command()
+def bumphunt(
+    input_path: _InputArg,
+    out_dir: _OutOpt,
+    column: _ColOpt = "mjj",
+    score_column: _ScoreOpt = None,
+    working_point: _WpOpt = None,
+    sr: _SrOpt = (3300.0, 3700.0),
+    mjj_range: _RangeOpt = (2500.0, 6000.0),
+    bin_width: _BwOpt = 0.05,
+    nbins: _NbOpt = None,
+    family: _FamOpt = "dijet",
+    npar: _NparOpt = None,
+    selection: _SelOpt = "wilks",
+    blind: _BlindOpt = False,
+    sqrt_s: _SqrtsOpt = 13000.0,
+    widths: Annotated[
+        str, typer.Option("--widths", help="window widths in bins, comma separated")
+    ] = "1,2,3,4,5",
+    n_toys: Annotated[
+        int, typer.Option("--n-toys", help="background-only pseudo-experiments")
+    ] = 10000,
+    refit: Annotated[
+        bool, typer.Option("--refit/--no-refit", help="refit the background on every toy")
+    ] = True,
+    seed: Annotated[int, typer.Option("--seed", help="seed of the toys")] = 0,
+) -> None:
+    """Fit the background, then scan for the most significant excess (BumpHunter).
+
+    Writes fit.json, bumphunt.json (local/global p-values, window, toy statistics),
+    fit.png, bumphunt.png and tstat.png.
+    """
+    from adsearch.config import from_dict
+    from adsearch.errors import ConfigError
+    from adsearch.plot import plot_bumphunt, plot_fit, plot_tstat
+    from adsearch.stats.bumphunter import BumpHunterConfig
+    from adsearch.stats.bumphunter import bumphunt as run_bumphunt
+    from adsearch.stats.fit import fit_spectrum
+    from adsearch.stats.io import write_json
+
+    try:
+        w = [int(v) for v in widths.split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(f"--widths: expected comma-separated integers, got {widths!r}") from None
+    cfg = from_dict(
+        BumpHunterConfig,
+        {"widths": w, "n_toys": n_toys, "refit": refit, "seed": seed},
+        source="options",
+    )
+    hist, info = _spectrum_input(
+        input_path, column, score_column, working_point, sr, mjj_range, bin_width, nbins
+    )
+    res = fit_spectrum(hist, _fit_config(family, npar, selection, blind, sr, sqrt_s))
+    bh = run_bumphunt(res, cfg)
+    write_json(out_dir / "fit.json", {**res.to_dict(), "input": info})
+    write_json(out_dir / "bumphunt.json", {**bh.to_dict(), "input": info})
+    plot_fit(res, out_dir / "fit.png", bump=bh)
+    plot_bumphunt(bh, out_dir / "bumphunt.png")
+    plot_tstat(bh, out_dir / "tstat.png")
+    lo, hi = bh.window_mjj
+    bound = ">=" if bh.global_p_is_bound else "="
+    typer.echo(
+        f"most significant window {lo:.0f}-{hi:.0f} GeV: local Z = {bh.z_local:.2f}, "
+        f"global p {'<' if bh.global_p_is_bound else '='} {max(bh.global_p, 1 / bh.n_toys):.3g}"
+        f" (Z {bound} {bh.z_global:.2f}, {bh.n_toys} toys); wrote {out_dir / 'bumphunt.json'}"
+    )
+
+
+@app.command()
+def limits(
+    input_path: _InputArg,
+    out_dir: _OutOpt,
+    column: _ColOpt = "mjj",
+    score_column: _ScoreOpt = None,
+    working_point: _WpOpt = None,
+    sr: _SrOpt = (3300.0, 3700.0),
+    mjj_range: _RangeOpt = (2500.0, 6000.0),
+    bin_width: _BwOpt = 0.05,
+    nbins: _NbOpt = None,
+    family: _FamOpt = "dijet",
+    npar: _NparOpt = None,
+    selection: _SelOpt = "wilks",
+    blind: _BlindOpt = False,
+    sqrt_s: _SqrtsOpt = 13000.0,
+    masses: Annotated[
+        str, typer.Option("--masses", help="test masses in GeV, comma separated")
+    ] = "3000,3500,4000,4500,5000",
+    resolution: Annotated[
+        float, typer.Option("--resolution", help="relative mjj resolution of the Gaussian signal")
+    ] = 0.05,
+    signal: Annotated[
+        Path | None,
+        typer.Option("--signal", help="signal mjj sample (same --column) used as the template"),
+    ] = None,
+    cl: Annotated[float, typer.Option("--cl", help="confidence level")] = 0.95,
+    no_discovery: Annotated[
+        bool, typer.Option("--no-discovery", help="skip the discovery p0 fits")
+    ] = False,
+) -> None:
+    """CLs upper limits (observed, expected ±1σ/±2σ) and discovery p0 per test mass (pyhf).
+
+    Writes limits.json, one pyhf workspace per mass (workspace_m<mass>.json), fit.json,
+    fit.png and brazil.png.
+    """
+    from adsearch.config import from_dict
+    from adsearch.errors import ConfigError
+    from adsearch.plot import plot_brazil, plot_fit
+    from adsearch.stats.fit import fit_spectrum
+    from adsearch.stats.io import read_columns, write_json
+    from adsearch.stats.limits import LimitConfig, limits_for_fit
+
+    try:
+        m = [float(v) for v in masses.split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(f"--masses: expected comma-separated numbers, got {masses!r}") from None
+    cfg = from_dict(
+        LimitConfig, {"masses": m, "resolution": resolution, "cl": cl}, source="options"
+    )
+    hist, info = _spectrum_input(
+        input_path, column, score_column, working_point, sr, mjj_range, bin_width, nbins
+    )
+    sig = read_columns(signal, [column])[column] if signal is not None else None
+    res = fit_spectrum(hist, _fit_config(family, npar, selection, blind, sr, sqrt_s))
+    lim = limits_for_fit(res, cfg, signal_mjj=sig, with_discovery=not no_discovery)
+    write_json(out_dir / "fit.json", {**res.to_dict(), "input": info})
+    write_json(out_dir / "limits.json", {**lim.to_dict(), "input": info})
+    lim.write_workspaces(out_dir)
+    plot_fit(res, out_dir / "fit.png")
+    plot_brazil(lim, out_dir / "brazil.png")
+    for ml in lim.limits:
+        d = ml.to_dict()
+        typer.echo(
+            f"m = {ml.mass:.0f} GeV: N_sig < {d['events_observed']:.1f} observed, "
+            f"{d['events_expected'][2]:.1f} expected; Z0 = {ml.z0:.2f}"
+        )
+    typer.echo(f"wrote {out_dir / 'limits.json'}")
 
 
 def main(argv: list[str] | None = None) -> int:

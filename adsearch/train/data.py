@@ -1,6 +1,6 @@
 """Jets for training and scoring: per-event splits and model inputs built batch by batch.
 
-A features file (:func:`adsearch.jets.features.read_features`) holds events with two jets;
+A features file (:func:`adsearch.jets.featurefile.read_features`) holds events with two jets;
 :class:`JetSample` flattens it to one row per jet (``2 * event + slot``), keeping the
 event row, the jet slot (0 = leading) and the event label (-1 when unknown). Splits are per
 event (:func:`split_events`), so both jets of an event share a split.
@@ -151,11 +151,11 @@ class JetSample:
 
 def load_jets(path: str | Path, max_events: int | None = None) -> tuple[JetSample, Any]:
     """Read a features file; return its :class:`JetSample` and the ``Features`` object."""
-    from adsearch.jets.features import read_features
-
-    p = Path(path)
     if not str(path):
         raise InputError("data:path: no features file given")
+    from adsearch.jets.featurefile import read_features
+
+    p = Path(path)
     if not p.exists():
         raise InputError(f"{p}: no such features file")
     feats = read_features(p)
@@ -201,29 +201,6 @@ def training_jets(
     return np.flatnonzero(in_split & (sample.label == 0))
 
 
-def _dense(graphs, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
-    """``JetGraphs`` -> padded ``x [B, N, F]`` and ``mask [B, N]``."""
-    try:
-        from adsearch.graphs import to_dense
-    except ImportError:  # graphs helper's converter not present: same layout, done here
-        to_dense = None
-    if to_dense is not None:
-        x, mask = to_dense(graphs)
-        x = torch.as_tensor(x)
-        mask = torch.as_tensor(mask)
-        return x.to(device), mask.to(device=device, dtype=torch.bool)
-    counts = graphs.num_nodes_per_jet
-    n = int(counts.max()) if len(counts) else 0
-    b = len(counts)
-    jet = graphs.batch
-    pos = np.arange(graphs.n_nodes) - graphs.node_ptr[jet]
-    x = np.zeros((b, n, graphs.x.shape[1]), dtype=graphs.x.dtype)
-    x[jet, pos] = graphs.x
-    mask = np.zeros((b, n), dtype=bool)
-    mask[jet, pos] = True
-    return torch.from_numpy(x).to(device), torch.from_numpy(mask).to(device)
-
-
 class InputBuilder:
     """Turn jets of a :class:`JetSample` into backbone inputs of one ``kind``.
 
@@ -253,9 +230,9 @@ class InputBuilder:
 
     def __call__(self, sample: JetSample, idx: np.ndarray):
         """Backbone inputs for the jets at ``idx`` (PyG Batch, DGL graph or (x, mask))."""
-        g = self.graphs(sample, idx)
         if self.kind == "dense":
-            return _dense(g, self.device)
+            return self.dense(sample, idx)
+        g = self.graphs(sample, idx)
         if self.kind == "pyg":
             from adsearch.graphs import to_pyg
 
@@ -264,10 +241,25 @@ class InputBuilder:
 
         return to_dgl(g).to(self.device)
 
+    def dense(self, sample: JetSample, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(x [B, N, 3], mask [B, N])``, N = the batch's largest (capped) jet size."""
+        from adsearch.graphs import to_dense
+
+        sub = sample.take(idx)
+        n = int(ak.max(ak.num(sub.constituents, axis=1), initial=1))
+        cap = self.graph_config.max_constituents
+        x, mask = to_dense(sub.constituents, sub.pt, sub.eta, sub.phi, max_n=min(n, cap or n))
+        return (
+            torch.from_numpy(x).to(self.device),
+            torch.from_numpy(mask).to(self.device),
+        )
+
     def labels(self, sample: JetSample, idx: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(np.clip(sample.label[idx], 0, None), device=self.device)
 
     def dims(self, sample: JetSample) -> tuple[int, int | None]:
         """Node and edge feature counts of this input kind (from a one-jet probe)."""
+        if self.kind == "dense":
+            return int(self.dense(sample, np.arange(min(1, len(sample))))[0].shape[-1]), None
         g = self.graphs(sample, np.arange(min(1, len(sample))))
-        return int(g.x.shape[1]), (None if self.kind == "dense" else int(g.edge_attr.shape[1]))
+        return int(g.x.shape[1]), int(g.edge_attr.shape[1])

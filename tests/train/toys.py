@@ -40,3 +40,20 @@ def toy_jets(n_events: int, signal_fraction: float = 0.5, seed: int = 0, nmax: i
 def toy_sample(n_events: int, signal_fraction: float = 0.5, seed: int = 0, nmax: int = 12):
     ev, pt, eta, phi, label = toy_jets(n_events, signal_fraction, seed, nmax)
     return JetSample.from_arrays(ev, pt, eta, phi, label=label)
+
+
+def toy_features(n_events: int, signal_fraction: float = 0.5, seed: int = 0, labelled=True):
+    """A :class:`adsearch.jets.features.Features` of toy events (jet columns filled)."""
+    from adsearch.jets.features import COLUMNS, Features
+
+    ev, pt, eta, phi, label = toy_jets(n_events, signal_fraction, seed)
+    table = {c: np.zeros(n_events) for c in COLUMNS}
+    table["event_index"] = np.arange(n_events, dtype=np.int64)
+    table["label"] = label.astype(np.float64) if labelled else np.full(n_events, -1.0)
+    for k in (0, 1):
+        table[f"ptj{k + 1}"] = pt[:, k]
+        table[f"etaj{k + 1}"] = eta[:, k]
+        table[f"phij{k + 1}"] = phi[:, k]
+    table["mjj"] = 2.0 * np.sqrt(pt[:, 0] * pt[:, 1])
+    regular = ak.Array(ak.contents.RegularArray(ak.flatten(ev, axis=1).layout, 2, zeros_length=0))
+    return Features(table, regular, n_events, 0)

@@ -1,0 +1,109 @@
+import numpy as np
+import pytest
+import torch
+from scipy.stats import rankdata
+
+from adsearch.config import from_dict
+from adsearch.models.objectives import DeepSVDD, Supervised
+from adsearch.train import TrainConfig, train
+from adsearch.train.data import InputBuilder, split_events
+
+from train.toys import toy_sample
+
+
+def auc(scores_sig, scores_bkg) -> float:
+    r = rankdata(np.concatenate([scores_sig, scores_bkg]))
+    n1, n0 = len(scores_sig), len(scores_bkg)
+    return float((r[:n1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def test_center_guard_pushes_small_coordinates_to_eps():
+    svdd = DeepSVDD(4, eps=0.1)
+    svdd.set_center(torch.tensor([0.5, 0.05, -0.02, 0.0]))
+    assert svdd.c.tolist() == pytest.approx([0.5, 0.1, -0.1, 0.1])
+    assert bool(svdd.center_set)
+    z = torch.tensor([[0.5, 0.1, -0.1, 0.1], [1.5, 0.1, -0.1, 0.1]])
+    assert svdd.score(z, None).tolist() == pytest.approx([0.0, 1.0])
+
+
+def test_soft_boundary_radius_and_loss():
+    svdd = DeepSVDD(1, soft=True, nu=0.25)
+    d = torch.tensor([1.0, 4.0, 9.0, 16.0, 25.0])  # sqrt: 1..5
+    svdd.update_radius(d)
+    assert float(svdd.radius) == pytest.approx(float(np.quantile([1, 2, 3, 4, 5], 0.75)))
+    svdd.set_center(torch.tensor([1.0]))
+    z = torch.tensor([[1.0], [6.0]])  # distances 0 and 25; R = 4 -> R^2 = 16
+    loss, per = svdd.loss(z, None, None)
+    assert float(loss) == pytest.approx(16.0 + (25.0 - 16.0) / 2 / 0.25)
+    assert svdd.score(z, None).tolist() == pytest.approx([-16.0, 9.0])
+
+
+def test_supervised_loss_weights_signal():
+    sup = Supervised(2, pos_weight=3.0)
+    torch.nn.init.zeros_(sup.head.bias)
+    z = torch.zeros(2, 2)
+    loss, per = sup.loss(z, None, torch.tensor([1, 0]))
+    # zero logits: -log(1/2) per jet, signal weighted x3
+    assert per.tolist() == pytest.approx([3 * np.log(2), np.log(2)], rel=1e-6)
+    assert sup.score(z, None).tolist() == [0.5, 0.5]
+    with pytest.raises(ValueError):
+        sup.loss(z, None, None)
+
+
+def _cfg(tmp_path, backbone, objective, epochs, **optim):
+    return from_dict(
+        TrainConfig,
+        {
+            "data": {"train_fraction": 0.6, "val_fraction": 0.1},
+            "model": {"backbone": backbone, "objective": objective, "width": 16, "heads": 2,
+                      "layers": 1, "mlp_layers": 2},
+            "optim": {"batch_size": 64, "epochs": epochs, "patience": 50, **optim},
+            "runtime": {"out_dir": str(tmp_path / f"{backbone}-{objective}"), "device": "cpu",
+                        "progress": False},
+        },
+    )
+
+
+def _jet_scores(model, sample):
+    b = InputBuilder(model.input_kind, {})
+    with torch.no_grad():
+        return model.eval()(b(sample, np.arange(len(sample)))).numpy()
+
+
+@pytest.mark.parametrize("objective", ["deepsvdd", "deepsvdd-soft"])
+def test_deepsvdd_loss_decreases_without_collapse(tmp_path, objective):
+    sample = toy_sample(300, signal_fraction=0.3, seed=1)
+    res = train(_cfg(tmp_path, "transformer", objective, 6), sample)
+    losses = [h["train_loss"] for h in res.history]
+    assert losses[-1] < 0.5 * losses[0]
+    model = res.model
+    assert bool(model.objective.center_set)
+    assert (model.objective.c.abs() >= model.objective.eps - 1e-7).all()
+    s = _jet_scores(model, sample)
+    assert np.all(np.isfinite(s))
+    # not collapsed: scores differ between jets by more than round-off
+    assert np.std(s) > 1e-3 * (np.abs(np.mean(s)) + 1e-6)
+    assert len(np.unique(np.round(s, 9))) > len(s) // 2
+    if objective == "deepsvdd-soft":
+        assert float(model.objective.radius) > 0
+        assert "radius" in res.history[-1]
+
+
+@pytest.mark.parametrize("backbone", ["transformer", "part"])
+def test_supervised_separates_easy_toy(tmp_path, backbone):
+    sample = toy_sample(300, signal_fraction=0.5, seed=2)
+    res = train(_cfg(tmp_path, backbone, "supervised", 3, lr=3e-3), sample)
+    split = split_events(sample.n_events, 0.6, 0.1, seed=0)  # the split train() used
+    test = sample.take(np.flatnonzero(split[sample.event] == 2))
+    s = _jet_scores(res.model, test)
+    a = auc(s[test.label == 1], s[test.label == 0])
+    assert a > 0.95, a
+
+
+def test_autoencoder_trains(tmp_path):
+    sample = toy_sample(200, signal_fraction=0.2, seed=3)
+    res = train(_cfg(tmp_path, "part", "ae", 4), sample)
+    losses = [h["train_loss"] for h in res.history]
+    assert losses[-1] < losses[0]
+    s = _jet_scores(res.model, sample)
+    assert s.shape == (len(sample),) and np.all(s > 0)
