@@ -332,3 +332,18 @@ def test_writer_argument_errors(tmp_path, rand_particles):
     with pytest.raises(InputError, match="reserved"):
         write_lhco(tmp_path / "d.h5", p, attrs={"pandas_type": "x"})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_rows_with_holes_or_unpadded_layout(tmp_path):
+    """Rows that break the usual layout (a zero-pT hole, a full row) still read right."""
+    block = _good_block(n=6)
+    block[1, 3:6] = 0.0  # hole: object 1 missing, objects 2..9 follow
+    block[2, :2100] = np.tile([1.5, 0.5, 0.25], 700)  # all 700 slots used
+    block[3, 2098] = 0.5  # stray non-zero eta in the padding of a zero-pT slot: ignored
+    path = tmp_path / "holes.h5"
+    _raw_file(path, block)
+    ev = read_lhco(path)
+    assert ak.num(ev.particles).tolist() == [10, 9, 700, 10, 10, 10]
+    assert ev.particles.pt[1].tolist() == block[1, [0, *range(6, 30, 3)]].tolist()
+    expected, _ = _from_pandas(pd.read_hdf(path, "df"))
+    assert _same(ev.particles, expected)
