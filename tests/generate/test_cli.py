@@ -1,0 +1,67 @@
+"""`adsearch generate` and `adsearch mix` through the CLI entry point."""
+
+import numpy as np
+import pytest
+
+from adsearch.cli import main
+from adsearch.generate.mix import read_key
+from adsearch.io.lhco import lhco_attrs, lhco_shape, read_lhco
+
+
+def test_generate_and_mix(tmp_path, capsys):
+    sig = tmp_path / "sig.h5"
+    rc = main(["generate", "wprime-2prong", "-n", "20", "-o", str(sig), "--seed", "4",
+               "--detector", "lhco", "--m-x", "450", "--block-size", "30"])  # fmt: skip
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "wrote 20 wprime-2prong events" in out and "events/s" in out
+    ev = read_lhco(sig)
+    assert len(ev) == 20 and (ev.labels == 1).all()
+    attrs = lhco_attrs(sig)
+    assert attrs["process"]["m_x"] == 450.0 and attrs["seed"] == 4
+
+    cfg = tmp_path / "bkg.yaml"
+    cfg.write_text("process: wprime-3prong\nm_y: 90.\n")  # stand-in background: fast to make
+    bkg = tmp_path / "bkg.h5"
+    rc = main(["generate", "--config", str(cfg), "-n", "15", "-o", str(bkg), "--detector",
+               "lhco", "--no-trigger", "--block-size", "15"])  # fmt: skip
+    assert rc == 0
+    attrs = lhco_attrs(bkg)
+    assert attrs["process"]["m_y"] == 90.0 and attrs["trigger"]["enabled"] is False
+    assert attrs["n_generated"] == 15
+
+    # mix needs a background-labelled file: rewrite bkg's events with label 0
+    from adsearch.io.lhco import write_lhco
+
+    b = read_lhco(bkg)
+    write_lhco(bkg, b.particles, labels=np.zeros(len(b)), attrs={"detector": attrs["detector"]})
+    rd, bb, key = tmp_path / "rd.h5", tmp_path / "bb.h5", tmp_path / "bb.txt"
+    assert main(["mix", "--background", str(bkg), "--signal", str(sig), "--n-signal", "5",
+                 "-o", str(rd), "--seed", "2"]) == 0  # fmt: skip
+    assert lhco_shape(rd) == (20, 2101) and read_lhco(rd).labels.sum() == 5
+    assert main(["mix", "--background", str(bkg), "--signal", str(sig), "--n-signal", "5",
+                 "-o", str(bb), "--seed", "2", "--blackbox", "--key", str(key)]) == 0  # fmt: skip
+    assert lhco_shape(bb) == (20, 2100)
+    np.testing.assert_array_equal(read_key(key), read_lhco(rd).labels)
+    capsys.readouterr()
+    assert main(["mix", "--background", str(bkg), "--signal", str(sig), "--n-signal", "50",
+                 "-o", str(tmp_path / "x.h5")]) == 1  # fmt: skip
+    assert capsys.readouterr().err.strip().startswith("error: ")
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (["generate", "zprime", "-n", "5"], "unknown process 'zprime'"),
+        (["generate", "qcd", "-n", "-5"], "n_events must be an integer >= 1"),
+        (["generate", "qcd", "-n", "5", "--m-x", "300"], "unknown key 'm_x'"),
+        (["generate", "wprime-2prong", "-n", "5", "--detector", "nope.yaml"], "nope.yaml"),
+        (["generate", "wprime-2prong", "-n", "5", "--workers", "0"], "workers must be"),
+        (["generate", "-n", "5"], "give a PROCESS"),
+    ],
+)
+def test_generate_bad_options_one_line_error(args, match, tmp_path, capsys):
+    assert main([*args, "-o", str(tmp_path / "o.h5")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and match in err and "\n" not in err
+    assert not (tmp_path / "o.h5").exists()
