@@ -2,13 +2,12 @@ import numpy as np
 import pytest
 import torch
 from scipy.stats import rankdata
+from train.toys import toy_sample
 
 from adsearch.config import from_dict
 from adsearch.models.objectives import DeepSVDD, Supervised
 from adsearch.train import TrainConfig, train
 from adsearch.train.data import InputBuilder, split_events
-
-from train.toys import toy_sample
 
 
 def auc(scores_sig, scores_bkg) -> float:
@@ -33,7 +32,7 @@ def test_soft_boundary_radius_and_loss():
     assert float(svdd.radius) == pytest.approx(float(np.quantile([1, 2, 3, 4, 5], 0.75)))
     svdd.set_center(torch.tensor([1.0]))
     z = torch.tensor([[1.0], [6.0]])  # distances 0 and 25; R = 4 -> R^2 = 16
-    loss, per = svdd.loss(z, None, None)
+    loss, _per = svdd.loss(z, None, None)
     assert float(loss) == pytest.approx(16.0 + (25.0 - 16.0) / 2 / 0.25)
     assert svdd.score(z, None).tolist() == pytest.approx([-16.0, 9.0])
 
@@ -42,7 +41,7 @@ def test_supervised_loss_weights_signal():
     sup = Supervised(2, pos_weight=3.0)
     torch.nn.init.zeros_(sup.head.bias)
     z = torch.zeros(2, 2)
-    loss, per = sup.loss(z, None, torch.tensor([1, 0]))
+    _loss, per = sup.loss(z, None, torch.tensor([1, 0]))
     # zero logits: -log(1/2) per jet, signal weighted x3
     assert per.tolist() == pytest.approx([3 * np.log(2), np.log(2)], rel=1e-6)
     assert sup.score(z, None).tolist() == [0.5, 0.5]
@@ -55,11 +54,20 @@ def _cfg(tmp_path, backbone, objective, epochs, **optim):
         TrainConfig,
         {
             "data": {"train_fraction": 0.6, "val_fraction": 0.1},
-            "model": {"backbone": backbone, "objective": objective, "width": 16, "heads": 2,
-                      "layers": 1, "mlp_layers": 2},
+            "model": {
+                "backbone": backbone,
+                "objective": objective,
+                "width": 16,
+                "heads": 2,
+                "layers": 1,
+                "mlp_layers": 2,
+            },
             "optim": {"batch_size": 64, "epochs": epochs, "patience": 50, **optim},
-            "runtime": {"out_dir": str(tmp_path / f"{backbone}-{objective}"), "device": "cpu",
-                        "progress": False},
+            "runtime": {
+                "out_dir": str(tmp_path / f"{backbone}-{objective}"),
+                "device": "cpu",
+                "progress": False,
+            },
         },
     )
 

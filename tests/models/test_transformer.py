@@ -3,6 +3,7 @@ import math
 import pytest
 import torch
 
+from adsearch.models.objectives import Autoencoder
 from adsearch.models.transformer import (
     ParticleTransformerBackbone,
     SetDecoder,
@@ -10,7 +11,6 @@ from adsearch.models.transformer import (
     masked_readout,
     pair_features,
 )
-from adsearch.models.objectives import Autoencoder
 
 
 def _batch(b=4, n=9, seed=0):
@@ -24,7 +24,7 @@ def _batch(b=4, n=9, seed=0):
 
 def _pad(x, mask, extra=5):
     """Append padded constituents carrying garbage values."""
-    b, n, f = x.shape
+    b, _n, f = x.shape
     junk = torch.full((b, extra, f), 7.5)
     # also put garbage into already-padded slots
     x = x.masked_fill(~mask.unsqueeze(-1), -3.0)

@@ -1,0 +1,162 @@
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from adsearch.cli import main
+from adsearch.config import from_dict
+from adsearch.errors import ConfigError, InputError
+from adsearch.jets.featurefile import write_features
+from adsearch.train import TrainConfig, load_model, load_train_config, train
+from train.toys import toy_features, toy_sample
+
+
+def cfg_dict(out_dir, **over):
+    d = {
+        "data": {"train_fraction": 0.5, "val_fraction": 0.2},
+        "model": {
+            "backbone": "transformer",
+            "objective": "deepsvdd",
+            "width": 8,
+            "heads": 2,
+            "layers": 1,
+            "mlp_layers": 2,
+        },
+        "optim": {"batch_size": 32, "epochs": 2, "patience": 10},
+        "runtime": {"out_dir": str(out_dir), "device": "cpu", "progress": False},
+    }
+    for sec, vals in over.items():
+        d[sec].update(vals)
+    return d
+
+
+def make(out_dir, **over):
+    return from_dict(TrainConfig, cfg_dict(out_dir, **over))
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return toy_sample(120, signal_fraction=0.2, seed=5)
+
+
+def test_same_seed_same_losses_bit_for_bit(tmp_path, sample):
+    a = train(make(tmp_path / "a"), sample).history
+    b = train(make(tmp_path / "b"), sample).history
+    assert [h["train_loss"] for h in a] == [h["train_loss"] for h in b]
+    assert [h["val_loss"] for h in a] == [h["val_loss"] for h in b]
+    c = train(make(tmp_path / "c", runtime={"seed": 1}), sample).history
+    assert [h["train_loss"] for h in c] != [h["train_loss"] for h in a]
+
+
+@pytest.mark.parametrize("objective", ["deepsvdd-soft", "supervised"])
+def test_resume_gives_the_uninterrupted_next_epoch(tmp_path, sample, objective):
+    over = {"model": {"objective": objective}}
+    full = train(make(tmp_path / "full", optim={"epochs": 3}, **over), sample).history
+    train(make(tmp_path / "part", optim={"epochs": 2}, **over), sample)
+    resumed = train(make(tmp_path / "part", optim={"epochs": 3}, **over), sample, resume=True)
+    assert len(resumed.history) == 3
+    assert resumed.history[2]["train_loss"] == full[2]["train_loss"]
+    assert resumed.history[2]["val_loss"] == full[2]["val_loss"]
+    # the resumed run's files hold all three epochs
+    rows = list(csv.DictReader((tmp_path / "part" / "metrics.csv").open()))
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
+
+
+def test_resume_refuses_a_different_config(tmp_path, sample):
+    train(make(tmp_path), sample)
+    with pytest.raises(ConfigError, match="differs"):
+        train(make(tmp_path, optim={"lr": 0.5}), sample, resume=True)
+    with pytest.raises(InputError, match="no checkpoint"):
+        train(make(tmp_path / "none"), sample, resume=True)
+
+
+def test_outputs_metrics_and_model_roundtrip(tmp_path, sample):
+    res = train(make(tmp_path, optim={"epochs": 2}), sample)
+    for f in ("checkpoint.pt", "model.pt", "metrics.csv", "metrics.json", "config.yaml"):
+        assert (tmp_path / f).is_file(), f
+    hist = json.loads((tmp_path / "metrics.json").read_text())
+    assert [h["epoch"] for h in hist] == [1, 2]
+    for key in ("train_loss", "val_loss", "epoch_time_s", "train_jets_per_s"):
+        assert all(np.isfinite(h[key]) and h[key] > 0 for h in hist), key
+    assert not list(tmp_path.glob(".*.tmp"))  # atomic writes leave no temporaries
+    assert yaml.safe_load((tmp_path / "config.yaml").read_text())["model"]["width"] == 8
+    model, cfg = load_model(tmp_path)
+    assert cfg.model.width == 8 and not model.training
+    # model.pt holds the best-validation weights
+    best = int(np.argmin([h["val_loss"] for h in hist]))
+    assert res.best_epoch == best + 1
+    assert torch.equal(model.objective.c, res.model.objective.c)
+
+
+def test_early_stopping(tmp_path, sample):
+    # lr = 0 never improves the validation loss after the first epoch
+    res = train(make(tmp_path, optim={"epochs": 10, "patience": 2, "lr": 1e-12}), sample)
+    assert res.stopped_early and len(res.history) == 3 and res.best_epoch == 1
+
+
+def test_training_sets_per_mode(tmp_path, sample):
+    from adsearch.train.data import split_events, training_jets
+
+    split = split_events(sample.n_events, 0.5, 0.2, seed=0)
+    bkg = training_jets(sample, split, 0, "background-only", "deepsvdd")
+    mix = training_jets(sample, split, 0, "data-like", "deepsvdd")
+    sup = training_jets(sample, split, 0, "background-only", "supervised")
+    assert np.all(sample.label[bkg] == 0)
+    assert (sample.label[mix] == 1).any() and set(bkg) < set(mix)
+    assert set(sup) == set(mix)
+    # per-event split: both jets of an event always together
+    for idx in (bkg, mix):
+        ev, cnt = np.unique(sample.event[idx], return_counts=True)
+        assert np.all(cnt == 2) and np.all(split[ev] == 0)
+    assert split_events(1000, 0.2, 0.01, seed=3).tolist().count(0) == 200
+    # data-like mode works on unlabelled data; background-only refuses it
+    unl = toy_sample(60, seed=1)
+    unl.label[:] = -1
+    assert len(train(make(tmp_path / "dl", data={"mode": "data-like"}), unl).history) == 2
+    with pytest.raises(InputError, match="data-like"):
+        train(make(tmp_path / "bo"), unl)
+    with pytest.raises(ConfigError, match="supervised"):
+        make(tmp_path, data={"mode": "data-like"}, model={"objective": "supervised"})
+
+
+def test_bad_configs_are_refused(tmp_path):
+    with pytest.raises(ConfigError, match="bias"):
+        make(tmp_path, model={"bias": True})
+    with pytest.raises(ConfigError, match="transformer backbone"):
+        make(tmp_path, model={"backbone": "gin", "objective": "ae"})
+    with pytest.raises(ConfigError, match="unknown key 'widht'"):
+        make(tmp_path, model={"widht": 3})
+    with pytest.raises(ConfigError, match="train_fraction"):
+        make(tmp_path, data={"train_fraction": 1.5})
+
+
+def test_cli_train_score_from_a_features_file(tmp_path):
+    feats = toy_features(80, signal_fraction=0.25, seed=9)
+    fpath = write_features(tmp_path / "toy.parquet", feats)
+    d = cfg_dict("run", data={"path": "toy.parquet"})
+    (tmp_path / "train.yaml").write_text(yaml.safe_dump(d))
+    assert main(["train", str(tmp_path / "train.yaml"), "--epochs", "1"]) == 0
+    cfg = load_train_config(tmp_path / "train.yaml")
+    assert cfg.data.path == str(tmp_path / "toy.parquet")
+    assert (tmp_path / "run" / "model.pt").is_file()
+    out = tmp_path / "scores.parquet"
+    assert main(["score", str(tmp_path / "run"), str(fpath), "-o", str(out)]) == 0
+    import pyarrow.parquet as pq
+
+    t = pq.read_table(out).to_pydict()
+    n = len(feats)
+    for c in ("mjj", "label", "score_j1", "score_j2", "score", "score_max", "score_min"):
+        assert len(t[c]) == n, c
+    s1, s2 = np.array(t["score_j1"]), np.array(t["score_j2"])
+    np.testing.assert_allclose(t["score"], 0.5 * (s1 + s2))
+    np.testing.assert_allclose(t["score_max"], np.maximum(s1, s2))
+    np.testing.assert_allclose(t["score_min"], np.minimum(s1, s2))
+    # the training file's split is reproduced: 50 % train, 20 % val, rest test
+    split = np.array(t["split"])
+    assert (split == 0).sum() == 40 and (split == 1).sum() == 16
+    # bad inputs: one line, exit 1
+    assert main(["score", str(tmp_path / "nope"), str(fpath)]) == 1
+    assert main(["train", str(tmp_path / "missing.yaml")]) == 1
