@@ -127,7 +127,7 @@ class _BlockResult:
     n_generated: int
     passed: np.ndarray  # index within the block of each kept event
     particles: ak.Array  # kept events
-    seconds: float
+    stage_seconds: dict[str, float]  # time per stage: pythia, truth, detector, trigger
 
 
 class _BlockRunner:
@@ -139,21 +139,30 @@ class _BlockRunner:
         self.charges = ChargeTable(self.pythia.particleData)
 
     def run(self, block: int) -> _BlockResult:
-        t0 = time.perf_counter()
         job = self.job
+        clock = [time.perf_counter()]
+        stages: dict[str, float] = {}
+
+        def lap(stage: str) -> None:
+            clock.append(time.perf_counter())
+            stages[stage] = clock[-1] - clock[-2]
+
         pythia_seed, detector_seed = _block_seeds(job.seed, block)
         self.pythia.rndm.init(pythia_seed)
         batch = self.pythia.nextBatch(job.block_size)
+        lap("pythia")
         particles = truth_particles(batch, self.charges)
+        lap("truth")
         if job.card is not None:
             from adsearch.detector import apply_detector
 
             particles = apply_detector(particles, job.card, seed=detector_seed)
+        lap("detector")
         mask = passes_trigger(particles, job.trigger)
         passed = np.flatnonzero(mask)
-        return _BlockResult(
-            block, len(particles), passed, particles[mask], time.perf_counter() - t0
-        )
+        kept = particles[mask]
+        lap("trigger")
+        return _BlockResult(block, len(particles), passed, kept, stages)
 
 
 _RUNNER: _BlockRunner | None = None
@@ -252,6 +261,16 @@ class GenerationSummary:
     path: str = ""
     n_truncated: int = 0
     attrs: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: Pythia events in the blocks used (>= n_generated: the last block may be cut short).
+    n_pythia_events: int = 0
+    #: Worker time per stage (pythia, truth, detector, trigger) summed over the blocks used.
+    stage_seconds: dict[str, float] = field(default_factory=dict, repr=False)
+
+    @property
+    def per_worker_rate(self) -> float:
+        """Pythia events per second of worker busy time (start-up and waiting excluded)."""
+        busy = sum(self.stage_seconds.values())
+        return self.n_pythia_events / busy if busy > 0 else float("nan")
 
     @property
     def trigger_efficiency(self) -> float:
@@ -284,6 +303,14 @@ def _prepare(
     return cfg, _Job(settings, seed, block_size, card, trigger), n_events
 
 
+@dataclass
+class _Tally:
+    generated: int = 0  # up to the last kept event
+    blocks: int = 0
+    pythia_events: int = 0
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+
 def _run(
     cfg: ProcessConfig,
     job: _Job,
@@ -291,8 +318,9 @@ def _run(
     workers: int,
     max_generated: int | None,
     progress: bool | None,
-) -> Iterator[tuple[ak.Array, int, int]]:
-    """Yield (kept particles, generated events so far, blocks so far) in block order."""
+    tally: _Tally,
+) -> Iterator[ak.Array]:
+    """Yield the kept particles block by block, in block order; counts go to ``tally``."""
     from adsearch.progress import progress_bar
 
     est = _Estimate(n_events, job.block_size)
@@ -312,6 +340,10 @@ def _run(
                     particles = res.particles
                 est.kept += take
                 est.generated = generated
+                tally.generated, tally.blocks = generated, res.block + 1
+                tally.pythia_events += res.n_generated
+                for k, v in res.stage_seconds.items():
+                    tally.stage_seconds[k] = tally.stage_seconds.get(k, 0.0) + v
                 dt = time.perf_counter() - t0
                 bar.update(
                     task,
@@ -319,7 +351,7 @@ def _run(
                     description=f"generate {cfg.process} "
                     f"({est.kept / dt:.0f} ev/s, {generated / dt:.0f} Pythia ev/s)",
                 )
-                yield particles, generated, res.block + 1
+                yield particles
                 if est.kept >= n_events:
                     return
                 if generated >= limit:
@@ -444,24 +476,30 @@ def generate_with_summary(
 
     cfg, job, n_events = _prepare(process, n_events, seed, workers, detector, trigger, block_size)
     t0 = time.perf_counter()
-    chunks, generated, blocks = [], 0, 0
-    for particles, n_gen, n_blocks in _run(cfg, job, n_events, workers, max_generated, progress):
-        chunks.append(particles)
-        generated, blocks = n_gen, n_blocks
+    tally = _Tally()
+    chunks = list(_run(cfg, job, n_events, workers, max_generated, progress, tally))
     particles = ak.concatenate(chunks) if len(chunks) > 1 else chunks[0]
     labels = np.full(len(particles), cfg.label, dtype=np.int8)
-    summary = GenerationSummary(
+    summary = _summary(cfg, job, n_events, workers, tally, time.perf_counter() - t0)
+    summary.attrs = _attrs(cfg, job, n_events, tally.generated)
+    return Events(particles, labels, f"generate:{cfg.process}"), summary
+
+
+def _summary(
+    cfg: ProcessConfig, job: _Job, n_events: int, workers: int, tally: _Tally, seconds: float
+) -> GenerationSummary:
+    return GenerationSummary(
         process=cfg.process,
         n_events=n_events,
-        n_generated=generated,
+        n_generated=tally.generated,
         seed=job.seed,
         block_size=job.block_size,
-        n_blocks=blocks,
+        n_blocks=tally.blocks,
         workers=workers,
-        seconds=time.perf_counter() - t0,
-        attrs=_attrs(cfg, job, n_events, generated),
+        seconds=seconds,
+        n_pythia_events=tally.pythia_events,
+        stage_seconds=dict(tally.stage_seconds),
     )
-    return Events(particles, labels, f"generate:{cfg.process}"), summary
 
 
 def generate_to_file(
@@ -493,33 +531,20 @@ def generate_to_file(
 
     cfg, job, n_events = _prepare(process, n_events, seed, workers, detector, trigger, block_size)
     t0 = time.perf_counter()
-    generated = blocks = 0
+    tally = _Tally()
     with atomic_path(path) as tmp:
         with LHCOWriter(tmp, with_label=True) as writer:
-            for particles, n_gen, n_blocks in _run(
-                cfg, job, n_events, workers, max_generated, progress
-            ):
-                generated, blocks = n_gen, n_blocks
+            for particles in _run(cfg, job, n_events, workers, max_generated, progress, tally):
                 out = ak.zip({k: particles[k] for k in ("pt", "eta", "phi")})  # massless
                 writer.append(out, np.full(len(out), cfg.label, dtype=np.int8))
-        attrs = _attrs(cfg, job, n_events, generated)
+        attrs = _attrs(cfg, job, n_events, tally.generated)
         attrs["n_truncated"] = writer.n_truncated
         with h5py.File(tmp, "r+") as f:  # counts are known only now; file not yet in place
             for k, v in attrs.items():
                 f["df"].attrs[k] = _h5_attr(v)
-    return GenerationSummary(
-        process=cfg.process,
-        n_events=n_events,
-        n_generated=generated,
-        seed=job.seed,
-        block_size=job.block_size,
-        n_blocks=blocks,
-        workers=workers,
-        seconds=time.perf_counter() - t0,
-        path=str(path),
-        n_truncated=writer.n_truncated,
-        attrs=attrs,
-    )
+    summary = _summary(cfg, job, n_events, workers, tally, time.perf_counter() - t0)
+    summary.path, summary.n_truncated, summary.attrs = str(path), writer.n_truncated, attrs
+    return summary
 
 
 def _h5_attr(v: Any) -> Any:
