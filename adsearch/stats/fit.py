@@ -511,20 +511,30 @@ def fit_background(
     _check_hist(hist, mask, k, cfg.min_events)
     n = hist.counts
     fn = model.expected_and_jacobian
-    # polish the linear start with a few batched Fisher-scoring steps, then MIGRAD + HESSE
-    theta0, _, _, _ = _fisher_scoring(fn, n[None], mask, _start_theta(model, n, mask)[None])
-    theta0 = theta0[0]
+    # polish the linear start with batched Fisher scoring, then MIGRAD + HESSE in whitened
+    # coordinates phi = L^T (theta - theta0), I = L L^T: the dijet parameters are ~0.999
+    # correlated over a TeV-wide range, which defeats MIGRAD/HESSE's numerical steps in theta.
+    theta0, _, cov0, _ = _fisher_scoring(fn, n[None], mask, _start_theta(model, n, mask)[None])
+    theta0, cov0 = theta0[0], cov0[0]
+    if not np.all(np.isfinite(cov0)):
+        raise FitError(f"{cfg.family} fit with {k} parameters: singular information matrix")
+    try:
+        U = np.linalg.cholesky(cov0)  # cov0 = U U^T, theta = theta0 + U phi
+    except np.linalg.LinAlgError:
+        raise FitError(f"{cfg.family} fit with {k} parameters: degenerate parameters") from None
 
-    def cost(th: np.ndarray) -> float:
-        nu = model.expected(th)
+    def cost(phi: np.ndarray) -> float:
+        nu = model.expected(theta0 + U @ phi)
         return float(_half_deviance(nu, n, mask))
 
-    def grad(th: np.ndarray) -> np.ndarray:
-        nu, J = fn(th)
-        return -np.einsum("b,bp->p", np.where(mask, n / nu - 1.0, 0.0), J)
+    def grad(phi: np.ndarray) -> np.ndarray:
+        nu, J = fn(theta0 + U @ phi)
+        g = -np.einsum("b,bp->p", np.where(mask, n / nu - 1.0, 0.0), J)
+        return U.T @ g
 
-    m = Minuit(cost, theta0, grad=grad, name=[f"theta{i}" for i in range(k)])
+    m = Minuit(cost, np.zeros(k), grad=grad, name=[f"phi{i}" for i in range(k)])
     m.errordef = Minuit.LIKELIHOOD
+    m.errors = np.ones(k)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         m.migrad(ncall=20000)
@@ -532,18 +542,14 @@ def fit_background(
             m.hesse()
     fmin = m.fmin
     if not m.valid or fmin is None or not m.accurate:
-        why = (
-            "call limit reached"
-            if fmin is not None and fmin.has_reached_call_limit
-            else (
-                "EDM above maximum"
-                if fmin is not None and fmin.is_above_max_edm
-                else "covariance not accurate"
-            )
-        )
+        why = "covariance not accurate"
+        if fmin is not None and fmin.has_reached_call_limit:
+            why = "call limit reached"
+        elif fmin is not None and fmin.is_above_max_edm:
+            why = "EDM above maximum"
         raise FitError(f"{cfg.family} fit with {k} parameters did not converge ({why})")
-    theta = np.array(m.values)
-    cov = np.array(m.covariance)
+    theta = theta0 + U @ np.array(m.values)
+    cov = U @ np.array(m.covariance) @ U.T
     res = _finish(model, hist, mask, theta, cov, True, float(fmin.edm), cfg.blind)
     return res
 

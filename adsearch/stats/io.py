@@ -22,6 +22,7 @@ Examples
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,14 @@ from adsearch.errors import InputError
 from adsearch.io.atomic import atomic_path
 from adsearch.stats.binning import Histogram
 
-__all__ = ["is_histogram_file", "read_columns", "read_histogram", "write_json"]
+__all__ = [
+    "SpectrumInput",
+    "is_histogram_file",
+    "load_spectrum",
+    "read_columns",
+    "read_histogram",
+    "write_json",
+]
 
 
 def _as_1d(name: str, path: Path, a: Any) -> np.ndarray:
@@ -176,3 +184,59 @@ def write_json(path: str | Path, data: dict[str, Any]) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(_jsonable(data), indent=1) + "\n")
     return Path(path)
+
+
+@dataclass
+class SpectrumInput:
+    """How an mjj spectrum is read: file, columns, optional working point, binning."""
+
+    path: Path
+    column: str = "mjj"
+    score_column: str | None = None
+    working_point: float | None = None
+    signal_region: tuple[float, float] = (3300.0, 3700.0)
+    mjj_range: tuple[float, float] = (2500.0, 6000.0)
+    bin_width: float = 0.05
+    nbins: int | None = None
+
+
+def load_spectrum(spec: SpectrumInput) -> tuple[Histogram, dict[str, Any]]:
+    """Histogram of the selected mjj values (or a stored histogram) and a provenance dict.
+
+    With ``score_column`` and ``working_point`` (a background efficiency), the score threshold
+    is set on events outside the ``signal_region`` mjj window and the events above it are kept.
+    Bins are log-spaced over ``mjj_range`` (``nbins`` of them, else relative width
+    ``bin_width``).
+    """
+    from adsearch.stats.binning import histogram, log_bins
+    from adsearch.stats.regions import MjjWindow, select, working_points
+
+    info: dict[str, Any] = {"input": str(spec.path)}
+    if is_histogram_file(spec.path):
+        if spec.score_column or spec.working_point is not None:
+            raise InputError(f"{spec.path}: a histogram input cannot take a score working point")
+        h = read_histogram(spec.path)
+        info["n_events"] = float(h.counts.sum())
+        return h, info
+    if spec.working_point is not None and not spec.score_column:
+        raise InputError("--working-point needs --score-column")
+    cols = [spec.column] + ([spec.score_column] if spec.score_column else [])
+    data = read_columns(spec.path, cols)
+    mjj = data[spec.column]
+    info["n_input"] = int(mjj.size)
+    if spec.score_column and spec.working_point is not None:
+        window = MjjWindow(*spec.signal_region)
+        (wp,) = working_points(data[spec.score_column], [spec.working_point], mjj, window)
+        mjj = select(mjj, data[spec.score_column], wp).signal
+        info["working_point"] = wp.to_dict()
+        info["signal_region"] = list(spec.signal_region)
+    lo, hi = spec.mjj_range
+    if spec.nbins is not None:
+        if spec.nbins < 1:
+            raise InputError("--nbins must be >= 1")
+        edges = np.geomspace(lo, hi, spec.nbins + 1)
+    else:
+        edges = log_bins(lo, hi, spec.bin_width)
+    h = histogram(mjj, edges)
+    info.update(n_selected=int(mjj.size), n_in_range=float(h.counts.sum()))
+    return h, info
