@@ -175,6 +175,11 @@ def main(argv: list[str] | None = None) -> int:
         f"{res['events_per_s']:,.0f} events/s, peak RSS {res['peak_rss_mb']:,.0f} MB"
     )
     print(
+        f"      {res['cpu_seconds']:.1f} CPU s: {res['events_per_cpu_s']:,.0f} events per "
+        f"CPU second; load average {res['load_average_1min'][0]:.1f} -> "
+        f"{res['load_average_1min'][1]:.1f} on {os.cpu_count()} cores"
+    )
+    print(
         f"split on {pe:,} events: HDF5+blosc {res['profile_hdf5_blosc_s']:.2f} s, full "
         f"reader {res['profile_full_reader_s']:.2f} s (without validation "
         f"{res['profile_reader_no_validation_s']:.2f} s)"
