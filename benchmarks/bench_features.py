@@ -1,0 +1,117 @@
+"""Speed of jet clustering and features: events/s for clustering alone, N-subjettiness, total.
+
+Events: QCD dijets generated here with Pythia 8 and the built-in LHCO-like detector response
+(``adsearch.generate``, trigger passed), or the first ``--n`` events of an LHCO file
+(``--input``, e.g. the real R&D file). Each step is timed ``--repeat`` times; the best time
+is reported. Results go to ``benchmarks/results/features.json``.
+
+    nice -n 10 python benchmarks/bench_features.py [--n 2000] [--input FILE] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+
+from adsearch.io.atomic import atomic_path
+from adsearch.jets import cluster, compute_features, nsubjettiness, write_features
+
+RESULTS = Path(__file__).resolve().parent / "results" / "features.json"
+
+
+def _best(fn, repeat: int) -> tuple[float, object]:
+    best, out = np.inf, None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=2000, help="events")
+    ap.add_argument("--input", type=Path, default=None, help="LHCO HDF5 / ROOT event file")
+    ap.add_argument("--repeat", type=int, default=3, help="timings per step (best is kept)")
+    ap.add_argument("--seed", type=int, default=1, help="generator seed")
+    ap.add_argument("--out", type=Path, default=RESULTS, help="JSON output")
+    args = ap.parse_args(argv)
+
+    t0 = time.perf_counter()
+    if args.input is not None:
+        from adsearch.io import read_events
+
+        events = read_events(args.input, stop=args.n)
+        sample = f"first {len(events)} events of {args.input.name}"
+    else:
+        from adsearch.generate import generate
+
+        events = generate("qcd", args.n, seed=args.seed, detector="lhco", progress=False)
+        sample = f"{len(events)} Pythia 8 QCD events (pTHatMin 1 TeV), LHCO-like detector, trigger"
+    t_gen = time.perf_counter() - t0
+    n = len(events)
+    mult = ak.to_numpy(ak.num(events.particles, axis=1))
+    print(f"{sample}: {np.median(mult):.0f} objects/event (median); ready in {t_gen:.1f} s")
+
+    t_cluster, clustered = _best(lambda: cluster(events.particles, r=1.0, min_pt=20.0), args.repeat)
+    two = clustered.constituents[ak.num(clustered.jets, axis=1) >= 2][:, :2]
+    jets = ak.flatten(two, axis=1)
+    n_const = ak.to_numpy(ak.num(jets, axis=1))
+    t_nsub, _ = _best(lambda: nsubjettiness(jets, n_max=3, beta=1.0, r=1.0), args.repeat)
+    t_total, feats = _best(lambda: compute_features(events, r=1.0, min_pt=20.0), args.repeat)
+    tmp = args.out.parent / ".bench_features.parquet"
+    t_write, _ = _best(lambda: write_features(tmp, feats), args.repeat)
+    tmp.unlink(missing_ok=True)
+
+    rows = {
+        "clustering (anti-kT R=1.0, all jets + constituents)": n / t_cluster,
+        "N-subjettiness tau1..3 of the 2 leading jets": n / t_nsub,
+        "features total (cluster + 2 jets + tau + table)": n / t_total,
+        "features file write (parquet, with constituents)": n / t_write,
+    }
+    for what, rate in rows.items():
+        print(f"{what:55s} {rate:9,.0f} events/s")
+    print(f"(leading-jet constituents: median {np.median(n_const):.0f}; "
+          f"N-subjettiness {2 * n / t_nsub:,.0f} jets/s)")  # fmt: skip
+
+    result = {
+        "sample": sample,
+        "n_events": n,
+        "median_objects_per_event": float(np.median(mult)),
+        "median_constituents_per_leading_jet": float(np.median(n_const)),
+        "seconds": {
+            "cluster": t_cluster,
+            "nsubjettiness": t_nsub,
+            "features_total": t_total,
+            "write": t_write,
+        },
+        "events_per_s": {
+            "cluster": n / t_cluster,
+            "nsubjettiness": n / t_nsub,
+            "features_total": n / t_total,
+            "write": n / t_write,
+        },
+        "n_fewer_than_two_jets": feats.n_fewer_than_two_jets,
+        "repeat": args.repeat,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": sys.version.split()[0],
+        },
+    }
+    with atomic_path(args.out) as tmp_json:
+        tmp_json.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
