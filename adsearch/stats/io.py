@@ -173,7 +173,7 @@ def _jsonable(o: Any) -> Any:
     if isinstance(o, np.ndarray):
         return _jsonable(o.tolist())
     if isinstance(o, np.generic):
-        return o.item()
+        o = o.item()
     if isinstance(o, float) and not np.isfinite(o):
         return None if np.isnan(o) else ("inf" if o > 0 else "-inf")
     return o

@@ -112,9 +112,10 @@ def minuit_backend(minuit: bool = True) -> Iterator[Any]:
     import pyhf
 
     old = pyhf.get_backend()
-    opt = (
-        pyhf.optimize.minuit_optimizer(tolerance=0.1) if minuit else pyhf.optimize.scipy_optimizer()
-    )
+    if minuit:  # strategy 0: same limits (checked) in ~2/3 of the time of strategy 1
+        opt = pyhf.optimize.minuit_optimizer(tolerance=0.1, strategy=0)
+    else:
+        opt = pyhf.optimize.scipy_optimizer()
     pyhf.set_backend("numpy", opt)
     try:
         yield pyhf

@@ -1,0 +1,97 @@
+import json
+
+import numpy as np
+import pyhf
+import pytest
+from scipy import optimize, stats
+
+from adsearch.errors import InputError
+from adsearch.stats.binning import Histogram
+from adsearch.stats.fit import FitConfig, fit_background, gaussian_template
+from adsearch.stats.limits import (
+    LimitConfig,
+    cls_limit,
+    counting_spec,
+    discovery,
+    fit_spec,
+    limits_for_fit,
+    minuit_backend,
+)
+
+
+def _analytic_cls_limit(n, b, s, cl=0.95):
+    """Asymptotic CLs limit (Cowan et al.) of a one-bin counting experiment, n >= b."""
+
+    def cls(mu):
+        nu = mu * s + b
+        q = 2 * (nu - n + (n * np.log(n / nu) if n > 0 else 0.0))
+        q_a = 2 * (mu * s - b * np.log1p(mu * s / b))
+        return stats.norm.sf(np.sqrt(q)) / stats.norm.cdf(np.sqrt(q_a) - np.sqrt(q))
+
+    mu_hat = (n - b) / s
+    return optimize.brentq(lambda mu: cls(mu) - (1 - cl), mu_hat + 1e-6, 100.0)
+
+
+@pytest.mark.parametrize("n_obs", [10.0, 16.0])
+def test_counting_limit_matches_analytic(n_obs):
+    b, s = 10.0, 5.0
+    res = cls_limit(counting_spec(n_obs, b, s), rtol=1e-4)
+    assert res.observed == pytest.approx(_analytic_cls_limit(n_obs, b, s), rel=5e-3)
+    # median expected: sqrt(q_A) = Phi^-1(1 - 0.05/2)
+    z = stats.norm.isf(0.025)
+    mu_med = optimize.brentq(lambda mu: 2 * (mu * s - b * np.log1p(mu * s / b)) - z**2, 1e-6, 50)
+    assert res.expected[2] == pytest.approx(mu_med, rel=5e-3)
+    assert np.all(np.diff(res.expected) > 0)  # Brazil band ordered
+
+
+def test_backend_restored_even_on_error():
+    before = pyhf.get_backend()
+    with pytest.raises(RuntimeError), minuit_backend():
+        raise RuntimeError("boom")
+    after = pyhf.get_backend()
+    assert type(after[1]) is type(before[1]) and after[0].name == before[0].name
+
+
+@pytest.fixture(scope="module")
+def fitted(truth3, edges):
+    m, th = truth3
+    rng = np.random.default_rng(21)
+    b = rng.poisson(m.expected(th)).astype(float)
+    sig = rng.poisson(300 * gaussian_template(edges, 4000.0, 200.0))
+    return (
+        fit_background(Histogram(edges, b), FitConfig(npar=3)),
+        fit_background(Histogram(edges, b + sig), FitConfig(npar=3)),
+    )
+
+
+def test_limits_brazil_band_and_workspace(fitted, tmp_path):
+    bkg_only, _ = fitted
+    res = limits_for_fit(bkg_only, LimitConfig(masses=[3500.0]), with_discovery=False)
+    (lim,) = res.limits
+    assert np.all(np.diff(lim.expected) > 0)
+    assert lim.expected[0] < lim.observed < lim.expected[4]  # background only: inside ±2σ
+    # expected limit ~ 2 sqrt(B) in the signal window (order of magnitude check)
+    b_win = bkg_only.expected[(bkg_only.edges[:-1] > 3150) & (bkg_only.edges[1:] < 3850)].sum()
+    assert 1.0 < lim.expected[2] * lim.n_ref / np.sqrt(b_win) < 5.0
+    (path,) = res.write_workspaces(tmp_path)
+    ws = pyhf.Workspace(json.loads(path.read_text()))
+    mods = [m["type"] for s in ws["channels"][0]["samples"] for m in s["modifiers"]]
+    assert mods.count("histosys") == bkg_only.npar and "normfactor" in mods
+    assert json.loads(json.dumps(res.to_dict()))["limits"][0]["mass"] == 3500.0
+
+
+def test_discovery_of_injected_signal(fitted):
+    bkg_only, with_signal = fitted
+    res = limits_for_fit(with_signal, LimitConfig(masses=[4000.0]), with_discovery=True)
+    (lim,) = res.limits
+    assert lim.z0 > 3.0
+    assert lim.observed > lim.expected[3]  # excess: observed limit above +1σ
+    spec, _ = fit_spec(bkg_only, gaussian_template(bkg_only.edges, 4000.0, 200.0))
+    p0, z0 = discovery(spec)
+    assert z0 < 3.0 and 0 < p0 <= 1
+
+
+def test_limit_input_errors(fitted):
+    bkg_only, _ = fitted
+    with pytest.raises(InputError, match="outside"):
+        limits_for_fit(bkg_only, LimitConfig(masses=[9000.0]))
