@@ -6,7 +6,11 @@ appended to the output as one Parquet row group, and only counters are kept.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +44,29 @@ class FeaturesRunSummary:
         ]
 
 
+def _features_job(job: tuple) -> Features:
+    events, first, r, min_pt = job
+    return compute_features(events, r=r, min_pt=min_pt, first_index=first)
+
+
+def _map_ordered(jobs: Iterable[tuple], workers: int) -> Iterator[Features]:
+    """``map(_features_job, jobs)``, in order; ``workers`` processes, few chunks in flight."""
+    if workers == 1:
+        yield from map(_features_job, jobs)
+        return
+    # spawn, not fork: the parent runs a progress-bar thread, and fastjet/pyarrow state is
+    # not fork-safe by promise; the start-up (~2 s per worker) is paid once.
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        pending: deque[Future] = deque()
+        for job in jobs:
+            pending.append(pool.submit(_features_job, job))
+            if len(pending) > workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
 def features_from_file(
     input_path: str | os.PathLike[str],
     output_path: str | os.PathLike[str],
@@ -50,6 +77,7 @@ def features_from_file(
     start: int = 0,
     stop: int | None = None,
     lhco_h5: str | os.PathLike[str] | None = None,
+    workers: int = 1,
     progress: bool | None = None,
 ) -> FeaturesRunSummary:
     """Compute the features of rows ``[start, stop)`` of an event file and write them.
@@ -68,6 +96,9 @@ def features_from_file(
         Input row range; ``event_index`` in the output counts rows of the input file.
     lhco_h5
         Also write the 15 LHCO columns in the LHCO features-file layout (pandas HDF5).
+    workers
+        Processes computing chunks in parallel (output identical for any number). Memory:
+        about ``workers + 1`` chunks in flight.
     progress
         Force the progress bar on/off (default: on when stderr is a terminal).
     """
@@ -76,6 +107,10 @@ def features_from_file(
     src, out = Path(input_path), Path(output_path)
     if int(chunk_size) != chunk_size or chunk_size < 1:
         raise InputError(f"chunk size must be a positive integer, got {chunk_size!r}")
+    if not (r > 0 and min_pt >= 0):  # also NaN
+        raise InputError(f"need jet radius r > 0 and min_pt >= 0, got r={r}, min_pt={min_pt}")
+    if int(workers) != workers or workers < 1:
+        raise InputError(f"workers must be a positive integer, got {workers!r}")
     if start < 0 or (stop is not None and stop < start):
         raise InputError(f"bad event range start={start}, stop={stop}")
     fmt = detect_format(src)
@@ -94,13 +129,17 @@ def features_from_file(
     if fmt == "hdf5":
         meta["input_attrs"] = lhco_attrs(src)
 
+    def jobs() -> Iterator[tuple]:
+        first = start
+        for events in iter_events(src, start=start, stop=stop, chunk_size=int(chunk_size)):
+            yield events, first, r, min_pt
+            first += len(events)
+
     lhco_parts: list[Features] = []
     n_in = n_fewer = n_single = 0
-    first = start
     with FeaturesWriter(out) as writer, progress_bar(progress) as bar:
         task = bar.add_task("features", total=total)
-        for events in iter_events(src, start=start, stop=stop, chunk_size=int(chunk_size)):
-            feats = compute_features(events, r=r, min_pt=min_pt, first_index=first)
+        for feats in _map_ordered(jobs(), int(workers)):
             if writer.meta is None:
                 writer.meta = {**feats.meta, **meta}
             writer.write(feats)
@@ -110,11 +149,10 @@ def features_from_file(
                     Features(feats.table, feats.constituents[:, :, :0], feats.n_input,
                              feats.n_fewer_than_two_jets)
                 )  # fmt: skip
-            first += len(events)
             n_in += feats.n_input
             n_fewer += feats.n_fewer_than_two_jets
             n_single += feats.n_single_constituent_jets
-            bar.advance(task, len(events))
+            bar.advance(task, feats.n_input)
         if writer.meta is None:  # empty range
             writer.meta = {"r": float(r), "min_pt": float(min_pt), **meta}
     if lhco_h5 is not None:

@@ -59,6 +59,18 @@ def test_cli_start_stop_index_rows_of_the_file(lhco_file, tmp_path):
     assert read_features(out).meta["start"] == 4
 
 
+def test_workers_give_identical_output(lhco_file, tmp_path):
+    one = features_from_file(lhco_file, tmp_path / "1.parquet", chunk_size=6, progress=False)
+    two = features_from_file(
+        lhco_file, tmp_path / "2.parquet", chunk_size=6, workers=2, progress=False
+    )
+    assert one.n_kept == two.n_kept == 21
+    a, b = read_features(tmp_path / "1.parquet"), read_features(tmp_path / "2.parquet")
+    for c in a.table:
+        np.testing.assert_array_equal(a.table[c], b.table[c], err_msg=c)
+    assert a.constituents.tolist() == b.constituents.tolist()
+
+
 def test_cli_bad_input_is_one_line_error(lhco_file, tmp_path, capsys):
     cases = [
         (["features", str(tmp_path / "nope.h5"), "-o", str(tmp_path / "o.parquet")], "no such"),
