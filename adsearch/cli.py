@@ -176,6 +176,9 @@ def features(
         Path | None,
         typer.Option("--lhco-h5", help="also write the 15 LHCO columns as LHCO features HDF5"),
     ] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", help="processes working on chunks in parallel")
+    ] = 1,
 ) -> None:
     """Cluster anti-kT jets and write the two leading jets' features and constituents.
 
@@ -194,6 +197,7 @@ def features(
         start=start,
         stop=stop,
         lhco_h5=lhco_h5,
+        workers=workers,
     )
     for line in summary.lines():
         typer.echo(line)
