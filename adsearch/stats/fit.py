@@ -507,7 +507,8 @@ def fit_background(
     model = BinnedModel(hist.edges, cfg.family, k, cfg.sqrt_s)
     mask = _fit_mask(hist.edges, cfg.blind)
     if mask.sum() <= k:
-        raise FitError(f"only {int(mask.sum())} bins left after blinding for {k} parameters")
+        why = " after blinding" if cfg.blind else ""
+        raise FitError(f"only {int(mask.sum())} bins to fit{why} for {k} parameters (need > {k})")
     _check_hist(hist, mask, k, cfg.min_events)
     n = hist.counts
     fn = model.expected_and_jacobian

@@ -1,0 +1,108 @@
+import json
+
+import awkward as ak
+import numpy as np
+import pytest
+
+from adsearch.cli import main
+from adsearch.stats.fit import BinnedModel, sample_mjj
+
+
+@pytest.fixture(scope="module")
+def features(tmp_path_factory):
+    """A features-like parquet file (awkward): mjj + score_event, with a 3.5 TeV signal."""
+    d = tmp_path_factory.mktemp("cli")
+    m = BinnedModel(np.geomspace(2000.0, 7000.0, 30), "dijet", 3)
+    bkg = sample_mjj(m, m.theta_from_params([2e3, 10.0, -5.0]), seed=1)
+    rng = np.random.default_rng(2)
+    sig = rng.normal(3500.0, 175.0, 400)
+    score = np.concatenate([rng.random(bkg.size), 0.5 + 0.5 * rng.random(sig.size)])
+    ak.to_parquet(
+        ak.zip({"mjj": np.concatenate([bkg, sig]), "score_event": score}), d / "f.parquet"
+    )
+    np.save(d / "signal.npy", sig)
+    return d
+
+
+def test_fit_verb(features, tmp_path, capsys):
+    rc = main(["fit", str(features / "f.parquet"), "-o", str(tmp_path), "--npar", "3"])
+    assert rc == 0, capsys.readouterr().err
+    res = json.loads((tmp_path / "fit.json").read_text())
+    assert res["npar"] == 3 and res["converged"]
+    assert res["input"]["n_input"] > 1000
+    assert (tmp_path / "fit.png").stat().st_size > 1000
+    assert "chi2/ndf" in capsys.readouterr().out
+
+
+def test_bumphunt_verb_with_working_point(features, tmp_path, capsys):
+    rc = main(
+        [
+            "bumphunt",
+            str(features / "f.parquet"),
+            "-o",
+            str(tmp_path),
+            "--score-column",
+            "score_event",
+            "--working-point",
+            "0.1",
+            "--n-toys",
+            "300",
+            "--seed",
+            "3",
+            "--blind",
+        ]
+    )
+    assert rc == 0, capsys.readouterr().err
+    res = json.loads((tmp_path / "bumphunt.json").read_text())
+    assert res["window"]["mjj_lo"] < 3500.0 < res["window"]["mjj_hi"]
+    assert res["z_local"] > 3.0
+    assert res["input"]["working_point"]["efficiency"] == 0.1
+    assert len(res["t_toys"]) == 300
+    for name in ("fit.png", "bumphunt.png", "tstat.png", "fit.json"):
+        assert (tmp_path / name).is_file()
+
+
+def test_limits_verb_on_histogram(features, tmp_path, capsys):
+    assert main(["fit", str(features / "f.parquet"), "-o", str(tmp_path / "f")]) == 0
+    rc = main(
+        [
+            "limits",
+            str(tmp_path / "f" / "fit.json"),
+            "-o",
+            str(tmp_path),
+            "--masses",
+            "4000",
+            "--no-discovery",
+            "--signal",
+            str(features / "signal.npy"),
+        ]
+    )
+    assert rc == 0, capsys.readouterr().err
+    res = json.loads((tmp_path / "limits.json").read_text())
+    (lim,) = res["limits"]
+    assert res["signal"] == "sample"
+    assert lim["events_expected"] == sorted(lim["events_expected"])
+    assert (tmp_path / "workspace_m4000.json").is_file() and (tmp_path / "brazil.png").is_file()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["fit", "{d}/missing.npy"], "no such file"),
+        (["fit", "{d}/f.parquet", "--column", "mass"], "no column 'mass'"),
+        (["fit", "{d}/f.parquet", "--working-point", "0.1"], "needs --score-column"),
+        (["fit", "{d}/f.parquet", "--npar", "9"], "npar"),
+        (["fit", "{d}/f.parquet", "--range", "6600", "6990", "--nbins", "12"], "too few events"),
+        (["fit", "{d}/f.parquet", "--nbins", "2"], "only 2 bins to fit"),
+        (["bumphunt", "{d}/f.parquet", "--widths", "a,b"], "--widths"),
+        (["fit", "{d}/nan.npy"], "NaN"),
+    ],
+)
+def test_bad_input_is_one_line_exit_1(features, tmp_path, capsys, args, message):
+    x = np.linspace(3000, 4000, 100)
+    x[5] = np.nan
+    np.save(features / "nan.npy", x)
+    argv = [a.format(d=features) for a in args] + ["-o", str(tmp_path)]
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and message in err and "\n" not in err
