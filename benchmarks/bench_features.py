@@ -3,7 +3,8 @@
 Events: QCD dijets generated here with Pythia 8 and the built-in LHCO-like detector response
 (``adsearch.generate``, trigger passed), or the first ``--n`` events of an LHCO file
 (``--input``, e.g. the real R&D file). Each step is timed ``--repeat`` times; the best time
-is reported. Results go to ``benchmarks/results/features.json``.
+is reported. Results go to ``benchmarks/results/features.json``, one entry per sample kind
+(``generated`` or ``file:<name>``), other entries kept.
 
     nice -n 10 python benchmarks/bench_features.py [--n 2000] [--input FILE] [--repeat 3]
 """
@@ -101,14 +102,25 @@ def main(argv: list[str] | None = None) -> int:
         },
         "n_fewer_than_two_jets": feats.n_fewer_than_two_jets,
         "repeat": args.repeat,
+        "load_average_1min": os.getloadavg()[0],
         "machine": {
             "cpus": os.cpu_count(),
             "platform": platform.platform(),
             "python": sys.version.split()[0],
         },
     }
+    key = "generated" if args.input is None else f"file:{args.input.name}"
+    runs = {}
+    if args.out.exists():
+        try:
+            runs = json.loads(args.out.read_text())
+        except ValueError:
+            runs = {}
+        if "sample" in runs:  # old single-run layout
+            runs = {"generated": runs}
+    runs[key] = result
     with atomic_path(args.out) as tmp_json:
-        tmp_json.write_text(json.dumps(result, indent=2) + "\n")
+        tmp_json.write_text(json.dumps(runs, indent=2) + "\n")
     print(f"wrote {args.out}")
     return 0
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import awkward as ak
 import numpy as np
@@ -39,6 +39,11 @@ import vector
 from adsearch.errors import InputError
 from adsearch.jets.cluster import cluster
 from adsearch.jets.nsubjettiness import nsubjettiness, tau_ratio
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from adsearch.io.events import Events
 
 vector.register_awkward()
 
@@ -177,7 +182,7 @@ class Features:
             meta=dict(parts[0].meta),
         )
 
-    def lhco_frame(self):
+    def lhco_frame(self) -> pd.DataFrame:
         """The 15 LHCO columns as a pandas DataFrame (``label`` dropped if unlabelled)."""
         import pandas as pd
 
@@ -186,7 +191,7 @@ class Features:
 
 
 def compute_features(
-    events,
+    events: Events,
     r: float = 1.0,
     min_pt: float = 20.0,
     n_jets: int = 2,
