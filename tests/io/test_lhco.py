@@ -340,6 +340,7 @@ def test_rows_with_holes_or_unpadded_layout(tmp_path):
     block[1, 3:6] = 0.0  # hole: object 1 missing, objects 2..9 follow
     block[2, :2100] = np.tile([1.5, 0.5, 0.25], 700)  # all 700 slots used
     block[3, 2098] = 0.5  # stray non-zero eta in the padding of a zero-pT slot: ignored
+    block[4, 2099] = -0.0  # negative zero in the padding is still padding
     path = tmp_path / "holes.h5"
     _raw_file(path, block)
     ev = read_lhco(path)
