@@ -334,8 +334,9 @@ class _ChunkBuilder:
     """Collects the converted blocks of one chunk straight into its output columns.
 
     Each column is allocated once at the upper bound (700 objects per row) with ``np.empty``:
-    only the pages actually written become resident, so this costs the memory of the real
-    objects and saves a concatenation copy (and its page faults) per chunk.
+    only the pages actually written become resident, and the unused tail is released at the
+    end, so this costs the memory of the real objects and saves a concatenation copy (and
+    its page faults) per chunk.
     """
 
     def __init__(self, n_rows: int, with_label: bool) -> None:
@@ -360,7 +361,16 @@ class _ChunkBuilder:
     def events(self, source: str) -> Events:
         offsets = np.zeros(self.n + 1, dtype=np.int64)
         np.cumsum(self.counts[: self.n], out=offsets[1:])
-        cols = [c[: self.m] for c in self.cols]
+        cols = []
+        for i in range(len(self.cols)):
+            # Give back the unused reservation (realloc shrinks in place, no copy); called on
+            # the list item so no extra reference blocks numpy's reference check.
+            try:
+                self.cols[i].resize(self.m)
+            except ValueError:  # still referenced elsewhere: keep a view instead
+                self.cols[i] = self.cols[i][: self.m]
+            cols.append(self.cols[i])
+        self.cols = []
         cols.append(np.zeros(self.m, dtype=np.float64))  # LHCO objects are massless
         # Built directly from offsets (what ak.unflatten(values, counts) does) to skip a copy.
         content = ak.contents.RecordArray(
@@ -388,8 +398,9 @@ def iter_lhco(
     start, stop
         Row range ``[start, stop)`` (``stop=None``: to the end; clipped to the file).
     chunk_size
-        Events per yielded chunk. Memory is about ``chunk_size`` x 10 kB (the particles of
-        one chunk, built from 1024-row blocks), so 100k rows stay well under 2 GB.
+        Events per yielded chunk. Memory is about ``chunk_size`` x 5 kB (pt, eta, phi, mass
+        of ~166 objects per LHCO event) plus a 17 MB read buffer: streaming the 1.1M-event
+        file with the default 100k peaks near 1 GB RSS (``benchmarks/bench_read.py``).
     validate
         Check every value (NaN/inf, negative pT, absurd eta/phi, all-zero rows, labels 0/1)
         and that nothing non-zero hides in the padding (rows with zero-pT holes are then
