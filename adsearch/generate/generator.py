@@ -127,7 +127,8 @@ class _BlockResult:
     n_generated: int
     passed: np.ndarray  # index within the block of each kept event
     particles: ak.Array  # kept events
-    stage_seconds: dict[str, float]  # time per stage: pythia, truth, detector, trigger
+    stage_seconds: dict[str, float]  # wall time per stage: pythia, truth, detector, trigger
+    stage_cpu_seconds: dict[str, float]  # CPU time of this thread per stage
 
 
 class _BlockRunner:
@@ -140,12 +141,14 @@ class _BlockRunner:
 
     def run(self, block: int) -> _BlockResult:
         job = self.job
-        clock = [time.perf_counter()]
+        clock = [(time.perf_counter(), time.thread_time())]
         stages: dict[str, float] = {}
+        cpu: dict[str, float] = {}
 
         def lap(stage: str) -> None:
-            clock.append(time.perf_counter())
-            stages[stage] = clock[-1] - clock[-2]
+            clock.append((time.perf_counter(), time.thread_time()))
+            stages[stage] = clock[-1][0] - clock[-2][0]
+            cpu[stage] = clock[-1][1] - clock[-2][1]
 
         pythia_seed, detector_seed = _block_seeds(job.seed, block)
         self.pythia.rndm.init(pythia_seed)
@@ -162,7 +165,7 @@ class _BlockRunner:
         passed = np.flatnonzero(mask)
         kept = particles[mask]
         lap("trigger")
-        return _BlockResult(block, len(particles), passed, kept, stages)
+        return _BlockResult(block, len(particles), passed, kept, stages, cpu)
 
 
 _RUNNER: _BlockRunner | None = None
@@ -263,13 +266,21 @@ class GenerationSummary:
     attrs: dict[str, Any] = field(default_factory=dict, repr=False)
     #: Pythia events in the blocks used (>= n_generated: the last block may be cut short).
     n_pythia_events: int = 0
-    #: Worker time per stage (pythia, truth, detector, trigger) summed over the blocks used.
+    #: Worker wall time per stage (pythia, truth, detector, trigger), summed over the blocks.
     stage_seconds: dict[str, float] = field(default_factory=dict, repr=False)
+    #: The same in CPU time of the worker threads (robust on a busy machine).
+    stage_cpu_seconds: dict[str, float] = field(default_factory=dict, repr=False)
 
     @property
     def per_worker_rate(self) -> float:
         """Pythia events per second of worker busy time (start-up and waiting excluded)."""
         busy = sum(self.stage_seconds.values())
+        return self.n_pythia_events / busy if busy > 0 else float("nan")
+
+    @property
+    def per_worker_cpu_rate(self) -> float:
+        """Pythia events per CPU second of the workers (start-up excluded)."""
+        busy = sum(self.stage_cpu_seconds.values())
         return self.n_pythia_events / busy if busy > 0 else float("nan")
 
     @property
@@ -309,6 +320,7 @@ class _Tally:
     blocks: int = 0
     pythia_events: int = 0
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    stage_cpu_seconds: dict[str, float] = field(default_factory=dict)
 
 
 def _run(
@@ -344,6 +356,8 @@ def _run(
                 tally.pythia_events += res.n_generated
                 for k, v in res.stage_seconds.items():
                     tally.stage_seconds[k] = tally.stage_seconds.get(k, 0.0) + v
+                for k, v in res.stage_cpu_seconds.items():
+                    tally.stage_cpu_seconds[k] = tally.stage_cpu_seconds.get(k, 0.0) + v
                 dt = time.perf_counter() - t0
                 bar.update(
                     task,
@@ -499,6 +513,7 @@ def _summary(
         seconds=seconds,
         n_pythia_events=tally.pythia_events,
         stage_seconds=dict(tally.stage_seconds),
+        stage_cpu_seconds=dict(tally.stage_cpu_seconds),
     )
 
 
