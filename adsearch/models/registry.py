@@ -29,7 +29,7 @@ from adsearch.errors import ConfigError
 from adsearch.models.objectives import Autoencoder, DeepSVDD, Objective, Supervised
 from adsearch.models.transformer import ParticleTransformerBackbone, TransformerBackbone
 
-__all__ = ["BACKBONES", "OBJECTIVES", "AnomalyModel", "ModelConfig", "build_model"]
+__all__ = ["BACKBONES", "OBJECTIVES", "AnomalyModel", "ModelConfig", "build_model", "input_kind"]
 
 BACKBONES = ("gin", "egat", "gatv2", "transformer", "part")
 OBJECTIVES = ("deepsvdd", "deepsvdd-soft", "ae", "supervised")
@@ -125,6 +125,15 @@ class AnomalyModel(nn.Module):
         return self.objective.score(z, inputs)
 
 
+def input_kind(cfg: ModelConfig) -> str:
+    """Input type the configured backbone eats: ``"pyg"``, ``"dgl"`` or ``"dense"``."""
+    if cfg.backbone not in _GRAPH:
+        return "dense"
+    from adsearch.models.gnn import BACKBONES as GRAPH_BACKBONES
+
+    return GRAPH_BACKBONES[cfg.backbone].input_kind
+
+
 def _graph_backbone(cfg: ModelConfig, in_dim: int, edge_dim: int | None) -> nn.Module:
     try:
         from adsearch.models.gnn import build_backbone
@@ -147,8 +156,8 @@ def _graph_backbone(cfg: ModelConfig, in_dim: int, edge_dim: int | None) -> nn.M
     kwargs.update(cfg.options)
     try:
         return build_backbone(cfg.backbone, **kwargs)
-    except TypeError as e:
-        raise ConfigError(f"model:options: {e}") from None
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"model: {cfg.backbone} backbone: {e}") from None
 
 
 def build_model(

@@ -5,8 +5,8 @@ The exported graph maps model inputs to the per-jet anomaly score ``score [B]``:
 * transformer / ParT models: inputs ``x [B, N, F]`` (float32) and ``mask [B, N]`` (bool), with
   dynamic ``B`` and ``N``;
 * PyG graph models (GIN, GATv2): ``x [n_nodes, F]``, ``edge_index [2, n_edges]`` (int64),
-  ``edge_attr [n_edges, E]``, ``batch [n_nodes]`` (int64, jet of each node) and
-  ``num_jets`` (int64 scalar-like ``[1]``... see :func:`export_onnx`), all sizes dynamic.
+  ``edge_attr [n_edges, E]``, ``batch [n_nodes]`` (int64, jet of each node) and ``ptr
+  [B + 1]`` (int64 node offsets of the jets, as in a PyG batch), all sizes dynamic.
 
 DGL models (EGAT) cannot be exported: the ONNX exporters either fail on DGL's C++ kernels or,
 worse, silently freeze message passing into constants (design.md section 5). They are served
@@ -51,18 +51,17 @@ class _DenseScore(nn.Module):
 
 
 class _PygScore(nn.Module):
-    """(x, edge_index, edge_attr, batch, num_jets) -> score via a lightweight PyG ``Batch``."""
+    """``(x, edge_index, edge_attr, batch, ptr)`` -> score, via ``backbone.forward_tensors``."""
 
     def __init__(self, model: AnomalyModel) -> None:
         super().__init__()
         self.model = model
 
     def forward(
-        self, x: Tensor, edge_index: Tensor, edge_attr: Tensor, batch: Tensor, num_jets: Tensor
+        self, x: Tensor, edge_index: Tensor, edge_attr: Tensor, batch: Tensor, ptr: Tensor
     ) -> Tensor:
-        from adsearch.models.gnn import graph_inputs
-
-        return self.model(graph_inputs(x, edge_index, edge_attr, batch, num_jets))
+        z = self.model.backbone.forward_tensors(x, edge_index, edge_attr, batch, ptr)
+        return self.model.objective.score(z, None)
 
 
 def _wrapper(model: AnomalyModel) -> nn.Module:
@@ -90,7 +89,7 @@ def onnx_inputs(model: AnomalyModel, inputs: Any) -> dict[str, np.ndarray]:
             "edge_index": inputs.edge_index.long().cpu().numpy(),
             "edge_attr": inputs.edge_attr.float().cpu().numpy(),
             "batch": inputs.batch.long().cpu().numpy(),
-            "num_jets": np.array([inputs.num_graphs], dtype=np.int64),
+            "ptr": inputs.ptr.long().cpu().numpy(),
         }
     raise ExportError(f"cannot export input kind {model.input_kind!r}")
 
@@ -111,7 +110,7 @@ def _dynamic_shapes(model: AnomalyModel) -> dict[str, Any]:
         "edge_index": {1: edges},
         "edge_attr": {0: edges},
         "batch": {0: nodes},
-        "num_jets": None,
+        "ptr": {0: dim("jets_plus_one")},
     }
 
 

@@ -38,7 +38,7 @@ from adsearch.config import from_dict, to_dict
 from adsearch.errors import ConfigError, InputError
 from adsearch.io.atomic import atomic_path
 from adsearch.models.objectives import DeepSVDD
-from adsearch.models.registry import AnomalyModel, build_model
+from adsearch.models.registry import AnomalyModel, build_model, input_kind
 from adsearch.progress import progress_bar
 from adsearch.train.config import TrainConfig
 from adsearch.train.data import InputBuilder, JetSample, load_jets, split_events, training_jets
@@ -302,18 +302,11 @@ def _train(
             pos_weight = n_bkg / n_sig
 
     # model (init from the seed without touching the global RNG state)
-    probe = InputBuilder("dense", cfg.graph)  # node/edge dims do not depend on the kind
-    in_dim, _ = probe.dims(sample)
+    kind = input_kind(mcfg)
+    in_dim, edge_dim = InputBuilder(kind, cfg.graph).dims(sample)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(rt.seed)
-        model = build_model(mcfg, in_dim=in_dim, edge_dim=None, pos_weight=pos_weight)
-    if model.input_kind != "dense":
-        in_dim, edge_dim = InputBuilder(model.input_kind, cfg.graph).dims(sample)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(rt.seed)
-            model = build_model(mcfg, in_dim=in_dim, edge_dim=edge_dim, pos_weight=pos_weight)
-    else:
-        edge_dim = None
+        model = build_model(mcfg, in_dim=in_dim, edge_dim=edge_dim, pos_weight=pos_weight)
     model.to(device)
     builder = InputBuilder(model.input_kind, cfg.graph, device)
     meta = {"in_dim": in_dim, "edge_dim": edge_dim, "pos_weight": pos_weight}

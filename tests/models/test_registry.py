@@ -40,3 +40,45 @@ def test_model_config_is_strict():
         from_dict(ModelConfig, {"objective": "deepsvdd-soft", "nu": 0.0})
     with pytest.raises(ConfigError, match="heads"):
         from_dict(ModelConfig, {"backbone": "part", "width": 10, "heads": 4})
+
+
+@pytest.mark.parametrize(
+    ("backbone", "objective"),
+    [("gin", "deepsvdd"), ("gatv2", "deepsvdd-soft"), ("egat", "supervised")],
+)
+def test_graph_models_are_permutation_invariant(backbone, objective):
+    import awkward as ak
+    import numpy as np
+
+    from adsearch.graphs import jet_axis, toy_jets
+    from adsearch.models.registry import input_kind
+    from adsearch.train.data import InputBuilder, JetSample
+
+    opts = {} if backbone == "gin" else {"heads": 2}
+    cfg = ModelConfig(backbone=backbone, objective=objective, width=8, layers=2, **opts)
+    torch.manual_seed(0)
+    model = build_model(cfg, in_dim=3, edge_dim=1).eval()
+    assert model.input_kind == input_kind(cfg) == ("dgl" if backbone == "egat" else "pyg")
+    if objective.startswith("deepsvdd"):
+        model.objective.set_center(torch.full((8,), 0.5))
+        assert not any(n.endswith("bias") for n, _ in model.backbone.named_parameters())
+    jets = toy_jets(4, seed=3, mean_constituents=12)
+    rng = np.random.default_rng(0)
+    perm = ak.Array([[j[i] for i in rng.permutation(len(j))] for j in jets.to_list()])
+
+    def scores(c):
+        ax = jet_axis(c)
+        z = np.zeros(len(c), np.int64)
+        sample = JetSample(c, ax.pt, ax.eta, ax.phi, z, np.arange(len(c)), z)
+        with torch.no_grad():
+            return model(InputBuilder(model.input_kind, {})(sample, np.arange(len(c))))
+
+    a, b = scores(jets), scores(perm)
+    assert a.shape == (4,) and torch.isfinite(a).all()
+    torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(a, a[[1, 2, 3, 0]])  # scores differ between jets
+
+
+def test_graph_backbone_option_errors_are_config_errors():
+    with pytest.raises(ConfigError, match="gin backbone"):
+        build_model(ModelConfig(backbone="gin", heads=2), edge_dim=1)

@@ -13,8 +13,8 @@ from adsearch.train import TrainConfig, train
 
 
 def test_onnx_parity_part_autoencoder_at_several_sizes(tmp_path):
-    # ParT (pair-feature biases) + set decoder: the most involved dense model; the plain
-    # transformer is checked through the export verb below
+    # ParT (pair-feature biases; the plain transformer is a subset) + set decoder; the
+    # PyG GIN model is checked through the export verb below
     torch.manual_seed(0)
     cfg = ModelConfig(backbone="part", objective="ae", width=16, heads=2, layers=2)
     model = build_model(cfg).eval()
@@ -40,17 +40,17 @@ def test_dgl_models_are_refused_with_a_clear_error(tmp_path):
     assert not (tmp_path / "m.onnx").exists()
 
 
-def test_cli_export_writes_a_checked_onnx_file(tmp_path, capsys):
+def test_cli_export_of_a_pyg_gin_model_is_checked_at_several_sizes(tmp_path, capsys):
+    # export_run compares onnxruntime with torch on 3 batches of different graph sizes
     cfg = from_dict(
         TrainConfig,
         {
             "data": {"train_fraction": 0.5, "val_fraction": 0.2},
             "model": {
-                "backbone": "transformer",
-                "objective": "supervised",
+                "backbone": "gin",
+                "objective": "deepsvdd",
                 "width": 8,
-                "heads": 2,
-                "layers": 1,
+                "layers": 2,
             },
             "optim": {"batch_size": 32, "epochs": 1},
             "runtime": {"out_dir": str(tmp_path / "run"), "device": "cpu", "progress": False},
