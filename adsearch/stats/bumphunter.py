@@ -161,17 +161,18 @@ def scan(
 
 
 def _scan_fixed(
-    background: np.ndarray, toys_bt: np.ndarray, widths: list[int], step: int
+    background: np.ndarray, toys_bt: np.ndarray, widths: list[int], step: int, chunk: int = 2048
 ) -> np.ndarray:
     """``t`` of integer toys ``(nbins, T)`` against one fixed background (fast path).
 
-    With a fixed background, a window's p-value depends only on its integer count, so the
-    exact ``-ln P(N, B)`` is tabulated once per window for the counts that occur, and each
-    toy's windows are looked up in that table: ~50x fewer incomplete-gamma evaluations than
-    evaluating every window of every toy. Same numbers as :func:`scan`.
+    With a fixed background a window's p-value depends only on its integer count, so the
+    exact ``-ln P(N, B)`` is tabulated once per window for the range of counts that occur and
+    every window of every toy is a table look-up: far fewer incomplete-gamma evaluations than
+    one per window and toy. Gives the same numbers as :func:`scan` (tested).
     """
     nb, T = toys_bt.shape
-    C = np.zeros((nb + 1, T), np.int64)
+    C = np.empty((nb + 1, T), np.int64)
+    C[0] = 0
     np.cumsum(toys_bt, axis=0, out=C[1:])
     cb = np.concatenate([[0.0], np.cumsum(background)])
     npos = [len(range(0, nb - w + 1, step)) for w in widths]
@@ -183,17 +184,19 @@ def _scan_fixed(
             np.subtract(C[w::step][:k], C[::step][:k], out=N[s : s + k])
             B[s : s + k] = cb[w::step][:k] - cb[::step][:k]
         s += k
-    base = np.floor(B).astype(np.int64) + 1  # smallest count with N > B
-    length = np.maximum(N.max(axis=1) - base + 1, 0) + 1  # slot 0: p = 1 (t = 0)
+    nmin, nmax = N.min(axis=1), N.max(axis=1)
+    length = nmax - nmin + 1
     off = np.concatenate([[0], np.cumsum(length)[:-1]])
     win = np.repeat(np.arange(B.size), length)
-    k = np.arange(int(length.sum())) - off[win]
-    table = np.zeros(k.size)
-    m = (k > 0) & (B[win] > 0)
-    table[m] = -np.log(np.maximum(special.gammainc(base[win[m]] + k[m] - 1, B[win[m]]), _TINY))
-    idx = N - (base - 1 - off)[:, None]
-    np.maximum(idx, off[:, None], out=idx)
-    return table.take(idx).max(axis=0)
+    nval = np.arange(int(length.sum())) - off[win] + nmin[win]
+    table = np.zeros(nval.size)  # t = 0 (p = 1) unless N > B
+    m = (nval > B[win]) & (B[win] > 0)
+    table[m] = -np.log(np.maximum(special.gammainc(nval[m], B[win[m]]), _TINY))
+    shift = (off - nmin)[:, None]
+    out = np.empty(T)
+    for s in range(0, T, chunk):  # cache-sized blocks of toys
+        out[s : s + chunk] = table.take(N[:, s : s + chunk] + shift).max(axis=0)
+    return out
 
 
 @dataclass
