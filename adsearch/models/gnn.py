@@ -1,0 +1,518 @@
+"""Graph backbones on jet constituent graphs: GIN and GATv2 (PyG), EGAT (DGL), and a registry.
+
+Every backbone maps a batch of jet graphs to one embedding per jet, ``forward(inputs) ->
+Tensor [B, out_dim]``, and says which batch type it eats in the class attribute
+``input_kind`` (``"pyg"``: a ``torch_geometric`` batch from :func:`adsearch.graphs.to_pyg`;
+``"dgl"``: a batched ``DGLGraph`` from :func:`adsearch.graphs.to_dgl`). Architecture (seed
+002_, design.md section 3): input MLP (``mlp_layers`` = 3) -> ``layers`` = 5 message-passing
+layers of width 128 -> graph readout (``"sum"``, ``"mean"``, ``"max"`` or a ``"+"``-joined
+concatenation such as ``"max+mean+sum"``) -> output MLP (3 layers).
+
+``bias=False`` removes every additive parameter (Linear biases, normalisation shifts, the
+attention biases), as DeepSVDD requires (Ruff et al. 2018: with a bias the network can map
+every input onto the centre). Activations are ReLU (unbounded); normalisation is
+``BatchNorm1d`` with ``affine=bias`` (Ruff et al. use affine-free batch norm).
+
+GIN aggregation and why it is sparse
+------------------------------------
+``GINBackbone(conv="sparse")`` (default) computes, per layer,
+
+    h_i' = MLP((1 + eps) h_i + sum_j w_ji h_j),     w_ji = edge_scale / Delta R_ji
+
+with the scalar edge weights as one sparse CSR matrix built once per batch and shared by all
+layers (self-loops carry weight ``edge_scale * self_loop_value`` = 0: the ``(1 + eps) h_i``
+term is the self term). The aggregation is a sparse x dense matmul: no ``E x width`` tensor
+is ever formed, so the cost is that of the node MLPs. ``conv="gine"`` is PyG's ``GINEConv``
+(message ReLU(h_j + Lin(e_ji)), a learned edge embedding) for comparison: it materialises
+several ``E x width`` tensors per layer and is ~5-10x slower at ~25 edges per node
+(benchmarks/bench_graphs.py measures both). Under ONNX export or ``torch.export`` the
+sparse matmul is replaced by the equivalent gather / ``scatter_add`` (exportable), with the
+same result.
+
+EGAT cannot be exported to ONNX (DGL kernels; design.md section 5): serve it from PyTorch.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+__all__ = [
+    "BACKBONES",
+    "MLP",
+    "EGATBackbone",
+    "GATv2Backbone",
+    "GINBackbone",
+    "build_backbone",
+    "graph_readout",
+    "onnx_inputs",
+    "parse_readout",
+]
+
+_READOUTS = ("sum", "mean", "max")
+
+
+class MLP(nn.Sequential):
+    """``layers`` Linear layers with ReLU between them (and after the last if ``final_act``)."""
+
+    def __init__(
+        self,
+        in_dim: int,
+        width: int,
+        out_dim: int,
+        layers: int = 3,
+        bias: bool = True,
+        final_act: bool = False,
+    ) -> None:
+        if layers < 1:
+            raise ValueError("MLP needs at least one layer")
+        dims = [in_dim] + [width] * (layers - 1) + [out_dim]
+        mods: list[nn.Module] = []
+        for i in range(layers):
+            mods.append(nn.Linear(dims[i], dims[i + 1], bias=bias))
+            if i < layers - 1 or final_act:
+                mods.append(nn.ReLU())
+        super().__init__(*mods)
+
+
+def parse_readout(readout: str | Sequence[str]) -> tuple[str, ...]:
+    """``"max+mean+add"`` / ``["max", "mean"]`` -> ``("max", "mean", "sum")`` (add = sum).
+
+    >>> parse_readout("max+mean+add")
+    ('max', 'mean', 'sum')
+    """
+    parts = readout.split("+") if isinstance(readout, str) else list(readout)
+    out = tuple("sum" if p.strip() == "add" else p.strip() for p in parts)
+    bad = [p for p in out if p not in _READOUTS]
+    if not out or bad:
+        raise ValueError(f"unknown readout {readout!r} (allowed: sum/add, mean, max, joined by +)")
+    return out
+
+
+def graph_readout(h: Tensor, batch: Tensor, ptr: Tensor, how: Sequence[str]) -> Tensor:
+    """Pool node features ``h [N, D]`` per graph -> ``[B, D * len(how)]``.
+
+    ``batch [N]`` is the graph of each node and ``ptr [B + 1]`` the node offsets (B is read
+    from its length, so ONNX export keeps it dynamic). Written with ``scatter_add`` and
+    ``scatter_reduce(amax, include_self=True)`` on a -inf start, which both export to ONNX.
+
+    >>> h = torch.tensor([[1.0], [3.0], [5.0]])
+    >>> graph_readout(h, torch.tensor([0, 0, 1]), torch.tensor([0, 2, 3]), ("sum", "mean", "max"))
+    tensor([[4., 2., 3.],
+            [5., 5., 5.]])
+    """
+    n_graphs = ptr.shape[0] - 1
+    idx = batch.unsqueeze(-1).expand_as(h)
+    outs = []
+    total = None
+    for kind in how:
+        if kind in ("sum", "mean") and total is None:
+            total = h.new_zeros((n_graphs, h.shape[1])).scatter_add(0, idx, h)
+        if kind == "sum":
+            outs.append(total)
+        elif kind == "mean":
+            count = (ptr[1:] - ptr[:-1]).clamp(min=1).to(h.dtype).unsqueeze(-1)
+            outs.append(total / count)
+        else:
+            start = h.new_full((n_graphs, h.shape[1]), float("-inf"))
+            outs.append(start.scatter_reduce(0, idx, h, reduce="amax", include_self=True))
+    return outs[0] if len(outs) == 1 else torch.cat(outs, dim=-1)
+
+
+def _exporting() -> bool:
+    return bool(
+        torch.onnx.is_in_onnx_export()
+        or torch.jit.is_tracing()
+        or torch.compiler.is_compiling()
+        or torch.compiler.is_exporting()
+    )
+
+
+def _norm(width: int, kind: str, bias: bool) -> nn.Module:
+    if kind == "batch":
+        return nn.BatchNorm1d(width, affine=bias)
+    if kind == "layer":
+        return nn.LayerNorm(width, elementwise_affine=bias, bias=bias)
+    if kind == "none":
+        return nn.Identity()
+    raise ValueError(f"unknown norm {kind!r} (allowed: batch, layer, none)")
+
+
+# ------------------------------------------------------------------------------------------
+# sparse weighted aggregation
+
+
+class _SpMM(torch.autograd.Function):
+    """``A @ h`` with CSR ``A``; the backward uses the pre-built CSR of ``A^T``.
+
+    torch's own CSR matmul backward transposes ``A`` on every call (~3x the forward cost);
+    here both orientations are built once per batch and reused by all layers.
+    """
+
+    @staticmethod
+    def forward(ctx, a: Tensor, a_t: Tensor, h: Tensor) -> Tensor:
+        ctx.a_t = a_t
+        return a @ h
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        return None, None, ctx.a_t @ grad
+
+
+def _csr(rows: Tensor, cols: Tensor, vals: Tensor, n: int, is_sorted: bool) -> Tensor:
+    if not is_sorted:
+        order = torch.argsort(rows, stable=True)
+        rows, cols, vals = rows[order], cols[order], vals[order]
+    crow = torch.zeros(n + 1, dtype=torch.int64, device=rows.device)
+    crow[1:] = torch.cumsum(torch.bincount(rows, minlength=n), 0)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*Sparse CSR tensor support is in beta.*")
+        return torch.sparse_csr_tensor(crow, cols, vals, (n, n), check_invariants=False)
+
+
+class WeightedAdjacency:
+    """Aggregation ``out_i = sum_j w_ji h_j`` over edges ``j -> i`` of one batch.
+
+    Eager mode: sparse CSR matmul (``A`` and ``A^T`` built once, reused by every layer).
+    Export / tracing / compile: gather + ``scatter_add`` (same numbers, exportable).
+    """
+
+    def __init__(self, edge_index: Tensor, weight: Tensor, num_nodes: int | Tensor) -> None:
+        self.src, self.dst = edge_index[0], edge_index[1]
+        self.weight = weight
+        self.sparse = not _exporting()
+        if self.sparse:
+            n = int(num_nodes)
+            w = weight.detach() if not weight.requires_grad else weight
+            by_dst = bool((self.dst[1:] >= self.dst[:-1]).all()) if self.dst.numel() else True
+            self.a = _csr(self.dst, self.src, w, n, by_dst)
+            self.a_t = _csr(self.src, self.dst, w, n, False)
+
+    def __call__(self, h: Tensor) -> Tensor:
+        if self.sparse and not self.weight.requires_grad:
+            if self.a.dtype != h.dtype:  # e.g. under autocast
+                return _SpMM.apply(self.a.to(h.dtype), self.a_t.to(h.dtype), h)
+            return _SpMM.apply(self.a, self.a_t, h)
+        msg = h.index_select(0, self.src) * self.weight.unsqueeze(-1).to(h.dtype)
+        idx = self.dst.unsqueeze(-1).expand_as(msg)
+        return torch.zeros_like(h).scatter_add(0, idx, msg)
+
+
+# ------------------------------------------------------------------------------------------
+# backbones
+
+
+def _unpack_pyg(data) -> tuple[Tensor, Tensor, Tensor | None, Tensor, Tensor]:
+    x, edge_index = data.x, data.edge_index
+    edge_attr = getattr(data, "edge_attr", None)
+    batch = getattr(data, "batch", None)
+    ptr = getattr(data, "ptr", None)
+    if batch is None:
+        batch = torch.zeros(x.shape[0], dtype=torch.int64, device=x.device)
+    if ptr is None:
+        counts = torch.bincount(batch)
+        ptr = torch.cat([counts.new_zeros(1), torch.cumsum(counts, 0)])
+    return x, edge_index, edge_attr, batch, ptr
+
+
+class _PygBackbone(nn.Module):
+    input_kind = "pyg"
+    onnx_input_names = ("x", "edge_index", "edge_attr", "batch", "ptr")
+
+    def forward(self, data) -> Tensor:
+        return self.forward_tensors(*_unpack_pyg(data))
+
+    def forward_tensors(
+        self, x: Tensor, edge_index: Tensor, edge_attr: Tensor, batch: Tensor, ptr: Tensor
+    ) -> Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class GINLayer(nn.Module):
+    """``h' = ReLU(MLP((1 + eps) h + aggregate(h)))`` with a 2-layer MLP and batch norm."""
+
+    def __init__(self, width: int, bias: bool, norm: str, train_eps: bool = True) -> None:
+        super().__init__()
+        # eps multiplies h (it is not an additive term), so it stays in bias-free mode
+        self.eps = nn.Parameter(torch.zeros(1), requires_grad=train_eps)
+        self.mlp = nn.Sequential(
+            nn.Linear(width, width, bias=bias),
+            _norm(width, norm, bias),
+            nn.ReLU(),
+            nn.Linear(width, width, bias=bias),
+        )
+        self.out_norm = _norm(width, norm, bias)
+
+    def forward(self, h: Tensor, aggregate) -> Tensor:
+        return torch.relu(self.out_norm(self.mlp((1 + self.eps) * h + aggregate(h))))
+
+
+class GINBackbone(_PygBackbone):
+    """GIN on jet graphs (see module docstring): MLP -> ``layers`` x GIN -> readout -> MLP.
+
+    Parameters
+    ----------
+    in_dim, edge_dim : int
+        Node / edge feature sizes (3 and 1 for :func:`adsearch.graphs.build_graphs`).
+    width : int
+        Hidden width (128).
+    layers, mlp_layers : int
+        Message-passing layers (5); layers of the input and output MLPs (3).
+    readout : str
+        ``"sum"``, ``"mean"``, ``"max"`` or a ``+``-joined concatenation.
+    out_dim : int or None
+        Embedding size (default ``width``).
+    bias : bool
+        False removes every additive parameter (DeepSVDD).
+    conv : {"sparse", "gine"}
+        Scalar-weight sparse aggregation (fast, default) or PyG ``GINEConv``.
+    edge_scale : float
+        Edge weight = ``edge_scale * edge_attr[:, 0]`` in sparse mode (0.2: the radius-graph
+        cut, so neighbours weigh 0.2 / Delta R in [1, 20]).
+    norm : {"batch", "layer", "none"}
+
+    >>> from adsearch.graphs import build_graphs, to_pyg, toy_jets
+    >>> net = GINBackbone(width=16, layers=2, bias=False)
+    >>> net(to_pyg(build_graphs(toy_jets(3, seed=0)))).shape
+    torch.Size([3, 16])
+    """
+
+    def __init__(
+        self,
+        in_dim: int = 3,
+        edge_dim: int = 1,
+        width: int = 128,
+        layers: int = 5,
+        mlp_layers: int = 3,
+        readout: str | Sequence[str] = "mean",
+        out_dim: int | None = None,
+        bias: bool = True,
+        conv: str = "sparse",
+        edge_scale: float = 0.2,
+        norm: str = "batch",
+        train_eps: bool = True,
+    ) -> None:
+        super().__init__()
+        if conv not in ("sparse", "gine"):
+            raise ValueError(f"unknown conv {conv!r} (allowed: sparse, gine)")
+        self.readout = parse_readout(readout)
+        self.conv = conv
+        self.edge_scale = float(edge_scale)
+        self.out_dim = out_dim or width
+        self.input_mlp = MLP(in_dim, width, width, mlp_layers, bias=bias, final_act=True)
+        if conv == "sparse":
+            self.layers = nn.ModuleList(
+                GINLayer(width, bias, norm, train_eps) for _ in range(layers)
+            )
+        else:
+            from torch_geometric.nn import GINEConv
+
+            self.layers = nn.ModuleList()
+            for _ in range(layers):
+                mlp = nn.Sequential(
+                    nn.Linear(width, width, bias=bias),
+                    _norm(width, norm, bias),
+                    nn.ReLU(),
+                    nn.Linear(width, width, bias=bias),
+                    _norm(width, norm, bias),
+                    nn.ReLU(),
+                )
+                layer = GINEConv(mlp, train_eps=train_eps, edge_dim=edge_dim)
+                layer.lin = nn.Linear(edge_dim, width, bias=bias)  # PyG's has a bias
+                self.layers.append(layer)
+        self.output_mlp = MLP(width * len(self.readout), width, self.out_dim, mlp_layers, bias)
+
+    def forward_tensors(
+        self, x: Tensor, edge_index: Tensor, edge_attr: Tensor, batch: Tensor, ptr: Tensor
+    ) -> Tensor:
+        h = self.input_mlp(x)
+        if self.conv == "sparse":
+            w = edge_attr[:, 0] * self.edge_scale
+            agg = WeightedAdjacency(edge_index, w, x.shape[0])
+            for layer in self.layers:
+                h = layer(h, agg)
+        else:
+            for layer in self.layers:
+                h = layer(h, edge_index, edge_attr)
+        return self.output_mlp(graph_readout(h, batch, ptr, self.readout))
+
+
+class GATv2Backbone(_PygBackbone):
+    """GATv2 tagger-style backbone (seed 000_): 2 heads, hidden 256, max+mean+add pooling.
+
+    Linear input embedding -> ``layers`` x GATv2Conv(width, heads, heads averaged, edge
+    features 1/Delta R used in the attention) with ReLU -> readout -> MLP. The defaults
+    (4 layers, width 256) have ~1.4 M parameters, like the seed's ~1.3 M. Graphs must already
+    carry self-loops (``GraphConfig.self_loops``, the default); none are added here.
+
+    >>> from adsearch.graphs import build_graphs, to_pyg, toy_jets
+    >>> net = GATv2Backbone(width=16, layers=1)
+    >>> net(to_pyg(build_graphs(toy_jets(2, seed=0)))).shape
+    torch.Size([2, 16])
+    """
+
+    def __init__(
+        self,
+        in_dim: int = 3,
+        edge_dim: int = 1,
+        width: int = 256,
+        layers: int = 4,
+        mlp_layers: int = 2,
+        readout: str | Sequence[str] = "max+mean+sum",
+        out_dim: int | None = None,
+        bias: bool = True,
+        heads: int = 2,
+        edge_scale: float = 0.2,
+    ) -> None:
+        super().__init__()
+        from torch_geometric.nn import GATv2Conv
+
+        self.readout = parse_readout(readout)
+        self.edge_scale = float(edge_scale)
+        self.out_dim = out_dim or width
+        self.input_lin = nn.Linear(in_dim, width, bias=bias)
+        self.convs = nn.ModuleList(
+            GATv2Conv(
+                width,
+                width,
+                heads=heads,
+                concat=False,
+                edge_dim=edge_dim,
+                add_self_loops=False,
+                bias=bias,
+            )
+            for _ in range(layers)
+        )
+        self.output_mlp = MLP(width * len(self.readout), width, self.out_dim, mlp_layers, bias)
+
+    def forward_tensors(
+        self, x: Tensor, edge_index: Tensor, edge_attr: Tensor, batch: Tensor, ptr: Tensor
+    ) -> Tensor:
+        h = torch.relu(self.input_lin(x))
+        e = edge_attr * self.edge_scale
+        for conv in self.convs:
+            h = torch.relu(conv(h, edge_index, e))
+        return self.output_mlp(graph_readout(h, batch, ptr, self.readout))
+
+
+class EGATBackbone(nn.Module):
+    """EGAT (DGL ``EGATConv``): node and edge features both updated layer to layer.
+
+    Input MLPs embed nodes (``in_dim`` -> ``width``) and edges (``edge_dim`` ->
+    ``edge_width``, from ``edge_scale`` / Delta R) -> ``layers`` x EGATConv(``heads`` heads of
+    ``width / heads`` node and ``edge_width / heads`` edge features, heads concatenated),
+    each followed by batch norm + ReLU on nodes (edges leave EGATConv LeakyReLU'd) ->
+    readout -> MLP. Needs self-loops in the graph (:func:`adsearch.graphs.to_dgl` ensures
+    them). Not ONNX-exportable (DGL kernels).
+
+    >>> from adsearch.graphs import build_graphs, to_dgl, toy_jets
+    >>> net = EGATBackbone(width=16, layers=1, heads=2, edge_width=4)
+    >>> net(to_dgl(build_graphs(toy_jets(2, seed=0)))).shape
+    torch.Size([2, 16])
+    """
+
+    input_kind = "dgl"
+
+    def __init__(
+        self,
+        in_dim: int = 3,
+        edge_dim: int = 1,
+        width: int = 128,
+        layers: int = 5,
+        mlp_layers: int = 3,
+        readout: str | Sequence[str] = "mean",
+        out_dim: int | None = None,
+        bias: bool = True,
+        heads: int = 4,
+        edge_width: int = 16,
+        edge_scale: float = 0.2,
+        norm: str = "batch",
+    ) -> None:
+        super().__init__()
+        from adsearch._dgl import dgl  # noqa: F401  (the shim must run before dgl.nn)
+
+        # isort: split
+        from dgl.nn import EGATConv
+
+        class _EGATConv(EGATConv):
+            # DGL 2.1's reset_parameters fills self.bias unconditionally and crashes with
+            # bias=False; same initialisation otherwise
+            def reset_parameters(self) -> None:
+                gain = nn.init.calculate_gain("relu")
+                for w in (self.fc_node_src.weight, self.fc_ni.weight, self.fc_fij.weight):
+                    nn.init.xavier_normal_(w, gain=gain)
+                nn.init.xavier_normal_(self.fc_nj.weight, gain=gain)
+                nn.init.xavier_normal_(self.attn, gain=gain)
+                if self.bias is not None:
+                    nn.init.constant_(self.bias, 0)
+
+        if width % heads or edge_width % heads:
+            raise ValueError(
+                f"width ({width}) and edge_width ({edge_width}) must be divisible by heads"
+                f" ({heads})"
+            )
+        self.readout = parse_readout(readout)
+        self.edge_scale = float(edge_scale)
+        self.out_dim = out_dim or width
+        self.input_mlp = MLP(in_dim, width, width, mlp_layers, bias=bias, final_act=True)
+        self.edge_mlp = MLP(edge_dim, edge_width, edge_width, 2, bias=bias, final_act=True)
+        self.convs = nn.ModuleList(
+            _EGATConv(width, edge_width, width // heads, edge_width // heads, heads, bias=bias)
+            for _ in range(layers)
+        )
+        self.norms = nn.ModuleList(_norm(width, norm, bias) for _ in range(layers))
+        self.output_mlp = MLP(width * len(self.readout), width, self.out_dim, mlp_layers, bias)
+
+    def forward(self, g) -> Tensor:
+        x, w = g.ndata["x"], g.edata["w"]
+        n_nodes = g.batch_num_nodes()
+        ptr = torch.cat([n_nodes.new_zeros(1), torch.cumsum(n_nodes, 0)])
+        batch = torch.repeat_interleave(torch.arange(len(n_nodes), device=x.device), n_nodes)
+        h = self.input_mlp(x)
+        f = self.edge_mlp(w * self.edge_scale)
+        for conv, norm in zip(self.convs, self.norms, strict=True):
+            h, f = conv(g, h, f)
+            h = torch.relu(norm(h.flatten(1)))
+            f = f.flatten(1)
+        return self.output_mlp(graph_readout(h, batch, ptr, self.readout))
+
+
+BACKBONES = {"gin": GINBackbone, "egat": EGATBackbone, "gatv2": GATv2Backbone}
+
+
+def build_backbone(name: str, **cfg) -> nn.Module:
+    """Backbone by name (``"gin"``, ``"egat"``, ``"gatv2"``) with keyword options.
+
+    Unknown names raise ``KeyError``; unknown options ``TypeError`` (from the constructor).
+
+    >>> build_backbone("gin", width=8, layers=1).input_kind
+    'pyg'
+    """
+    try:
+        cls = BACKBONES[name]
+    except KeyError:
+        raise KeyError(
+            f"unknown graph backbone {name!r} (allowed: {', '.join(BACKBONES)})"
+        ) from None
+    return cls(**cfg)
+
+
+def onnx_inputs(data) -> tuple[tuple[Tensor, ...], tuple[str, ...], dict[str, dict[int, str]]]:
+    """Tensors, input names and dynamic axes to export a PyG backbone with ``torch.onnx``.
+
+    Use with a wrapper whose ``forward(x, edge_index, edge_attr, batch, ptr)`` calls
+    ``backbone.forward_tensors``; every axis that depends on the batch is dynamic.
+    """
+    args = _unpack_pyg(data)
+    names = _PygBackbone.onnx_input_names
+    dynamic = {
+        "x": {0: "nodes"},
+        "edge_index": {1: "edges"},
+        "edge_attr": {0: "edges"},
+        "batch": {0: "nodes"},
+        "ptr": {0: "graphs_plus_one"},
+    }
+    return args, names, dynamic
