@@ -267,7 +267,9 @@ def _fast_path(
     pos = np.repeat(row_start - 3 * first_obj, counts)
     pos += np.arange(0, 3 * m, 3, dtype=np.int64)
     # flat[j:] is a view shifted by one column: no temporary index arrays for eta and phi
-    cols = tuple(flat[j:].take(pos, out=dest[j][:m]) for j in range(3))
+    # mode="clip": the positions are in range by construction, and numpy buffers ``out``
+    # (an extra copy) in the default mode="raise".
+    cols = tuple(flat[j:].take(pos, out=dest[j][:m], mode="clip") for j in range(3))
     if not (cols[0] > 0).all():
         return None
     if check_padding:
