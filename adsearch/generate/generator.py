@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -32,7 +33,7 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
-from adsearch.errors import AdsearchError, ConfigError
+from adsearch.errors import AdsearchError, ConfigError, InputError
 from adsearch.generate.processes import (
     PYTHIA_MAX_SEED,
     ProcessConfig,
@@ -545,21 +546,40 @@ def generate_to_file(
     from adsearch.io.lhco import LHCOWriter
 
     cfg, job, n_events = _prepare(process, n_events, seed, workers, detector, trigger, block_size)
+    check_output_path(path)
     t0 = time.perf_counter()
     tally = _Tally()
-    with atomic_path(path) as tmp:
-        with LHCOWriter(tmp, with_label=True) as writer:
-            for particles in _run(cfg, job, n_events, workers, max_generated, progress, tally):
-                out = ak.zip({k: particles[k] for k in ("pt", "eta", "phi")})  # massless
-                writer.append(out, np.full(len(out), cfg.label, dtype=np.int8))
-        attrs = _attrs(cfg, job, n_events, tally.generated)
-        attrs["n_truncated"] = writer.n_truncated
-        with h5py.File(tmp, "r+") as f:  # counts are known only now; file not yet in place
-            for k, v in attrs.items():
-                f["df"].attrs[k] = _h5_attr(v)
+    try:
+        with atomic_path(path) as tmp:
+            with LHCOWriter(tmp, with_label=True) as writer:
+                for particles in _run(cfg, job, n_events, workers, max_generated, progress, tally):
+                    out = ak.zip({k: particles[k] for k in ("pt", "eta", "phi")})  # massless
+                    writer.append(out, np.full(len(out), cfg.label, dtype=np.int8))
+            attrs = _attrs(cfg, job, n_events, tally.generated)
+            attrs["n_truncated"] = writer.n_truncated
+            with h5py.File(tmp, "r+") as f:  # counts are known only now; file not in place yet
+                for k, v in attrs.items():
+                    f["df"].attrs[k] = _h5_attr(v)
+    except OSError as e:  # permissions, full disk: one line, no traceback
+        raise InputError(f"{path}: cannot write ({e.strerror or e})") from None
     summary = _summary(cfg, job, n_events, workers, tally, time.perf_counter() - t0)
     summary.path, summary.n_truncated, summary.attrs = str(path), writer.n_truncated, attrs
     return summary
+
+
+def check_output_path(path: str | os.PathLike[str]) -> None:
+    """Refuse (ConfigError) an output path that is a directory or in an unwritable place.
+
+    Checked before any event is generated, so a typo does not cost a whole run.
+    """
+    p = Path(path)
+    if p.is_dir():
+        raise ConfigError(f"{p}: is a directory (give an output file name)")
+    parent = p.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not os.access(parent, os.W_OK):
+        raise ConfigError(f"{p}: cannot write in {parent}")
 
 
 def _h5_attr(v: Any) -> Any:

@@ -152,6 +152,11 @@ def mix(
         raise ConfigError("blackbox mixing needs a key file for the answer key")
     if not blackbox and key is not None:
         raise ConfigError("a key file is written only for blackbox mixing")
+    from adsearch.generate.generator import check_output_path
+
+    check_output_path(out)
+    if key is not None:
+        check_output_path(key)
     inputs = {bkg.resolve(), sig.resolve()}
     if out.resolve() in inputs:
         raise ConfigError(f"{out}: output would overwrite an input file")

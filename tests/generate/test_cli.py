@@ -65,3 +65,9 @@ def test_generate_bad_options_one_line_error(args, match, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and match in err and "\n" not in err
     assert not (tmp_path / "o.h5").exists()
+
+
+def test_output_is_a_directory(tmp_path, capsys):
+    args = ["generate", "wprime-2prong", "-n", "5", "--detector", "none", "-o", str(tmp_path)]
+    assert main(args) == 1
+    assert "is a directory" in capsys.readouterr().err
