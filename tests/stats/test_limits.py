@@ -64,6 +64,7 @@ def fitted(truth3, edges):
     )
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # pyhf schema: jsonschema
 def test_limits_brazil_band_and_workspace(fitted, tmp_path):
     bkg_only, _ = fitted
     res = limits_for_fit(bkg_only, LimitConfig(masses=[3500.0]), with_discovery=False)
