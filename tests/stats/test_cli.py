@@ -25,11 +25,24 @@ def features(tmp_path_factory):
 
 
 def test_fit_verb(features, tmp_path, capsys):
-    rc = main(["fit", str(features / "f.parquet"), "-o", str(tmp_path), "--npar", "3"])
+    rc = main(
+        [
+            "fit",
+            str(features / "f.parquet"),
+            "-o",
+            str(tmp_path),
+            "--npar",
+            "3",
+            "--spurious",
+            "3000,4500",
+        ]
+    )
     assert rc == 0, capsys.readouterr().err
     res = json.loads((tmp_path / "fit.json").read_text())
     assert res["npar"] == 3 and res["converged"]
     assert res["input"]["n_input"] > 1000
+    assert [t["mass"] for t in res["spurious_signal"]] == [3000.0, 4500.0]
+    assert all(abs(t["ratio"]) < 0.5 for t in res["spurious_signal"])
     assert (tmp_path / "fit.png").stat().st_size > 1000
     assert "chi2/ndf" in capsys.readouterr().out
 
