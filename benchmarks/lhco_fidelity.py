@@ -4,9 +4,10 @@ Generates seeded QCD and W' 2-prong samples with ``adsearch.generate`` (Pythia 8
 ``adsearch.detector`` response + the LHCO jet trigger), computes the quantities of
 design.md section 2b (objects per event, constituents, masses, tau21, tau32 of the lighter /
 heavier of the two leading anti-kT R=1.0 jets, mjj, leading-jet pT) plus the object pT / eta
-spectra, and prints them next to the real-LHCO medians. QCD is made twice: with Pythia's
-multiparton interactions (MPI) on (the generator's default) and off. Also times the detector
-response against Pythia generation.
+spectra, and prints them next to the real-LHCO medians. QCD is made in several variants
+(``--qcd``): Pythia's multiparton interactions (MPI) on (the generator's default) or off,
+and optionally another ``PhaseSpace:pTHatMin``. Also times the detector response against
+Pythia generation.
 
 With ``--real FILE`` (an LHCO R&D HDF5 file, e.g. ``events_anomalydetection_tiny.h5`` of
 github.com/lhcolympics2020/parsingscripts, the first 1000 events of the R&D file) the real
@@ -230,10 +231,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--card", default="lhco", help="detector card: 'lhco' or a YAML path")
     ap.add_argument("--real", default=None, help="real LHCO R&D HDF5 file for overlays")
     ap.add_argument(
-        "--mpi",
-        choices=["both", "on", "off"],
-        default="both",
-        help="QCD samples with Pythia MPI on, off or both",
+        "--qcd",
+        default="mpi_on,mpi_off,mpi_off_pthat1100",
+        help="QCD variants: comma list of mpi_on / mpi_off [+ _pthatNNNN]",
     )
     ap.add_argument("--out", default=str(RESULTS / "lhco_fidelity.json"))
     args = ap.parse_args(argv)
@@ -247,8 +247,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     samples: dict[str, dict[str, np.ndarray]] = {}
     seconds: dict[str, float] = {}
     jobs = []
-    for mpi in ["on", "off"] if args.mpi == "both" else [args.mpi]:
-        jobs.append((f"qcd_mpi_{mpi}", get_process("qcd", mpi=(mpi == "on")), args.n_qcd))
+    for variant in args.qcd.split(","):
+        parts = variant.strip().split("_")
+        if parts[:1] != ["mpi"] or len(parts) not in (2, 3) or parts[1] not in ("on", "off"):
+            ap.error(f"bad QCD variant {variant!r}")
+        kw: dict[str, Any] = {"mpi": parts[1] == "on"}
+        if len(parts) == 3:
+            kw["pthatmin"] = float(parts[2].removeprefix("pthat"))
+        jobs.append((f"qcd_{variant.strip()}", get_process("qcd", **kw), args.n_qcd))
     jobs.append(("wprime", get_process("wprime-2prong"), args.n_sig))
     for i, (name, proc, n) in enumerate(jobs):
         t0 = time.perf_counter()
@@ -265,6 +271,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             real_med[proc] = medians(real_arrs[proc])
 
     gen_med = {name: medians(a) for name, a in samples.items()}
+    ks: dict[str, dict[str, float]] = {}
+    if real_arrs:  # two-sample KS p-values of the full distributions against real LHCO
+        from scipy.stats import ks_2samp
+
+        for name, arrs in samples.items():
+            ref = real_arrs["qcd" if name.startswith("qcd") else "wprime"]
+            ks[name] = {
+                k: float(ks_2samp(arrs[k], ref[k]).pvalue) for k in arrs if not k.startswith("_")
+            }
+            low = {k: round(v, 4) for k, v in ks[name].items() if v < 0.01}
+            print(f"KS p < 0.01 vs real, {name}: {low}")
     keys = [k for k in REAL_MEDIANS["qcd"]] + ["n_events"]
     qcd_names = [k for k in samples if k.startswith("qcd")]
     header = f"{'median':32s} {'real QCD':>9s} " + " ".join(f"{n:>11s}" for n in qcd_names)
@@ -298,6 +315,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "real": real_med,
         "generated": gen_med,
         "goals": checks,
+        "ks_pvalues_vs_real": ks,
         "generation_seconds": seconds,
         "timing": timing,
         "plots": plots,
