@@ -1,5 +1,12 @@
 """Jet constituent graphs (PyG / DGL / dense views) and mass-decorrelating augmentation."""
 
+from adsearch.graphs.augment import (
+    Augmented,
+    boost_to_pt,
+    random_mass_rescale,
+    rescale_to_mass,
+    scale_angles,
+)
 from adsearch.graphs.build import (
     GraphConfig,
     JetAxis,
@@ -10,15 +17,23 @@ from adsearch.graphs.build import (
     wrap_phi,
 )
 from adsearch.graphs.convert import to_dense, to_dgl, to_pyg
+from adsearch.graphs.sculpting import SculptingReport, mass_sculpting_report
 from adsearch.graphs.toy import toy_jets
 
 __all__ = [
+    "Augmented",
     "GraphConfig",
     "JetAxis",
     "JetGraphs",
+    "SculptingReport",
+    "boost_to_pt",
     "build_graphs",
     "flat_constituents",
     "jet_axis",
+    "mass_sculpting_report",
+    "random_mass_rescale",
+    "rescale_to_mass",
+    "scale_angles",
     "to_dense",
     "to_dgl",
     "to_pyg",
