@@ -1,1 +1,44 @@
-"""Statistics of the search: signal regions, background fit, BumpHunter, pyhf limits."""
+"""Statistics of the search: signal regions, background fit, BumpHunter, pyhf limits.
+
+>>> from adsearch.stats import FitConfig, BumpHunterConfig
+>>> FitConfig().family, BumpHunterConfig().widths
+('dijet', [1, 2, 3, 4, 5])
+"""
+
+from adsearch.stats.binning import Histogram, histogram, log_bins
+from adsearch.stats.bumphunter import BumpHunterConfig, BumpHuntResult, bumphunt, bumphunt_hist
+from adsearch.stats.fit import (
+    BinnedModel,
+    FitConfig,
+    FitResult,
+    fit_background,
+    fit_spectrum,
+    refit_batch,
+    spurious_signal,
+)
+from adsearch.stats.limits import LimitConfig, LimitResult, limits_for_fit
+from adsearch.stats.regions import MjjWindow, WorkingPoint, select, working_points
+
+__all__ = [
+    "BinnedModel",
+    "BumpHuntResult",
+    "BumpHunterConfig",
+    "FitConfig",
+    "FitResult",
+    "Histogram",
+    "LimitConfig",
+    "LimitResult",
+    "MjjWindow",
+    "WorkingPoint",
+    "bumphunt",
+    "bumphunt_hist",
+    "fit_background",
+    "fit_spectrum",
+    "histogram",
+    "limits_for_fit",
+    "log_bins",
+    "refit_batch",
+    "select",
+    "spurious_signal",
+    "working_points",
+]
