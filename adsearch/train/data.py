@@ -19,7 +19,7 @@ Examples
 >>> len(sample), sample.event.tolist()[:4], sample.slot.tolist()[:4]
 (8, [0, 0, 1, 1], [0, 1, 0, 1])
 >>> split_events(4, train_fraction=0.5, val_fraction=0.25, seed=1).tolist()
-[0, 2, 1, 0]
+[0, 0, 1, 2]
 """
 
 from __future__ import annotations

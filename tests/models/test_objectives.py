@@ -80,8 +80,8 @@ def _jet_scores(model, sample):
 
 @pytest.mark.parametrize("objective", ["deepsvdd", "deepsvdd-soft"])
 def test_deepsvdd_loss_decreases_without_collapse(tmp_path, objective):
-    sample = toy_sample(300, signal_fraction=0.3, seed=1)
-    res = train(_cfg(tmp_path, "transformer", objective, 6), sample)
+    sample = toy_sample(200, signal_fraction=0.3, seed=1)
+    res = train(_cfg(tmp_path, "transformer", objective, 5), sample)
     losses = [h["train_loss"] for h in res.history]
     assert losses[-1] < 0.5 * losses[0]
     model = res.model
@@ -109,8 +109,8 @@ def test_supervised_separates_easy_toy(tmp_path, backbone):
 
 
 def test_autoencoder_trains(tmp_path):
-    sample = toy_sample(200, signal_fraction=0.2, seed=3)
-    res = train(_cfg(tmp_path, "part", "ae", 4), sample)
+    sample = toy_sample(120, signal_fraction=0.2, seed=3)
+    res = train(_cfg(tmp_path, "part", "ae", 3), sample)
     losses = [h["train_loss"] for h in res.history]
     assert losses[-1] < losses[0]
     s = _jet_scores(res.model, sample)
