@@ -134,7 +134,7 @@ def mix(
     ] = None,
 ) -> None:
     """Mix background and signal files into an R&D-like (labelled) or Black-Box-like file."""
-    from adsearch.generate.mix import mix as run_mix
+    from adsearch.generate.mixing import mix as run_mix
 
     s = run_mix(
         background,

@@ -13,6 +13,7 @@ from adsearch.generate.generator import (
     generate_with_summary,
     resolve_detector,
 )
+from adsearch.generate.mixing import MixSummary, mix, read_key
 from adsearch.generate.processes import (
     PROCESSES,
     ProcessConfig,
@@ -28,6 +29,7 @@ __all__ = [
     "DEFAULT_BLOCK_SIZE",
     "PROCESSES",
     "GenerationSummary",
+    "MixSummary",
     "ProcessConfig",
     "QCDConfig",
     "TriggerConfig",
@@ -37,7 +39,9 @@ __all__ = [
     "generate_with_summary",
     "get_process",
     "load_process",
+    "mix",
     "passes_trigger",
+    "read_key",
     "resolve_detector",
     "truth_particles",
 ]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from adsearch.cli import main
-from adsearch.generate.mix import read_key
+from adsearch.generate.mixing import read_key
 from adsearch.io.lhco import lhco_attrs, lhco_shape, read_lhco
 
 

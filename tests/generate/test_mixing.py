@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from adsearch.errors import ConfigError, InputError
-from adsearch.generate.mix import mix, read_key
+from adsearch.generate.mixing import mix, read_key
 from adsearch.io.events import make_particles
 from adsearch.io.lhco import lhco_attrs, lhco_shape, read_lhco, write_lhco
 
