@@ -321,10 +321,13 @@ def limits_for_fit(
 
     cfg = config or LimitConfig()
     lo, hi = float(fit.edges[0]), float(fit.edges[-1])
-    out, specs = [], {}
     for mass in cfg.masses:
         if not lo < mass < hi:
             raise InputError(f"test mass {mass:g} GeV outside the fitted range {lo:g}-{hi:g}")
+    if signal_mjj is not None and (np.size(signal_mjj) == 0 or np.median(signal_mjj) <= 0):
+        raise InputError("the signal sample is empty or has non-positive mjj")
+    out, specs = [], {}
+    for mass in cfg.masses:
         if signal_mjj is None:
             tmpl = gaussian_template(fit.edges, mass, cfg.resolution * mass)
         else:
