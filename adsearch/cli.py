@@ -71,6 +71,10 @@ def generate(
     m_wprime: Annotated[float | None, typer.Option(help="W' mass in GeV [default: 3500]")] = None,
     m_x: Annotated[float | None, typer.Option(help="X mass in GeV [default: 500]")] = None,
     m_y: Annotated[float | None, typer.Option(help="Y mass in GeV [default: 100]")] = None,
+    wprime_mass_min: Annotated[
+        float | None,
+        typer.Option(help="W' lower mass cut (34:mMin) in GeV [default: Pythia's, 10]"),
+    ] = None,
     trigger_pt: Annotated[float, typer.Option(help="Trigger jet pT threshold in GeV")] = 1200.0,
     trigger_eta: Annotated[float, typer.Option(help="Trigger jet |eta| acceptance")] = 2.5,
     no_trigger: Annotated[
@@ -89,7 +93,13 @@ def generate(
         raise ConfigError(f"give a PROCESS ({', '.join(PROCESSES)}) or --config")
     if process is not None and process not in PROCESSES:
         raise ConfigError(f"unknown process {process!r} (choose from {', '.join(PROCESSES)})")
-    overrides = {"pthatmin": pthatmin, "m_wprime": m_wprime, "m_x": m_x, "m_y": m_y}
+    overrides = {
+        "pthatmin": pthatmin,
+        "m_wprime": m_wprime,
+        "m_x": m_x,
+        "m_y": m_y,
+        "wprime_mass_min": wprime_mass_min,
+    }
     if config is not None:
         cfg = load_process(config, **overrides)
         if process is not None and process != cfg.process:

@@ -11,7 +11,8 @@ from adsearch.io.lhco import lhco_attrs, lhco_shape, read_lhco
 def test_generate_and_mix(tmp_path, capsys):
     sig = tmp_path / "sig.h5"
     rc = main(["generate", "wprime-2prong", "-n", "20", "-o", str(sig), "--seed", "4",
-               "--detector", "lhco", "--m-x", "450", "--block-size", "30"])  # fmt: skip
+               "--detector", "lhco", "--m-x", "450", "--wprime-mass-min", "2500",
+               "--block-size", "30"])  # fmt: skip
     assert rc == 0
     out = capsys.readouterr().out
     assert "wrote 20 wprime-2prong events" in out and "events/s" in out
@@ -19,6 +20,7 @@ def test_generate_and_mix(tmp_path, capsys):
     assert len(ev) == 20 and (ev.labels == 1).all()
     attrs = lhco_attrs(sig)
     assert attrs["process"]["m_x"] == 450.0 and attrs["seed"] == 4
+    assert "34:mMin = 2500.0" in attrs["pythia_settings"]
 
     cfg = tmp_path / "bkg.yaml"
     cfg.write_text("process: wprime-3prong\nm_y: 90.\n")  # stand-in background: fast to make
