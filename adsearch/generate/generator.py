@@ -216,12 +216,12 @@ def _iter_blocks_pool(job: _Job, workers: int, estimate: _Estimate) -> Iterator[
         block = 0
         try:
             while True:
-                while len(pending) < 2 * workers and (
-                    len(pending) < workers or estimate.need_more(len(pending))
-                ):
-                    pending[next_block] = pool.submit(_worker_run, next_block)
-                    next_block += 1
                 try:
+                    while len(pending) < 2 * workers and (
+                        len(pending) < workers or estimate.need_more(len(pending))
+                    ):
+                        pending[next_block] = pool.submit(_worker_run, next_block)
+                        next_block += 1
                     result = pending.pop(block).result()
                 except BrokenProcessPool:
                     raise AdsearchError(

@@ -180,6 +180,8 @@ class WprimeConfig:
     def validate(self) -> None:
         """Raise ConfigError on unphysical masses or windows."""
         p = self.process
+        if p not in ("wprime-2prong", "wprime-3prong"):
+            raise ConfigError(f"{p!r}: not a W' process (wprime-2prong, wprime-3prong)")
         _positive(self, ("m_wprime", "m_x", "m_y", "ecm"), p)
         if self.m_x + self.m_y >= self.m_wprime:
             raise ConfigError(
