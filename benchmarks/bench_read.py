@@ -27,6 +27,7 @@ from pathlib import Path
 import awkward as ak
 import numpy as np
 
+from adsearch.io import lhco
 from adsearch.io.atomic import atomic_path
 from adsearch.io.events import make_particles
 from adsearch.io.lhco import LHCOWriter, iter_lhco, open_values
@@ -99,6 +100,15 @@ def read_child(path: str, chunk_size: int, raw_events: int) -> dict:
     for _ in iter_lhco(path, 0, m, chunk_size=chunk_size, validate=False):
         pass
     t_noval = cpu() - c0
+    # Read-ahead thread on/off (wall clock: the thread only helps with a free core).
+    modes = {}
+    for prefetch in (False, True):
+        lhco._PREFETCH = prefetch
+        t0 = time.perf_counter()
+        for _ in iter_lhco(path, 0, m, chunk_size=chunk_size):
+            pass
+        modes["prefetch" if prefetch else "serial"] = m / (time.perf_counter() - t0)
+    lhco._PREFETCH = True
     return {
         "events": n,
         "objects": n_obj,
@@ -112,6 +122,8 @@ def read_child(path: str, chunk_size: int, raw_events: int) -> dict:
         "profile_hdf5_blosc_cpu_s": t_raw,
         "profile_full_reader_cpu_s": t_full,
         "profile_reader_no_validation_cpu_s": t_noval,
+        "profile_events_per_s_serial": modes["serial"],
+        "profile_events_per_s_prefetch": modes["prefetch"],
     }
 
 
@@ -185,6 +197,10 @@ def main(argv: list[str] | None = None) -> int:
         f"CPU split on {pe:,} events: HDF5+blosc {res['profile_hdf5_blosc_cpu_s']:.2f} s, "
         f"full reader {res['profile_full_reader_cpu_s']:.2f} s (without validation "
         f"{res['profile_reader_no_validation_cpu_s']:.2f} s)"
+    )
+    print(
+        f"read-ahead thread: serial {res['profile_events_per_s_serial']:,.0f} events/s, "
+        f"prefetch {res['profile_events_per_s_prefetch']:,.0f} events/s (wall, {pe:,} events)"
     )
     if not args.no_json:
         with atomic_path(RESULTS) as tmp:

@@ -20,7 +20,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import queue
 import sys
+import threading
 import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -434,25 +436,94 @@ def iter_lhco(
         stop = _check_range(n, start, stop, chunk_size, p)
         with_label = ncols == _NPART_COLS + 1
         read_rows = min(_READ_ROWS, chunk_size, max(stop - start, 1))
-        buf = np.empty((read_rows, ncols), dtype=np.float64)
-        for c0 in range(start, stop, chunk_size):
-            c1 = min(c0 + chunk_size, stop)
-            chunk = _ChunkBuilder(c1 - c0, with_label)
-            for b0 in range(c0, c1, read_rows):
-                b1 = min(b0 + read_rows, c1)
-                block = buf[: b1 - b0]
-                try:
-                    dset.read_direct(block, np.s_[b0:b1], np.s_[0 : b1 - b0])
-                except (OSError, ValueError, RuntimeError) as e:
-                    raise InputError(
-                        f"{p}: cannot read rows {b0}-{b1} (truncated or corrupt file?): "
-                        f"{_one_line(e)}"
-                    ) from None
+        ranges = [
+            (b0, min(b0 + read_rows, c0 + chunk_size, stop))
+            for c0 in range(start, stop, chunk_size)
+            for b0 in range(c0, min(c0 + chunk_size, stop), read_rows)
+        ]
+        blocks = (_prefetched_blocks if _PREFETCH else _serial_blocks)(dset, ranges, read_rows, p)
+        chunk: _ChunkBuilder | None = None
+        try:
+            for b0, b1, block in blocks:
+                if chunk is None:
+                    chunk = _ChunkBuilder(min(chunk_size, stop - b0), with_label)
                 chunk.add(*_convert_block(block, p, b0, with_label, validate, chunk.dest()))
-            events = chunk.events(str(p))
-            del chunk
-            yield events
-            del events
+                if b1 == stop or (b1 - start) % chunk_size == 0:
+                    events = chunk.events(str(p))
+                    chunk = None
+                    yield events
+                    del events
+        finally:
+            blocks.close()  # stops the read-ahead thread before the file closes
+
+
+#: Read the next row block in a background thread while the current one is converted.
+#: h5py releases the GIL inside H5Dread (HDF5 + blosc) and numpy releases it in the
+#: conversion, so the two overlap on two cores.
+_PREFETCH = True
+
+Block = tuple[int, int, np.ndarray]
+
+
+def _read_block(dset: h5py.Dataset, buf: np.ndarray, b0: int, b1: int, path: Path) -> None:
+    try:
+        dset.read_direct(buf, np.s_[b0:b1], np.s_[0 : b1 - b0])
+    except (OSError, ValueError, RuntimeError) as e:
+        raise InputError(
+            f"{path}: cannot read rows {b0}-{b1} (truncated or corrupt file?): {_one_line(e)}"
+        ) from None
+
+
+def _serial_blocks(
+    dset: h5py.Dataset, ranges: list[tuple[int, int]], rows: int, path: Path
+) -> Iterator[Block]:
+    buf = np.empty((rows, dset.shape[1]), dtype=np.float64)
+    for b0, b1 in ranges:
+        _read_block(dset, buf[: b1 - b0], b0, b1, path)
+        yield b0, b1, buf[: b1 - b0]
+
+
+def _prefetched_blocks(
+    dset: h5py.Dataset, ranges: list[tuple[int, int]], rows: int, path: Path
+) -> Iterator[Block]:
+    """Like :func:`_serial_blocks`, reading one block ahead in a thread (two buffers)."""
+    if len(ranges) <= 1:
+        yield from _serial_blocks(dset, ranges, rows, path)
+        return
+    free: queue.Queue[np.ndarray | None] = queue.Queue()
+    ready: queue.Queue[Block | BaseException | None] = queue.Queue()
+    for _ in range(2):
+        free.put(np.empty((rows, dset.shape[1]), dtype=np.float64))
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            for b0, b1 in ranges:
+                buf = free.get()
+                if buf is None or stop.is_set():
+                    return
+                _read_block(dset, buf[: b1 - b0], b0, b1, path)
+                ready.put((b0, b1, buf))
+            ready.put(None)
+        except BaseException as e:  # handed to the consumer thread
+            ready.put(e)
+
+    worker = threading.Thread(target=work, name="adsearch-lhco-read", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = ready.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            b0, b1, buf = item
+            yield b0, b1, buf[: b1 - b0]
+            free.put(buf)
+    finally:
+        stop.set()
+        free.put(None)  # wakes the worker if it waits for a buffer
+        worker.join()
 
 
 def read_lhco(

@@ -348,3 +348,41 @@ def test_rows_with_holes_or_unpadded_layout(tmp_path):
     assert ev.particles.pt[1].tolist() == block[1, [0, *range(6, 30, 3)]].tolist()
     expected, _ = _from_pandas(pd.read_hdf(path, "df"))
     assert _same(ev.particles, expected)
+
+
+@pytest.fixture(params=[True, False], ids=["prefetch", "serial"])
+def small_blocks(request, monkeypatch):
+    """Force many internal read blocks, with and without the read-ahead thread."""
+    import adsearch.io.lhco as lhco
+
+    monkeypatch.setattr(lhco, "_READ_ROWS", 7)
+    monkeypatch.setattr(lhco, "_PREFETCH", request.param)
+    return request.param
+
+
+def test_many_blocks_both_read_modes(rd_file, small_blocks):
+    path, p, labels = rd_file
+    for start, stop, chunk in [(0, None, 50), (3, 250, 13), (0, 300, 7)]:
+        chunks = list(iter_lhco(path, start, stop, chunk_size=chunk))
+        end = 300 if stop is None else stop
+        assert _same(ak.concatenate([c.particles for c in chunks]), p[start:end])
+        assert np.array_equal(np.concatenate([c.labels for c in chunks]), labels[start:end])
+
+
+def test_early_stop_and_errors_leave_no_thread(rd_file, tmp_path, small_blocks):
+    import threading
+
+    path, p, _ = rd_file
+    before = threading.active_count()
+    it = iter_lhco(path, chunk_size=10)
+    first = next(it)
+    it.close()
+    assert _same(first.particles, p[:10])
+    data = bytearray(path.read_bytes())
+    mid = len(data) // 2
+    data[mid : mid + 4096] = bytes(range(256)) * 16
+    bad = tmp_path / "corrupt.h5"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(InputError, match=f"^{bad}: cannot read rows"):
+        read_lhco(bad)
+    assert threading.active_count() == before
