@@ -39,7 +39,9 @@ def main() -> None:
     labels = np.zeros(50)
     labels[rng.choice(50, 10, replace=False)] = 1.0
     df = pd.DataFrame(np.column_stack([block, labels]))
-    df.to_hdf(HERE / "lhco_rd_tiny.h5", key="df", format="fixed", complib="blosc", complevel=5, mode="w")
+    df.to_hdf(
+        HERE / "lhco_rd_tiny.h5", key="df", format="fixed", complib="blosc", complevel=5, mode="w"
+    )
     block, _ = rows(20, rng)
     pd.DataFrame(block).to_hdf(
         HERE / "lhco_bb_tiny.h5", key="df", format="fixed", complib="blosc", complevel=5, mode="w"
