@@ -90,7 +90,7 @@ def to_dense(
     jet_pt=None,
     jet_eta=None,
     jet_phi=None,
-    max_n: int = 100,
+    max_n: int = 150,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Padded node features for transformers: ``(x [B, max_n, 3] float32, mask [B, max_n])``.
 
