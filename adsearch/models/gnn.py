@@ -154,12 +154,15 @@ class _SpMM(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, a: Tensor, a_t: Tensor, h: Tensor) -> Tensor:
-        ctx.a_t = a_t
-        return a @ h
+        # CPU sparse kernels have no bf16/fp16: compute in the matrix dtype, return h's
+        ctx.a_t, ctx.dtype = a_t, h.dtype
+        with torch.autocast(h.device.type, enabled=False):
+            return (a @ h.to(a.dtype)).to(h.dtype)
 
     @staticmethod
     def backward(ctx, grad: Tensor):
-        return None, None, ctx.a_t @ grad
+        with torch.autocast(grad.device.type, enabled=False):
+            return None, None, (ctx.a_t @ grad.to(ctx.a_t.dtype)).to(ctx.dtype)
 
 
 def _csr(rows: Tensor, cols: Tensor, vals: Tensor, n: int, is_sorted: bool) -> Tensor:
@@ -193,8 +196,6 @@ class WeightedAdjacency:
 
     def __call__(self, h: Tensor) -> Tensor:
         if self.sparse and not self.weight.requires_grad:
-            if self.a.dtype != h.dtype:  # e.g. under autocast
-                return _SpMM.apply(self.a.to(h.dtype), self.a_t.to(h.dtype), h)
             return _SpMM.apply(self.a, self.a_t, h)
         msg = h.index_select(0, self.src) * self.weight.unsqueeze(-1).to(h.dtype)
         idx = self.dst.unsqueeze(-1).expand_as(msg)
