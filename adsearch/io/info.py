@@ -68,7 +68,7 @@ def _describe_lhco(p: Path) -> list[str]:
         _row("events", f"{n:,}"),
     ]
     if labelled:
-        with open_values(p) as dset:
+        with open_values(p, chunk_cache_bytes=16 * 2**20) as dset:
             parts = []
             starts = range(0, n, _LABEL_CHUNK)
             for b0 in track(starts, len(starts), "reading labels"):

@@ -92,7 +92,7 @@ def _one_line(e: BaseException) -> str:
 # ----------------------------------------------------------------------------- reading
 
 
-def _open(path: str | os.PathLike[str]) -> h5py.File:
+def _open(path: str | os.PathLike[str], chunk_cache_bytes: int | None = None) -> h5py.File:
     p = Path(path)
     if not p.exists():
         raise InputError(f"{p}: no such file")
@@ -101,9 +101,9 @@ def _open(path: str | os.PathLike[str]) -> h5py.File:
     if p.stat().st_size == 0:
         raise InputError(f"{p}: empty file")
     try:
-        # A chunk cache holding a few whole chunks (our 64-row chunks are ~1.1 MB, above
-        # HDF5's 1 MB default) so column reads (info's label column) decompress each once.
-        return h5py.File(p, "r", rdcc_nbytes=16 * 2**20, rdcc_nslots=1021)
+        # HDF5's default 1 MB chunk cache suits whole-row streaming (a 16 MB cache measured
+        # ~15 % slower: chunks are copied in and out of it for nothing).
+        return h5py.File(p, "r", rdcc_nbytes=chunk_cache_bytes)
     except (OSError, ValueError, RuntimeError) as e:
         raise InputError(
             f"{p}: not a readable HDF5 file (truncated or corrupt?): {_one_line(e)}"
@@ -149,14 +149,18 @@ def _values_dataset(f: h5py.File, path: Path) -> h5py.Dataset:
 
 
 @contextlib.contextmanager
-def open_values(path: str | os.PathLike[str]) -> Iterator[h5py.Dataset]:
+def open_values(
+    path: str | os.PathLike[str], chunk_cache_bytes: int | None = None
+) -> Iterator[h5py.Dataset]:
     """Open an LHCO file and yield its checked ``df/block0_values`` dataset (read-only).
 
+    ``chunk_cache_bytes`` sets HDF5's chunk cache (default 1 MB); a few chunks' worth helps
+    column-wise reads such as the label column alone.
     Raises :class:`~adsearch.errors.InputError` for a missing, empty, corrupt or non-LHCO
     file, or a column count other than 2100/2101.
     """
     p = Path(path)
-    with _open(p) as f:
+    with _open(p, chunk_cache_bytes) as f:
         yield _values_dataset(f, p)
 
 
