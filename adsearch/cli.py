@@ -31,11 +31,25 @@ app = typer.Typer(
 @app.command()
 def info(
     path: Annotated[Path, typer.Argument(help="LHCO HDF5, ROOT, or features file")],
+    tree: Annotated[str, typer.Option(help="ROOT only: the TTree holding the events")] = "events",
+    branches: Annotated[
+        str,
+        typer.Option(
+            help="ROOT only: particle branches 'pt,eta,phi' or 'pt,eta,phi,label' "
+            "(default part_pt,part_eta,part_phi,label)"
+        ),
+    ] = "part_pt,part_eta,part_phi,label",
 ) -> None:
     """Print what a file is: format, events, signal fraction, multiplicity statistics."""
+    from adsearch.errors import InputError
     from adsearch.io.info import describe
+    from adsearch.io.root import RootBranches
 
-    typer.echo(describe(path))
+    names = [b.strip() for b in branches.split(",")]
+    if len(names) not in (3, 4) or not all(names):
+        raise InputError(f"--branches: expected 'pt,eta,phi[,label]', got {branches!r}")
+    label = names[3] if len(names) == 4 else None
+    typer.echo(describe(path, tree, RootBranches(*names[:3], label)))
 
 
 # ------------------------------------------------- generation: generate, mix (adsearch.generate)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from adsearch.errors import InputError
+from adsearch.io.root import RootBranches
 
 __all__ = ["describe"]
 
@@ -91,41 +92,32 @@ def _describe_lhco(p: Path) -> list[str]:
     return rows
 
 
-def _describe_root(p: Path) -> list[str]:
+def _describe_root(p: Path, tree: str, branches: RootBranches) -> list[str]:
+    """A ROOT file must hold ``tree`` with the particle branches, else InputError (which
+    lists the TTrees or the branches that are there)."""
     import awkward as ak
-    import uproot
 
-    from adsearch.io.root import RootBranches, _one_line, iter_root
+    from adsearch.io.root import _branch_plan, _open_tree, iter_root
 
-    try:
-        with uproot.open(p) as f:
-            trees = {k.split(";")[0]: f[k] for k, v in f.classnames().items() if v == "TTree"}
-            tree_info = {name: (t.num_entries, sorted(t.keys())) for name, t in trees.items()}
-    except Exception as e:
-        raise InputError(f"{p}: not a readable ROOT file: {_one_line(e)}") from None
-    rows = [_row("format", "ROOT")]
-    if not tree_info:
-        rows.append(_row("trees", "no TTree in file"))
-        return rows
-    for name, (n, keys) in tree_info.items():
-        rows.append(_row(f"tree {name}", f"{n:,} entries; branches: {', '.join(keys)}"))
-    br = RootBranches()
-    if "events" not in tree_info or not all(
-        b in tree_info["events"][1] for b in br.particle_branches().values()
-    ):
-        rows.append(
-            _row(
-                "particles",
-                f"default branches ({br.pt}, {br.eta}, {br.phi} in TTree 'events') not "
-                "found; pass RootBranches(...) to read_root",
-            )
-        )
-        return rows
-    n = tree_info["events"][0]
-    rows.append(_row("events", f"{n:,}"))
-    first = next(iter_root(p, stop=min(n, MULTIPLICITY_EVENTS), chunk_size=10**9), None)
-    if br.label in tree_info["events"][1]:
-        rows.append(_row("signal", _signal(_root_labels(p, "events", br.label, n))))
+    f, t = _open_tree(p, tree)
+    with f:
+        others = sorted(k.split(";")[0] for k, v in f.classnames().items() if v == "TTree")
+        _, label = _branch_plan(t, p, tree, branches)
+        n = int(t.num_entries)
+    rows = [
+        _row("format", f"ROOT, TTree '{tree}' (TTrees: {', '.join(others)})"),
+        _row(
+            "branches",
+            ", ".join(branches.particle_branches().values())
+            + (f"; label {label}" if label else "; no label branch"),
+        ),
+        _row("events", f"{n:,}"),
+    ]
+    if label is not None:
+        rows.append(_row("signal", _signal(_root_labels(p, tree, label, n))))
+    first = next(
+        iter_root(p, tree, branches, stop=min(n, MULTIPLICITY_EVENTS), chunk_size=10**9), None
+    )
     counts = np.zeros(0) if first is None else ak.to_numpy(ak.num(first.particles, axis=1))
     rows.append(_row("objects/event", _multiplicity(counts)))
     return rows
@@ -164,11 +156,18 @@ def _describe_parquet(p: Path) -> list[str]:
     ]
 
 
-def describe(path: str | os.PathLike[str]) -> str:
+def describe(
+    path: str | os.PathLike[str],
+    tree: str = "events",
+    branches: RootBranches | None = None,
+) -> str:
     """A multi-line, human-readable description of an input file.
 
+    ``tree`` and ``branches`` (default :class:`~adsearch.io.root.RootBranches`) name the
+    TTree and particle branches of a ROOT file; they are ignored for other formats.
     Raises :class:`~adsearch.errors.InputError` (one line, naming the file) if the file is
-    missing, empty, truncated, corrupt or of an unknown format.
+    missing, empty, truncated, corrupt or of an unknown format, or if a ROOT file lacks the
+    tree or the particle branches (the message lists what it has).
 
     Examples
     --------
@@ -193,7 +192,7 @@ def describe(path: str | os.PathLike[str]) -> str:
     if fmt == "hdf5":
         rows += _describe_lhco(p)
     elif fmt == "root":
-        rows += _describe_root(p)
+        rows += _describe_root(p, tree, branches or RootBranches())
     else:
         rows += _describe_parquet(p)
     return "\n".join(rows)

@@ -36,7 +36,7 @@ def test_describe_black_box_and_pandas_file(data_dir):
 def test_describe_root_and_parquet(tmp_path, rand_particles):
     write_root(tmp_path / "e.root", rand_particles(40, seed=3), np.ones(40))
     text = describe(tmp_path / "e.root")
-    assert text.splitlines()[1].endswith("ROOT")
+    assert "ROOT, TTree 'events'" in text.splitlines()[1]
     assert re.search(r"^events:\s+40$", text, re.M)
     assert "40 of 40 labelled signal (100.000 %)" in text
     table = pa.table({"mjj": np.arange(5.0), "tau21j1": np.ones(5), "label": np.zeros(5)})
@@ -75,3 +75,26 @@ def test_cli_info_bad_file(tmp_path, rand_particles, capsys, kind):
     assert main(["info", str(path)]) == 1
     err = capsys.readouterr().err
     assert err.startswith(f"error: {path}: ") and err.count("\n") == 1
+
+
+def test_cli_info_root_branches(tmp_path, rand_particles, capsys):
+    from adsearch.io import RootBranches
+
+    path = tmp_path / "d.root"
+    br = RootBranches(pt="PT", eta="Eta", phi="Phi", label="y")
+    write_root(path, rand_particles(12, seed=1), np.zeros(12), tree="Delphes", branches=br)
+    # default names: one error line naming the file, the missing tree, what exists
+    assert main(["info", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err == f"error: {path}: no TTree 'events' (TTrees in file: Delphes)\n"
+    assert main(["info", str(path), "--tree", "Delphes"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {path}: TTree 'Delphes' has no branch 'part_pt'")
+    assert "(branches: Eta, PT, Phi," in err and err.count("\n") == 1
+    # the right names
+    args = ["info", str(path), "--tree", "Delphes", "--branches", "PT,Eta,Phi,y"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^events:\s+12$", out, re.M) and "0 of 12 labelled signal" in out
+    assert main(["info", str(path), "--branches", "PT,Eta"]) == 1
+    assert "expected 'pt,eta,phi[,label]'" in capsys.readouterr().err
