@@ -386,3 +386,14 @@ def test_early_stop_and_errors_leave_no_thread(rd_file, tmp_path, small_blocks):
     with pytest.raises(InputError, match=f"^{bad}: cannot read rows"):
         read_lhco(bad)
     assert threading.active_count() == before
+
+
+def test_read_while_writing_another_file(rd_file, tmp_path, small_blocks):
+    """Stream one file into a writer (as a mixing step does), read-ahead thread included."""
+    path, p, labels = rd_file
+    out = tmp_path / "copy.h5"
+    with LHCOWriter(out, with_label=True) as w:
+        for ev in iter_lhco(path, chunk_size=11):
+            w.append(ev.particles, ev.labels)
+    ev = read_lhco(out)
+    assert _same(ev.particles, p) and np.array_equal(ev.labels, labels)
