@@ -258,6 +258,7 @@ def apply_detector(truth: ak.Array, card: DetectorCard, seed: int) -> ak.Array:
     (1, 1.0)
     """
     _check_truth(truth)
+    card.validate()  # also cards built or edited in Python
     n_events = len(truth)
     counts = ak.to_numpy(ak.num(truth, axis=1)).astype(np.int64)
     flat = ak.flatten(truth, axis=1)
