@@ -647,7 +647,8 @@ class LHCOWriter:
         Blosc compressor (``"blosclz"`` like the real files and pandas' ``complib="blosc"``,
         or ``"lz4"``/``"zstd"``/...; every blosc-enabled reader decodes all of them).
     chunk_rows
-        Rows per HDF5 chunk (the real files use 7; 64 reads ~2x faster with h5py).
+        Rows per HDF5 chunk (~1 MB chunks at 64; the real files use 7 rows, pandas' choice;
+        both stream at the same speed with the default chunk cache).
 
     Examples
     --------
