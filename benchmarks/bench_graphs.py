@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import time
 from pathlib import Path
@@ -38,12 +39,16 @@ from adsearch.models.gnn import build_backbone
 OUT = Path(__file__).parent / "results" / "graphs.json"
 
 
-def _best(fn, repeat: int) -> float:
-    best = float("inf")
+def _best(fn, repeat: int, cpu: list | None = None) -> float:
+    """Best wall time of ``repeat`` runs; appends the best CPU (process) time to ``cpu``."""
+    best, best_cpu = float("inf"), float("inf")
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
         best = min(best, time.perf_counter() - t0)
+        best_cpu = min(best_cpu, time.process_time() - c0)
+    if cpu is not None:
+        cpu.append(best_cpu)
     return best
 
 
@@ -57,20 +62,26 @@ def bench_build(cons, ax, batch: int, repeat: int) -> dict:
     for mode in ("radius", "knn", "full"):
         cfg = GraphConfig(edges=mode)
         for threads in (1, 2):
+            cpu: list[float] = []
             t = _best(
                 lambda cfg=cfg, th=threads: [
                     build_graphs(*c, config=cfg, threads=th) for c in chunks
                 ],
                 repeat,
+                cpu,
             )
             g = build_graphs(*chunks[0], config=cfg)
             key = f"{mode}_threads{threads}"
             out[key] = {
                 "jets_per_s": n / t,
+                "jets_per_cpu_s": n / cpu[0],
                 "edges_per_jet": g.n_edges / g.n_jets,
                 "nodes_per_jet": g.n_nodes / g.n_jets,
             }
-            print(f"build {key:18s} {n / t:10.0f} jets/s  {g.n_edges / g.n_jets:7.0f} edges/jet")
+            print(
+                f"build {key:18s} {n / t:8.0f} jets/s wall {n / cpu[0]:8.0f} jets/CPU-s "
+                f"{g.n_edges / g.n_jets:7.0f} edges/jet"
+            )
     return out
 
 
@@ -114,13 +125,15 @@ def real_jets(path: str):
 def bench_real(path: str, repeat: int) -> dict:
     cons, (pt, eta, phi) = real_jets(path)
     n_jets = 2 * len(cons)
-    t = _best(lambda: build_graphs(cons, pt, eta, phi), repeat)
+    cpu: list[float] = []
+    t = _best(lambda: build_graphs(cons, pt, eta, phi), repeat, cpu)
     g = build_graphs(cons, pt, eta, phi, GraphConfig(max_constituents=None))
     n = g.num_nodes_per_jet
     res = {
         "file": str(path),
         "jets": n_jets,
         "jets_per_s_radius": n_jets / t,
+        "jets_per_cpu_s_radius": n_jets / cpu[0],
         "nodes_per_jet_mean": float(n.mean()),
         "nodes_per_jet_q99": float(np.quantile(n, 0.99)),
         "frac_jets_over_100": float(np.mean(n > 100)),
@@ -130,7 +143,8 @@ def bench_real(path: str, repeat: int) -> dict:
     print(
         f"real jets: {n_jets} jets, {res['nodes_per_jet_mean']:.1f} nodes/jet (q99 "
         f"{res['nodes_per_jet_q99']:.0f}, {100 * res['frac_jets_over_100']:.1f} % > 100), "
-        f"{res['edges_per_node_radius']:.1f} neighbours/node, build {n_jets / t:.0f} jets/s"
+        f"{res['edges_per_node_radius']:.1f} neighbours/node, build {n_jets / t:.0f} jets/s, "
+        f"{n_jets / cpu[0]:.0f} jets/CPU-s"
     )
     return res
 
@@ -181,6 +195,80 @@ def bench_models(cons, batch: int, budget_s: float, names) -> dict:
     return out
 
 
+def _sculpting_sample(n: int, rng: np.random.Generator):
+    """Toy QCD-like jets whose mass and the event's mjj both grow with the jet pT."""
+    pt = 1200.0 + rng.exponential(300.0, n)
+    spread = np.exp(rng.uniform(np.log(0.03), np.log(0.15), n))
+    cons = toy_jets(n, rng, mean_constituents=40.0, jet_pt=pt, spread=spread)
+    ax = jet_axis(cons)
+    mjj = 2.0 * ax.pt * np.cosh(rng.uniform(0.0, 1.3, n) / 2.0)  # equal-pT dijet
+    return cons, ax, mjj
+
+
+def _train_deepsvdd(cons, ax, augment: bool, epochs: int, rng: np.random.Generator):
+    from adsearch.models.objectives import DeepSVDD
+
+    torch.manual_seed(0)
+    net = build_backbone("gin", width=64, layers=3, mlp_layers=2, bias=False)
+    obj = DeepSVDD(64)
+    batch = 256
+
+    def inputs(idx, aug):
+        sub = cons[idx]
+        if aug:
+            a = random_mass_rescale(sub, rng, 0.5, 2.0)
+            return to_pyg(build_graphs(a.constituents, a.axis.pt, a.axis.eta, a.axis.phi))
+        return to_pyg(build_graphs(sub, ax.pt[idx], ax.eta[idx], ax.phi[idx]))
+
+    net.eval()
+    with torch.no_grad():
+        first = np.arange(min(len(cons), 1024))
+        z = net(inputs(first, False))
+    obj.set_center(z.mean(0))
+    net.train()
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3, weight_decay=1e-6)
+    for _ in range(epochs):
+        order = rng.permutation(len(cons))
+        for i in range(0, len(order) - batch + 1, batch):
+            opt.zero_grad()
+            loss, _ = obj.loss(net(inputs(order[i : i + batch], augment)), None, None)
+            loss.backward()
+            opt.step()
+    return net.eval(), obj
+
+
+def bench_sculpting(n_train: int, n_test: int, epochs: int, cut_eff: float) -> dict:
+    """Score-mass correlation and mjj sculpting of a DeepSVDD GIN, with/without augmentation."""
+    from adsearch.graphs import mass_sculpting_report
+
+    rng = np.random.default_rng(7)
+    tr_cons, tr_ax, _ = _sculpting_sample(n_train, rng)
+    te_cons, te_ax, te_mjj = _sculpting_sample(n_test, rng)
+    g_test = build_graphs(te_cons, te_ax.pt, te_ax.eta, te_ax.phi)
+    out = {"n_train": n_train, "n_test": n_test, "epochs": epochs, "cut_eff": cut_eff}
+    for augment in (False, True):
+        t0 = time.perf_counter()
+        net, obj = _train_deepsvdd(tr_cons, tr_ax, augment, epochs, np.random.default_rng(1))
+        with torch.no_grad():
+            score = torch.cat(
+                [obj.score(net(to_pyg(g_test[i : i + 1024])), None) for i in range(0, n_test, 1024)]
+            ).numpy()
+        r = mass_sculpting_report(score, te_ax.mass, te_mjj, cut_eff)
+        key = "with_augmentation" if augment else "without_augmentation"
+        out[key] = {
+            "pearson_score_mj": r.pearson_mj,
+            "spearman_score_mj": r.spearman_mj,
+            "mjj_js_divergence": r.mjj_js,
+            "mj_js_divergence": r.mj_js,
+            "train_seconds": time.perf_counter() - t0,
+        }
+        print(
+            f"sculpting {key:21s} spearman(score, mj) {r.spearman_mj:+.3f}  "
+            f"JS(mjj after/before {cut_eff:.0%} cut) {r.mjj_js:.4f}  JS(mj) {r.mj_js:.4f}"
+        )
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--jets", type=int, default=20000, help="jets for the build benchmark")
@@ -188,31 +276,59 @@ def main() -> None:
     ap.add_argument("--model-batch", type=int, default=256, help="jets per model step")
     ap.add_argument("--quick", action="store_true", help="tiny smoke run")
     ap.add_argument("--real", default=None, help="optional real LHCO HDF5 file for jet stats")
+    ap.add_argument(
+        "--sections",
+        default="build,convert,augment,real,models",
+        help="comma-separated sections to (re)run; results merge into the existing JSON",
+    )
+    ap.add_argument(
+        "--sculpting",
+        action="store_true",
+        help="only run the mass-sculpting study (train GIN DeepSVDD with/without augmentation) "
+        "and add it to the existing JSON",
+    )
     args = ap.parse_args()
+    if args.sculpting:
+        torch.set_num_threads(2)
+        res = json.loads(OUT.read_text()) if OUT.exists() else {}
+        n = 1000 if args.quick else 8000
+        res["sculpting"] = bench_sculpting(n, n, 1 if args.quick else 2, 0.1)
+        with atomic_path(OUT) as tmp:
+            Path(tmp).write_text(json.dumps(res, indent=2) + "\n")
+        print(f"wrote {OUT}")
+        return
     torch.set_num_threads(2)
     n_jets = 2000 if args.quick else args.jets
     repeat = 1 if args.quick else 3
     cons = toy_jets(n_jets, seed=1)
     ax = jet_axis(cons)
-    res = {
-        "machine": {
-            "cpu_threads": torch.get_num_threads(),
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-        },
-        "jets": n_jets,
-        "batch": args.batch,
-        "build": bench_build(cons, ax, args.batch, repeat),
-        "convert": bench_convert(cons, args.batch, repeat),
-        "augment": bench_augment(cons[:5000], repeat),
-        "real": bench_real(args.real, repeat) if args.real else None,
-        "models": bench_models(
-            cons,
-            32 if args.quick else args.model_batch,
-            2.0 if args.quick else 30.0,
-            list(MODELS),
-        ),
-    }
+    sections = set(args.sections.split(","))
+    res = json.loads(OUT.read_text()) if OUT.exists() else {}
+    res.update(
+        {
+            "load_average_at_start": os.getloadavg()[0],
+            "machine": {
+                "cpu_threads": torch.get_num_threads(),
+                "python": platform.python_version(),
+                "torch": torch.__version__,
+            },
+            "jets": n_jets,
+            "batch": args.batch,
+        }
+    )
+    if "build" in sections:
+        res["build"] = bench_build(cons, ax, args.batch, repeat)
+    if "convert" in sections:
+        res["convert"] = bench_convert(cons, args.batch, repeat)
+    if "augment" in sections:
+        res["augment"] = bench_augment(cons[:5000], repeat)
+    if "real" in sections and args.real:
+        res["real"] = bench_real(args.real, repeat)
+    if "models" in sections:
+        res["models"] = bench_models(
+            cons, 32 if args.quick else args.model_batch, 2.0 if args.quick else 30.0, list(MODELS)
+        )
+    res["load_average_at_end"] = os.getloadavg()[0]
     OUT.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(OUT) as tmp:
         Path(tmp).write_text(json.dumps(res, indent=2) + "\n")
