@@ -3,7 +3,7 @@
 Jets: toy jets with real-LHCO graph sizes (:func:`adsearch.graphs.toy.toy_jets`, ~56
 constituents, ~25 ΔR < 0.2 neighbours per constituent; design.md 2b), two per event.
 Each model (default width 128, 5 message-passing layers / 3 attention blocks, batch 1024,
-graph cap 100 constituents) trains ``--epochs`` epochs on ``--n`` jets with the real training
+default graph cap) trains ``--epochs`` epochs on ``--n`` jets with the real training
 loop (:func:`adsearch.train.train`, graph building included); the fastest epoch gives s/epoch
 and jets/s. Inference is :func:`adsearch.score.score_jets` over the same jets (best of
 ``--repeat``). Results go to ``benchmarks/results/train.json``.
@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from adsearch.config import from_dict
+from adsearch.graphs import GraphConfig
 from adsearch.io.atomic import atomic_path
 
 RESULTS = Path(__file__).resolve().parent / "results" / "train.json"
@@ -134,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     out = {
         "what": "training/inference speed per model kind, default width, CPU",
         "sample": f"{args.n} toy jets with LHCO-like graph sizes (~56 constituents)",
-        "config": "width 128, batch 1024 (GATv2: 128), graph radius 0.2, cap 100 constituents",
+        "config": "width 128, batch 1024 (GATv2: 128), graph radius 0.2, cap "
+        f"{GraphConfig().max_constituents} constituents",
         "machine": {
             "cpu_count": os.cpu_count(),
             "torch_threads": torch.get_num_threads(),

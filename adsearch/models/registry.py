@@ -59,7 +59,7 @@ class ModelConfig:
     center_eps: float = 0.1
     radius_warmup_epochs: int = 1
     balance_classes: bool = True
-    max_constituents: int = 128
+    max_constituents: int = 256
     options: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:

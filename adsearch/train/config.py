@@ -127,6 +127,16 @@ class TrainConfig:
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
 
     def validate(self) -> None:
+        if self.model.objective == "ae":
+            from adsearch.graphs import GraphConfig
+
+            cap = self.graph.get("max_constituents", GraphConfig.max_constituents)
+            if cap is None or cap > self.model.max_constituents:
+                raise ConfigError(
+                    f"graph:max_constituents: the autoencoder decodes at most "
+                    f"model:max_constituents = {self.model.max_constituents} constituents; "
+                    f"set graph:max_constituents <= that (got {cap})"
+                )
         if self.model.objective == "supervised" and self.data.mode == "data-like":
             raise ConfigError(
                 "data:mode: 'data-like' has no labels; the supervised objective needs "

@@ -160,3 +160,13 @@ def test_cli_train_score_from_a_features_file(tmp_path):
     # bad inputs: one line, exit 1
     assert main(["score", str(tmp_path / "nope"), str(fpath)]) == 1
     assert main(["train", str(tmp_path / "missing.yaml")]) == 1
+
+
+def test_autoencoder_constituent_cap_must_fit_the_decoder(tmp_path):
+    with pytest.raises(ConfigError, match="max_constituents"):
+        from_dict(
+            TrainConfig,
+            {"model": {"backbone": "part", "objective": "ae"}, "graph": {"max_constituents": None}},
+        )
+    ok = from_dict(TrainConfig, {"model": {"backbone": "part", "objective": "ae"}})
+    assert ok.model.max_constituents >= 100
