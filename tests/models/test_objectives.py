@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 from scipy.stats import rankdata
-from train.toys import toy_sample
+from tests.train.toys import toy_sample
 
 from adsearch.config import from_dict
 from adsearch.models.objectives import DeepSVDD, Supervised

@@ -1,7 +1,7 @@
 import pytest
 import torch
 from torch import nn
-from train.toys import toy_sample
+from tests.train.toys import toy_sample
 
 from adsearch.cli import main
 from adsearch.config import from_dict

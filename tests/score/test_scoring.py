@@ -1,7 +1,7 @@
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from train.toys import toy_features, toy_sample
+from tests.train.toys import toy_features, toy_sample
 
 from adsearch.config import from_dict
 from adsearch.errors import InputError

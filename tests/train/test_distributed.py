@@ -8,7 +8,7 @@ import torch.multiprocessing as mp
 
 from adsearch.config import from_dict
 from adsearch.train import TrainConfig, train
-from train.toys import toy_sample
+from tests.train.toys import toy_sample
 
 
 def _worker(rank: int, world: int, tmp: str) -> None:

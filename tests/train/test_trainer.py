@@ -11,7 +11,7 @@ from adsearch.config import from_dict
 from adsearch.errors import ConfigError, InputError
 from adsearch.jets.featurefile import write_features
 from adsearch.train import TrainConfig, load_model, load_train_config, train
-from train.toys import toy_features, toy_sample
+from tests.train.toys import toy_features, toy_sample
 
 
 def cfg_dict(out_dir, **over):
