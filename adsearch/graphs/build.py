@@ -359,8 +359,7 @@ def _pair_block(
     dr2 = eta[:, :, None] - eta[:, None, :]
     np.multiply(dr2, dr2, out=dr2)
     dphi = phi[:, :, None] - phi[:, None, :]
-    if wrap:
-        # relative phis lie in [-pi, pi), so |dphi| < 2 pi: one conditional shift wraps it
+    if wrap:  # only blocks with a constituent at |phi - phi_jet| >= pi/2 need it
         dphi -= np.float32(2 * np.pi) * np.round(dphi / np.float32(2 * np.pi))
     np.multiply(dphi, dphi, out=dphi)
     dr2 += dphi
