@@ -614,11 +614,15 @@ def limits(
 def run(
     config: Annotated[
         Path | None,
-        typer.Argument(help="analysis YAML, e.g. analyses/lhco_3prong.yaml [default: quickstart]"),
+        typer.Argument(
+            help="analysis YAML, e.g. analyses/lhco_3prong.yaml (default: the quickstart)"
+        ),
     ] = None,
     out_dir: Annotated[
         Path | None,
-        typer.Option("-o", "--out-dir", help="run directory [default: runs/<config name>]"),
+        typer.Option(
+            "-o", "--out-dir", help="run directory (default: runs/NAME, NAME from the config)"
+        ),
     ] = None,
     force: Annotated[
         list[str] | None,
@@ -626,24 +630,22 @@ def run(
     ] = None,
     set_: Annotated[
         list[str] | None,
-        typer.Option(
-            "--set", help="override a config value, e.g. --set stats.bumphunt.n_toys=500"
-        ),
+        typer.Option("--set", help="override a config value, e.g. --set stats.bumphunt.n_toys=500"),
     ] = None,
     show_config: Annotated[
         bool, typer.Option("--show-config", help="print the full, validated config and exit")
     ] = False,
     progress: Annotated[
         bool | None,
-        typer.Option("--progress/--no-progress", help="progress bars [default: on a terminal]"),
+        typer.Option("--progress/--no-progress", help="progress bars (default: on a terminal)"),
     ] = None,
 ) -> None:
-    """Run a whole search: events -> features -> training -> scores -> fit -> BumpHunter ->
-    limits -> OUT_DIR/report.md.
+    """Run a whole search from one analysis config; write OUT_DIR/report.md and results.json.
 
-    Without CONFIG the built-in quickstart runs (generated events, ~10 min on 2 cores).
-    Each step is skipped when its config and inputs are unchanged, so rerunning after a crash
-    or an edit redoes only what changed.
+    Steps: events, features, training, scores, signal regions, background fit, BumpHunter,
+    limits, report. Each is skipped when its config and inputs are unchanged, so a rerun after
+    a crash or an edit redoes only what changed. Without CONFIG the built-in quickstart runs
+    (generated events, about 10 minutes on 2 cores).
     """
     import yaml
 
@@ -665,7 +667,7 @@ def run(
     perf = res.results.get("performance")
     if perf:
         typer.echo(
-            f"event AUC {perf['auc_event']['mean']:.3f} (mean score), max SIC "
+            f"event AUC {perf['auc_event'][res.results['event_score']]:.3f}, max SIC "
             f"{perf['max_sic']:.2f}"
         )
     for name, b in res.results.get("bumphunt", {}).items():

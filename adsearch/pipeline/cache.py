@@ -26,13 +26,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from adsearch.io.atomic import atomic_path
 
-__all__ = ["file_hash", "run_step", "step_key"]
+__all__ = ["file_hash", "input_key", "read_record", "run_step", "step_key"]
 
 _CHUNK = 1 << 22
 
@@ -81,6 +82,24 @@ def step_key(config: Any, input_hashes: Sequence[str]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+def input_key(
+    outdir: str | os.PathLike[str], config: Any, inputs: Sequence[str | os.PathLike[str]]
+) -> str:
+    """The key :func:`run_step` computes for ``config`` and ``inputs`` (e.g. to tag a resumable
+    partial product with the exact step it belongs to)."""
+    out = Path(outdir)
+    return step_key(config, [_recorded_hash(out, Path(p)) for p in inputs])
+
+
+def read_record(outdir: str | os.PathLike[str], name: str) -> dict[str, Any] | None:
+    """The state record of step ``name`` (key, outputs, ``seconds`` it took), or None."""
+    state = _state_path(Path(outdir), name)
+    try:
+        return json.loads(state.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
 def _outputs_intact(record: dict[str, Any]) -> bool:
     for name, entry in record.get("outputs", {}).items():
         p = Path(name)
@@ -123,7 +142,7 @@ def run_step(
     out.mkdir(parents=True, exist_ok=True)
     in_paths = [Path(p) for p in inputs]
     out_paths = [(out / p) if not Path(p).is_absolute() else Path(p) for p in outputs]
-    key = step_key(config, [_recorded_hash(out, p) for p in in_paths])
+    key = input_key(out, config, in_paths)
     state = _state_path(out, name)
     if state.is_file():
         try:
@@ -133,12 +152,15 @@ def run_step(
         if record.get("key") == key and _outputs_intact(record):
             return False
     state.unlink(missing_ok=True)  # a crash inside fn must not leave a stale "done" record
+    t0 = time.perf_counter()
     fn(out)
+    seconds = time.perf_counter() - t0
     missing = [str(p) for p in out_paths if not p.exists()]
     if missing:
         raise RuntimeError(f"step {name!r} did not write {', '.join(missing)}")
     record = {
         "key": key,
+        "seconds": seconds,
         "outputs": {
             str(p.resolve()): {"sha256": file_hash(p), "stat": _stat(p)} for p in out_paths
         },

@@ -1,0 +1,514 @@
+"""The run report: ``report.md``, ``results.json`` and summary plots of a pipeline run.
+
+Performance figures need the truth: the label column (R&D-like and generated samples) or a
+Black-Box answer key (``input.key``); they are computed on the test split only and left out
+(``null``) for unlabelled data. Everything else (working points, fits, BumpHunter, limits) is
+data-driven and always reported.
+
+ROC AUC is the Mann–Whitney statistic (ties count one half), computed with numpy ranks, so no
+scikit-learn is needed.
+
+Examples
+--------
+>>> import numpy as np
+>>> roc_auc(np.array([0.1, 0.4, 0.35, 0.8]), np.array([0, 0, 1, 1]))
+0.75
+>>> roc_auc(np.array([1.0, 1.0]), np.array([0, 1]))  # a tie counts one half
+0.5
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from adsearch.errors import InputError
+from adsearch.io.atomic import atomic_path
+
+__all__ = ["max_sic", "roc_auc", "roc_curve", "write_report"]
+
+
+def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Area under the ROC curve of ``scores`` (higher = more signal-like) for 0/1 ``labels``."""
+    from scipy.stats import rankdata
+
+    s = np.asarray(scores, dtype=float)
+    y = np.asarray(labels).astype(bool)
+    n1, n0 = int(y.sum()), int((~y).sum())
+    if n1 == 0 or n0 == 0:
+        raise InputError("AUC needs both signal and background events")
+    ranks = rankdata(s)  # average ranks for ties
+    return float((ranks[y].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def roc_curve(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(eff_background, eff_signal, threshold)`` of the cuts ``score >= threshold``.
+
+    One point per distinct score value, from the tightest cut to the loosest.
+    """
+    s = np.asarray(scores, dtype=float)
+    y = np.asarray(labels).astype(bool)
+    order = np.argsort(-s, kind="stable")
+    s, y = s[order], y[order]
+    last = np.r_[np.flatnonzero(np.diff(s)), s.size - 1]  # end of each block of equal scores
+    tp = np.cumsum(y)[last]
+    fp = np.cumsum(~y)[last]
+    return fp / max(int((~y).sum()), 1), tp / max(int(y.sum()), 1), s[last]
+
+
+def max_sic(
+    eff_b: np.ndarray, eff_s: np.ndarray, n_background: int, min_background: int = 20
+) -> tuple[float, float]:
+    """Largest significance improvement ``eff_s / sqrt(eff_b)`` and the ``eff_b`` it occurs at.
+
+    Only cuts keeping at least ``min_background`` background events count, so the maximum is
+    not set by the statistical fluctuation of a handful of events.
+    """
+    ok = eff_b * n_background >= min_background
+    if not np.any(ok):
+        return float("nan"), float("nan")
+    sic = np.where(ok, eff_s / np.sqrt(np.where(eff_b > 0, eff_b, 1.0)), -np.inf)
+    i = int(np.argmax(sic))
+    return float(sic[i]), float(eff_b[i])
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _load(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text())
+
+
+def _truth(manifest: dict[str, Any], table: dict[str, np.ndarray]) -> tuple[np.ndarray | None, str]:
+    """Per-event 0/1 truth of the scores table, from its labels or the answer key."""
+    label = table["label"]
+    if manifest.get("labelled") and np.all(label >= 0):
+        return (label > 0).astype(np.int8), "labels"
+    key = manifest.get("key")
+    if key:
+        try:
+            k = np.loadtxt(key, dtype=float, ndmin=1)
+        except (OSError, ValueError) as e:
+            raise InputError(f"{key}: cannot read the answer key ({e})") from None
+        idx = table["event_index"].astype(np.int64)
+        if idx.size and idx.max() >= k.size:
+            raise InputError(f"{key}: {k.size} lines but the events go up to row {idx.max()}")
+        return (k[idx] > 0).astype(np.int8), f"answer key {Path(key).name}"
+    return None, "none"
+
+
+def _fmt(x: Any, nd: int = 3) -> str:
+    if x is None:
+        return "–"
+    if isinstance(x, float):
+        if not np.isfinite(x):
+            return "–"
+        return f"{x:.{nd}g}"
+    return str(x)
+
+
+def _plots(
+    out: Path,
+    plot: Callable[[str], str],
+    table: dict[str, np.ndarray],
+    col: str,
+    truth: np.ndarray | None,
+    thresholds: list[tuple[str, float]],
+    edges: np.ndarray,
+) -> list[str]:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    def save(fig: Any, name: str) -> str:
+        rel = plot(name)
+        p = out / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(p) as tmp:
+            fig.savefig(tmp, format=p.suffix.lstrip("."), dpi=110, bbox_inches="tight")
+        return rel
+
+    made = []
+    s = table[col]
+    fig = Figure(figsize=(6.5, 4.5))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    bins = np.quantile(s, np.linspace(0, 1, 61))
+    bins = np.unique(bins) if np.unique(bins).size > 2 else 40
+    if truth is None:
+        ax.hist(s, bins=bins, histtype="step", label="test events")
+    else:
+        ax.hist(s[truth == 0], bins=bins, histtype="step", density=True, label="background")
+        ax.hist(s[truth == 1], bins=bins, histtype="step", density=True, label="signal")
+    for name, thr in thresholds:
+        ax.axvline(thr, ls="--", lw=1, color="gray")
+        ax.text(thr, ax.get_ylim()[1] * 0.9, f" {name}", fontsize=8, color="gray")
+    ax.set_xlabel(f"event anomaly score ({col})")
+    ax.set_ylabel("events" if truth is None else "density")
+    ax.set_yscale("log")
+    ax.legend()
+    made.append(save(fig, "scores"))
+
+    fig = Figure(figsize=(6.5, 4.5))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    mjj = table["mjj"]
+    ax.hist(mjj, bins=edges, histtype="step", label="all test events")
+    for name, thr in thresholds:
+        ax.hist(mjj[s > thr], bins=edges, histtype="step", label=f"score cut {name}")
+    if truth is not None and truth.any():
+        ax.hist(
+            mjj[truth == 1], bins=edges, histtype="stepfilled", alpha=0.3, label="signal (truth)"
+        )
+    ax.set_xlabel(r"$m_{jj}$ [GeV]")
+    ax.set_ylabel("events per bin")
+    ax.set_yscale("log")
+    ax.legend(fontsize=8)
+    made.append(save(fig, "mjj"))
+
+    if truth is not None and truth.any() and (truth == 0).any():
+        eb, es, _ = roc_curve(s, truth)
+        fig = Figure(figsize=(9, 4))
+        FigureCanvasAgg(fig)
+        a1, a2 = fig.subplots(1, 2)
+        a1.plot(eb, es)
+        a1.plot([0, 1], [0, 1], ls=":", color="gray")
+        a1.set_xlabel("background efficiency")
+        a1.set_ylabel("signal efficiency")
+        a1.set_title(f"ROC, AUC = {roc_auc(s, truth):.3f}")
+        ok = eb > 0
+        a2.plot(es[ok], es[ok] / np.sqrt(eb[ok]))
+        a2.set_xlabel("signal efficiency")
+        a2.set_ylabel(r"SIC = $\epsilon_S/\sqrt{\epsilon_B}$")
+        made.append(save(fig, "roc"))
+    return made
+
+
+# ---------------------------------------------------------------------------- report
+
+
+def write_report(cfg: Any, out: Path, plot: Callable[[str], str]) -> dict[str, Any]:
+    """Write ``results.json``, ``report.md`` and the summary plots of the run in ``out``."""
+    import pyarrow.parquet as pq
+
+    from adsearch import __version__
+    from adsearch.jets import read_features_metadata
+    from adsearch.pipeline.run import plan_steps, step_seconds
+    from adsearch.stats.binning import log_bins
+
+    out = Path(out)
+    manifest = _load(out / "events.json")
+    regions = _load(out / "regions.json")
+    fits = _load(out / "fit.json")["selections"]
+    bhs = _load(out / "bumphunt.json")["selections"]
+    lims = _load(out / "limits.json")["selections"]
+    fmeta = read_features_metadata(out / "features.parquet")
+    metrics_path = out / "train" / "metrics.json"
+    history = _load(metrics_path) if metrics_path.is_file() else []
+    if isinstance(history, dict):
+        history = history.get("history", history.get("epochs", []))
+
+    col = regions["score_column"]
+    cols = ["mjj", "label", "event_index", "split", "score", "score_max", "score_min"]
+    cols += ["score_j1", "score_j2"]
+    t_all = pq.read_table(out / "scores.parquet", columns=cols)
+    table_all = {c: t_all[c].to_numpy() for c in cols}
+    split = table_all["split"]
+    test = split == 2
+    table = {c: v[test] for c, v in table_all.items()}
+    truth, truth_source = _truth(manifest, table)
+
+    # -- performance (truth needed)
+    perf: dict[str, Any] | None = None
+    wp_rows = []
+    n_b = int((truth == 0).sum()) if truth is not None else 0
+    n_s = int((truth == 1).sum()) if truth is not None else 0
+    sr_lo, sr_hi = regions["signal_region"]
+    in_sr = (table["mjj"] >= sr_lo) & (table["mjj"] < sr_hi)
+    if truth is not None and n_s > 0 and n_b > 0:
+        auc = {k: roc_auc(table[c], truth) for k, c in
+               (("mean", "score"), ("max", "score_max"), ("min", "score_min"))}  # fmt: skip
+        jet_s = np.concatenate([table["score_j1"], table["score_j2"]])
+        jet_y = np.concatenate([truth, truth])
+        eb, es, _ = roc_curve(table[col], truth)
+        sic, sic_eb = max_sic(eb, es, n_b, cfg.report.sic_min_background)
+        perf = {
+            "truth_from": truth_source,
+            "n_signal_test": n_s,
+            "n_background_test": n_b,
+            "auc_event": auc,
+            "auc_jet": roc_auc(jet_s, jet_y),
+            "max_sic": sic,
+            "max_sic_background_efficiency": sic_eb,
+            "sic_min_background_events": cfg.report.sic_min_background,
+            "signal_in_sr": int((truth[in_sr] == 1).sum()),
+            "background_in_sr": int((truth[in_sr] == 0).sum()),
+        }
+    for w in regions["working_points"]:
+        row = dict(w)
+        if perf is not None:
+            sel = table[col] > w["threshold"]
+            es_w = float(sel[truth == 1].mean())
+            eb_w = float(sel[truth == 0].mean())
+            s_sr = int((sel & in_sr & (truth == 1)).sum())
+            b_sr = int((sel & in_sr & (truth == 0)).sum())
+            row["truth"] = {
+                "signal_efficiency": es_w,
+                "background_efficiency": eb_w,
+                "sic": es_w / np.sqrt(eb_w) if eb_w > 0 else None,
+                "signal_in_sr": s_sr,
+                "background_in_sr": b_sr,
+                "s_over_b_sr": s_sr / b_sr if b_sr else None,
+                "s_over_sqrt_b_sr": s_sr / np.sqrt(b_sr) if b_sr else None,
+            }
+        wp_rows.append(row)
+
+    fit_rows = {}
+    for name, e in fits.items():
+        f = e.get("fit")
+        fit_rows[name] = (
+            {"error": e["error"]}
+            if f is None
+            else {
+                "n_events": float(np.sum(e["histogram"]["counts"])),
+                "family": f["family"],
+                "npar": f["npar"],
+                "chi2": f["deviance"],
+                "ndf": f["ndf"],
+                "p_value": f["p_value"],
+                "blind": f["blind"],
+            }
+        )
+    bh_rows = {}
+    for name, b in bhs.items():
+        bh_rows[name] = (
+            {"error": b["error"]}
+            if "error" in b
+            else {
+                "window_mjj": [b["window"]["mjj_lo"], b["window"]["mjj_hi"]],
+                "n_obs": b["window"]["n_obs"],
+                "n_bkg": b["window"]["n_bkg"],
+                "z_local": b["z_local"],
+                "global_p": b["global_p"],
+                "z_global": b["z_global"],
+                "global_p_is_upper_bound": b["global_p_is_upper_bound"],
+                "n_toys": b["n_toys"],
+            }
+        )
+    lim_rows = {}
+    for name, li in lims.items():
+        lim_rows[name] = (
+            {"error": li["error"]}
+            if "error" in li
+            else [
+                {
+                    "mass": m["mass"],
+                    "events_observed": m["events_observed"],
+                    "events_expected": m["events_expected"][2],
+                    "events_expected_1sigma": [m["events_expected"][1], m["events_expected"][3]],
+                    "z0": m["z0"],
+                }
+                for m in li["limits"]
+            ]
+        )
+
+    names = plan_steps(cfg)
+    timings = step_seconds(out, [n for n in names if n != "report"])
+    train_info: dict[str, Any] = {
+        "backbone": cfg.train.model.backbone,
+        "objective": cfg.train.model.objective,
+        "width": cfg.train.model.width,
+        "mode": cfg.train.data.mode,
+        "epochs_run": len(history),
+    }
+    if history:
+        best = min(history, key=lambda h: h.get("val_loss", np.inf))
+        train_info.update(
+            best_epoch=best.get("epoch"),
+            best_val_loss=best.get("val_loss"),
+            train_jets_per_s=float(np.median([h.get("train_jets_per_s", np.nan) for h in history])),
+        )
+    results = {
+        "name": cfg.name,
+        "adsearch_version": __version__,
+        "input": {
+            k: manifest.get(k)
+            for k in ("source", "n_events", "labelled", "n_signal_injected", "generation")
+        },
+        "features": {
+            "n_input": fmeta.get("n_input"),
+            "n_fewer_than_two_jets": fmeta.get("n_fewer_than_two_jets"),
+        },
+        "split": {
+            "train": int((split == 0).sum()),
+            "validation": int((split == 1).sum()),
+            "test": int(test.sum()),
+        },
+        "training": train_info,
+        "event_score": regions["event_score"],
+        "signal_region": regions["signal_region"],
+        "performance": perf,
+        "working_points": wp_rows,
+        "fit": fit_rows,
+        "bumphunt": bh_rows,
+        "limits": lim_rows,
+        "timings_s": timings,
+    }
+
+    st = cfg.stats
+    edges = log_bins(st.mjj_range[0], st.mjj_range[1], st.bin_width)
+    thresholds = [(w["name"], w["threshold"]) for w in regions["working_points"]]
+    plots = _plots(out, plot, table, col, truth, thresholds, edges)
+    results["plots"] = (
+        plots
+        + [plot(f"{p}_{n}") for p in ("fit", "bumphunt", "tstat") for n in fits]
+        + [plot(f"brazil_{n}") for n in lims]
+    )
+
+    from adsearch.stats.io import write_json
+
+    write_json(out / "results.json", results)
+    md = _markdown(cfg, results, plot)
+    with atomic_path(out / "report.md") as tmp:
+        tmp.write_text(md)
+    return results
+
+
+def _process_name(p: Any) -> str:
+    if isinstance(p, dict):
+        name = str(p.get("process", "?"))
+        if name.startswith("wprime"):
+            m = (p.get("m_wprime"), p.get("m_x"), p.get("m_y"))
+            return f"{name} (m_W' {m[0]:g}, m_X {m[1]:g}, m_Y {m[2]:g} GeV)"
+        return name
+    return str(p)
+
+
+def _markdown(cfg: Any, r: dict[str, Any], plot: Callable[[str], str]) -> str:
+    inp, sp = r["input"], r["split"]
+    lines = [f"# adsearch report: {r['name']}", ""]
+    if cfg.description:
+        lines += [cfg.description.strip(), ""]
+    src = inp["source"]
+    if src == "generated":
+        g = inp.get("generation") or {}
+        parts = [
+            f"{v.get('n_events')} {_process_name(v.get('process'))} events (trigger efficiency "
+            f"{_fmt(v.get('trigger_efficiency'))})"
+            for v in g.values()
+        ]
+        lines.append(f"**Input**: generated sample: {'; '.join(parts)}; "
+                     f"{inp['n_signal_injected']} signal events injected.")  # fmt: skip
+    else:
+        lines.append(f"**Input**: `{src}`, {inp['n_events']} events"
+                     + (f", {inp['n_signal_injected']} signal injected" if inp.get(
+                         "n_signal_injected") else ""))  # fmt: skip
+    lines.append(f"Labels: {'yes' if inp['labelled'] else 'no (black box)'}.")
+    f = r["features"]
+    lines += [
+        "",
+        f"**Events**: {f['n_input']} read, {f['n_fewer_than_two_jets']} with fewer than two "
+        f"jets dropped; split train / validation / test = {sp['train']} / {sp['validation']} / "
+        f"{sp['test']}. All statistics below use the {sp['test']} test events only.",
+        "",
+    ]
+    t = r["training"]
+    lines += [
+        f"**Model**: {t['backbone']} {t['objective']} (width {t['width']}, training mode "
+        f"`{t['mode']}`), {t['epochs_run']} epochs, best epoch {t.get('best_epoch', '–')} "
+        f"(validation loss {_fmt(t.get('best_val_loss'), 4)}).",
+        "",
+        f"**Event score**: `{r['event_score']}` of the two leading jets' scores. Signal region "
+        f"{r['signal_region'][0]:g}–{r['signal_region'][1]:g} GeV.",
+        "",
+    ]
+    p = r["performance"]
+    if p is not None:
+        a = p["auc_event"]
+        lines += [
+            "## Performance (truth from " + p["truth_from"] + ")",
+            "",
+            f"{p['n_signal_test']} signal / {p['n_background_test']} background test events; "
+            f"in the SR {p['signal_in_sr']} / {p['background_in_sr']}.",
+            "",
+            "| AUC event (mean) | AUC event (max) | AUC event (min) | AUC jet | max SIC |",
+            "|---|---|---|---|---|",
+            f"| {_fmt(a['mean'])} | {_fmt(a['max'])} | {_fmt(a['min'])} | "
+            f"{_fmt(p['auc_jet'])} | {_fmt(p['max_sic'])} (at ε_B = "
+            f"{_fmt(p['max_sic_background_efficiency'])}) |",
+            "",
+            f"![ROC]({plot('roc')})",
+            "",
+        ]
+    else:
+        lines += ["## Performance", "", "No truth labels: performance not computed.", ""]
+    lines += [
+        "## Working points",
+        "",
+        "Thresholds are quantiles of the scores of test events outside the SR.",
+        "",
+        "| selection | ε_B target | threshold | events | in SR | ε_S | ε_B | S / B in SR |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for w in r["working_points"]:
+        tr = w.get("truth") or {}
+        lines.append(
+            f"| {w['name']} | {_fmt(w['efficiency'])} | {_fmt(w['threshold'], 4)} | "
+            f"{w['n_selected']} | {w['n_selected_sr']} | {_fmt(tr.get('signal_efficiency'))} | "
+            f"{_fmt(tr.get('background_efficiency'))} | {_fmt(tr.get('s_over_b_sr'))} |"
+        )
+    lines += ["", f"![scores]({plot('scores')}) ![mjj]({plot('mjj')})", ""]
+    lines += [
+        "## Background fit and BumpHunter",
+        "",
+        "| selection | events | fit | χ²/ndf (p) | most significant window (GeV) | local Z "
+        "| global p (Z) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, fr in r["fit"].items():
+        b = r["bumphunt"].get(name, {})
+        if "error" in fr:
+            lines.append(f"| {name} | – | failed: {fr['error']} | | | | |")
+            continue
+        gp = b.get("global_p")
+        bound = "<" if b.get("global_p_is_upper_bound") else ""
+        gtxt = (
+            f"{bound}{_fmt(max(gp, 1 / b['n_toys']) if bound else gp)} "
+            f"({'≥' if bound else ''}{_fmt(b['z_global'], 2)})"
+            if gp is not None
+            else "–"
+        )
+        win = b.get("window_mjj")
+        lines.append(
+            f"| {name} | {fr['n_events']:.0f} | {fr['family']} {fr['npar']} par. | "
+            f"{fr['chi2']:.1f}/{fr['ndf']} ({_fmt(fr['p_value'], 2)}) | "
+            + (f"{win[0]:.0f}–{win[1]:.0f}" if win else "–")
+            + f" | {_fmt(b.get('z_local'), 2)} | {gtxt} |"
+        )
+    lines.append("")
+    for name in r["fit"]:
+        lines.append(f"![fit {name}]({plot('fit_' + name)}) ![bumphunt {name}]"
+                     f"({plot('bumphunt_' + name)})")  # fmt: skip
+    lines += ["", "## Limits (95 % CL CLs on signal events, Gaussian signal)", ""]
+    for name, rows in r["limits"].items():
+        lines.append(f"**{name}**")
+        lines.append("")
+        if isinstance(rows, dict):
+            lines += [f"failed: {rows['error']}", ""]
+            continue
+        lines += ["| mass (GeV) | observed | expected (±1σ) | Z0 |", "|---|---|---|---|"]
+        for m in rows:
+            lo, hi = m["events_expected_1sigma"]
+            lines.append(
+                f"| {m['mass']:.0f} | {m['events_observed']:.1f} | {m['events_expected']:.1f} "
+                f"({lo:.1f}–{hi:.1f}) | {_fmt(m['z0'], 2)} |"
+            )
+        lines += ["", f"![brazil {name}]({plot('brazil_' + name)})", ""]
+    lines += ["## Timing (seconds to make each product)", "", "| step | s |", "|---|---|"]
+    for k, v in r["timings_s"].items():
+        lines.append(f"| {k} | {_fmt(v, 3)} |")
+    lines += ["", f"adsearch {r['adsearch_version']}; full numbers in `results.json`.", ""]
+    return "\n".join(lines)
