@@ -628,6 +628,9 @@ def run(
         list[str] | None,
         typer.Option("--force", help="rerun this step even if unchanged (repeatable; 'all')"),
     ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="stop after this step (e.g. features)")
+    ] = None,
     set_: Annotated[
         list[str] | None,
         typer.Option("--set", help="override a config value, e.g. --set stats.bumphunt.n_toys=500"),
@@ -663,7 +666,7 @@ def run(
         typer.echo(yaml.safe_dump(config_to_dict(cfg), sort_keys=False), nl=False)
         return
     out = out_dir if out_dir is not None else Path("runs") / cfg.name
-    res = run_pipeline(cfg, out, force=force or (), log=typer.echo, progress=progress)
+    res = run_pipeline(cfg, out, force=force or (), until=until, log=typer.echo, progress=progress)
     perf = res.results.get("performance")
     if perf:
         typer.echo(

@@ -727,6 +727,7 @@ def run_pipeline(
     outdir: str | os.PathLike[str],
     *,
     force: Sequence[str] = (),
+    until: str | None = None,
     log: Callable[[str], None] | None = print,
     progress: bool | None = None,
 ) -> RunResult:
@@ -738,6 +739,7 @@ def run_pipeline(
     outdir : run directory (created); products of earlier runs there are reused when their
         step's configuration and inputs are unchanged.
     force : step names to rerun even if unchanged (``"all"`` reruns everything).
+    until : stop after this step (e.g. ``"features"``).
     log : called with one line per step (``None``: silent).
     progress : progress bars of the long steps (default: on when stderr is a terminal).
 
@@ -759,6 +761,10 @@ def run_pipeline(
     bad = sorted(set(force) - set(STEPS) - {"all"})
     if bad:
         raise ConfigError(f"--force: unknown step {bad[0]!r} (steps: {', '.join(STEPS)}, all)")
+    if until is not None:
+        if until not in names:
+            raise ConfigError(f"--until: {until!r} is not a step of this run ({', '.join(names)})")
+        names = names[: names.index(until) + 1]
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / "config.yaml") as tmp:
@@ -797,7 +803,8 @@ def run_pipeline(
             "warnings": pipe.warnings,
         },
     )
-    res = _json(out / "results.json") if (out / "results.json").is_file() else {}
+    done = "report" in names and (out / "results.json").is_file()
+    res = _json(out / "results.json") if done else {}
     if log:
         log(f"total {_fmt_s(total)}; report: {out / 'report.md'}")
     return RunResult(out, results, res, total)
