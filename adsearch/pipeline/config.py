@@ -358,6 +358,10 @@ def config_from_dict(data: dict[str, Any] | None, source: str = "config") -> Pip
 
 
 def _cross_checks(cfg: PipelineConfig, source: str) -> None:
+    from adsearch.graphs import GraphConfig
+
+    # the trainer checks its graph options only when it starts: check them now
+    _section(GraphConfig, dict(cfg.train.graph), source, "train:graph")
     lo, hi = cfg.stats.mjj_range
     srlo, srhi = cfg.regions.signal_region
     if not lo <= srlo < srhi <= hi:

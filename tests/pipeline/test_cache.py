@@ -49,3 +49,15 @@ def test_failed_step_is_not_recorded(tmp_path):
     except ValueError:
         pass
     assert not (tmp_path / ".state" / "a.json").exists()
+
+
+def test_record_has_timing_and_key(tmp_path):
+    from adsearch.pipeline.cache import input_key, read_record
+
+    calls: list[str] = []
+    run_step(tmp_path, "a", {"v": 1}, [], ["a.txt"], _writer("a", "x", calls))
+    run_step(tmp_path, "b", {}, [tmp_path / "a.txt"], ["b.txt"], _writer("b", "y", calls))
+    rec = read_record(tmp_path, "b")
+    assert rec is not None and rec["seconds"] >= 0
+    assert rec["key"] == input_key(tmp_path, {}, [tmp_path / "a.txt"])
+    assert read_record(tmp_path, "missing") is None
