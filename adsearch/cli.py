@@ -89,6 +89,10 @@ def generate(
         float | None,
         typer.Option(help="W' lower mass cut (34:mMin) in GeV [default: Pythia's, 10]"),
     ] = None,
+    mpi: Annotated[
+        bool | None,
+        typer.Option("--mpi/--no-mpi", help="Multiparton interactions [default: off, as LHCO]"),
+    ] = None,
     trigger_pt: Annotated[float, typer.Option(help="Trigger jet pT threshold in GeV")] = 1200.0,
     trigger_eta: Annotated[float, typer.Option(help="Trigger jet |eta| acceptance")] = 2.5,
     no_trigger: Annotated[
@@ -97,6 +101,13 @@ def generate(
     block_size: Annotated[
         int, typer.Option(help="Pythia events per seeded block (part of the seed contract)")
     ] = 100,
+    truth_output: Annotated[
+        Path | None,
+        typer.Option(
+            help="With --detector none: also write the truth particles (pid, charge, no "
+            "700 cap) to this truth file, for `adsearch simulate` later"
+        ),
+    ] = None,
 ) -> None:
     """Generate LHCO-like events with Pythia 8 and write them as LHCO-format HDF5."""
     from adsearch.errors import ConfigError
@@ -113,6 +124,7 @@ def generate(
         "m_x": m_x,
         "m_y": m_y,
         "wprime_mass_min": wprime_mass_min,
+        "mpi": mpi,
     }
     if config is not None:
         cfg = load_process(config, **overrides)
@@ -121,6 +133,13 @@ def generate(
     else:
         cfg = get_process(process, **overrides)
     trigger = TriggerConfig(enabled=not no_trigger, pt_min=trigger_pt, eta_max=trigger_eta)
+    if truth_output is not None:
+        if detector != "none":
+            raise ConfigError("--truth-output needs --detector none (truth-level generation)")
+        _generate_with_truth(
+            output, truth_output, cfg, n_events, seed, workers, trigger, block_size
+        )
+        return
     s = generate_to_file(
         output,
         cfg,
@@ -137,6 +156,36 @@ def generate(
         f"trigger efficiency {s.trigger_efficiency:.3f}{trunc}) in {s.seconds:.1f} s: "
         f"{s.events_per_second:.1f} events/s, {s.generated_per_second:.1f} Pythia events/s "
         f"with {s.workers} worker(s)"
+    )
+
+
+def _generate_with_truth(output, truth_output, cfg, n_events, seed, workers, trigger, block_size):
+    """Truth-level generation in memory, written both as LHCO HDF5 and as a truth file."""
+    import json
+
+    from adsearch.detector import write_truth
+    from adsearch.generate import generate_with_summary
+    from adsearch.generate.generator import check_output_path
+    from adsearch.generate.processes import process_to_dict
+    from adsearch.io import write_lhco
+
+    check_output_path(output)
+    check_output_path(truth_output)
+    ev, s = generate_with_summary(
+        cfg,
+        n_events,
+        seed,
+        workers=workers,
+        detector="none",
+        trigger=trigger,
+        block_size=block_size,
+    )
+    attrs = {"process": json.dumps(process_to_dict(cfg)), "seed": seed, "detector": "none"}
+    write_truth(truth_output, ev.particles, ev.labels, attrs=attrs)
+    n_trunc = write_lhco(output, ev.particles, ev.labels, attrs=attrs)
+    typer.echo(
+        f"wrote {len(ev)} truth-level {s.process} events to {output} ({n_trunc} cut to 700 "
+        f"particles) and to the truth file {truth_output}"
     )
 
 
@@ -175,6 +224,29 @@ def mix(
         f"wrote {s.n_events} events ({s.n_background} background + {s.n_signal} signal, "
         f"{what}) to {s.path}"
     )
+
+
+@app.command()
+def simulate(
+    truth: Annotated[Path, typer.Argument(help="Truth file (adsearch.detector.write_truth)")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Output LHCO HDF5 file")],
+    detector: Annotated[
+        str, typer.Option(help="Detector card: lhco (built-in) or a card YAML")
+    ] = "lhco",
+    seed: Annotated[int, typer.Option(help="Detector seed (same seed -> same file)")] = 1,
+    no_trigger: Annotated[
+        bool, typer.Option("--no-trigger", help="Keep all events (no detector-level jet trigger)")
+    ] = False,
+) -> None:
+    """Apply the detector response to a truth-level file and write LHCO-format HDF5.
+
+    Truth files come from `adsearch generate --detector none --truth-output FILE`.
+    LHCO-format files cannot be used as input: they carry no particle id or charge.
+    """
+    from adsearch.detector import simulate_file
+
+    n = simulate_file(truth, output, detector, seed, trigger=not no_trigger)
+    typer.echo(f"wrote {n} detector-level events to {output} (card {detector}, seed {seed})")
 
 
 # ---------------------------------------------------------- features (adsearch.jets)

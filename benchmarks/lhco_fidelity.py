@@ -237,7 +237,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--seed", type=int, default=2020)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--card", default="lhco", help="detector card: 'lhco' or a YAML path")
-    ap.add_argument("--real", default=None, help="real LHCO R&D HDF5 file for overlays")
+    ap.add_argument(
+        "--real",
+        default=str(
+            Path(__file__).parent.parent / "tests/data/lhco_real/events_anomalydetection_tiny.h5"
+        ),
+        help="real LHCO R&D HDF5 file for overlays (default: the 1000 real events in tests/data)",
+    )
     ap.add_argument(
         "--qcd",
         default="mpi_on,mpi_off,mpi_off_pthat1100",

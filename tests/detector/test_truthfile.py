@@ -75,19 +75,15 @@ def test_lhco_files_are_refused_with_a_reason(tmp_path):
     assert not (tmp_path / "out.h5").exists()
 
 
-def test_simulate_cli_verb(tmp_path):
-    import typer
-    from typer.testing import CliRunner
+def test_simulate_cli_verb(tmp_path, capsys):
+    from adsearch.cli import main
 
-    from adsearch.detector.cli import simulate
-
-    app = typer.Typer()
-    app.command()(simulate)
-    app.command("noop")(lambda: None)  # two commands: typer keeps the verb name
     write_truth(tmp_path / "t.h5", _truth(12, seed=2), labels=np.ones(12))
-    res = CliRunner().invoke(
-        app, ["simulate", str(tmp_path / "t.h5"), "-o", str(tmp_path / "d.h5"), "--no-trigger"]
-    )
-    assert res.exit_code == 0, res.output
-    assert "wrote 12 detector-level events" in res.output
+    rc = main(["simulate", str(tmp_path / "t.h5"), "-o", str(tmp_path / "d.h5"), "--no-trigger"])
+    assert rc == 0
+    assert "wrote 12 detector-level events" in capsys.readouterr().out
     assert (tmp_path / "d.h5").is_file()
+    rc = main(["simulate", str(tmp_path / "missing.h5"), "-o", str(tmp_path / "e.h5")])
+    err = capsys.readouterr().err
+    assert rc == 1 and err.startswith("error:") and "missing.h5" in err
+    assert not (tmp_path / "e.h5").exists()

@@ -117,8 +117,8 @@ def test_qcd_trigger_efficiency_and_spectrum(qcd):
     lead_ok = (f["ptj1"] > 1200) & (abs(f["etaj1"]) < 2.5)
     sub_ok = (f["ptj2"] > 1200) & (abs(f["etaj2"]) < 2.5)
     assert (lead_ok | sub_ok).all()
-    # truth level: ~565 visible particles per event
-    assert 400 < np.mean(ak.num(events.particles)) < 750
+    # truth level, MPI off (the default): ~350 visible particles per event (~565 with MPI)
+    assert 250 < np.mean(ak.num(events.particles)) < 450
 
 
 def test_trigger_off_keeps_every_event():

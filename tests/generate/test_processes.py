@@ -38,7 +38,9 @@ WPRIME_CARD = {
 def test_qcd_card():
     s = QCDConfig().pythia_settings()
     assert COMMON <= set(s)
-    assert {"HardQCD:all = on", "PhaseSpace:pTHatMin = 1000.0", "PartonLevel:MPI = on"} <= set(s)
+    # MPI off by default: the LHCO samples have no MPI (objects per event match only then)
+    assert {"HardQCD:all = on", "PhaseSpace:pTHatMin = 1000.0", "PartonLevel:MPI = off"} <= set(s)
+    assert "PartonLevel:MPI = on" in get_process("qcd", mpi=True).pythia_settings()
     assert "PhaseSpace:pTHatMin = 500.0" in get_process("qcd", pthatmin=500.0).pythia_settings()
 
 
