@@ -251,9 +251,16 @@ def train(
     """
     device = _device(cfg)
     rank, world, own_pg = _init_distributed(device)
+    det = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+    )
+    threads = torch.get_num_threads()
     try:
         return _train(cfg, sample, resume, progress, device, rank, world)
-    finally:
+    finally:  # leave the caller's torch settings as they were
+        torch.use_deterministic_algorithms(det[0], warn_only=det[1])
+        torch.set_num_threads(threads)
         if own_pg:
             dist.destroy_process_group()
 
