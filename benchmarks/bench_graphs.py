@@ -173,24 +173,33 @@ def bench_models(cons, batch: int, budget_s: float, names) -> dict:
             opt.step()
 
         step()  # warm-up
-        n, t0 = 0, time.perf_counter()
+        n, t0, c0 = 0, time.perf_counter(), time.process_time()
         while n < 5 and (n == 0 or time.perf_counter() - t0 < budget_s):
             step()
             n += 1
         train = n * batch / (time.perf_counter() - t0)
+        train_cpu = n * batch / (time.process_time() - c0)
         net.eval()
         with torch.no_grad():
             net(inp)
-            n, t0 = 0, time.perf_counter()
+            n, t0, c0 = 0, time.perf_counter(), time.process_time()
             while n < 5 and (n == 0 or time.perf_counter() - t0 < budget_s):
                 net(inp)
                 n += 1
             infer = n * batch / (time.perf_counter() - t0)
+            infer_cpu = n * batch / (time.process_time() - c0)
         params = sum(p.numel() for p in net.parameters())
-        out[name] = {"train_jets_per_s": train, "infer_jets_per_s": infer, "params": params}
+        out[name] = {
+            "batch": batch,
+            "train_jets_per_s": train,
+            "infer_jets_per_s": infer,
+            "train_jets_per_cpu_s": train_cpu,
+            "infer_jets_per_cpu_s": infer_cpu,
+            "params": params,
+        }
         print(
-            f"model {name:11s} train {train:8.0f} jets/s  infer {infer:8.0f} jets/s  "
-            f"({params / 1e6:.2f} M params, batch {batch})"
+            f"model {name:11s} train {train:6.0f} jets/s ({train_cpu:6.0f}/CPU-s)  infer "
+            f"{infer:6.0f} jets/s ({infer_cpu:6.0f}/CPU-s)  {params / 1e6:.2f} M params"
         )
     return out
 
@@ -275,6 +284,12 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=1024, help="jets per graph batch")
     ap.add_argument("--model-batch", type=int, default=256, help="jets per model step")
     ap.add_argument("--quick", action="store_true", help="tiny smoke run")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=2,
+        help="torch threads for the model rows (1 gives load-robust per-core CPU-s rates)",
+    )
     ap.add_argument("--real", default=None, help="optional real LHCO HDF5 file for jet stats")
     ap.add_argument(
         "--sections",
@@ -288,8 +303,8 @@ def main() -> None:
         "and add it to the existing JSON",
     )
     args = ap.parse_args()
+    torch.set_num_threads(args.threads)
     if args.sculpting:
-        torch.set_num_threads(2)
         res = json.loads(OUT.read_text()) if OUT.exists() else {}
         n = 1000 if args.quick else 8000
         res["sculpting"] = bench_sculpting(n, n, 1 if args.quick else 2, 0.1)
@@ -297,7 +312,6 @@ def main() -> None:
             Path(tmp).write_text(json.dumps(res, indent=2) + "\n")
         print(f"wrote {OUT}")
         return
-    torch.set_num_threads(2)
     n_jets = 2000 if args.quick else args.jets
     repeat = 1 if args.quick else 3
     cons = toy_jets(n_jets, seed=1)
@@ -326,7 +340,7 @@ def main() -> None:
         res["real"] = bench_real(args.real, repeat)
     if "models" in sections:
         res["models"] = bench_models(
-            cons, 32 if args.quick else args.model_batch, 2.0 if args.quick else 30.0, list(MODELS)
+            cons, 32 if args.quick else args.model_batch, 2.0 if args.quick else 15.0, list(MODELS)
         )
     res["load_average_at_end"] = os.getloadavg()[0]
     OUT.parent.mkdir(parents=True, exist_ok=True)
