@@ -326,6 +326,8 @@ def train(
     and config.yaml into runtime.out_dir. Multi-GPU / multi-process: run under torchrun,
     e.g. `torchrun --nproc_per_node 2 -m adsearch.cli train CONFIG.yaml`.
     """
+    import os
+
     from adsearch.config import from_dict, to_dict
     from adsearch.train import TrainConfig, load_train_config
     from adsearch.train import train as run_train
@@ -343,6 +345,8 @@ def train(
             d["data"]["max_events"] = max_events
         cfg = from_dict(TrainConfig, d, source="command line")
     res = run_train(cfg, resume=resume)
+    if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
+        return
     if res.history:
         last = res.history[-1]
         typer.echo(
