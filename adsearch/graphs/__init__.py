@@ -14,6 +14,7 @@ from adsearch.graphs.build import (
     build_graphs,
     flat_constituents,
     jet_axis,
+    part_features,
     wrap_phi,
 )
 from adsearch.graphs.convert import to_dense, to_dgl, to_pyg
@@ -31,6 +32,7 @@ __all__ = [
     "flat_constituents",
     "jet_axis",
     "mass_sculpting_report",
+    "part_features",
     "random_mass_rescale",
     "rescale_to_mass",
     "scale_angles",

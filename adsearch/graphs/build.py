@@ -46,6 +46,7 @@ __all__ = [
     "build_graphs",
     "flat_constituents",
     "jet_axis",
+    "part_features",
     "wrap_phi",
 ]
 
@@ -89,6 +90,13 @@ class GraphConfig:
         Edge feature of self-loops (finite; 0 is outside the range of 1/Delta R).
     min_dr : float
         Delta R is clamped to at least this value before taking 1/Delta R.
+    edge_features : {"inv_dr", "inv_dr+part"}
+        ``"inv_dr"``: edge_attr = [1/Delta R]. ``"inv_dr+part"``: [1/Delta R, ln kT, ln z,
+        ln Delta R, ln m^2] with the Particle Transformer pair features (Qu & Gouskos 2022)
+        from the node features, i.e. in units of the jet pT: kT = min(x_i, x_j) Delta R,
+        z = min / (x_i + x_j), m^2 = 2 x_i x_j (cosh Delta eta - cos Delta phi) with x the
+        pT fractions (massless constituents); Delta R clamped at ``min_dr``, logarithm
+        arguments at 1e-12; self-loops get 0 in the four extra columns.
     dtype : str
         Floating dtype of node and edge features ("float32" or "float64").
     """
@@ -100,6 +108,7 @@ class GraphConfig:
     self_loops: bool = True
     self_loop_value: float = 0.0
     min_dr: float = 0.01
+    edge_features: Literal["inv_dr", "inv_dr+part"] = "inv_dr"
     dtype: str = "float32"
 
     def validate(self) -> None:
@@ -117,6 +126,10 @@ class GraphConfig:
             raise ConfigError("graphs.self_loop_value: must be finite")
         if not np.isfinite(self.min_dr) or self.min_dr <= 0:
             raise ConfigError(f"graphs.min_dr: must be a positive number, got {self.min_dr}")
+        if self.edge_features not in ("inv_dr", "inv_dr+part"):
+            raise ConfigError(
+                f"graphs.edge_features: {self.edge_features!r} is not 'inv_dr' or 'inv_dr+part'"
+            )
         if self.dtype not in ("float32", "float64"):
             raise ConfigError(f"graphs.dtype: {self.dtype!r} is not 'float32' or 'float64'")
 
@@ -465,14 +478,44 @@ def build_graphs(
     x[:, 1] = eta[keep] - jeta[jet]
     x[:, 2] = wrap_phi(phi[keep] - jphi[jet])
     edge_index, edge_attr, edge_ptr = _edges(x, counts, node_ptr, cfg, threads)
+    edge_attr = edge_attr.reshape(-1, 1)
+    if cfg.edge_features == "inv_dr+part":
+        edge_attr = np.concatenate([edge_attr, part_features(x, edge_index, cfg.min_dr)], axis=1)
     return JetGraphs(
         x=x,
         edge_index=edge_index,
-        edge_attr=edge_attr.astype(dtype, copy=False).reshape(-1, 1),
+        edge_attr=edge_attr.astype(dtype, copy=False),
         node_ptr=node_ptr,
         edge_ptr=edge_ptr,
         config=replace(cfg),
     )
+
+
+def part_features(x: np.ndarray, edge_index: np.ndarray, min_dr: float = 0.01) -> np.ndarray:
+    """ParT pair features [ln kT, ln z, ln Delta R, ln m^2] per edge from node features.
+
+    ``x`` holds [pT fraction, Delta eta, Delta phi] per node (:func:`build_graphs`), so kT
+    and m^2 are in units of the jet pT / pT^2. Self-loops (source == target) get zeros.
+
+    >>> x = np.array([[0.6, 0.0, 0.0], [0.4, 0.1, 0.0]], dtype=np.float32)
+    >>> part_features(x, np.array([[1], [0]])).astype(float).round(3).tolist()
+    [[-3.219, -0.916, -2.303, -6.031]]
+    """
+    src, tgt = edge_index
+    xs, xt = x[src].astype(np.float64), x[tgt].astype(np.float64)
+    deta = xs[:, 1] - xt[:, 1]
+    dphi = wrap_phi(xs[:, 2] - xt[:, 2])
+    dr = np.maximum(np.hypot(deta, dphi), min_dr)
+    lo = np.minimum(xs[:, 0], xt[:, 0])
+    tiny = 1e-12
+    out = np.empty((len(src), 4), dtype=np.float64)
+    out[:, 0] = np.log(np.maximum(lo * dr, tiny))
+    out[:, 1] = np.log(np.maximum(lo / np.maximum(xs[:, 0] + xt[:, 0], tiny), tiny))
+    out[:, 2] = np.log(dr)
+    m2 = 2.0 * xs[:, 0] * xt[:, 0] * (np.cosh(deta) - np.cos(dphi))
+    out[:, 3] = np.log(np.maximum(m2, tiny))
+    out[src == tgt] = 0.0
+    return out.astype(x.dtype, copy=False)
 
 
 def _edges(

@@ -272,7 +272,8 @@ class GINBackbone(_PygBackbone):
         Scalar-weight sparse aggregation (fast, default) or PyG ``GINEConv``.
     edge_scale : float
         Edge weight = ``edge_scale * edge_attr[:, 0]`` in sparse mode (0.2: the radius-graph
-        cut, so neighbours weigh 0.2 / Delta R in [1, 20]).
+        cut, so neighbours weigh 0.2 / Delta R in [1, 20]); further edge columns (e.g. the
+        ParT pair features) are used by ``conv="gine"`` only.
     norm : {"batch", "layer", "none"}
 
     >>> from adsearch.graphs import build_graphs, to_pyg, toy_jets

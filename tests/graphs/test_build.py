@@ -177,3 +177,26 @@ def test_threads_give_identical_graphs():
     g2 = build_graphs(cons, threads=2)
     np.testing.assert_array_equal(g1.edge_index, g2.edge_index)
     np.testing.assert_array_equal(g1.edge_attr, g2.edge_attr)
+
+
+def test_part_pair_features():
+    cons = toy_jets(6, seed=9, mean_constituents=15)
+    base = build_graphs(cons)
+    g = build_graphs(cons, config=GraphConfig(edge_features="inv_dr+part"))
+    assert g.edge_attr.shape == (g.n_edges, 5)
+    np.testing.assert_array_equal(g.edge_attr[:, 0], base.edge_attr[:, 0])
+    np.testing.assert_array_equal(g.edge_index, base.edge_index)
+    assert np.all(np.isfinite(g.edge_attr))
+    loops = g.edge_index[0] == g.edge_index[1]
+    assert np.all(g.edge_attr[loops, 1:] == 0)
+    # reference for one non-loop edge, float64
+    e = int(np.flatnonzero(~loops)[0])
+    s, t = g.edge_index[:, e]
+    xs, xt = g.x[s].astype(float), g.x[t].astype(float)
+    dr = np.hypot(xs[1] - xt[1], wrap_phi(xs[2] - xt[2]))
+    lo = min(xs[0], xt[0])
+    m2 = 2 * xs[0] * xt[0] * (np.cosh(xs[1] - xt[1]) - np.cos(xs[2] - xt[2]))
+    ref = [np.log(lo * dr), np.log(lo / (xs[0] + xt[0])), np.log(dr), np.log(m2)]
+    np.testing.assert_allclose(g.edge_attr[e, 1:], ref, rtol=1e-4)
+    # ln Delta R and 1/Delta R agree
+    np.testing.assert_allclose(np.exp(-g.edge_attr[~loops, 3]), g.edge_attr[~loops, 0], rtol=1e-4)

@@ -228,3 +228,12 @@ def test_embedding_invariant_to_constituent_order_end_to_end():
             a = net(_inputs(net, build_graphs(cons)))
             b = net(_inputs(net, build_graphs(shuffled)))
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_backbones_with_part_edge_features():
+    g = build_graphs(toy_jets(3, seed=4), config=GraphConfig(edge_features="inv_dr+part"))
+    for key in ("gin", "gin-gine", "egat", "gatv2"):
+        torch.manual_seed(0)
+        net = build_backbone(key.split("-")[0], edge_dim=5, **SMALL[key])
+        out = net(_inputs(net, g))
+        assert out.shape == (3, 16) and torch.isfinite(out).all()
