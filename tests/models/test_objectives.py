@@ -2,12 +2,12 @@ import numpy as np
 import pytest
 import torch
 from scipy.stats import rankdata
-from tests.train.toys import toy_sample
 
 from adsearch.config import from_dict
 from adsearch.models.objectives import DeepSVDD, Supervised
 from adsearch.train import TrainConfig, train
 from adsearch.train.data import InputBuilder, split_events
+from tests.train.toys import toy_sample
 
 
 def auc(scores_sig, scores_bkg) -> float:

@@ -1,7 +1,6 @@
 import pytest
 import torch
 from torch import nn
-from tests.train.toys import toy_sample
 
 from adsearch.cli import main
 from adsearch.config import from_dict
@@ -10,6 +9,7 @@ from adsearch.models.objectives import DeepSVDD
 from adsearch.models.registry import AnomalyModel
 from adsearch.score import ExportError, check_onnx, export_onnx, parity_batches
 from adsearch.train import TrainConfig, train
+from tests.train.toys import toy_sample
 
 
 def test_onnx_parity_part_autoencoder_at_several_sizes(tmp_path):

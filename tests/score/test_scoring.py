@@ -1,13 +1,13 @@
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from tests.train.toys import toy_features, toy_sample
 
 from adsearch.config import from_dict
 from adsearch.errors import InputError
 from adsearch.jets.featurefile import write_features
 from adsearch.score import event_scores, score_features, score_jets
 from adsearch.train import TrainConfig, train
+from tests.train.toys import toy_features, toy_sample
 
 
 def test_event_scores_mean_max_min_per_event():
