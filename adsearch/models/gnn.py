@@ -29,7 +29,9 @@ several ``E x width`` tensors per layer and is ~5-10x slower at ~25 edges per no
 sparse matmul is replaced by the equivalent gather / ``scatter_add`` (exportable), with the
 same result.
 
-EGAT cannot be exported to ONNX (DGL kernels; design.md section 5): serve it from PyTorch.
+EGAT with DGL kernels cannot be exported to ONNX (design.md section 5);
+``EGATBackbone(backend="pyg")`` computes the same layer in plain torch (same parameters,
+so a DGL-trained state dict loads into it) and exports.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ __all__ = [
     "BACKBONES",
     "MLP",
     "EGATBackbone",
+    "EGATLayer",
     "GATv2Backbone",
     "GINBackbone",
     "build_backbone",
@@ -400,15 +403,75 @@ class GATv2Backbone(_PygBackbone):
         return self.output_mlp(graph_readout(h, batch, ptr, self.readout))
 
 
+class EGATLayer(nn.Module):
+    """Pure-torch EGAT layer, numerically the same as DGL's ``EGATConv`` (same parameters).
+
+    ``f_ij' = LeakyReLU(W_i h_i + W_j h_j + W_f f_ij [+ b])`` per edge j -> i (the source
+    term on the source node, as DGL), attention ``softmax_j(attn . f_ij')`` per head over the
+    incoming edges of i, ``h_i' = sum_j a_ij W h_j``. Parameter names and shapes match
+    ``dgl.nn.EGATConv``, so state dicts load either way. Exportable to ONNX (gather,
+    PyG softmax, ``scatter_add``); materialises ``E x heads x out_node`` messages, so it is
+    slower than DGL's fused kernels for training.
+    """
+
+    def __init__(
+        self,
+        in_node: int,
+        in_edge: int,
+        out_node: int,
+        out_edge: int,
+        heads: int,
+        bias: bool = True,
+    ) -> None:
+        super().__init__()
+        self._heads, self._out_node, self._out_edge = heads, out_node, out_edge
+        self.fc_node_src = nn.Linear(in_node, out_node * heads, bias=False)
+        self.fc_ni = nn.Linear(in_node, out_edge * heads, bias=False)
+        self.fc_nj = nn.Linear(in_node, out_edge * heads, bias=False)
+        self.fc_fij = nn.Linear(in_edge, out_edge * heads, bias=False)
+        self.attn = nn.Parameter(torch.empty(1, heads, out_edge))
+        if bias:
+            self.bias = nn.Parameter(torch.zeros(heads * out_edge))
+        else:
+            self.register_parameter("bias", None)
+        gain = nn.init.calculate_gain("relu")
+        for w in (self.fc_node_src.weight, self.fc_ni.weight, self.fc_nj.weight):
+            nn.init.xavier_normal_(w, gain=gain)
+        nn.init.xavier_normal_(self.fc_fij.weight, gain=gain)
+        nn.init.xavier_normal_(self.attn, gain=gain)
+
+    def forward(self, h: Tensor, f: Tensor, edge_index: Tensor) -> tuple[Tensor, Tensor]:
+        from torch_geometric.utils import softmax
+
+        src, dst = edge_index[0], edge_index[1]
+        f_out = self.fc_ni(h).index_select(0, src) + self.fc_nj(h).index_select(0, dst)
+        f_out = f_out + self.fc_fij(f)
+        if self.bias is not None:
+            f_out = f_out + self.bias
+        f_out = nn.functional.leaky_relu(f_out).view(-1, self._heads, self._out_edge)
+        logits = (f_out * self.attn).sum(-1)  # [E, H]
+        a = softmax(logits, dst, num_nodes=h.shape[0])
+        hs = self.fc_node_src(h).view(-1, self._heads, self._out_node)
+        msg = hs.index_select(0, src) * a.unsqueeze(-1)
+        idx = dst.view(-1, 1, 1).expand_as(msg)
+        out = msg.new_zeros((h.shape[0], self._heads, self._out_node)).scatter_add(0, idx, msg)
+        return out, f_out
+
+
 class EGATBackbone(nn.Module):
-    """EGAT (DGL ``EGATConv``): node and edge features both updated layer to layer.
+    """EGAT: node and edge features both updated layer to layer (seed 002_).
 
     Input MLPs embed nodes (``in_dim`` -> ``width``) and edges (``edge_dim`` ->
-    ``edge_width``, from ``edge_scale`` / Delta R) -> ``layers`` x EGATConv(``heads`` heads of
+    ``edge_width``, from ``edge_scale`` / Delta R) -> ``layers`` x EGAT(``heads`` heads of
     ``width / heads`` node and ``edge_width / heads`` edge features, heads concatenated),
-    each followed by batch norm + ReLU on nodes (edges leave EGATConv LeakyReLU'd) ->
+    each followed by batch norm + ReLU on nodes (edges leave the layer LeakyReLU'd) ->
     readout -> MLP. Needs self-loops in the graph (:func:`adsearch.graphs.to_dgl` ensures
-    them). Not ONNX-exportable (DGL kernels).
+    them; :func:`~adsearch.graphs.build_graphs` adds them by default).
+
+    ``backend="dgl"`` (default; ``input_kind`` "dgl") uses DGL's ``EGATConv`` with its fused
+    kernels; it cannot be exported to ONNX. ``backend="pyg"`` (``input_kind`` "pyg") runs
+    :class:`EGATLayer` in plain torch on a PyG batch: same parameters and numbers (load a
+    DGL-trained state dict into it), ONNX-exportable, and usable where DGL is not installed.
 
     >>> from adsearch.graphs import build_graphs, to_dgl, toy_jets
     >>> net = EGATBackbone(width=16, layers=1, heads=2, edge_width=4)
@@ -417,6 +480,7 @@ class EGATBackbone(nn.Module):
     """
 
     input_kind = "dgl"
+    onnx_input_names = _PygBackbone.onnx_input_names
 
     def __init__(
         self,
@@ -432,43 +496,35 @@ class EGATBackbone(nn.Module):
         edge_width: int = 16,
         edge_scale: float = 0.2,
         norm: str = "batch",
+        backend: str = "dgl",
     ) -> None:
         super().__init__()
-        from adsearch._dgl import dgl  # noqa: F401  (the shim must run before dgl.nn)
-
-        # isort: split
-        from dgl.nn import EGATConv
-
-        class _EGATConv(EGATConv):
-            # DGL 2.1's reset_parameters fills self.bias unconditionally and crashes with
-            # bias=False; same initialisation otherwise
-            def reset_parameters(self) -> None:
-                gain = nn.init.calculate_gain("relu")
-                for w in (self.fc_node_src.weight, self.fc_ni.weight, self.fc_fij.weight):
-                    nn.init.xavier_normal_(w, gain=gain)
-                nn.init.xavier_normal_(self.fc_nj.weight, gain=gain)
-                nn.init.xavier_normal_(self.attn, gain=gain)
-                if self.bias is not None:
-                    nn.init.constant_(self.bias, 0)
-
+        if backend not in ("dgl", "pyg"):
+            raise ValueError(f"unknown backend {backend!r} (allowed: dgl, pyg)")
         if width % heads or edge_width % heads:
             raise ValueError(
                 f"width ({width}) and edge_width ({edge_width}) must be divisible by heads"
                 f" ({heads})"
             )
+        self.backend = backend
+        self.input_kind = backend
         self.readout = parse_readout(readout)
         self.edge_scale = float(edge_scale)
         self.out_dim = out_dim or width
         self.input_mlp = MLP(in_dim, width, width, mlp_layers, bias=bias, final_act=True)
         self.edge_mlp = MLP(edge_dim, edge_width, edge_width, 2, bias=bias, final_act=True)
+        conv = _dgl_egat_class() if backend == "dgl" else EGATLayer
         self.convs = nn.ModuleList(
-            _EGATConv(width, edge_width, width // heads, edge_width // heads, heads, bias=bias)
+            conv(width, edge_width, width // heads, edge_width // heads, heads, bias=bias)
             for _ in range(layers)
         )
         self.norms = nn.ModuleList(_norm(width, norm, bias) for _ in range(layers))
         self.output_mlp = MLP(width * len(self.readout), width, self.out_dim, mlp_layers, bias)
 
-    def forward(self, g) -> Tensor:
+    def forward(self, inputs) -> Tensor:
+        if self.backend == "pyg":
+            return self.forward_tensors(*_unpack_pyg(inputs))
+        g = inputs
         x, w = g.ndata["x"], g.edata["w"]
         n_nodes = g.batch_num_nodes()
         ptr = torch.cat([n_nodes.new_zeros(1), torch.cumsum(n_nodes, 0)])
@@ -480,6 +536,41 @@ class EGATBackbone(nn.Module):
             h = torch.relu(norm(h.flatten(1)))
             f = f.flatten(1)
         return self.output_mlp(graph_readout(h, batch, ptr, self.readout))
+
+    def forward_tensors(
+        self, x: Tensor, edge_index: Tensor, edge_attr: Tensor, batch: Tensor, ptr: Tensor
+    ) -> Tensor:
+        """PyG-style tensors (``backend="pyg"`` only; this is the ONNX export entry)."""
+        if self.backend != "pyg":
+            raise RuntimeError("forward_tensors needs EGATBackbone(backend='pyg')")
+        h = self.input_mlp(x)
+        f = self.edge_mlp(edge_attr * self.edge_scale)
+        for conv, norm in zip(self.convs, self.norms, strict=True):
+            h, f = conv(h, f, edge_index)
+            h = torch.relu(norm(h.flatten(1)))
+            f = f.flatten(1)
+        return self.output_mlp(graph_readout(h, batch, ptr, self.readout))
+
+
+def _dgl_egat_class() -> type[nn.Module]:
+    from adsearch._dgl import dgl  # noqa: F401  (the shim must run before dgl.nn)
+
+    # isort: split
+    from dgl.nn import EGATConv
+
+    class _EGATConv(EGATConv):
+        # DGL 2.1's reset_parameters fills self.bias unconditionally and crashes with
+        # bias=False; same initialisation otherwise
+        def reset_parameters(self) -> None:
+            gain = nn.init.calculate_gain("relu")
+            for w in (self.fc_node_src.weight, self.fc_ni.weight, self.fc_fij.weight):
+                nn.init.xavier_normal_(w, gain=gain)
+            nn.init.xavier_normal_(self.fc_nj.weight, gain=gain)
+            nn.init.xavier_normal_(self.attn, gain=gain)
+            if self.bias is not None:
+                nn.init.constant_(self.bias, 0)
+
+    return _EGATConv
 
 
 BACKBONES = {"gin": GINBackbone, "egat": EGATBackbone, "gatv2": GATv2Backbone}

@@ -237,3 +237,41 @@ def test_backbones_with_part_edge_features():
         net = build_backbone(key.split("-")[0], edge_dim=5, **SMALL[key])
         out = net(_inputs(net, g))
         assert out.shape == (3, 16) and torch.isfinite(out).all()
+
+
+def test_egat_pyg_backend_matches_dgl(graphs):
+    dgl_net = _make("egat").eval()
+    torch.manual_seed(1)
+    pyg_net = build_backbone("egat", backend="pyg", **SMALL["egat"]).eval()
+    assert pyg_net.input_kind == "pyg" and dgl_net.input_kind == "dgl"
+    pyg_net.load_state_dict(dgl_net.state_dict())  # same parameter names and shapes
+    with torch.no_grad():
+        a = dgl_net(to_dgl(graphs))
+        b = pyg_net(to_pyg(graphs))
+    torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+    names = [n for n, _ in build_backbone("egat", backend="pyg", bias=False).named_parameters()]
+    assert not [n for n in names if n.endswith("bias")]
+
+
+def test_egat_pyg_backend_onnx(tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    wrap = _Wrap(build_backbone("egat", backend="pyg", **SMALL["egat"])).eval()
+    args, names, dynamic = onnx_inputs(to_pyg(build_graphs(toy_jets(4, seed=0))))
+    path = tmp_path / "egat.onnx"
+    torch.onnx.export(
+        wrap,
+        args,
+        path,
+        input_names=list(names),
+        dynamic_axes=dynamic,
+        opset_version=18,
+        dynamo=False,
+    )
+    sess = ort.InferenceSession(str(path))
+    wanted = {i.name for i in sess.get_inputs()}
+    for n_jets in (1, 5):
+        a, _, _ = onnx_inputs(to_pyg(build_graphs(toy_jets(n_jets, seed=n_jets))))
+        with torch.no_grad():
+            ref = wrap(*a).numpy()
+        out = sess.run(None, {k: v.numpy() for k, v in zip(names, a, strict=True) if k in wanted})
+        assert np.abs(out[0] - ref).max() <= 1e-4
