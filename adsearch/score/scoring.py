@@ -44,13 +44,16 @@ def score_jets(
     batch_size: int = 1024,
     device: str | torch.device = "cpu",
     progress: bool | None = None,
+    augment: Any = None,
 ) -> np.ndarray:
     """Anomaly score of every jet of ``sample`` (float64 ``[n_jets]``, larger = more anomalous).
 
-    ``graph`` are the :class:`~adsearch.graphs.GraphConfig` options the model was trained with.
+    ``graph`` are the :class:`~adsearch.graphs.GraphConfig` options and ``augment`` the
+    :class:`~adsearch.train.config.AugmentConfig` the model was trained with (only the
+    deterministic ``to-mass`` transformation applies when scoring).
     """
     model = model.to(device).eval()
-    builder = InputBuilder(model.input_kind, graph, device)
+    builder = InputBuilder(model.input_kind, graph, device, augment)
     out = np.empty(len(sample), dtype=np.float64)
     starts = range(0, len(sample), batch_size)
     for s in track(starts, len(starts), "scoring jets", enabled=progress):
@@ -118,7 +121,15 @@ def score_features(
     features_path = Path(features_path)
     sample, feats = load_jets(features_path, max_events)
     n_ev = sample.n_events
-    js = score_jets(model, sample, cfg.graph, batch_size or cfg.optim.batch_size, device, progress)
+    js = score_jets(
+        model,
+        sample,
+        cfg.graph,
+        batch_size or cfg.optim.batch_size,
+        device,
+        progress,
+        augment=cfg.data.augment,
+    )
     cols = _event_table(feats, n_ev)
     cols.update(event_scores(js, sample.event, sample.slot, n_ev))
     split = np.full(n_ev, 2, dtype=np.int8)

@@ -25,7 +25,37 @@ from adsearch.config import load_yaml
 from adsearch.errors import ConfigError
 from adsearch.models.registry import ModelConfig
 
-__all__ = ["DataConfig", "OptimConfig", "RuntimeConfig", "TrainConfig", "load_train_config"]
+__all__ = [
+    "AugmentConfig",
+    "DataConfig",
+    "OptimConfig",
+    "RuntimeConfig",
+    "TrainConfig",
+    "load_train_config",
+]
+
+
+@dataclass
+class AugmentConfig:
+    """Mass-decorrelating transformation of the constituents (:mod:`adsearch.graphs.augment`).
+
+    ``random-mass``: every training jet's angular offsets from its axis are scaled by a random
+    log-uniform factor in [``low``, ``high``] (a new draw per epoch, seeded), so the jet mass
+    (~ the factor) stops being a feature of typical jets; validation and scoring see the jets
+    as they are. ``to-mass``: every jet, in training and in scoring, is rescaled to the
+    reference mass ``mass`` (GeV), removing the mass from the inputs. ``none``: off.
+    """
+
+    kind: Literal["none", "random-mass", "to-mass"] = "none"
+    low: float = 0.5
+    high: float = 2.0
+    mass: float = 100.0
+
+    def validate(self) -> None:
+        if not 0.0 < self.low <= self.high:
+            raise ConfigError(f"data:augment: need 0 < low <= high, got {self.low}, {self.high}")
+        if not self.mass > 0:
+            raise ConfigError(f"data:augment:mass: must be > 0, got {self.mass}")
 
 
 @dataclass
@@ -46,6 +76,7 @@ class DataConfig:
     val_fraction: float = 0.01
     max_events: int | None = None
     seed: int = 0
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def validate(self) -> None:
         for name in ("train_fraction", "val_fraction"):

@@ -211,7 +211,13 @@ class InputBuilder:
     device : where the tensors go.
     """
 
-    def __init__(self, kind: str, graph: dict[str, Any] | None = None, device="cpu") -> None:
+    def __init__(
+        self,
+        kind: str,
+        graph: dict[str, Any] | None = None,
+        device="cpu",
+        augment: Any = None,
+    ) -> None:
         from adsearch.config import from_dict
         from adsearch.graphs import GraphConfig
 
@@ -220,19 +226,46 @@ class InputBuilder:
         self.kind = kind
         self.graph_config = from_dict(GraphConfig, dict(graph or {}), source="graph")
         self.device = torch.device(device)
+        self.augment = augment  # AugmentConfig or None
 
-    def graphs(self, sample: JetSample, idx: np.ndarray):
+    def jets(
+        self, sample: JetSample, idx: np.ndarray, rng: np.random.Generator | None = None
+    ) -> tuple[ak.Array, np.ndarray, np.ndarray, np.ndarray]:
+        """Constituents and jet axis (pt, eta, phi) of the jets at ``idx``, transformed.
+
+        ``to-mass`` augmentation always applies; ``random-mass`` only when ``rng`` is given
+        (training batches).
+        """
+        sub = sample.take(idx)
+        kind = getattr(self.augment, "kind", "none")
+        if kind == "to-mass":
+            from adsearch.graphs.augment import rescale_to_mass
+
+            a = rescale_to_mass(sub.constituents, self.augment.mass)
+        elif kind == "random-mass" and rng is not None:
+            from adsearch.graphs.augment import random_mass_rescale
+
+            a = random_mass_rescale(
+                sub.constituents, rng, low=self.augment.low, high=self.augment.high
+            )
+        else:
+            return sub.constituents, sub.pt, sub.eta, sub.phi
+        return a.constituents, a.axis.pt, a.axis.eta, a.axis.phi
+
+    def graphs(self, sample: JetSample, idx: np.ndarray, rng: np.random.Generator | None = None):
         """``JetGraphs`` of the jets at ``idx``."""
         from adsearch.graphs import build_graphs
 
-        sub = sample.take(idx)
-        return build_graphs(sub.constituents, sub.pt, sub.eta, sub.phi, self.graph_config)
+        return build_graphs(*self.jets(sample, idx, rng), self.graph_config)
 
-    def __call__(self, sample: JetSample, idx: np.ndarray):
-        """Backbone inputs for the jets at ``idx`` (PyG Batch, DGL graph or (x, mask))."""
+    def __call__(self, sample: JetSample, idx: np.ndarray, rng: np.random.Generator | None = None):
+        """Backbone inputs for the jets at ``idx`` (PyG Batch, DGL graph or (x, mask)).
+
+        ``rng`` (training only) draws the random augmentation, if configured.
+        """
         if self.kind == "dense":
-            return self.dense(sample, idx)
-        g = self.graphs(sample, idx)
+            return self.dense(sample, idx, rng)
+        g = self.graphs(sample, idx, rng)
         if self.kind == "pyg":
             from adsearch.graphs import to_pyg
 
@@ -241,14 +274,16 @@ class InputBuilder:
 
         return to_dgl(g).to(self.device)
 
-    def dense(self, sample: JetSample, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    def dense(
+        self, sample: JetSample, idx: np.ndarray, rng: np.random.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(x [B, N, 3], mask [B, N])``, N = the batch's largest (capped) jet size."""
         from adsearch.graphs import to_dense
 
-        sub = sample.take(idx)
-        n = int(ak.max(ak.num(sub.constituents, axis=1), initial=1))
+        cons, pt, eta, phi = self.jets(sample, idx, rng)
+        n = int(ak.max(ak.num(cons, axis=1), initial=1))
         cap = self.graph_config.max_constituents
-        x, mask = to_dense(sub.constituents, sub.pt, sub.eta, sub.phi, max_n=min(n, cap or n))
+        x, mask = to_dense(cons, pt, eta, phi, max_n=min(n, cap or n))
         return (
             torch.from_numpy(x).to(self.device),
             torch.from_numpy(mask).to(self.device),

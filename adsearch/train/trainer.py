@@ -105,6 +105,12 @@ def _epoch_order(n: int, seed: int, epoch: int, rank: int, world: int) -> np.nda
     return perm
 
 
+def _batch_rng(seed: int, epoch: int, batch: int, rank: int) -> np.random.Generator:
+    """Random stream of one training batch (augmentation): a function of its position only,
+    so a resumed run draws exactly what the uninterrupted one did."""
+    return np.random.default_rng([seed, epoch + 1, batch, rank])
+
+
 def _batches(order: np.ndarray, size: int) -> list[np.ndarray]:
     return [order[i : i + size] for i in range(0, len(order), size)]
 
@@ -185,8 +191,9 @@ def _init_center(
     total = torch.zeros(obj.c.shape, dtype=torch.float64, device=device)
     count = 0
     per_rank = max(1, cfg.optim.batch_size // world)
-    for idx in _batches(order, per_rank)[: cfg.optim.center_batches]:
-        z = model.embed(builder(sample, idx)).double()
+    for b, idx in enumerate(_batches(order, per_rank)[: cfg.optim.center_batches]):
+        rng = _batch_rng(cfg.runtime.seed, -1, b, dist.get_rank() if world > 1 else 0)
+        z = model.embed(builder(sample, idx, rng)).double()
         total += z.sum(0)
         count += len(idx)
     if world > 1:
@@ -315,7 +322,7 @@ def _train(
         torch.manual_seed(rt.seed)
         model = build_model(mcfg, in_dim=in_dim, edge_dim=edge_dim, pos_weight=pos_weight)
     model.to(device)
-    builder = InputBuilder(model.input_kind, cfg.graph, device)
+    builder = InputBuilder(model.input_kind, cfg.graph, device, cfg.data.augment)
     meta = {"in_dim": in_dim, "edge_dim": edge_dim, "pos_weight": pos_weight}
     optim = torch.optim.AdamW(model.parameters(), lr=opt_cfg.lr, weight_decay=opt_cfg.weight_decay)
     use_amp = rt.amp and device.type == "cuda"
@@ -376,8 +383,8 @@ def _train(
             task = bar.add_task(f"epoch {epoch + 1}/{opt_cfg.epochs}", total=len(batches))
             s, n = 0.0, 0
             dists: list[torch.Tensor] = []
-            for idx in batches:
-                inputs = builder(sample, idx)
+            for b, idx in enumerate(batches):
+                inputs = builder(sample, idx, _batch_rng(rt.seed, epoch, b, rank))
                 labels = builder.labels(sample, idx)
                 with _autocast(device, use_amp):
                     loss, per = net(inputs, labels, loss=True)

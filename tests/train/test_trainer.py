@@ -54,6 +54,8 @@ def test_same_seed_same_losses_bit_for_bit(tmp_path, sample):
 @pytest.mark.parametrize("objective", ["deepsvdd-soft", "supervised"])
 def test_resume_gives_the_uninterrupted_next_epoch(tmp_path, sample, objective):
     over = {"model": {"objective": objective}}
+    if objective == "deepsvdd-soft":  # with random (seeded) mass augmentation
+        over["data"] = {"augment": {"kind": "random-mass"}}
     full = train(make(tmp_path / "full", optim={"epochs": 3}, **over), sample).history
     train(make(tmp_path / "part", optim={"epochs": 2}, **over), sample)
     resumed = train(make(tmp_path / "part", optim={"epochs": 3}, **over), sample, resume=True)
@@ -170,3 +172,32 @@ def test_autoencoder_constituent_cap_must_fit_the_decoder(tmp_path):
         )
     ok = from_dict(TrainConfig, {"model": {"backbone": "part", "objective": "ae"}})
     assert ok.model.max_constituents >= 100
+
+
+def test_mass_augmentation_in_the_input_builder(sample):
+    from adsearch.graphs import jet_axis
+    from adsearch.train.config import AugmentConfig
+    from adsearch.train.data import InputBuilder
+
+    idx = np.arange(10)
+    rnd = InputBuilder("dense", {}, augment=AugmentConfig(kind="random-mass"))
+    raw = InputBuilder("dense", {})
+    x0, m0 = raw(sample, idx)
+    xa, _ = rnd(sample, idx, np.random.default_rng(1))
+    xb, _ = rnd(sample, idx, np.random.default_rng(1))
+    xc, _ = rnd(sample, idx, np.random.default_rng(2))
+    assert torch.equal(xa, xb) and not torch.equal(xa, xc)  # seeded, and varies
+    assert torch.equal(rnd(sample, idx)[0], x0)  # no rng (validation, scoring): untouched
+    # the angular offsets scale, the pT fractions do not (up to the recomputed jet pT)
+    np.testing.assert_allclose(
+        (xa[..., 0] / xa[..., 0].sum(1, keepdim=True))[m0],
+        (x0[..., 0] / x0[..., 0].sum(1, keepdim=True))[m0],
+        rtol=1e-5,
+    )
+    assert not torch.allclose(xa[..., 1:][m0], x0[..., 1:][m0])
+    # to-mass: every jet at the reference mass, also without rng (so also when scoring)
+    std = InputBuilder("pyg", {}, augment=AugmentConfig(kind="to-mass", mass=50.0))
+    cons, *_ = std.jets(sample, idx)
+    np.testing.assert_allclose(jet_axis(cons).mass, 50.0, rtol=1e-3)
+    with pytest.raises(ConfigError, match="augment"):
+        from_dict(TrainConfig, {"data": {"augment": {"kind": "random-mass", "low": 2, "high": 1}}})
