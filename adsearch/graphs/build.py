@@ -185,6 +185,12 @@ class JetGraphs:
     def __len__(self) -> int:
         return self.n_jets
 
+    def __repr__(self) -> str:
+        return (
+            f"JetGraphs(n_jets={self.n_jets}, n_nodes={self.n_nodes}, n_edges={self.n_edges}, "
+            f"edges={self.config.edges!r}, edge_dim={self.edge_attr.shape[1]})"
+        )
+
     @property
     def num_nodes_per_jet(self) -> np.ndarray:
         return np.diff(self.node_ptr)
