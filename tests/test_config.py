@@ -51,3 +51,17 @@ def test_load_yaml_errors(tmp_path):
     good = tmp_path / "good.yaml"
     good.write_text("card:\n  r: 0.4\n")
     assert load_yaml(Card, good, section="card").r == 0.4
+
+
+def test_atomic_output_has_umask_permissions(tmp_path):
+    import os
+
+    from adsearch.io.atomic import atomic_path
+
+    out = tmp_path / "x.txt"
+    with atomic_path(out) as tmp:
+        tmp.write_text("x")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (out.stat().st_mode & 0o777) == (0o666 & ~umask)
+    assert [p.name for p in tmp_path.iterdir()] == ["x.txt"]
