@@ -394,11 +394,12 @@ def export(
         float, typer.Option("--tolerance", help="max |onnxruntime - torch| score difference")
     ] = 1e-4,
 ) -> None:
-    """Export a trained PyG (GIN, GATv2) or transformer model to ONNX and check it.
+    """Export a trained model (GIN, GATv2, EGAT, transformer, ParT) to ONNX and check it.
 
     The ONNX graph maps one batch of jets to their anomaly scores with dynamic sizes; it is
-    compared with PyTorch through onnxruntime at several graph sizes. DGL models (EGAT)
-    cannot be exported (an error says so).
+    compared with PyTorch through onnxruntime at several graph sizes. DGL kernels cannot be
+    exported: an EGAT trained on DGL is exported through its plain-torch twin (same
+    parameters, checked against the DGL model first).
     """
     from adsearch.score import export_run
 

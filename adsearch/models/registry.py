@@ -131,6 +131,8 @@ def input_kind(cfg: ModelConfig) -> str:
         return "dense"
     from adsearch.models.gnn import BACKBONES as GRAPH_BACKBONES
 
+    if cfg.backbone == "egat" and "backend" in cfg.options:  # dgl (default) or pyg
+        return str(cfg.options["backend"])
     return GRAPH_BACKBONES[cfg.backbone].input_kind
 
 

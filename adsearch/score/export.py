@@ -68,8 +68,8 @@ def _wrapper(model: AnomalyModel) -> nn.Module:
     if model.input_kind == "dgl":
         raise ExportError(
             "DGL models (EGAT) cannot be exported to ONNX: the exporters fail on DGL's C++ "
-            "kernels or freeze message passing into constants. Serve EGAT from PyTorch "
-            "(adsearch score), or use a PyG backbone (gin, gatv2) or a transformer for ONNX"
+            "kernels or freeze message passing into constants. Export the plain-torch twin "
+            "instead (EGAT options backend: pyg, same parameters; adsearch export does this)"
         )
     if model.input_kind == "dense":
         return _DenseScore(model)

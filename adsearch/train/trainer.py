@@ -162,6 +162,7 @@ def load_model(
     meta = blob["meta"]
     model = build_model(cfg.model, meta["in_dim"], meta["edge_dim"], meta.get("pos_weight", 1.0))
     model.load_state_dict(blob["state_dict"])
+    model.train_meta = dict(meta)  # feature sizes, class weight: to rebuild twins (export)
     return model.to(device).eval(), cfg
 
 

@@ -1,13 +1,10 @@
 import pytest
 import torch
-from torch import nn
 
 from adsearch.cli import main
 from adsearch.config import from_dict
 from adsearch.models import ModelConfig, build_model
-from adsearch.models.objectives import DeepSVDD
-from adsearch.models.registry import AnomalyModel
-from adsearch.score import ExportError, check_onnx, export_onnx, parity_batches
+from adsearch.score import ExportError, check_onnx, export_onnx, export_run, parity_batches
 from adsearch.train import TrainConfig, train
 from tests.train.toys import toy_sample
 
@@ -27,17 +24,31 @@ def test_onnx_parity_part_autoencoder_at_several_sizes(tmp_path):
     assert check_onnx(model, path, batches) <= 1e-4
 
 
-def test_dgl_models_are_refused_with_a_clear_error(tmp_path):
-    class FakeDGL(nn.Module):
-        input_kind = "dgl"
-
-        def forward(self, g):  # pragma: no cover - never called
-            return g
-
-    model = AnomalyModel(FakeDGL(), DeepSVDD(4), ModelConfig(backbone="egat"))
+def test_dgl_egat_is_refused_directly_but_exported_through_its_torch_twin(tmp_path):
+    cfg = from_dict(
+        TrainConfig,
+        {
+            "data": {"train_fraction": 0.5, "val_fraction": 0.2},
+            "model": {
+                "backbone": "egat",
+                "objective": "deepsvdd",
+                "width": 8,
+                "heads": 2,
+                "layers": 2,
+                "options": {"edge_width": 4},
+            },
+            "optim": {"batch_size": 32, "epochs": 1},
+            "runtime": {"out_dir": str(tmp_path / "run"), "device": "cpu", "progress": False},
+        },
+    )
+    res = train(cfg, toy_sample(40, seed=3))
+    assert res.model.input_kind == "dgl"
     with pytest.raises(ExportError, match="DGL models .* cannot be exported"):
-        export_onnx(model, tmp_path / "m.onnx", None)
+        export_onnx(res.model, tmp_path / "m.onnx", parity_batches(res.model)[0])
     assert not (tmp_path / "m.onnx").exists()
+    # export_run: same parameters in the plain-torch EGAT, checked against DGL, then ONNX
+    path, diff = export_run(tmp_path / "run")
+    assert path.is_file() and diff <= 1e-4
 
 
 def test_cli_export_of_a_pyg_gin_model_is_checked_at_several_sizes(tmp_path, capsys):
