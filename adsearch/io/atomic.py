@@ -11,6 +11,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from adsearch.errors import InputError
+
 __all__ = ["atomic_path"]
 
 
@@ -30,8 +32,17 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     {'a': 1}
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    # an unusable output path is the user's to fix: one line, not an OSError traceback
+    if target.is_dir():
+        raise InputError(f"{target}: is a directory (give an output file name)")
+    existing = next((p for p in target.parents if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise InputError(f"{target}: {existing} is a file, not a directory")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as e:
+        raise InputError(f"{target}: cannot write the output there ({e.strerror or e})") from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:
