@@ -107,9 +107,9 @@ class OptimConfig:
     center_batches: int = 10
 
     def validate(self) -> None:
-        if self.lr <= 0:
+        if not self.lr > 0:  # also NaN (torch's optimiser would raise a ValueError)
             raise ConfigError(f"optim:lr: must be > 0, got {self.lr}")
-        if self.weight_decay < 0:
+        if not self.weight_decay >= 0:
             raise ConfigError(f"optim:weight_decay: must be >= 0, got {self.weight_decay}")
         for name in ("batch_size", "epochs", "patience", "center_batches"):
             if getattr(self, name) < 1:
