@@ -48,9 +48,9 @@ train:
     width: 32
     layers: 3
   optim:
-    epochs: 4
+    epochs: 10
     batch_size: 256
-    patience: 2
+    patience: 3
   runtime:
     device: cpu
 

@@ -430,6 +430,9 @@ class _Pipeline:
         return d
 
     def step_train(self) -> _Step:
+        # a train step with a record of a finished run reruns from scratch (config, input or
+        # product changed, or --force); without one, a partial run of the same step resumes
+        self._train_finished_before = read_record(self.out, "train") is not None
         outputs = ["train/model.pt"]
         return _Step("train", self._train_key_config(), [self.features], outputs, self._train)
 
@@ -448,10 +451,14 @@ class _Pipeline:
         key = input_key(self.out, self._train_key_config(), [self.features])
         tag = self.train_dir / "pipeline_key.txt"
         resume = (
-            tag.is_file()
+            not self._train_finished_before
+            and tag.is_file()
             and tag.read_text().strip() == key
             and (self.train_dir / "checkpoint.pt").is_file()
+            and (self.train_dir / "model.pt").is_file()
         )
+        if resume and self.log:
+            self.log("  resuming the interrupted training from train/checkpoint.pt")
         if not resume:
             shutil.rmtree(self.train_dir, ignore_errors=True)
             self.train_dir.mkdir(parents=True)
@@ -462,7 +469,7 @@ class _Pipeline:
     # ------------------------------------------------------------------ scores
     def step_scores(self) -> _Step:
         s = self.cfg.score
-        conf = {"batch_size": s.batch_size}
+        conf = {"batch_size": s.batch_size, "device": s.device}
         inputs = [self.train_dir / "model.pt", self.features]
         return _Step("scores", conf, inputs, ["scores.parquet"], self._scores)
 

@@ -132,6 +132,15 @@ def test_products_results_cache_and_downstream_reruns(tiny_run, capsys):
     res5 = run_pipeline(wp_cfg, out, force=["features"], log=None, progress=False)
     assert _ran(res5) == {"features", "regions"}
 
+    # an interrupted training (files written, no step record) resumes from its checkpoint;
+    # here it had finished, so nothing is retrained and the model is unchanged
+    model = (out / "train/model.pt").read_bytes()
+    (out / ".state/train.json").unlink()
+    lines6: list[str] = []
+    res6 = run_pipeline(wp_cfg, out, log=lines6.append, progress=False)
+    assert _ran(res6) == {"train"} and any("resuming" in line for line in lines6)
+    assert (out / "train/model.pt").read_bytes() == model
+
     # the CLI on the original config: exit 0, back to the first products
     capsys.readouterr()
     assert main(["run", str(cfg), "-o", str(out), "--no-progress"]) == 0
