@@ -202,6 +202,77 @@ def _pipeline_wrong_type(d, o):
     return ["run", str(f), "-o", str(o / "run")], r"analysis\.yaml.*n_toys"
 
 
+def _out_is_dir(d, o):
+    f = lhco(d / "ok.h5", good_block())
+    return ["features", str(f), "-o", str(o)], r"out: is a directory"
+
+
+def _out_under_file(d, o):
+    f = lhco(d / "ok.h5", good_block())
+    return ["features", str(f), "-o", str(f / "x.parquet")], r"ok\.h5 is a file, not a directory"
+
+
+def _float32(d, o):
+    import pandas as pd
+
+    f = d / "f32.h5"
+    pd.DataFrame(good_block().astype(np.float32)).to_hdf(f, key="df", format="fixed")
+    return ["features", str(f), "-o", str(o / "f.parquet")], r"f32\.h5: .*float32"
+
+
+def _other_key(d, o):
+    import pandas as pd
+
+    f = d / "key.h5"
+    pd.DataFrame(good_block()).to_hdf(f, key="data", format="fixed")
+    return ["info", str(f)], r"key\.h5: no 'df/block0_values' dataset .*holds: data"
+
+
+def _root_truncated(d, o):
+    b = root(d / "r.root").read_bytes()
+    f = d / "cut.root"
+    f.write_bytes(b[: len(b) // 2])
+    (d / "r.root").unlink()
+    return ["features", str(f), "-o", str(o / "f.parquet")], r"cut\.root: "
+
+
+def _mix_few_signal(d, o):
+    b, s = good_block(), good_block(seed=1)
+    b[:, 2100], s[:, 2100] = 0, 1
+    bkg, sig = lhco(d / "bkg.h5", b), lhco(d / "sig.h5", s)
+    argv = ["mix", "--background", str(bkg), "--signal", str(sig), "--n-signal", "50"]
+    return [*argv, "-o", str(o / "m.h5")], r"sig\.h5: has only 12 events"
+
+
+def _mix_signal_in_background(d, o):
+    b = good_block()
+    b[:, 2100] = 1
+    bkg, sig = lhco(d / "bkg.h5", b), lhco(d / "sig.h5", b)
+    argv = ["mix", "--background", str(bkg), "--signal", str(sig), "--n-signal", "5"]
+    return [*argv, "-o", str(o / "m.h5")], r"bkg\.h5: event 0 is labelled 1"
+
+
+def _simulate_lhco(d, o):
+    f = lhco(d / "ev.h5", good_block())
+    return ["simulate", str(f), "-o", str(o / "s.h5")], r"ev\.h5: not a truth file"
+
+
+def _generate_masses(d, o):
+    argv = ["generate", "wprime-2prong", "-n", "5", "-o", str(o / "g.h5"), "--m-x", "5000"]
+    return argv, r"m_x \+ m_y = 5100 must be below m_wprime = 3500"
+
+
+def _train_lr_nan(d, o):
+    f = train_yaml(d / "train.yaml", "x.parquet", optim={"lr": float("nan")})
+    return ["train", str(f), "--out-dir", str(o / "run")], r"optim:lr: must be > 0, got nan"
+
+
+def _pipeline_missing_input(d, o):
+    f = d / "analysis.yaml"
+    f.write_text(f"name: x\ninput: {{kind: lhco, path: {d / 'missing.h5'}}}\n")
+    return ["run", str(f), "-o", str(o / "run")], r"input:path: .*missing\.h5 not found"
+
+
 CASES: dict[str, Case] = {
     "truncated-hdf5": _truncated,
     "corrupt-hdf5-data": _corrupt,
@@ -235,6 +306,17 @@ CASES: dict[str, Case] = {
     "bumphunt-bad-option": _fit_bad_option,
     "pipeline-unknown-key": _pipeline_unknown_key,
     "pipeline-wrong-type": _pipeline_wrong_type,
+    "pipeline-missing-input": _pipeline_missing_input,
+    "output-is-a-directory": _out_is_dir,
+    "output-under-a-file": _out_under_file,
+    "lhco-float32-block": _float32,
+    "hdf5-other-key": _other_key,
+    "truncated-root": _root_truncated,
+    "mix-too-few-signal": _mix_few_signal,
+    "mix-signal-in-background": _mix_signal_in_background,
+    "simulate-lhco-file": _simulate_lhco,
+    "generate-masses-inconsistent": _generate_masses,
+    "train-lr-nan": _train_lr_nan,
 }
 
 
