@@ -159,3 +159,16 @@ def test_kill_during_a_pipeline_run_then_rerun_equals_uninterrupted(tmp_path):
     assert st["train"] == "ran" and st["report"] == "ran"
     assert any("resuming the interrupted training" in line for line in lines)
     assert _results(out) == _results(full)
+
+
+def test_kill_during_features_leaves_no_output_and_the_rerun_is_complete(tmp_path):
+    from adsearch.jets import features_from_file
+
+    out = tmp_path / "f.parquet"
+    proc = _spawn(["features", str(REAL), "-o", str(out), "--chunk-size", "100"], tmp_path)
+    _kill_when(proc, lambda: any(tmp_path.glob(".f.parquet.*.tmp")))
+    assert not out.exists()  # never a truncated file under the final name
+    assert main(["features", str(REAL), "-o", str(out), "--chunk-size", "100"]) == 0
+    ref = tmp_path / "ref.parquet"
+    features_from_file(REAL, ref, chunk_size=100, progress=False)
+    assert out.read_bytes() == ref.read_bytes()
