@@ -25,6 +25,18 @@ app = typer.Typer(
     add_completion=False,
 )
 
+
+def _number_list(text: str, kind: type, option: str) -> list:
+    """Parse a comma-separated option value ("3000,3500") into numbers of ``kind``."""
+    from adsearch.errors import ConfigError
+
+    try:
+        return [kind(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        what = "integers" if kind is int else "numbers"
+        raise ConfigError(f"{option}: expected comma-separated {what}, got {text!r}") from None
+
+
 # ---------------------------------------------------------------- data: info (adsearch.io)
 
 
@@ -513,17 +525,11 @@ def fit(
     With --spurious, background + Gaussian signal is fitted to 500 background-only toys at each
     mass; the mean fitted signal over its uncertainty is reported (pass: |ratio| < 0.5).
     """
-    from adsearch.errors import ConfigError
     from adsearch.plot import plot_fit
     from adsearch.stats.fit import fit_spectrum, spurious_signal
     from adsearch.stats.io import write_json
 
-    try:
-        masses = [float(v) for v in spurious.split(",") if v.strip()]
-    except ValueError:
-        raise ConfigError(
-            f"--spurious: expected comma-separated numbers, got {spurious!r}"
-        ) from None
+    masses = _number_list(spurious, float, "--spurious")
     hist, info = _spectrum_input(
         input_path, column, score_column, working_point, sr, mjj_range, bin_width, nbins
     )
@@ -578,17 +584,13 @@ def bumphunt(
     fit.png, bumphunt.png and tstat.png.
     """
     from adsearch.config import from_dict
-    from adsearch.errors import ConfigError
     from adsearch.plot import plot_bumphunt, plot_fit, plot_tstat
     from adsearch.stats.bumphunter import BumpHunterConfig
     from adsearch.stats.bumphunter import bumphunt as run_bumphunt
     from adsearch.stats.fit import fit_spectrum
     from adsearch.stats.io import write_json
 
-    try:
-        w = [int(v) for v in widths.split(",") if v.strip()]
-    except ValueError:
-        raise ConfigError(f"--widths: expected comma-separated integers, got {widths!r}") from None
+    w = _number_list(widths, int, "--widths")
     cfg = from_dict(
         BumpHunterConfig,
         {"widths": w, "n_toys": n_toys, "refit": refit, "seed": seed},
@@ -650,16 +652,12 @@ def limits(
     fit.png and brazil.png.
     """
     from adsearch.config import from_dict
-    from adsearch.errors import ConfigError
     from adsearch.plot import plot_brazil, plot_fit
     from adsearch.stats.fit import fit_spectrum
     from adsearch.stats.io import read_columns, write_json
     from adsearch.stats.limits import LimitConfig, limits_for_fit
 
-    try:
-        m = [float(v) for v in masses.split(",") if v.strip()]
-    except ValueError:
-        raise ConfigError(f"--masses: expected comma-separated numbers, got {masses!r}") from None
+    m = _number_list(masses, float, "--masses")
     cfg = from_dict(
         LimitConfig, {"masses": m, "resolution": resolution, "cl": cl}, source="options"
     )
