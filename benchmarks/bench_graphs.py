@@ -25,11 +25,11 @@ import torch
 
 from adsearch.graphs import (
     GraphConfig,
-    boost_to_pt,
     build_graphs,
     jet_axis,
     random_mass_rescale,
     rescale_to_mass,
+    standardise,
     to_dgl,
     to_pyg,
     toy_jets,
@@ -225,7 +225,7 @@ def _graphs(cons, ax, idx, mode: str, rng: np.random.Generator):
     if mode == "random":
         a = random_mass_rescale(sub, rng, 0.5, 2.0)
     elif mode == "standardise":
-        a = rescale_to_mass(boost_to_pt(sub, 1500.0).constituents, 100.0)
+        a = standardise(sub, 1500.0, 100.0)
     else:
         return build_graphs(sub, ax.pt[idx], ax.eta[idx], ax.phi[idx])
     return build_graphs(a.constituents, a.axis.pt, a.axis.eta, a.axis.phi)

@@ -6,6 +6,7 @@ from adsearch.graphs.augment import (
     random_mass_rescale,
     rescale_to_mass,
     scale_angles,
+    standardise,
 )
 from adsearch.graphs.build import (
     GraphConfig,
@@ -36,6 +37,7 @@ __all__ = [
     "random_mass_rescale",
     "rescale_to_mass",
     "scale_angles",
+    "standardise",
     "to_dense",
     "to_dgl",
     "to_pyg",

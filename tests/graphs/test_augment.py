@@ -83,3 +83,13 @@ def test_bad_arguments(jets):
         random_mass_rescale(jets, 0, low=2.0, high=1.0)
     with pytest.raises(InputError):
         boost_to_pt(jets, 0.0)
+
+
+def test_standardise_fixes_m_over_pt(jets):
+    from adsearch.graphs import standardise
+
+    a = standardise(jets, pt_ref=2000.0, m_ref=150.0)
+    np.testing.assert_allclose(a.axis.mass, 150.0, rtol=1e-4)
+    np.testing.assert_allclose(a.axis.pt, 2000.0, rtol=0.05)  # rescaling moves pT by a few %
+    ax = jet_axis(jets)
+    assert np.std(a.axis.mass / a.axis.pt) < 0.05 * np.std(ax.mass / ax.pt)
