@@ -435,7 +435,9 @@ def build_graphs(
     config : GraphConfig, optional
         Edge mode, constituent cap, self-loops, ... (default: radius graph, Delta R < 0.2).
     threads : int
-        Worker threads for the pairwise blocks (numpy releases the GIL there); 1 = none.
+        Worker threads over the pairwise blocks; 1 = none. Measured on the 2-core
+        development machine: no speed-up (27.9k vs 26.0k jets/s at load ~3; the index
+        operations hold the GIL), so the default is 1.
 
     Returns
     -------
