@@ -43,19 +43,25 @@ class AugmentConfig:
     log-uniform factor in [``low``, ``high``] (a new draw per epoch, seeded), so the jet mass
     (~ the factor) stops being a feature of typical jets; validation and scoring see the jets
     as they are. ``to-mass``: every jet, in training and in scoring, is rescaled to the
-    reference mass ``mass`` (GeV), removing the mass from the inputs. ``none``: off.
+    reference mass ``mass`` (GeV), removing the mass from the inputs. ``standardise``: every
+    jet, in training and in scoring, is boosted to ``pt`` (GeV) and then rescaled to ``mass``,
+    so only its shape is left; this is the transform that decorrelated a DeepSVDD score from
+    the jet mass in ``benchmarks/bench_graphs.py --sculpting``. ``none``: off.
     """
 
-    kind: Literal["none", "random-mass", "to-mass"] = "none"
+    kind: Literal["none", "random-mass", "to-mass", "standardise"] = "none"
     low: float = 0.5
     high: float = 2.0
     mass: float = 100.0
+    pt: float = 1500.0
 
     def validate(self) -> None:
         if not 0.0 < self.low <= self.high:
             raise ConfigError(f"data:augment: need 0 < low <= high, got {self.low}, {self.high}")
         if not self.mass > 0:
             raise ConfigError(f"data:augment:mass: must be > 0, got {self.mass}")
+        if not self.pt > 0:
+            raise ConfigError(f"data:augment:pt: must be > 0, got {self.pt}")
 
 
 @dataclass

@@ -233,8 +233,8 @@ class InputBuilder:
     ) -> tuple[ak.Array, np.ndarray, np.ndarray, np.ndarray]:
         """Constituents and jet axis (pt, eta, phi) of the jets at ``idx``, transformed.
 
-        ``to-mass`` augmentation always applies; ``random-mass`` only when ``rng`` is given
-        (training batches).
+        ``to-mass`` and ``standardise`` always apply; ``random-mass`` only when ``rng`` is
+        given (training batches).
         """
         sub = sample.take(idx)
         kind = getattr(self.augment, "kind", "none")
@@ -242,6 +242,10 @@ class InputBuilder:
             from adsearch.graphs.augment import rescale_to_mass
 
             a = rescale_to_mass(sub.constituents, self.augment.mass)
+        elif kind == "standardise":
+            from adsearch.graphs.augment import standardise
+
+            a = standardise(sub.constituents, self.augment.pt, self.augment.mass)
         elif kind == "random-mass" and rng is not None:
             from adsearch.graphs.augment import random_mass_rescale
 

@@ -199,5 +199,13 @@ def test_mass_augmentation_in_the_input_builder(sample):
     std = InputBuilder("pyg", {}, augment=AugmentConfig(kind="to-mass", mass=50.0))
     cons, *_ = std.jets(sample, idx)
     np.testing.assert_allclose(jet_axis(cons).mass, 50.0, rtol=1e-3)
+    # standardise: every jet boosted to the reference pT, then at the reference mass
+    std = InputBuilder("pyg", {}, augment=AugmentConfig(kind="standardise", pt=1500.0, mass=80.0))
+    cons, pt, *_ = std.jets(sample, idx)
+    ax = jet_axis(cons)
+    np.testing.assert_allclose(ax.mass, 80.0, rtol=1e-3)
+    np.testing.assert_allclose(ax.pt, 1500.0, rtol=0.05)
+    with pytest.raises(ConfigError, match="augment:pt"):
+        from_dict(TrainConfig, {"data": {"augment": {"kind": "standardise", "pt": -1}}})
     with pytest.raises(ConfigError, match="augment"):
         from_dict(TrainConfig, {"data": {"augment": {"kind": "random-mass", "low": 2, "high": 1}}})
