@@ -13,7 +13,7 @@ __all__ = ["QUICKSTART_YAML", "quickstart_config"]
 QUICKSTART_YAML = """\
 # adsearch quickstart: the whole search on a generated LHCO-like sample, no input files.
 # `adsearch run -o OUTDIR` (no config argument) runs exactly this file, which is built into
-# adsearch.pipeline. About 10 minutes on 2 CPU cores, most of it event generation.
+# adsearch.pipeline. About 5 minutes on 2 free CPU cores, half of it event generation.
 name: quickstart
 description: >-
   QCD dijets with a W' (3.5 TeV) -> X (500 GeV) Y (100 GeV) -> 4 quarks signal injected,
@@ -24,7 +24,7 @@ input:
   kind: generate
   generate:
     background: qcd            # HardQCD:all, pTHatMin 1 TeV, 13 TeV (LHCO R&D recipe)
-    n_background: 14000        # events passing the trigger (one R=1.0 jet, pT > 1.2 TeV)
+    n_background: 30000        # events passing the trigger (one R=1.0 jet, pT > 1.2 TeV)
     signal: wprime-2prong      # W' -> X Y, X -> qq, Y -> qq
     n_signal: 300              # injected at random positions
     detector: lhco             # built-in Delphes-like card ("none": truth level)
@@ -62,7 +62,7 @@ regions:
   signal_region: [3300, 3700]  # GeV; thresholds are set outside it
 
 stats:
-  mjj_range: [2500, 6000]      # GeV, log-spaced bins of 5 %
+  mjj_range: [2800, 6000]      # GeV, log-spaced bins of 5 %; starts above the trigger turn-on
   bin_width: 0.05
   fit:
     family: dijet              # number of parameters chosen by Wilks' test
