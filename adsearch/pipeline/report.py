@@ -136,16 +136,19 @@ def _plots(
     fig = Figure(figsize=(6.5, 4.5))
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    bins = np.quantile(s, np.linspace(0, 1, 61))
-    bins = np.unique(bins) if np.unique(bins).size > 2 else 40
+    lo, hi = np.quantile(s, [0.001, 1.0])
+    if lo > 0 and hi > lo:  # positive, heavy-tailed scores (DeepSVDD distances, MSE): log x
+        bins: Any = np.geomspace(lo, hi, 61)
+        ax.set_xscale("log")
+    else:
+        bins = np.linspace(*np.quantile(s, [0.001, 0.999]), 61) if hi > lo else 40
     if truth is None:
         ax.hist(s, bins=bins, histtype="step", label="test events")
     else:
         ax.hist(s[truth == 0], bins=bins, histtype="step", density=True, label="background")
         ax.hist(s[truth == 1], bins=bins, histtype="step", density=True, label="signal")
-    for name, thr in thresholds:
-        ax.axvline(thr, ls="--", lw=1, color="gray")
-        ax.text(thr, ax.get_ylim()[1] * 0.9, f" {name}", fontsize=8, color="gray")
+    for k, (name, thr) in enumerate(thresholds):
+        ax.axvline(thr, ls="--", lw=1, color=f"C{k + 2}", label=f"cut {name}")
     ax.set_xlabel(f"event anomaly score ({col})")
     ax.set_ylabel("events" if truth is None else "density")
     ax.set_yscale("log")
