@@ -227,3 +227,24 @@ def test_cli_config_errors_exit_1(tmp_path, capsys):
     assert main(["run", str(good), "-o", str(tmp_path / "o2"), "--force", "trian"]) == 1
     assert "--force: unknown step 'trian'" in capsys.readouterr().err
     assert not Path(tmp_path / "o2" / ".state").exists()
+
+
+def test_generated_black_box_uses_the_key_only_for_the_report(tmp_path):
+    text = (
+        TINY.replace("name: tiny", "name: bb")
+        .replace("seed: 3}", "seed: 5, blackbox: true}")
+        .replace("data: {", "data: {mode: data-like, ")
+    )
+    cfg = tmp_path / "bb.yaml"
+    cfg.write_text(text)
+    res = run_pipeline(cfg, tmp_path / "o", log=None, progress=False)
+    assert set(res.statuses.values()) == {"ran"}
+    m = json.loads((tmp_path / "o/events.json").read_text())
+    assert m["labelled"] is False and Path(m["key"]).is_file()
+    from adsearch.jets import read_features
+
+    assert np.all(read_features(tmp_path / "o/features.parquet").table["label"] == -1)
+    perf = res.results["performance"]
+    assert perf["truth_from"] == "answer key key.txt"
+    assert perf["n_signal_test"] + perf["n_background_test"] == res.results["split"]["test"]
+    assert 0 < perf["n_signal_test"] < 60
