@@ -216,7 +216,7 @@ def write_report(cfg: Any, out: Path, plot: Callable[[str], str]) -> dict[str, A
 
     col = regions["score_column"]
     cols = ["mjj", "label", "event_index", "split", "score", "score_max", "score_min"]
-    cols += ["score_j1", "score_j2"]
+    cols += ["score_j1", "score_j2", "mj1", "mj2"]
     t_all = pq.read_table(out / "scores.parquet", columns=cols)
     table_all = {c: t_all[c].to_numpy() for c in cols}
     split = table_all["split"]
@@ -318,6 +318,26 @@ def write_report(cfg: Any, out: Path, plot: Callable[[str], str]) -> dict[str, A
             ]
         )
 
+    # mass sculpting of the background by each cut (truth background, else all test events)
+    from adsearch.graphs import mass_sculpting_report
+
+    st = cfg.stats
+    edges = log_bins(st.mjj_range[0], st.mjj_range[1], st.bin_width)
+    bkg = truth == 0 if truth is not None else np.ones(table["mjj"].size, dtype=bool)
+    mj = np.maximum(table["mj1"], table["mj2"])[bkg]
+    sculpt: dict[str, Any] = {"sample": "background (truth)" if truth is not None else "all"}
+    for w in regions["working_points"]:
+        rep = mass_sculpting_report(
+            table[col][bkg], mj, table["mjj"][bkg], w["efficiency"], mjj_bins=edges
+        )
+        sculpt[w["name"]] = {
+            "pearson_score_mj": rep.pearson_mj,
+            "spearman_score_mj": rep.spearman_mj,
+            "mjj_js_divergence": rep.mjj_js,
+            "mj_js_divergence": rep.mj_js,
+            "mjj_ratio_after_before": rep.mjj_ratio,
+        }
+
     names = plan_steps(cfg)
     timings = step_seconds(out, [n for n in names if n != "report"])
     train_info: dict[str, Any] = {
@@ -358,11 +378,10 @@ def write_report(cfg: Any, out: Path, plot: Callable[[str], str]) -> dict[str, A
         "fit": fit_rows,
         "bumphunt": bh_rows,
         "limits": lim_rows,
+        "sculpting": sculpt,
         "timings_s": timings,
     }
 
-    st = cfg.stats
-    edges = log_bins(st.mjj_range[0], st.mjj_range[1], st.bin_width)
     thresholds = [(w["name"], w["threshold"]) for w in regions["working_points"]]
     plots = _plots(out, plot, table, col, truth, thresholds, edges)
     results["plots"] = (
@@ -462,6 +481,23 @@ def _markdown(cfg: Any, r: dict[str, Any], plot: Callable[[str], str]) -> str:
             f"| {w['name']} | {_fmt(w['efficiency'])} | {_fmt(w['threshold'], 4)} | "
             f"{w['n_selected']} | {w['n_selected_sr']} | {_fmt(tr.get('signal_efficiency'))} | "
             f"{_fmt(tr.get('background_efficiency'))} | {_fmt(tr.get('s_over_b_sr'))} |"
+        )
+    sc = r["sculpting"]
+    lines += [
+        "",
+        f"Mass sculpting ({sc['sample']} test events; the cut keeps the working point's "
+        "fraction of them): correlation of the score with the heavier jet mass, and "
+        "Jensen–Shannon divergence of the mjj and m_j shapes after / before the cut.",
+        "",
+        "| selection | Pearson (score, m_j) | Spearman | JS mjj | JS m_j |",
+        "|---|---|---|---|---|",
+    ]
+    for name, v in sc.items():
+        if name == "sample":
+            continue
+        lines.append(
+            f"| {name} | {_fmt(v['pearson_score_mj'], 2)} | {_fmt(v['spearman_score_mj'], 2)} "
+            f"| {_fmt(v['mjj_js_divergence'], 2)} | {_fmt(v['mj_js_divergence'], 2)} |"
         )
     lines += ["", f"![scores]({plot('scores')}) ![mjj]({plot('mjj')})", ""]
     lines += [

@@ -755,6 +755,7 @@ def run_pipeline(
     RunResult
         Per-step status (``"ran"``/``"skipped"``) and seconds, and the ``results.json`` data.
     """
+    from adsearch import __version__
     from adsearch.pipeline.defaults import quickstart_config
 
     if config is None:
@@ -796,7 +797,9 @@ def run_pipeline(
             _fn(o)
 
         t0 = time.perf_counter()
-        ran = run_step(out, name, step.config, step.inputs, step.outputs, fn)
+        # the package version is part of every key: an upgraded adsearch redoes the run
+        key_config = {"adsearch": __version__, "step": step.config}
+        ran = run_step(out, name, key_config, step.inputs, step.outputs, fn)
         dt = time.perf_counter() - t0
         results.append(StepResult(name, "ran" if ran else "skipped", dt))
         if log:

@@ -86,7 +86,7 @@ def test_products_results_cache_and_downstream_reruns(tiny_run, capsys):
     assert any(line.startswith("[ 5/11] train ... done in") for line in lines)
     r = json.loads((out / "results.json").read_text())
     for key in ("input", "features", "split", "training", "performance", "working_points",
-                "fit", "bumphunt", "limits", "timings_s"):  # fmt: skip
+                "fit", "bumphunt", "limits", "sculpting", "timings_s"):  # fmt: skip
         assert key in r
     assert r["input"]["n_signal_injected"] == 60 and r["input"]["labelled"] is True
     assert r["split"]["train"] + r["split"]["validation"] + r["split"]["test"] == 360
@@ -103,6 +103,7 @@ def test_products_results_cache_and_downstream_reruns(tiny_run, capsys):
     assert r["bumphunt"]["eff0.3"]["n_toys"] == 40
     assert r["limits"]["eff0.3"][0]["mass"] == 3500.0
     assert set(r["timings_s"]) == set(STEPS) - {"report"}
+    assert 0 <= r["sculpting"]["eff0.3"]["mjj_js_divergence"] <= 1
     assert "## Working points" in (out / "report.md").read_text()
 
     # second run: everything skipped
