@@ -1,0 +1,429 @@
+"""LHCO-like AUC / SIC benchmark: the seed 002_ model table reproduced on generated events.
+
+For the W' 2-prong and 3-prong signals, six models are trained and scored as in seed 002_
+(design.md section 3): Transformer, GIN and EGAT with the supervised cross-entropy objective,
+the transformer autoencoder (MSE), and GIN / EGAT DeepSVDD. Split per event 20 % train
+(background only for the unsupervised objectives) / 1 % validation / 79 % test; jet-level AUC
+(each jet labelled by its event) and event-level AUC (event score = mean of the two jets) on
+the test split, plus the SIC curve eps_S / sqrt(eps_B) of the event score and its maximum.
+
+Data: ``rnd2.parquet`` / ``rnd3.parquet`` in ``--data-dir`` (features files of N_QCD QCD +
+N_SIG W' events, labelled). When missing they are generated with the package's LHCO recipe and
+LHCO detector card (``adsearch.generate`` -> ``mix`` -> ``features``; QCD seed 101, W' 2-prong
+seed 202, 3-prong seed 303, mix seed 1), so the benchmark can be rerun at LHCO size::
+
+    nice -n 10 python benchmarks/bench_auc.py --data-dir scratch/data               # 30k + 3k
+    python benchmarks/bench_auc.py --data-dir big --n-qcd 1000000 --n-signal 100000 \
+        --width 128 --cap 100 --epochs 20 --batch 1024 --device cuda                   # LHCO size
+
+Both files hold the same QCD events at the same rows (same mix seed and signal count), so the
+background-only training split is identical: each unsupervised model is trained once (on the
+2-prong file) and scored on both files' test splits.
+
+Outputs: ``benchmarks/results/auc.json``, ``auc.md``, ``sic_2prong.png``, ``sic_3prong.png``
+(updated after every model, so a partial run leaves a partial, marked table) and the test
+event scores ``<work-dir>/<model>_<signal>.npz`` (used by ``bench_injection.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from adsearch.io.atomic import atomic_path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+CONFIGS = HERE / "configs"
+
+#: name -> (label, loss, unsupervised?)
+MODELS: dict[str, tuple[str, str, bool]] = {
+    "transformer-ce": ("Transformer", "CE (supervised)", False),
+    "gin-ce": ("GIN", "CE (supervised)", False),
+    "egat-ce": ("EGAT", "CE (supervised)", False),
+    "transformer-ae": ("Transformer", "MSE (unsupervised)", True),
+    "gin-deepsvdd": ("GIN", "DeepSVDD", True),
+    "egat-deepsvdd": ("EGAT", "DeepSVDD", True),
+}
+#: run order: the unsupervised models first (bench_injection.py uses them), slowest last
+ORDER = ["egat-deepsvdd", "gin-deepsvdd", "gin-ce", "egat-ce", "transformer-ce", "transformer-ae"]
+
+SIGNALS = {"2prong": "rnd2.parquet", "3prong": "rnd3.parquet"}
+
+#: seed 002_ reference AUCs in % (design.md section 3): jet 2p, event 2p, jet 3p, event 3p
+SEED002: dict[str, tuple[float | None, ...]] = {
+    "transformer-ce": (91.3, None, 86.8, None),
+    "gin-ce": (90.2, 96.5, 75.5, 84.1),
+    "egat-ce": (89.9, 96.5, 84.8, 92.4),
+    "transformer-ae": (75.5, None, 69.1, None),
+    "gin-deepsvdd": (73.7, 79.6, 52.6, 54.0),
+    "egat-deepsvdd": (75.5, 81.8, 67.2, 74.3),
+}
+
+
+# ----------------------------------------------------------------------------- metrics
+def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Area under the ROC curve (Mann-Whitney U with average ranks for ties).
+
+    >>> roc_auc(np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8]))
+    0.75
+    """
+    from scipy.stats import rankdata
+
+    y = np.asarray(labels).astype(bool)
+    n1, n0 = int(y.sum()), int((~y).sum())
+    if n1 == 0 or n0 == 0:
+        return float("nan")
+    r = rankdata(scores)
+    return float((r[y].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def roc_curve(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(eps_S, eps_B) of the cut ``score >= t`` for every distinct threshold, loosest last."""
+    y = np.asarray(labels).astype(bool)
+    order = np.argsort(-np.asarray(scores), kind="stable")
+    s = np.asarray(scores)[order]
+    tp = np.cumsum(y[order])
+    fp = np.cumsum(~y[order])
+    last = np.r_[np.flatnonzero(np.diff(s) != 0), len(s) - 1]  # end of each tie group
+    return tp[last] / max(y.sum(), 1), fp[last] / max((~y).sum(), 1)
+
+
+def sic_curve(
+    labels: np.ndarray, scores: np.ndarray, min_bkg: int = 20
+) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """SIC = eps_S / sqrt(eps_B) vs eps_S, for cuts keeping >= ``min_bkg`` background events.
+
+    The floor on passing background events keeps the maximum from being a statistical
+    fluctuation of the last few background events. Returns (eps_S, SIC, max SIC, eps_S there).
+    """
+    es, eb = roc_curve(labels, scores)
+    n0 = int((~np.asarray(labels).astype(bool)).sum())
+    ok = eb * n0 >= min_bkg
+    es, eb = es[ok], eb[ok]
+    sic = es / np.sqrt(eb)
+    if not len(sic):
+        return es, sic, float("nan"), float("nan")
+    k = int(np.argmax(sic))
+    return es, sic, float(sic[k]), float(es[k])
+
+
+# ----------------------------------------------------------------------------- data
+def ensure_data(data_dir: Path, n_qcd: int, n_signal: int, workers: int) -> dict[str, Path]:
+    """Return the features files per signal; generate the missing ones (LHCO recipe)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    out = {sig: data_dir / name for sig, name in SIGNALS.items()}
+    if all(p.exists() for p in out.values()):
+        return out
+    from adsearch.generate.generator import generate_to_file
+    from adsearch.generate.mixing import mix
+    from adsearch.jets.stream import features_from_file
+
+    qcd = data_dir / f"qcd{n_qcd}.h5"
+    if not qcd.exists():
+        print(f"generating {n_qcd} QCD events -> {qcd}", flush=True)
+        generate_to_file(qcd, "qcd", n_qcd, seed=101, workers=workers, detector="lhco")
+    for sig, proc, seed in (("2prong", "wprime-2prong", 202), ("3prong", "wprime-3prong", 303)):
+        if out[sig].exists():
+            continue
+        sfile = data_dir / f"{proc}_{n_signal}.h5"
+        if not sfile.exists():
+            print(f"generating {n_signal} {proc} events -> {sfile}", flush=True)
+            generate_to_file(sfile, proc, n_signal, seed=seed, workers=workers, detector="lhco")
+        mixed = out[sig].with_suffix(".h5")
+        mix(qcd, sfile, n_signal, mixed, seed=1)
+        features_from_file(mixed, out[sig], workers=workers)
+    return out
+
+
+# ----------------------------------------------------------------------------- training
+def make_config(name: str, data: Path, out_dir: Path, args: argparse.Namespace) -> Any:
+    from adsearch.config import from_dict
+    from adsearch.train.config import TrainConfig
+
+    d = yaml.safe_load((CONFIGS / f"auc_{name}.yaml").read_text())
+    d["data"]["path"] = str(data)
+    d["graph"]["max_constituents"] = args.cap
+    d["model"]["width"] = args.width
+    d["optim"].update(epochs=args.epochs, batch_size=args.batch, patience=args.patience)
+    d["runtime"].update(out_dir=str(out_dir), device=args.device, num_threads=args.threads)
+    d["runtime"]["progress"] = False
+    cfg = from_dict(TrainConfig, d, f"auc_{name}.yaml")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out_dir / "bench_config.yaml") as tmp:
+        Path(tmp).write_text(yaml.safe_dump(d, sort_keys=False))
+    return cfg
+
+
+def test_events(n_events: int, cfg: Any, n_test: int | None, seed: int) -> np.ndarray:
+    """Sorted test-split event rows (a seeded random subset of ``n_test`` if given)."""
+    from adsearch.train.data import split_events
+
+    d = cfg.data
+    split = split_events(n_events, d.train_fraction, d.val_fraction, d.seed)
+    ev = np.flatnonzero(split == 2)
+    if n_test is not None and n_test < len(ev):
+        ev = np.sort(np.random.default_rng(seed).choice(ev, n_test, replace=False))
+    return ev
+
+
+def score_test(run_dir: Path, cfg: Any, sample: Any, events: np.ndarray, mjj: np.ndarray, args):
+    """Jet and event scores of the chosen test events."""
+    import torch
+
+    from adsearch.score.scoring import event_scores, score_jets
+    from adsearch.train.trainer import load_model
+
+    torch.set_num_threads(args.threads)
+    model, _ = load_model(run_dir)
+    keep = np.isin(sample.event, events)
+    jets = np.flatnonzero(keep)
+    sub = sample.take(jets)
+    t0 = time.perf_counter()
+    js = score_jets(model, sub, cfg.graph, args.batch, args.device, False, cfg.data.augment)
+    dt = time.perf_counter() - t0
+    ev_local = np.searchsorted(events, sub.event)
+    es = event_scores(js, ev_local, sub.slot, len(events))
+    lab_ev = np.zeros(len(events), dtype=np.int64)
+    lab_ev[ev_local] = sub.label
+    return {
+        "jet_score": js,
+        "jet_label": sub.label,
+        "jet_event": events[ev_local],
+        "event": events,
+        "label": lab_ev,
+        "mjj": mjj[events],
+        **es,
+    }, dt
+
+
+def metrics(sc: dict[str, np.ndarray], min_bkg: int) -> dict[str, Any]:
+    _, _, smax, es_at = sic_curve(sc["label"], sc["score"], min_bkg)
+    return {
+        "jet_auc": 100 * roc_auc(sc["jet_label"], sc["jet_score"]),
+        "event_auc": 100 * roc_auc(sc["label"], sc["score"]),
+        "event_auc_max": 100 * roc_auc(sc["label"], sc["score_max"]),
+        "event_auc_min": 100 * roc_auc(sc["label"], sc["score_min"]),
+        "max_sic": smax,
+        "eps_s_at_max_sic": es_at,
+        "n_test_events": len(sc["label"]),
+        "n_test_signal": int(sc["label"].sum()),
+    }
+
+
+# ----------------------------------------------------------------------------- reporting
+def _f(v: float | None, nd: int = 1) -> str:
+    return "–" if v is None or not np.isfinite(v) else f"{v:.{nd}f}"
+
+
+def write_md(res: dict[str, Any], path: Path) -> None:
+    r = res["models"]
+    done = [m for m in MODELS if m in r]
+    cfg = res["config"]
+    lines = [
+        "# AUC benchmark: seed 002_ models on generated LHCO-like events",
+        "",
+        f"Sample: {cfg['n_events']} events per signal ({cfg['n_signal']} W' + "
+        f"{cfg['n_events'] - cfg['n_signal']} QCD) — **not** LHCO's 1.1 M; AUCs on "
+        f"{cfg['n_test_events'] or 'all'} test-split events. Width {cfg['width']}, "
+        f"constituent cap {cfg['cap']}, batch {cfg['batch']}, <= {cfg['epochs']} epochs "
+        f"(early stopping, patience {cfg['patience']}), CPU. Seed 002_: 1.1 M events, width 128, "
+        "full training.",
+        "",
+    ]
+    if res.get("partial"):
+        lines += [f"**PARTIAL**: {', '.join(m for m in MODELS if m not in r)} not run yet.", ""]
+    lines += [
+        "AUC in %. Ours: jet / event (event = mean of the two jet scores) / max SIC of the "
+        "event score (>= 20 background events passing).",
+        "",
+        "| model | loss | ours 2-prong jet / event / SIC | ours 3-prong jet / event / SIC | "
+        "seed 2-prong jet / event | seed 3-prong jet / event |",
+        "|---|---|---|---|---|---|",
+    ]
+    for m in done:
+        lab, loss, _ = MODELS[m]
+        ours = []
+        for sig in SIGNALS:
+            x = r[m].get(sig)
+            ours.append(
+                " / ".join([_f(x["jet_auc"]), _f(x["event_auc"]), _f(x["max_sic"])])
+                if x
+                else "not run"
+            )
+        s = SEED002[m]
+        lines.append(
+            f"| {lab} | {loss} | {ours[0]} | {ours[1]} | {_f(s[0])} / {_f(s[1])} | "
+            f"{_f(s[2])} / {_f(s[3])} |"
+        )
+    lines += ["", "Training (per model and signal): epochs run, best epoch, train wall time.", ""]
+    lines += ["| model | signal | epochs | best | train s | train jets/s | score s |", "|---|" * 7]
+    lines[-1] = "|---|---|---|---|---|---|---|"
+    for m in done:
+        for sig in SIGNALS:
+            x = r[m].get(sig)
+            if x:
+                lines.append(
+                    f"| {m} | {sig} | {x['epochs_run']} | {x['best_epoch']} | "
+                    f"{x['train_s']:.0f} | {x['train_jets_per_s']:.0f} | {x['score_s']:.0f} |"
+                )
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text("\n".join(lines) + "\n")
+
+
+def plot_sic(curves: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]], res) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    for sig, per in curves.items():
+        fig, ax = plt.subplots(figsize=(6, 4.5))
+        for m, (es, sic) in per.items():
+            lab, loss, _ = MODELS[m]
+            ax.plot(es, sic, label=f"{lab} {loss.split()[0]}")
+        ax.axhline(1.0, color="grey", lw=0.8, ls=":")
+        ax.set_xlabel(r"signal efficiency $\epsilon_S$")
+        ax.set_ylabel(r"SIC = $\epsilon_S/\sqrt{\epsilon_B}$")
+        ax.set_xlim(0, 1)
+        n = res["config"]["n_events"]
+        ax.set_title(f"W' {sig}, event score (mean of 2 jets), {n} events (not 1.1 M)")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        with atomic_path(RESULTS / f"sic_{sig}.png") as tmp:
+            fig.savefig(tmp, format="png", dpi=110)
+        plt.close(fig)
+
+
+def save(res: dict[str, Any], curves) -> None:
+    res["partial"] = any(m not in res["models"] or len(res["models"][m]) < 2 for m in MODELS)
+    with atomic_path(RESULTS / "auc.json") as tmp:
+        Path(tmp).write_text(json.dumps(res, indent=1))
+    write_md(res, RESULTS / "auc.md")
+    plot_sic(curves, res)
+
+
+# ----------------------------------------------------------------------------- main
+def main(argv: list[str] | None = None) -> None:
+    global RESULTS
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data-dir", type=Path, default=Path("scratch/data"))
+    ap.add_argument("--work-dir", type=Path, default=Path("scratch/bench_auc"))
+    ap.add_argument("--n-qcd", type=int, default=30_000, help="QCD events when generating")
+    ap.add_argument("--n-signal", type=int, default=3_000, help="W' events when generating")
+    ap.add_argument("--gen-workers", type=int, default=2)
+    ap.add_argument("--models", default=",".join(ORDER))
+    ap.add_argument("--signals", default="2prong,3prong")
+    ap.add_argument("--epochs", type=int, default=4)
+    ap.add_argument("--patience", type=int, default=2)
+    ap.add_argument("--width", type=int, default=128)
+    ap.add_argument("--cap", type=int, default=50, help="constituents per jet (pT-leading)")
+    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--test-events", type=int, default=None, help="random test subset size")
+    ap.add_argument("--min-bkg", type=int, default=20, help="SIC: min passing background")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--results-dir", type=Path, default=RESULTS, help="where auc.* go")
+    ap.add_argument("--retrain", action="store_true", help="ignore finished runs in work-dir")
+    args = ap.parse_args(argv)
+    RESULTS = args.results_dir
+
+    from adsearch.train import train
+    from adsearch.train.data import load_jets
+
+    files = ensure_data(args.data_dir, args.n_qcd, args.n_signal, args.gen_workers)
+    signals = [s for s in args.signals.split(",") if s]
+    models = [m for m in args.models.split(",") if m]
+    for m in models:
+        if m not in MODELS:
+            raise SystemExit(f"error: unknown model {m!r}; choose from {', '.join(MODELS)}")
+    samples = {}
+    for sig in signals:
+        sample, feats = load_jets(files[sig])
+        samples[sig] = (sample, np.asarray(feats.table["mjj"], dtype=np.float64))
+    n_events = samples[signals[0]][0].n_events
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    old = RESULTS / "auc.json"
+    res: dict[str, Any] = json.loads(old.read_text()) if old.exists() else {}
+    res["config"] = {
+        "n_events": n_events,
+        "n_signal": int(samples[signals[0]][0].label[::2].sum()),
+        "n_test_events": args.test_events,
+        "width": args.width,
+        "cap": args.cap,
+        "batch": args.batch,
+        "epochs": args.epochs,
+        "patience": args.patience,
+        "device": args.device,
+        "threads": args.threads,
+        "split": "20 % train (background only for unsupervised) / 1 % val / 79 % test",
+        "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores (shared)",
+    }
+    res["seed002"] = {m: SEED002[m] for m in MODELS}
+    res.setdefault("models", {})
+    curves: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {s: {} for s in signals}
+    for m in MODELS:  # curves of earlier (partial) runs
+        for sig in signals:
+            f = args.work_dir / f"{m}_{sig}.npz"
+            if f.exists() and m in res["models"] and sig in res["models"][m]:
+                z = np.load(f)
+                es, sic, _, _ = sic_curve(z["label"], z["score"], args.min_bkg)
+                curves[sig][m] = (es, sic)
+
+    for m in models:
+        unsup = MODELS[m][2]
+        train_on = signals[:1] if unsup else signals  # same background split for both files
+        for sig_train in train_on:
+            run = args.work_dir / (m if unsup else f"{m}_{sig_train}")
+            cfg = make_config(m, files[sig_train], run, args)
+            t0 = time.perf_counter()
+            if args.retrain or not (run / "model.pt").exists() or not (run / "done").exists():
+                print(f"[{time.strftime('%H:%M:%S')}] training {m} on {sig_train}", flush=True)
+                tr = train(cfg, samples[sig_train][0], progress=False)
+                hist, best = tr.history, tr.best_epoch
+                (run / "done").write_text("ok\n")
+            else:
+                hist = json.loads((run / "metrics.json").read_text())
+                hist = hist.get("history", hist) if isinstance(hist, dict) else hist
+                best = None
+            t_train = time.perf_counter() - t0
+            for sig in signals if unsup else [sig_train]:
+                sample, mjj = samples[sig]
+                events = test_events(n_events, cfg, args.test_events, seed=7)
+                sc, t_score = score_test(run, cfg, sample, events, mjj, args)
+                with atomic_path(args.work_dir / f"{m}_{sig}.npz") as tmp:
+                    with open(tmp, "wb") as fh:
+                        np.savez(fh, **sc)
+                met = metrics(sc, args.min_bkg)
+                jets_s = [h.get("train_jets_per_s", np.nan) for h in hist if isinstance(h, dict)]
+                met.update(
+                    epochs_run=len(hist),
+                    best_epoch=best,
+                    train_s=t_train,
+                    train_jets_per_s=float(np.nanmean(jets_s)) if jets_s else float("nan"),
+                    score_s=t_score,
+                    trained_on=sig_train,
+                    history=hist,
+                )
+                res["models"].setdefault(m, {})[sig] = met
+                es, sic, _, _ = sic_curve(sc["label"], sc["score"], args.min_bkg)
+                curves[sig][m] = (es, sic)
+                print(
+                    f"[{time.strftime('%H:%M:%S')}] {m} {sig}: jet AUC {met['jet_auc']:.1f} "
+                    f"event AUC {met['event_auc']:.1f} max SIC {met['max_sic']:.2f} "
+                    f"(train {t_train:.0f} s, score {t_score:.0f} s)",
+                    flush=True,
+                )
+                save(res, curves)
+    print((RESULTS / "auc.md").read_text())
+
+
+if __name__ == "__main__":
+    main()
