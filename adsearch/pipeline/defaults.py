@@ -53,6 +53,7 @@ train:
     patience: 3
   runtime:
     device: cpu
+    num_threads: 1             # 2 threads thrash when another job shares the 2 cores
 
 score:
   event_score: mean            # mean of the two leading jets' scores (max, min)

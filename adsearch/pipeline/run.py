@@ -477,6 +477,11 @@ class _Pipeline:
         from adsearch.score import score_features
 
         s = self.cfg.score
+        nt = self.cfg.train.runtime.num_threads
+        if nt:  # as in training (the trainer sets it; a skipped train step did not)
+            import torch
+
+            torch.set_num_threads(nt)
         score_features(
             self.train_dir,
             self.features,
