@@ -79,6 +79,23 @@ def global_z(bh: Any, neff: float) -> tuple[float, float, bool]:
     return p, float(stats.norm.isf(max(p, 1e-300))), True
 
 
+def efficiency_slope(mjj: np.ndarray, passed: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Per-bin QCD cut efficiency relative to its mean, linear in ln(mjj) (weighted LSQ fit).
+
+    A smooth model of the measured score/mjj dependence (too few generated events after a
+    tight cut for a per-bin efficiency); returns the factor per bin of ``edges``.
+    """
+    ha, _ = np.histogram(mjj, edges)
+    hb, _ = np.histogram(mjj[passed], edges)
+    ok = ha > 0
+    e0 = hb.sum() / max(ha.sum(), 1)
+    x = np.log(np.sqrt(edges[:-1] * edges[1:]) / 3500.0)
+    w = ha[ok] / max(e0 * (1 - e0), 1e-12)  # inverse binomial variance of eff per bin
+    a = np.vstack([np.ones(ok.sum()), x[ok]]).T
+    coef = np.linalg.lstsq(a * np.sqrt(w)[:, None], (hb[ok] / ha[ok]) * np.sqrt(w), rcond=None)[0]
+    return np.clip((coef[0] + coef[1] * x) / e0, 0.0, None)
+
+
 def sculpting_check(mjj: np.ndarray, passed: np.ndarray, edges: np.ndarray) -> dict[str, Any]:
     """QCD mjj shape after vs before the cut: KS p-value and binned ratio (chi2 vs flat)."""
     inr = (mjj >= edges[0]) & (mjj < edges[-1])
@@ -102,6 +119,7 @@ def sculpting_check(mjj: np.ndarray, passed: np.ndarray, edges: np.ndarray) -> d
         "eps_b_outside_sr": float(pout),
         "eps_b_sr_over_outside": float(psr / pout) if pout > 0 else float("nan"),
         "ratio_per_bin": (eff / e0).tolist(),
+        "linear_ln_mjj_factor_per_bin": efficiency_slope(a, passed[inr], edges).tolist(),
         "chi2_flat": chi2,
         "ndf": int(ok.sum() - 1),
         "chi2_p": float(stats.chi2.sf(chi2, ok.sum() - 1)),
@@ -136,6 +154,24 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--n-pseudo-null", type=int, default=100, help="... at 0 injected")
     ap.add_argument("--n-toys", type=int, default=2000, help="BumpHunter toys (refit)")
     ap.add_argument("--mjj-range", default="2800,6000")
+    ap.add_argument(
+        "--sculpting",
+        choices=["independent", "measured"],
+        default="measured",
+        help="background after the cut: eps_B x fitted shape (independence), or "
+        "x the measured QCD efficiency, linear in ln mjj",
+    )
+    ap.add_argument(
+        "--npar",
+        type=int,
+        default=None,
+        help="dijet parameters of the pseudo-data fits (default: Wilks' test)",
+    )
+    ap.add_argument(
+        "--hypothetical",
+        default="0.5:0.01,0.3:0.001",
+        help="extra taggers 'eps_S:eps_B,...' (no model; independent of mjj): what the goal needs",
+    )
     ap.add_argument("--blind", action=argparse.BooleanOptionalAction, default=True)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--results-dir", type=Path, default=RESULTS)
@@ -192,18 +228,26 @@ def main(argv: list[str] | None = None) -> None:
             f"{sc['eps_b_sr_over_outside']:.2f}",
             flush=True,
         )
+    for h in (v for v in args.hypothetical.split(",") if v):
+        e_s, e_b = (float(x) for x in h.split(":"))
+        wps.append(
+            {"name": f"hypothetical {e_s:g}/{e_b:g}", "eps_b": e_b, "eps_s": e_s, "thr": None}
+        )
     b_sr = args.n_bkg * qcd_sr  # QCD events in 3.3-3.7 TeV
     sb_1000 = 1000 * sig_in_sr / b_sr
 
     injections = [int(v) for v in args.injections.split(",")]
-    fcfg = FitConfig(blind=(3300.0, 3700.0) if args.blind else None)
+    fcfg = FitConfig(npar=args.npar, blind=(3300.0, 3700.0) if args.blind else None)
     out: dict[str, Any] = {}
     for wi, wp in enumerate(wps):
-        if wp["thr"] is None:
+        if wp["thr"] is None:  # no cut, or a hypothetical tagger independent of mjj
             pool = sig_all
         else:
             pool = mjj_test[label & (score > wp["thr"])]
         b_exp = n_bkg_range * wp["eps_b"] * shape
+        if wp["thr"] is not None and args.sculpting == "measured":
+            f = np.asarray(wp["sculpting"]["linear_ln_mjj_factor_per_bin"])
+            b_exp = b_exp * f * shape.sum() / (shape * f).sum()  # same total, measured slope
         rows = []
         for ii, n_inj in enumerate(injections):
             n_ps = args.n_pseudo_null if n_inj == 0 else args.n_pseudo
@@ -272,7 +316,7 @@ def main(argv: list[str] | None = None) -> None:
             (r["z_local_median"], name)
             for name, w in out.items()
             for r in w["rows"]
-            if r["n_injected"] == 1000
+            if r["n_injected"] == 1000 and not name.startswith("hypothetical")
         )
         if 1000 in injections
         else (float("nan"), "")
@@ -293,6 +337,8 @@ def main(argv: list[str] | None = None) -> None:
         "signal_fraction_in_sr": sig_in_sr,
         "s_over_b_sr_at_1000": sb_1000,
         "blind": args.blind,
+        "sculpting": args.sculpting,
+        "npar": args.npar,
         "n_toys": args.n_toys,
         "working_points": out,
         "goal_5sigma_local_at_1000": {
@@ -340,8 +386,18 @@ def write_md(r: dict[str, Any], path: Path) -> None:
         f"{r['signal']} mjj resampled from generated events ({r['signal_fraction_in_sr']:.0%} "
         f"in 3.3–3.7 TeV); S/B in 3.3–3.7 TeV at 1000 injected = {r['s_over_b_sr_at_1000']:.2%} "
         "(LHCO: ≈ 0.6 %). "
-        f"Score: `{r['model']}` event score (bench_auc.py, test split). Fit "
-        f"{'blinded in 3.3–3.7 TeV' if r['blind'] else 'unblinded'}; {r['n_toys']} refit toys "
+        f"Score: `{r['model']}` event score (bench_auc.py, test split). Background after the "
+        + (
+            "cut: fitted shape × eps_B × the measured QCD efficiency slope (linear in ln mjj). "
+            if r["sculpting"] == "measured"
+            else "cut: fitted shape × eps_B (score/mjj independence assumed). "
+        )
+        + (
+            f"Dijet fit with {r['npar']} parameters, "
+            if r["npar"]
+            else "Dijet fit, npar by Wilks, "
+        )
+        + f"{'blinded in 3.3–3.7 TeV' if r['blind'] else 'unblinded'}; {r['n_toys']} refit toys "
         "per pseudo-dataset; global Z beyond the toys extrapolated with a fitted trials factor "
         "(marked `*` = fraction extrapolated).",
         "",
@@ -411,7 +467,8 @@ def plot(r: dict[str, Any], path: Path) -> None:
             q16 = np.array([row[f"{key}_q16"] for row in w["rows"]])
             q84 = np.array([row[f"{key}_q84"] for row in w["rows"]])
             lab = name if name == "no cut" else f"{name} (eps_S = {w['eps_s']:.2f})"
-            (ln,) = ax.plot(x, med, marker="o", label=lab)
+            ls = "--" if name.startswith("hypothetical") else "-"
+            (ln,) = ax.plot(x, med, marker="o", ls=ls, label=lab)
             ax.fill_between(x, q16, q84, color=ln.get_color(), alpha=0.2)
         ax.axhline(5, color="k", ls="--", lw=0.8)
         ax.axvline(1000, color="grey", ls=":", lw=0.8)
