@@ -583,7 +583,7 @@ class _Pipeline:
             except FitError as e:
                 entry["error"] = str(e)
                 self._warn(f"fit of the {name} spectrum failed: {e}")
-                _placeholder_plot(out / self.plot(f"fit_{name}"), f"{name}: {e}")
+                _no_result_plot(out / self.plot(f"fit_{name}"), f"{name}: {e}")
             else:
                 entry["fit"] = fit.to_dict()
                 title = "all test events" if thr is None else f"score > {thr:.4g} ({name})"
@@ -629,7 +629,7 @@ class _Pipeline:
             if name not in fits:
                 res[name] = {"error": "no background fit"}
                 for p in ("bumphunt", "tstat"):
-                    _placeholder_plot(out / self.plot(f"{p}_{name}"), f"{name}: no fit")
+                    _no_result_plot(out / self.plot(f"{p}_{name}"), f"{name}: no fit")
                 continue
             bh = bumphunt(fits[name], self.cfg.stats.bumphunt)
             res[name] = bh.to_dict()
@@ -659,7 +659,7 @@ class _Pipeline:
             name = _sel_name(eff)
             if name not in fits:
                 res[name] = {"error": "no background fit"}
-                _placeholder_plot(out / self.plot(f"brazil_{name}"), f"{name}: no fit")
+                _no_result_plot(out / self.plot(f"brazil_{name}"), f"{name}: no fit")
                 continue
             lim = limits_for_fit(fits[name], self.cfg.stats.limits)
             res[name] = lim.to_dict()
@@ -691,7 +691,7 @@ class _Pipeline:
         write_report(self.cfg, out, self.plot)
 
 
-def _placeholder_plot(path: Path, text: str) -> None:
+def _no_result_plot(path: Path, text: str) -> None:
     """A plot file saying why there is no plot (keeps the product list fixed)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
