@@ -321,7 +321,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--gen-workers", type=int, default=2)
     ap.add_argument("--models", default=",".join(ORDER))
     ap.add_argument("--signals", default="2prong,3prong")
-    ap.add_argument("--epochs", type=int, default=4)
+    ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--patience", type=int, default=2)
     ap.add_argument("--width", type=int, default=128)
     ap.add_argument("--cap", type=int, default=50, help="constituents per jet (pT-leading)")
