@@ -457,22 +457,10 @@ def build_graphs(
     cfg = config if config is not None else GraphConfig()
     cfg.validate()
     dtype = np.dtype(cfg.dtype)
-    counts, pt, eta, phi = flat_constituents(constituents)
+    counts, pt, eta, phi, jpt, jeta, jphi = constituents_and_axes(
+        constituents, jet_pt, jet_eta, jet_phi, "build_graphs"
+    )
     n_jets = len(counts)
-    if jet_pt is None and jet_eta is None and jet_phi is None:
-        ax = jet_axis(constituents)
-        jpt, jeta, jphi = ax.pt, ax.eta, ax.phi
-    elif jet_pt is None or jet_eta is None or jet_phi is None:
-        raise InputError("build_graphs: give all of jet_pt, jet_eta, jet_phi or none")
-    else:
-        jpt = _flatten_jets(jet_pt, "jet_pt")
-        jeta = _flatten_jets(jet_eta, "jet_eta")
-        jphi = _flatten_jets(jet_phi, "jet_phi")
-    for name, arr in (("jet_pt", jpt), ("jet_eta", jeta), ("jet_phi", jphi)):
-        if len(arr) != n_jets:
-            raise InputError(f"{name}: has {len(arr)} entries for {n_jets} jets")
-    if n_jets and np.any(jpt <= 0):
-        raise InputError("jet_pt: contains non-positive values")
     if n_jets and counts.min() == 0:
         bad = int(np.flatnonzero(counts == 0)[0])
         raise InputError(f"constituents: jet {bad} has no constituents (cannot build a graph)")
@@ -584,3 +572,29 @@ def _edges(
         edge_index[1, pos] = tgt
         edge_attr[pos] = feat
     return edge_index, edge_attr, edge_ptr
+
+
+def constituents_and_axes(constituents, jet_pt, jet_eta, jet_phi, who: str):
+    """Flat constituents and per-jet axes (given, or computed from the constituents).
+
+    Returns ``(counts, pt, eta, phi, jet_pt, jet_eta, jet_phi)`` as flat numpy arrays; raises
+    :class:`InputError` (naming ``who``) when only some axes are given, their lengths do not
+    match the jets, or a jet pT is not positive.
+    """
+    counts, pt, eta, phi = flat_constituents(constituents)
+    n_jets = len(counts)
+    if jet_pt is None and jet_eta is None and jet_phi is None:
+        ax = jet_axis(constituents)
+        jpt, jeta, jphi = ax.pt, ax.eta, ax.phi
+    elif jet_pt is None or jet_eta is None or jet_phi is None:
+        raise InputError(f"{who}: give all of jet_pt, jet_eta, jet_phi or none")
+    else:
+        jpt = _flatten_jets(jet_pt, "jet_pt")
+        jeta = _flatten_jets(jet_eta, "jet_eta")
+        jphi = _flatten_jets(jet_phi, "jet_phi")
+    for name, arr in (("jet_pt", jpt), ("jet_eta", jeta), ("jet_phi", jphi)):
+        if len(arr) != n_jets:
+            raise InputError(f"{name}: has {len(arr)} entries for {n_jets} jets")
+    if n_jets and np.any(jpt <= 0):
+        raise InputError("jet_pt: contains non-positive values")
+    return counts, pt, eta, phi, jpt, jeta, jphi

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from adsearch.errors import InputError
-from adsearch.graphs.build import JetGraphs, _flatten_jets, flat_constituents, jet_axis, wrap_phi
+from adsearch.graphs.build import JetGraphs, constituents_and_axes, wrap_phi
 
 __all__ = ["to_dense", "to_dgl", "to_pyg"]
 
@@ -106,22 +106,10 @@ def to_dense(
     """
     if max_n < 1:
         raise InputError(f"to_dense: max_n must be >= 1, got {max_n}")
-    counts, pt, eta, phi = flat_constituents(constituents)
+    counts, pt, eta, phi, jpt, jeta, jphi = constituents_and_axes(
+        constituents, jet_pt, jet_eta, jet_phi, "to_dense"
+    )
     n_jets = len(counts)
-    if jet_pt is None and jet_eta is None and jet_phi is None:
-        ax = jet_axis(constituents)
-        jpt, jeta, jphi = ax.pt, ax.eta, ax.phi
-    elif jet_pt is None or jet_eta is None or jet_phi is None:
-        raise InputError("to_dense: give all of jet_pt, jet_eta, jet_phi or none")
-    else:
-        jpt = _flatten_jets(jet_pt, "jet_pt")
-        jeta = _flatten_jets(jet_eta, "jet_eta")
-        jphi = _flatten_jets(jet_phi, "jet_phi")
-    for name, arr in (("jet_pt", jpt), ("jet_eta", jeta), ("jet_phi", jphi)):
-        if len(arr) != n_jets:
-            raise InputError(f"{name}: has {len(arr)} entries for {n_jets} jets")
-    if n_jets and np.any(jpt <= 0):
-        raise InputError("jet_pt: contains non-positive values")
     jet = np.repeat(np.arange(n_jets, dtype=np.int64), counts)
     order = np.lexsort((-pt, jet))  # decreasing pT inside every jet
     ptr = np.zeros(n_jets + 1, dtype=np.int64)
