@@ -36,6 +36,7 @@ so a DGL-trained state dict loads into it) and exports.
 
 from __future__ import annotations
 
+import abc
 import warnings
 from collections.abc import Sequence
 
@@ -222,17 +223,18 @@ def _unpack_pyg(data) -> tuple[Tensor, Tensor, Tensor | None, Tensor, Tensor]:
     return x, edge_index, edge_attr, batch, ptr
 
 
-class _PygBackbone(nn.Module):
+class _PygBackbone(nn.Module, abc.ABC):
     input_kind = "pyg"
     onnx_input_names = ("x", "edge_index", "edge_attr", "batch", "ptr")
 
     def forward(self, data) -> Tensor:
         return self.forward_tensors(*_unpack_pyg(data))
 
+    @abc.abstractmethod
     def forward_tensors(
         self, x: Tensor, edge_index: Tensor, edge_attr: Tensor, batch: Tensor, ptr: Tensor
-    ) -> Tensor:  # pragma: no cover - abstract
-        raise NotImplementedError
+    ) -> Tensor:
+        """One embedding per jet from the flat graph tensors (ONNX-exportable entry point)."""
 
 
 class GINLayer(nn.Module):

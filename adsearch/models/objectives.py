@@ -31,6 +31,8 @@ Examples
 
 from __future__ import annotations
 
+import abc
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -40,20 +42,20 @@ from adsearch.models.transformer import SetDecoder
 __all__ = ["Autoencoder", "DeepSVDD", "Objective", "Supervised"]
 
 
-class Objective(nn.Module):
+class Objective(nn.Module, abc.ABC):
     """Base class: turns backbone embeddings into a training loss and an anomaly score."""
 
     name = "objective"
     needs_labels = False
     needs_dense = False
 
+    @abc.abstractmethod
     def loss(self, z: Tensor, inputs, labels: Tensor | None) -> tuple[Tensor, Tensor]:
         """Scalar loss and the detached per-jet values behind it."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def score(self, z: Tensor, inputs) -> Tensor:
         """Per-jet anomaly score ``[B]``; larger means more anomalous."""
-        raise NotImplementedError
 
 
 class DeepSVDD(Objective):
