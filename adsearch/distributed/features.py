@@ -25,10 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from adsearch.errors import AdsearchError, InputError
-from adsearch.jets.featurefile import FeaturesWriter, export_lhco_features_h5
 from adsearch.jets.features import Features, compute_features
-from adsearch.jets.stream import FeaturesRunSummary
-from adsearch.progress import progress_bar
+from adsearch.jets.stream import FeaturesRunSummary, write_feature_chunks
 
 __all__ = [
     "features_dask",
@@ -191,34 +189,18 @@ def features_file_dask(
         (f"{src} rows {a}-{b}", (str(src), a, b, float(r), float(min_pt), read_kw))
         for a, b in ranges
     )
-    lhco_parts: list[Features] = []
-    n_in = n_fewer = n_single = 0
-    with (
-        dask_client(scheduler) as client,
-        FeaturesWriter(out) as writer,
-        progress_bar(progress) as bar,
-    ):
-        task = bar.add_task("features (dask)", total=ranges[-1][1] - ranges[0][0] if ranges else 0)
-        for feats in _ordered_results(
-            client, _chunk_features, jobs, _in_flight(client, max_in_flight)
-        ):
-            if writer.meta is None:
-                writer.meta = {**feats.meta, **meta}
-            writer.write(feats)
-            if lhco_h5 is not None:  # only the flat table is kept for the HDF5 export
-                lhco_parts.append(
-                    Features(feats.table, feats.constituents[:, :, :0], feats.n_input,
-                             feats.n_fewer_than_two_jets)
-                )  # fmt: skip
-            n_in += feats.n_input
-            n_fewer += feats.n_fewer_than_two_jets
-            n_single += feats.n_single_constituent_jets
-            bar.advance(task, feats.n_input)
-        if writer.meta is None:  # empty file
-            writer.meta = {"r": float(r), "min_pt": float(min_pt), **meta}
-    if lhco_h5 is not None:
-        export_lhco_features_h5(lhco_h5, Features.concatenate(lhco_parts))
-    return FeaturesRunSummary(out, n_in, n_in - n_fewer, n_fewer, n_single)
+    with dask_client(scheduler) as client:
+        return write_feature_chunks(
+            out,
+            _ordered_results(client, _chunk_features, jobs, _in_flight(client, max_in_flight)),
+            meta,
+            r=r,
+            min_pt=min_pt,
+            lhco_h5=lhco_h5,
+            progress=progress,
+            total=ranges[-1][1] - ranges[0][0] if ranges else 0,
+            description="features (dask)",
+        )
 
 
 def features_dask(

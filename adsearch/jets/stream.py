@@ -135,11 +135,34 @@ def features_from_file(
             yield events, first, r, min_pt
             first += len(events)
 
+    return write_feature_chunks(
+        out, _map_ordered(jobs(), int(workers)), meta, r=r, min_pt=min_pt, lhco_h5=lhco_h5,
+        progress=progress, total=total,
+    )  # fmt: skip
+
+
+def write_feature_chunks(
+    out: Path,
+    chunks: Iterable[Features],
+    meta: dict,
+    *,
+    r: float,
+    min_pt: float,
+    lhco_h5: str | os.PathLike[str] | None = None,
+    progress: bool | None = None,
+    total: int = 0,
+    description: str = "features",
+) -> FeaturesRunSummary:
+    """Write computed feature chunks, in the order given, to one features file and count them.
+
+    Shared by the single-machine path (:func:`features_from_file`) and the dask path
+    (:func:`adsearch.distributed.features_file_dask`), so both write identical files.
+    """
     lhco_parts: list[Features] = []
     n_in = n_fewer = n_single = 0
     with FeaturesWriter(out) as writer, progress_bar(progress) as bar:
-        task = bar.add_task("features", total=total)
-        for feats in _map_ordered(jobs(), int(workers)):
+        task = bar.add_task(description, total=total)
+        for feats in chunks:
             if writer.meta is None:
                 writer.meta = {**feats.meta, **meta}
             writer.write(feats)
