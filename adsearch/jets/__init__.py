@@ -4,7 +4,8 @@
 N-subjettiness of many jets), :func:`compute_features` (the LHCO features-file columns plus
 mjj, tau ratios and each jet's constituents), :func:`write_features` / :func:`read_features`
 / :func:`iter_features` (Parquet features files) and :func:`features_from_file` (event file
-to features file in chunks, the ``adsearch features`` verb).
+to features file in chunks, the ``adsearch features`` verb), :func:`jet_girth` (substructure
+from the stored constituents).
 """
 
 from adsearch.jets.cluster import Clustered, cluster, to_momentum4d
@@ -26,6 +27,7 @@ from adsearch.jets.features import (
 )
 from adsearch.jets.nsubjettiness import AXES, nsubjettiness, tau_ratio
 from adsearch.jets.stream import FeaturesRunSummary, features_from_file
+from adsearch.jets.substructure import jet_girth
 
 __all__ = [
     "AXES",
@@ -42,6 +44,7 @@ __all__ = [
     "export_lhco_features_h5",
     "features_from_file",
     "iter_features",
+    "jet_girth",
     "nsubjettiness",
     "read_features",
     "read_features_metadata",

@@ -5,8 +5,9 @@ Black-Box answer key (``input.key``); they are computed on the test split only a
 (``null``) for unlabelled data. Everything else (working points, fits, BumpHunter, limits) is
 data-driven and always reported.
 
-ROC AUC is the Mann–Whitney statistic (ties count one half), computed with numpy ranks, so no
-scikit-learn is needed.
+ROC AUC, ROC and SIC come from :mod:`adsearch.stats.metrics`; :func:`roc_auc`,
+:func:`roc_curve` and :func:`max_sic` here are thin wrappers kept for their scores-first
+argument order.
 
 Examples
 --------
@@ -28,36 +29,25 @@ import numpy as np
 
 from adsearch.errors import InputError
 from adsearch.io.atomic import atomic_path
+from adsearch.stats import metrics
 
 __all__ = ["max_sic", "roc_auc", "roc_curve", "write_report"]
 
 
 def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
-    """Area under the ROC curve of ``scores`` (higher = more signal-like) for 0/1 ``labels``."""
-    from scipy.stats import rankdata
-
-    s = np.asarray(scores, dtype=float)
-    y = np.asarray(labels).astype(bool)
-    n1, n0 = int(y.sum()), int((~y).sum())
-    if n1 == 0 or n0 == 0:
-        raise InputError("AUC needs both signal and background events")
-    ranks = rankdata(s)  # average ranks for ties
-    return float((ranks[y].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+    """AUC of ``scores`` for 0/1 ``labels`` (note: scores first; see
+    :func:`adsearch.stats.metrics.roc_auc`, which takes labels first)."""
+    return metrics.roc_auc(labels, scores)
 
 
 def roc_curve(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(eff_background, eff_signal, threshold)`` of the cuts ``score >= threshold``.
 
-    One point per distinct score value, from the tightest cut to the loosest.
+    One point per distinct score value, from the tightest cut to the loosest
+    (:func:`adsearch.stats.metrics.roc_points` in this module's argument and output order).
     """
-    s = np.asarray(scores, dtype=float)
-    y = np.asarray(labels).astype(bool)
-    order = np.argsort(-s, kind="stable")
-    s, y = s[order], y[order]
-    last = np.r_[np.flatnonzero(np.diff(s)), s.size - 1]  # end of each block of equal scores
-    tp = np.cumsum(y)[last]
-    fp = np.cumsum(~y)[last]
-    return fp / max(int((~y).sum()), 1), tp / max(int(y.sum()), 1), s[last]
+    es, eb, thr = metrics.roc_points(labels, scores)
+    return eb, es, thr
 
 
 def max_sic(
@@ -66,14 +56,11 @@ def max_sic(
     """Largest significance improvement ``eff_s / sqrt(eff_b)`` and the ``eff_b`` it occurs at.
 
     Only cuts keeping at least ``min_background`` background events count, so the maximum is
-    not set by the statistical fluctuation of a handful of events.
+    not set by the statistical fluctuation of a handful of events
+    (:func:`adsearch.stats.metrics.sic_from_roc`).
     """
-    ok = eff_b * n_background >= min_background
-    if not np.any(ok):
-        return float("nan"), float("nan")
-    sic = np.where(ok, eff_s / np.sqrt(np.where(eff_b > 0, eff_b, 1.0)), -np.inf)
-    i = int(np.argmax(sic))
-    return float(sic[i]), float(eff_b[i])
+    best = metrics.sic_from_roc(eff_s, eff_b, n_background, min_background)[2]
+    return best.sic, best.eps_b
 
 
 # ---------------------------------------------------------------------------- helpers
