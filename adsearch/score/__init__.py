@@ -1,20 +1,25 @@
-"""Scoring and export: jet/event anomaly scores (``adsearch score``), ONNX (``adsearch export``)."""
+"""Scoring and export: jet/event anomaly scores (``adsearch score``), ONNX (``adsearch export``),
+and the proxy/baseline scores reported beside a model's (jet mass, girth, GMM density)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from adsearch.score.baselines import GMMBaseline, proxy_report, proxy_scores
 from adsearch.score.export import ExportError, check_onnx, export_onnx, onnx_inputs
 from adsearch.score.scoring import event_scores, score_features, score_jets
 
 __all__ = [
     "ExportError",
+    "GMMBaseline",
     "check_onnx",
     "event_scores",
     "export_onnx",
     "export_run",
     "onnx_inputs",
     "parity_batches",
+    "proxy_report",
+    "proxy_scores",
     "score_features",
     "score_jets",
 ]
