@@ -177,6 +177,54 @@ def _plots(
     return made
 
 
+def _proxies(
+    cfg: Any,
+    out: Path,
+    manifest: dict[str, Any],
+    table_all: dict[str, np.ndarray],
+    test: np.ndarray,
+    truth: np.ndarray,
+    col: str,
+) -> dict[str, Any]:
+    """The model's score beside the jet mass, the girth and a GMM density baseline.
+
+    Proxies and baseline are evaluated on the test events (as the model). The GMM
+    (:class:`adsearch.score.baselines.GMMBaseline`) is fitted on the training-split background
+    events when the features have labels, else on all training-split events.
+    """
+    from adsearch.score.baselines import GMMBaseline, proxy_report, proxy_scores
+    from adsearch.train.data import load_jets
+
+    n = table_all["mjj"].size
+    sample, _ = load_jets(out / "features.parquet", max_events=n)
+    if sample.n_events != n:
+        raise InputError(
+            f"{out / 'features.parquet'}: {sample.n_events} events, scores.parquet has {n}"
+        )
+    prox = proxy_scores(table_all, sample)
+    labelled = bool(manifest.get("labelled")) and bool(np.all(table_all["label"] >= 0))
+    fit_mask = table_all["split"] == 0
+    if labelled:
+        fit_mask &= table_all["label"] == 0
+    test_table = {c: v[test] for c, v in table_all.items()}
+    scores = {"mass": prox["mass"][test], "girth": prox["girth"][test]}
+    gmm_info: dict[str, Any] = {
+        "fit_sample": "training-split background" if labelled else "training-split events",
+    }
+    try:
+        gmm = GMMBaseline(seed=cfg.train.data.seed).fit(table_all, fit_mask)
+    except InputError as e:  # too few training events for the mixture
+        gmm_info["error"] = str(e)
+    else:
+        scores["gmm"] = gmm.score(test_table)
+        gmm_info["model"] = gmm.to_dict()
+    mj = np.maximum(test_table["mj1"], test_table["mj2"])
+    rep = proxy_report(truth, test_table[col], scores, mj, cfg.report.sic_min_background)
+    rep["gmm"] = gmm_info
+    rep["mj"] = "heavier jet mass; Spearman correlations over the background test events"
+    return rep
+
+
 # ---------------------------------------------------------------------------- report
 
 
@@ -203,7 +251,7 @@ def write_report(cfg: Any, out: Path, plot: Callable[[str], str]) -> dict[str, A
 
     col = regions["score_column"]
     cols = ["mjj", "label", "event_index", "split", "score", "score_max", "score_min"]
-    cols += ["score_j1", "score_j2", "mj1", "mj2"]
+    cols += ["score_j1", "score_j2", "mj1", "mj2", "tau1j1", "tau2j1", "tau1j2", "tau2j2"]
     t_all = pq.read_table(out / "scores.parquet", columns=cols)
     table_all = {c: t_all[c].to_numpy() for c in cols}
     split = table_all["split"]
@@ -237,6 +285,7 @@ def write_report(cfg: Any, out: Path, plot: Callable[[str], str]) -> dict[str, A
             "signal_in_sr": int((truth[in_sr] == 1).sum()),
             "background_in_sr": int((truth[in_sr] == 0).sum()),
         }
+        perf["proxies"] = _proxies(cfg, out, manifest, table_all, test, truth, col)
     for w in regions["working_points"]:
         row = dict(w)
         if perf is not None:
@@ -371,6 +420,12 @@ def write_report(cfg: Any, out: Path, plot: Callable[[str], str]) -> dict[str, A
 
     thresholds = [(w["name"], w["threshold"]) for w in regions["working_points"]]
     plots = _plots(out, plot, table, col, truth, thresholds, edges)
+    from adsearch.plot.train import plot_learning_curve
+
+    lc = plot("learning_curve")
+    plot_learning_curve(history, out / lc, title=f"{cfg.train.model.backbone} "
+                        f"{cfg.train.model.objective}")  # fmt: skip
+    plots.append(lc)
     results["plots"] = (
         plots
         + [plot(f"{p}_{n}") for p in ("fit", "bumphunt", "tstat") for n in fits]
@@ -394,6 +449,49 @@ def _process_name(p: Any) -> str:
             return f"{name} (m_W' {m[0]:g}, m_X {m[1]:g}, m_Y {m[2]:g} GeV)"
         return name
     return str(p)
+
+
+#: report rows of the proxy table: results key -> label
+_PROXY_ROWS = {
+    "mass": "jet mass alone (mean of the two jets)",
+    "girth": "girth alone (mean of the two jets)",
+    "gmm": "GMM density baseline (log m, τ21 of both jets)",
+}
+
+
+def _proxy_lines(px: dict[str, Any] | None, event_score: str) -> list[str]:
+    """The "Score vs proxies" table of the performance section."""
+    if not px:
+        return []
+    m = px["model"]
+    lines = [
+        "### Score vs proxies",
+        "",
+        "Is the anomaly score more than the jet mass, the jet girth or a plain density of the "
+        "standard features? Same test events; a proxy's AUC is given as is and in its better "
+        "direction (`lower`: small values are signal-like), its max SIC for cuts in that "
+        "direction. Spearman: rank correlation with the heavier jet mass over the background "
+        f"test events. Max SIC counts cuts keeping ≥ {px['min_background_events']} background "
+        "events.",
+        "",
+        "| score | AUC | AUC (better direction) | max SIC | Spearman with m_j |",
+        "|---|---|---|---|---|",
+        f"| model event score ({event_score}) | {_fmt(m['auc'])} | – | {_fmt(m['max_sic'])} | "
+        f"{_fmt(m['spearman_mj'], 2)} |",
+    ]
+    for key, label in _PROXY_ROWS.items():
+        q = px["proxies"].get(key)
+        if q is None:
+            continue
+        lines.append(
+            f"| {label} | {_fmt(q['auc'])} | {_fmt(q['auc_best'])} ({q['direction']}) | "
+            f"{_fmt(q['max_sic'])} | {_fmt(q['spearman_mj'], 2)} |"
+        )
+    err = (px.get("gmm") or {}).get("error")
+    if err:
+        lines.append(f"| GMM density baseline | failed: {err} | | | |")
+    lines += ["", f"Spearman(model score, m_j) = {_fmt(px['spearman_score_mj'], 2)}.", ""]
+    return lines
 
 
 def _markdown(cfg: Any, r: dict[str, Any], plot: Callable[[str], str]) -> str:
@@ -430,6 +528,8 @@ def _markdown(cfg: Any, r: dict[str, Any], plot: Callable[[str], str]) -> str:
         f"`{t['mode']}`), {t['epochs_run']} epochs, best epoch {t.get('best_epoch', '–')} "
         f"(validation loss {_fmt(t.get('best_val_loss'), 4)}).",
         "",
+        f"![learning curve]({plot('learning_curve')})",
+        "",
         f"**Event score**: `{r['event_score']}` of the two leading jets' scores. Signal region "
         f"{r['signal_region'][0]:g}–{r['signal_region'][1]:g} GeV.",
         "",
@@ -452,6 +552,7 @@ def _markdown(cfg: Any, r: dict[str, Any], plot: Callable[[str], str]) -> str:
             f"![ROC]({plot('roc')})",
             "",
         ]
+        lines += _proxy_lines(p.get("proxies"), r["event_score"])
     else:
         lines += ["## Performance", "", "No truth labels: performance not computed.", ""]
     lines += [

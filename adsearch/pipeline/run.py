@@ -21,7 +21,9 @@ regions        ``regions.json`` (working-point thresholds from test events outsi
 fit            ``fit.json`` + ``plots/fit_<selection>.png`` (inclusive and every working point)
 bumphunt       ``bumphunt.json`` + ``plots/bumphunt_*.png``, ``plots/tstat_*.png``
 limits         ``limits.json`` + ``plots/brazil_*.png`` + ``workspaces/*.json`` (pyhf)
-report         ``report.md``, ``results.json``, ``plots/roc.png``, ``plots/scores.png``, ...
+report         ``report.md``, ``results.json``, ``plots/roc.png``, ``plots/scores.png``,
+               ``plots/learning_curve.png``, ...; with truth: the score beside the jet-mass,
+               girth and GMM-density baselines
 =============  ==========================================================================
 
 Statistics use the test split only (events never seen in training). ``run.json`` records
@@ -683,6 +685,7 @@ class _Pipeline:
             inputs.append(Path(m["key"]))
         conf = {"report": to_dict(self.cfg.report), "config": config_to_dict(self.cfg)}
         outs = ["report.md", "results.json", self.plot("scores"), self.plot("mjj")]
+        outs.append(self.plot("learning_curve"))
         return _Step("report", conf, inputs, outs, self._report)
 
     def _report(self, out: Path) -> None:

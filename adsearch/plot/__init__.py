@@ -1,5 +1,6 @@
 """Plots (matplotlib Agg canvases with the mplhep style; nothing touches pyplot state)."""
 
 from adsearch.plot.stats import plot_brazil, plot_bumphunt, plot_fit, plot_tstat
+from adsearch.plot.train import plot_learning_curve
 
-__all__ = ["plot_brazil", "plot_bumphunt", "plot_fit", "plot_tstat"]
+__all__ = ["plot_brazil", "plot_bumphunt", "plot_fit", "plot_learning_curve", "plot_tstat"]

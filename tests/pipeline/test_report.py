@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -49,3 +51,130 @@ def test_roc_curve_points_and_sic():
 def test_auc_needs_both_classes():
     with pytest.raises(InputError, match="both signal and background"):
         roc_auc(np.array([0.1, 0.2]), np.array([1, 1]))
+
+
+# ---------------------------------------------------------------------------- proxy table
+
+
+def _fake_run(out, rng, *, labelled=True, key=False, n_b=1500, n_s=300):
+    """A run directory with the products the report reads: mass-matched toy jets (QCD-like
+    background, two-prong signal) and a model score that learned tau21, not the mass."""
+    import awkward as ak
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from adsearch.graphs import jet_axis
+    from adsearch.graphs.toy import toy_substructure_pair
+    from adsearch.jets import COLUMNS, Features, nsubjettiness, tau_ratio, write_features
+    from adsearch.stats.io import write_json
+
+    n = n_b + n_s
+    b, a = toy_substructure_pair(2 * n_b, seed=rng)
+    jets = ak.concatenate([b, a[: 2 * n_s]])  # event k: jets 2k, 2k + 1
+    ax = jet_axis(jets)
+    tau = nsubjettiness(jets, 3)
+    label = np.r_[np.zeros(n_b), np.ones(n_s)]
+    t = {}
+    for i, s in ((1, slice(0, None, 2)), (2, slice(1, None, 2))):
+        pt, eta, phi = ax.pt[s], ax.eta[s], ax.phi[s]
+        t |= {f"pxj{i}": pt * np.cos(phi), f"pyj{i}": pt * np.sin(phi),
+              f"pzj{i}": pt * np.sinh(eta), f"mj{i}": ax.mass[s], f"tau1j{i}": tau[s, 0],
+              f"tau2j{i}": tau[s, 1], f"tau3j{i}": tau[s, 2], f"ptj{i}": pt, f"etaj{i}": eta,
+              f"phij{i}": phi, f"tau21j{i}": tau_ratio(tau[s, 1], tau[s, 0]),
+              f"tau32j{i}": tau_ratio(tau[s, 2], tau[s, 1])}  # fmt: skip
+    t["label"] = label if labelled else np.full(n, -1.0)
+    t["mjj"] = rng.uniform(2600.0, 5500.0, n)
+    t["event_index"] = np.arange(n)
+    feats = Features({c: np.asarray(t[c]) for c in COLUMNS}, ak.unflatten(jets, 2), n, 0)
+    write_features(out / "features.parquet", feats)
+
+    sj = -np.stack([t["tau21j1"], t["tau21j2"]], axis=1) + rng.normal(0, 0.05, (n, 2))
+    split = rng.choice(np.array([0, 1, 2], dtype=np.int8), n, p=[0.3, 0.05, 0.65])
+    cols = {**{c: np.asarray(t[c]) for c in COLUMNS}, "score_j1": sj[:, 0],
+            "score_j2": sj[:, 1], "score": sj.mean(1), "score_max": sj.max(1),
+            "score_min": sj.min(1), "split": split}  # fmt: skip
+    pq.write_table(pa.table(cols), out / "scores.parquet")
+    keyfile = None
+    if key:
+        keyfile = out / "key.txt"
+        keyfile.write_text("\n".join(str(int(v)) for v in label) + "\n")
+    write_json(out / "events.json", {"source": "toy", "n_events": n, "labelled": labelled,
+               "n_signal_injected": n_s, "key": str(keyfile) if keyfile else None})  # fmt: skip
+    write_json(out / "regions.json", {"score_column": "score", "event_score": "mean",
+               "signal_region": [3300.0, 3700.0], "working_points": []})  # fmt: skip
+    for name in ("fit", "bumphunt", "limits"):
+        write_json(out / f"{name}.json", {"selections": {}})
+    (out / "train").mkdir()
+    hist = [{"epoch": e, "train_loss": 1.0 / e, "val_loss": 1.1 / e} for e in (1, 2, 3)]
+    write_json(out / "train/metrics.json", hist)  # type: ignore[arg-type]
+    return split, label
+
+
+def _report(out):
+    from adsearch.pipeline.config import PipelineConfig
+    from adsearch.pipeline.report import write_report
+
+    cfg = PipelineConfig(name="fake")
+    return write_report(cfg, out, lambda name: f"plots/{name}.png")
+
+
+def test_report_score_vs_proxies_table(tmp_path):
+    rng = np.random.default_rng(11)
+    split, label = _fake_run(tmp_path, rng)
+    res = _report(tmp_path)
+    px = res["performance"]["proxies"]
+    m, q = px["model"], px["proxies"]
+    assert set(q) == {"mass", "girth", "gmm"}
+    assert m["auc"] > 0.85  # the score learned tau21 ...
+    assert 0.4 < q["mass"]["auc"] < 0.6  # ... on a sample where the mass does not separate
+    assert q["girth"]["auc_best"] > 0.7 and q["gmm"]["auc_best"] > 0.6
+    for v in q.values():
+        assert v["auc_best"] == pytest.approx(max(v["auc"], 1 - v["auc"]))
+        assert v["direction"] == ("higher" if v["auc"] >= 0.5 else "lower")
+    test = split == 2
+    import pyarrow.parquet as pq
+    from scipy.stats import spearmanr
+
+    sc = pq.read_table(tmp_path / "scores.parquet").to_pydict()
+    bkg = test & (label == 0)
+    mj = np.maximum(sc["mj1"], sc["mj2"])[bkg]
+    ref = spearmanr(np.asarray(sc["score"])[bkg], mj)[0]
+    assert px["spearman_score_mj"] == pytest.approx(ref) == m["spearman_mj"]
+    assert q["mass"]["spearman_mj"] > 0.8
+    assert px["n_signal"] == int(label[test].sum()) == res["performance"]["n_signal_test"]
+    # the GMM is fitted on the training-split background only
+    g = px["gmm"]
+    assert g["fit_sample"] == "training-split background"
+    assert g["model"]["n_fit"] == int(((split == 0) & (label == 0)).sum())
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["performance"]["proxies"]["proxies"]["girth"]["auc"] == pytest.approx(
+        q["girth"]["auc"]
+    )
+    md = (tmp_path / "report.md").read_text()
+    assert "### Score vs proxies" in md
+    row = next(line for line in md.splitlines() if line.startswith("| girth alone"))
+    assert f"{q['girth']['auc']:.3g}" in row and f"({q['girth']['direction']})" in row
+    assert md.count("| model event score (mean) |") == 1
+    assert "| GMM density baseline (log m, τ21 of both jets) |" in md
+    # the learning curve is drawn and shown
+    assert (tmp_path / "plots/learning_curve.png").read_bytes()[:4] == b"\x89PNG"
+    assert "![learning curve](plots/learning_curve.png)" in md
+    assert "plots/learning_curve.png" in res["plots"]
+
+
+def test_report_proxies_black_box_and_unlabelled(tmp_path):
+    rng = np.random.default_rng(12)
+    (tmp_path / "bb").mkdir()
+    split, _ = _fake_run(tmp_path / "bb", rng, labelled=False, key=True, n_b=400, n_s=80)
+    px = _report(tmp_path / "bb")["performance"]["proxies"]
+    # no labels in the features: the GMM is fitted on every training-split event
+    assert px["gmm"]["fit_sample"] == "training-split events"
+    assert px["gmm"]["model"]["n_fit"] == int((split == 0).sum())
+    assert 0.0 <= px["proxies"]["gmm"]["auc"] <= 1.0
+    # no truth at all: no performance, no proxy table, the learning curve still
+    (tmp_path / "nt").mkdir()
+    _fake_run(tmp_path / "nt", rng, labelled=False, n_b=100, n_s=20)
+    res = _report(tmp_path / "nt")
+    md = (tmp_path / "nt/report.md").read_text()
+    assert res["performance"] is None and "Score vs proxies" not in md
+    assert (tmp_path / "nt/plots/learning_curve.png").is_file()
