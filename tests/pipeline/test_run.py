@@ -58,6 +58,7 @@ PRODUCTS = [
     "plots/roc.png",
     "plots/scores.png",
     "plots/mjj.png",
+    "plots/learning_curve.png",
     "workspaces/eff0.3/workspace_m3500.json",
 ]
 
@@ -93,6 +94,12 @@ def test_products_results_cache_and_downstream_reruns(tiny_run, capsys):
     perf = r["performance"]
     assert perf["n_signal_test"] + perf["n_background_test"] == r["split"]["test"]
     assert 0.0 <= perf["auc_event"]["mean"] <= 1.0
+    # the score beside the jet mass, the girth and the GMM density (fitted on training bkg)
+    px = perf["proxies"]
+    assert px["model"]["auc"] == pytest.approx(perf["auc_event"]["mean"])
+    assert set(px["proxies"]) == {"mass", "girth", "gmm"}
+    assert px["gmm"]["fit_sample"] == "training-split background"
+    assert "### Score vs proxies" in (out / "report.md").read_text()
     wp = r["working_points"][0]
     # threshold set outside the SR: ~30 % of the test events outside the SR pass
     assert wp["n_selected_outside_sr"] == pytest.approx(
@@ -249,3 +256,5 @@ def test_generated_black_box_uses_the_key_only_for_the_report(tmp_path):
     assert perf["truth_from"] == "answer key key.txt"
     assert perf["n_signal_test"] + perf["n_background_test"] == res.results["split"]["test"]
     assert 0 < perf["n_signal_test"] < 60
+    # no labels in the features: the GMM baseline is fitted on all training-split events
+    assert perf["proxies"]["gmm"]["fit_sample"] == "training-split events"
