@@ -7,7 +7,7 @@ Every problem a user can cause (bad file, bad value, bad config key) is raised a
 
 from __future__ import annotations
 
-__all__ = ["AdsearchError", "ConfigError", "FitError", "InputError"]
+__all__ = ["AdsearchError", "ConfigError", "FitError", "InputError", "TrainingError"]
 
 
 class AdsearchError(Exception):
@@ -24,3 +24,7 @@ class ConfigError(AdsearchError):
 
 class FitError(AdsearchError):
     """A statistical fit did not converge or had too little data."""
+
+
+class TrainingError(AdsearchError):
+    """A training failed in a way the user must act on (e.g. a collapsed DeepSVDD)."""

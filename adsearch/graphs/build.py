@@ -40,17 +40,29 @@ import numpy as np
 from adsearch.errors import ConfigError, InputError
 
 __all__ = [
+    "LOG_FEATURES",
+    "NODE_FEATURES",
     "GraphConfig",
     "JetAxis",
     "JetGraphs",
     "build_graphs",
     "flat_constituents",
     "jet_axis",
+    "node_features",
     "part_features",
     "wrap_phi",
 ]
 
 EdgeMode = Literal["radius", "knn", "full"]
+
+#: node feature sets: column names per set (the first three are shared by all sets, and
+#: edge construction and the pair features read Delta eta, Delta phi from columns 1 and 2)
+NODE_FEATURES: dict[str, tuple[str, ...]] = {
+    "basic": ("pt_frac", "deta", "dphi"),
+    "part": ("pt_frac", "deta", "dphi", "pt", "e", "e_frac", "dr"),
+}
+#: features that a model's input standardisation takes the logarithm of
+LOG_FEATURES = frozenset({"pt_frac", "pt", "e", "e_frac"})
 
 #: pairwise elements (jets * n * n) evaluated per numpy block; ~4 M float32 = 16 MB each
 _BLOCK_PAIRS = 1_000_000
@@ -97,6 +109,13 @@ class GraphConfig:
         z = min / (x_i + x_j), m^2 = 2 x_i x_j (cosh Delta eta - cos Delta phi) with x the
         pT fractions (massless constituents); Delta R clamped at ``min_dr``, logarithm
         arguments at 1e-12; self-loops get 0 in the four extra columns.
+    node_features : {"basic", "part"}
+        ``"basic"``: [pT/pT_jet, Delta eta, Delta phi]. ``"part"``: the seven inputs of the
+        Particle Transformer (Qu, Li & Qian 2022) as raw numbers, [pT/pT_jet, Delta eta,
+        Delta phi, pT, E, E/E_jet, Delta R] (GeV; E_jet = the summed energy of all the jet's
+        constituents, before the cap). Models take the logarithm of the pT- and energy-like
+        columns (:data:`LOG_FEATURES`) and standardise every column with shift/scale fitted on
+        the training jets (:class:`adsearch.models.norm.InputNorm`).
     dtype : str
         Floating dtype of node and edge features ("float32" or "float64").
     """
@@ -109,6 +128,7 @@ class GraphConfig:
     self_loop_value: float = 0.0
     min_dr: float = 0.01
     edge_features: Literal["inv_dr", "inv_dr+part"] = "inv_dr"
+    node_features: Literal["basic", "part"] = "basic"
     dtype: str = "float32"
 
     def validate(self) -> None:
@@ -130,6 +150,11 @@ class GraphConfig:
             raise ConfigError(
                 f"graphs.edge_features: {self.edge_features!r} is not 'inv_dr' or 'inv_dr+part'"
             )
+        if self.node_features not in NODE_FEATURES:
+            raise ConfigError(
+                f"graphs.node_features: {self.node_features!r} is not one of "
+                f"{', '.join(map(repr, NODE_FEATURES))}"
+            )
         if self.dtype not in ("float32", "float64"):
             raise ConfigError(f"graphs.dtype: {self.dtype!r} is not 'float32' or 'float64'")
 
@@ -149,8 +174,9 @@ class JetGraphs:
 
     Attributes
     ----------
-    x : ndarray [n_nodes, 3]
-        Node features [pT/pT_jet, eta - eta_jet, wrapped phi - phi_jet].
+    x : ndarray [n_nodes, F]
+        Node features (``config.node_features``; by default [pT/pT_jet, eta - eta_jet,
+        wrapped phi - phi_jet]).
     edge_index : ndarray int64 [2, n_edges]
         Global node indices (source, target); edges never cross jets; sorted by target.
     edge_attr : ndarray [n_edges, 1]
@@ -465,14 +491,15 @@ def build_graphs(
         bad = int(np.flatnonzero(counts == 0)[0])
         raise InputError(f"constituents: jet {bad} has no constituents (cannot build a graph)")
 
+    counts_all = counts
     keep, counts = _select_nodes(counts, pt, cfg.max_constituents)
     node_ptr = np.zeros(n_jets + 1, dtype=np.int64)
     np.cumsum(counts, out=node_ptr[1:])
     jet = np.repeat(np.arange(n_jets, dtype=np.int64), counts)
-    x = np.empty((len(keep), 3), dtype=dtype)
-    x[:, 0] = pt[keep] / jpt[jet]
-    x[:, 1] = eta[keep] - jeta[jet]
-    x[:, 2] = wrap_phi(phi[keep] - jphi[jet])
+    ejet = _jet_energy(counts_all, pt, eta) if cfg.node_features != "basic" else None
+    x = node_features(
+        pt[keep], eta[keep], phi[keep], jet, jpt, jeta, jphi, ejet, cfg.node_features, dtype
+    )
     edge_index, edge_attr, edge_ptr = _edges(x, counts, node_ptr, cfg, threads)
     edge_attr = edge_attr.reshape(-1, 1)
     if cfg.edge_features == "inv_dr+part":
@@ -485,6 +512,50 @@ def build_graphs(
         edge_ptr=edge_ptr,
         config=replace(cfg),
     )
+
+
+def _jet_energy(counts: np.ndarray, pt: np.ndarray, eta: np.ndarray) -> np.ndarray:
+    """Summed (massless) constituent energy per jet, over all constituents."""
+    jet = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
+    return np.bincount(jet, pt * np.cosh(eta), minlength=len(counts))
+
+
+def node_features(
+    pt: np.ndarray,
+    eta: np.ndarray,
+    phi: np.ndarray,
+    jet: np.ndarray,
+    jet_pt: np.ndarray,
+    jet_eta: np.ndarray,
+    jet_phi: np.ndarray,
+    jet_e: np.ndarray | None = None,
+    kind: str = "basic",
+    dtype: np.dtype | str = np.float32,
+) -> np.ndarray:
+    """Node feature rows ``[n, len(NODE_FEATURES[kind])]`` of constituents in jets ``jet``.
+
+    ``jet_e`` (per jet) is needed by ``kind="part"`` only.
+
+    >>> x = node_features(np.array([30.0]), np.array([0.1]), np.array([0.0]), np.array([0]),
+    ...                   np.array([100.0]), np.array([0.0]), np.array([0.0]),
+    ...                   np.array([110.0]), "part", np.float64)
+    >>> x.round(3).tolist()
+    [[0.3, 0.1, 0.0, 30.0, 30.15, 0.274, 0.1]]
+    """
+    names = NODE_FEATURES[kind]
+    x = np.empty((len(pt), len(names)), dtype=dtype)
+    x[:, 0] = pt / jet_pt[jet]
+    x[:, 1] = eta - jet_eta[jet]
+    x[:, 2] = wrap_phi(phi - jet_phi[jet])
+    if kind == "part":
+        if jet_e is None:
+            raise ValueError("node_features 'part' needs the jet energies")
+        e = pt * np.cosh(eta)
+        x[:, 3] = pt
+        x[:, 4] = e
+        x[:, 5] = e / jet_e[jet]
+        x[:, 6] = np.hypot(x[:, 1], x[:, 2])
+    return x
 
 
 def part_features(x: np.ndarray, edge_index: np.ndarray, min_dr: float = 0.01) -> np.ndarray:

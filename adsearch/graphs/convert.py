@@ -16,7 +16,13 @@ import numpy as np
 import torch
 
 from adsearch.errors import InputError
-from adsearch.graphs.build import JetGraphs, constituents_and_axes, wrap_phi
+from adsearch.graphs.build import (
+    NODE_FEATURES,
+    JetGraphs,
+    _jet_energy,
+    constituents_and_axes,
+    node_features,
+)
 
 __all__ = ["to_dense", "to_dgl", "to_pyg"]
 
@@ -91,10 +97,12 @@ def to_dense(
     jet_eta=None,
     jet_phi=None,
     max_n: int = 150,
+    features: str = "basic",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Padded node features for transformers: ``(x [B, max_n, 3] float32, mask [B, max_n])``.
 
-    Features are those of :func:`~adsearch.graphs.build.build_graphs` (pT fraction, eta and
+    Features are those of :func:`~adsearch.graphs.build.build_graphs` (``features`` names a
+    set of :data:`~adsearch.graphs.build.NODE_FEATURES`; "basic": pT fraction, eta and
     wrapped phi relative to the jet axis); each jet keeps its ``max_n`` highest-pT
     constituents in decreasing pT order; padded slots are zero with ``mask`` False.
 
@@ -118,10 +126,11 @@ def to_dense(
     keep = rank < max_n
     src = order[keep]
     j, r = jet[keep], rank[keep]
-    x = np.zeros((n_jets, max_n, 3), dtype=np.float32)
-    x[j, r, 0] = pt[src] / jpt[j]
-    x[j, r, 1] = eta[src] - jeta[j]
-    x[j, r, 2] = wrap_phi(phi[src] - jphi[j])
+    if features not in NODE_FEATURES:
+        raise InputError(f"to_dense: unknown node features {features!r}")
+    ejet = _jet_energy(counts, pt, eta) if features != "basic" else None
+    x = np.zeros((n_jets, max_n, len(NODE_FEATURES[features])), dtype=np.float32)
+    x[j, r] = node_features(pt[src], eta[src], phi[src], j, jpt, jeta, jphi, ejet, features)
     mask = np.zeros((n_jets, max_n), dtype=bool)
     mask[j, r] = True
     return x, mask

@@ -43,6 +43,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from adsearch.models.norm import InputNorm
+
 __all__ = [
     "BACKBONES",
     "MLP",
@@ -51,6 +53,8 @@ __all__ = [
     "GATv2Backbone",
     "GINBackbone",
     "build_backbone",
+    "degree_normalise",
+    "edge_weight",
     "graph_readout",
     "onnx_inputs",
     "parse_readout",
@@ -133,6 +137,53 @@ def _exporting() -> bool:
         or torch.compiler.is_compiling()
         or torch.compiler.is_exporting()
     )
+
+
+def _norm_kind(kind: str | None, bias: bool) -> str:
+    """``None`` -> batch norm with biases, none without (DeepSVDD: the mean subtraction of a
+    normalisation layer acts as the bias term the objective must not have)."""
+    if kind is None:
+        return "batch" if bias else "none"
+    return kind
+
+
+def edge_weight(attr: Tensor, kind: str, scale: float) -> Tensor:
+    """Scalar edge weight from the edge feature 1/Delta R (0 on self-loops).
+
+    ``"gauss"``: ``exp(-Delta R^2 / (2 scale^2))``, bounded in [0, 1) and 0 on self-loops;
+    ``"inv_dr"``: ``scale / Delta R``, the raw 1/Delta R (up to 100 at the Delta R clamp).
+
+    >>> [round(v, 4) for v in edge_weight(torch.tensor([0.0, 10.0, 5.0]), "gauss", 0.1).tolist()]
+    [0.0, 0.6065, 0.1353]
+    """
+    if kind == "inv_dr":
+        return attr * scale
+    if kind == "gauss":
+        dr = 1.0 / attr.clamp(min=1e-6)
+        return torch.where(attr > 0, torch.exp(-0.5 * (dr / scale) ** 2), torch.zeros_like(attr))
+    raise ValueError(f"unknown edge weight {kind!r} (allowed: gauss, inv_dr)")
+
+
+def _check_edge_weight(kind: str) -> None:
+    if kind not in ("gauss", "inv_dr"):
+        raise ValueError(f"unknown edge_weight {kind!r} (allowed: gauss, inv_dr)")
+
+
+def _edge_input(edge_attr: Tensor, kind: str, scale: float) -> Tensor:
+    """Edge features with column 0 (1/Delta R) replaced by its bounded weight."""
+    w = edge_weight(edge_attr[:, :1], kind, scale)
+    return w if edge_attr.shape[1] == 1 else torch.cat([w, edge_attr[:, 1:]], dim=1)
+
+
+def degree_normalise(edge_index: Tensor, weight: Tensor, num_nodes: int) -> Tensor:
+    """``w_ji / (1 + sum_k w_ki)`` per edge j -> i: aggregated messages stay bounded.
+
+    >>> degree_normalise(torch.tensor([[0, 1], [2, 2]]), torch.tensor([1.0, 2.0]), 3).tolist()
+    [0.25, 0.5]
+    """
+    dst = edge_index[1]
+    deg = weight.new_zeros(num_nodes).scatter_add(0, dst, weight)
+    return weight / (1.0 + deg.index_select(0, dst))
 
 
 def _norm(width: int, kind: str, bias: bool) -> nn.Module:
@@ -279,7 +330,20 @@ class GINBackbone(_PygBackbone):
         Edge weight = ``edge_scale * edge_attr[:, 0]`` in sparse mode (0.2: the radius-graph
         cut, so neighbours weigh 0.2 / Delta R in [1, 20]); further edge columns (e.g. the
         ParT pair features) are used by ``conv="gine"`` only.
-    norm : {"batch", "layer", "none"}
+    norm : {"batch", "layer", "none"} or None
+        Normalisation in the GIN MLPs; None: batch norm with biases, none without (DeepSVDD).
+    aggr : {"mean", "sum"}
+        ``"mean"`` (default): degree-normalised, ``sum_j w_ji h_j / (1 + sum_j w_ji)``, so the
+        aggregate stays of the size of ``h`` in busy jets; ``"sum"``: plain weighted sum.
+    edge_weight : {"gauss", "inv_dr"}
+        Scalar edge weight, see :func:`edge_weight`: the bounded Gaussian kernel of Delta R
+        (default, width ``edge_scale``) or the raw ``edge_scale / Delta R``.
+    log_columns : sequence of int
+        Node features standardised as logarithms by :attr:`input_norm`
+        (:class:`~adsearch.models.norm.InputNorm`, fitted by the trainer).
+
+    Every layer computes ``h_i' = ReLU(N(MLP((1 + eps) h_i + A(h)_i)))`` with ``A`` the
+    aggregation above; shapes ``x [n_nodes, in_dim] -> [n_jets, out_dim]``.
 
     >>> from adsearch.graphs import build_graphs, to_pyg, toy_jets
     >>> net = GINBackbone(width=16, layers=2, bias=False)
@@ -298,17 +362,27 @@ class GINBackbone(_PygBackbone):
         out_dim: int | None = None,
         bias: bool = True,
         conv: str = "sparse",
-        edge_scale: float = 0.2,
-        norm: str = "batch",
+        edge_scale: float = 0.1,
+        norm: str | None = None,
         train_eps: bool = True,
+        aggr: str = "mean",
+        edge_weight: str = "gauss",
+        log_columns: Sequence[int] = (),
     ) -> None:
         super().__init__()
         if conv not in ("sparse", "gine"):
             raise ValueError(f"unknown conv {conv!r} (allowed: sparse, gine)")
+        if aggr not in ("mean", "sum"):
+            raise ValueError(f"unknown aggr {aggr!r} (allowed: mean, sum)")
+        _check_edge_weight(edge_weight)
+        norm = _norm_kind(norm, bias)
         self.readout = parse_readout(readout)
         self.conv = conv
+        self.aggr = aggr
+        self.edge_weight = edge_weight
         self.edge_scale = float(edge_scale)
         self.out_dim = out_dim or width
+        self.input_norm = InputNorm(in_dim, log_columns)
         self.input_mlp = MLP(in_dim, width, width, mlp_layers, bias=bias, final_act=True)
         if conv == "sparse":
             self.layers = nn.ModuleList(
@@ -327,7 +401,7 @@ class GINBackbone(_PygBackbone):
                     _norm(width, norm, bias),
                     nn.ReLU(),
                 )
-                layer = GINEConv(mlp, train_eps=train_eps, edge_dim=edge_dim)
+                layer = GINEConv(mlp, train_eps=train_eps, edge_dim=edge_dim, aggr=aggr)
                 layer.lin = nn.Linear(edge_dim, width, bias=bias)  # PyG's has a bias
                 self.layers.append(layer)
         self.output_mlp = MLP(width * len(self.readout), width, self.out_dim, mlp_layers, bias)
@@ -335,15 +409,18 @@ class GINBackbone(_PygBackbone):
     def forward_tensors(
         self, x: Tensor, edge_index: Tensor, edge_attr: Tensor, batch: Tensor, ptr: Tensor
     ) -> Tensor:
-        h = self.input_mlp(x)
+        h = self.input_mlp(self.input_norm(x))
         if self.conv == "sparse":
-            w = edge_attr[:, 0] * self.edge_scale
+            w = edge_weight(edge_attr[:, 0], self.edge_weight, self.edge_scale)
+            if self.aggr == "mean":
+                w = degree_normalise(edge_index, w, x.shape[0])
             agg = WeightedAdjacency(edge_index, w, x.shape[0])
             for layer in self.layers:
                 h = layer(h, agg)
         else:
+            e = _edge_input(edge_attr, self.edge_weight, self.edge_scale)
             for layer in self.layers:
-                h = layer(h, edge_index, edge_attr)
+                h = layer(h, edge_index, e)
         return self.output_mlp(graph_readout(h, batch, ptr, self.readout))
 
 
@@ -372,14 +449,19 @@ class GATv2Backbone(_PygBackbone):
         out_dim: int | None = None,
         bias: bool = True,
         heads: int = 2,
-        edge_scale: float = 0.2,
+        edge_scale: float = 0.1,
+        edge_weight: str = "gauss",
+        log_columns: Sequence[int] = (),
     ) -> None:
         super().__init__()
         from torch_geometric.nn import GATv2Conv
 
         self.readout = parse_readout(readout)
         self.edge_scale = float(edge_scale)
+        self.edge_weight = edge_weight
+        _check_edge_weight(edge_weight)
         self.out_dim = out_dim or width
+        self.input_norm = InputNorm(in_dim, log_columns)
         self.input_lin = nn.Linear(in_dim, width, bias=bias)
         self.convs = nn.ModuleList(
             GATv2Conv(
@@ -398,8 +480,8 @@ class GATv2Backbone(_PygBackbone):
     def forward_tensors(
         self, x: Tensor, edge_index: Tensor, edge_attr: Tensor, batch: Tensor, ptr: Tensor
     ) -> Tensor:
-        h = torch.relu(self.input_lin(x))
-        e = edge_attr * self.edge_scale
+        h = torch.relu(self.input_lin(self.input_norm(x)))
+        e = _edge_input(edge_attr, self.edge_weight, self.edge_scale)
         for conv in self.convs:
             h = torch.relu(conv(h, edge_index, e))
         return self.output_mlp(graph_readout(h, batch, ptr, self.readout))
@@ -496,11 +578,14 @@ class EGATBackbone(nn.Module):
         bias: bool = True,
         heads: int = 4,
         edge_width: int = 16,
-        edge_scale: float = 0.2,
-        norm: str = "batch",
+        edge_scale: float = 0.1,
+        norm: str | None = None,
         backend: str = "dgl",
+        edge_weight: str = "gauss",
+        log_columns: Sequence[int] = (),
     ) -> None:
         super().__init__()
+        norm = _norm_kind(norm, bias)
         if backend not in ("dgl", "pyg"):
             raise ValueError(f"unknown backend {backend!r} (allowed: dgl, pyg)")
         if width % heads or edge_width % heads:
@@ -512,7 +597,10 @@ class EGATBackbone(nn.Module):
         self.input_kind = backend
         self.readout = parse_readout(readout)
         self.edge_scale = float(edge_scale)
+        self.edge_weight = edge_weight
+        _check_edge_weight(edge_weight)
         self.out_dim = out_dim or width
+        self.input_norm = InputNorm(in_dim, log_columns)
         self.input_mlp = MLP(in_dim, width, width, mlp_layers, bias=bias, final_act=True)
         self.edge_mlp = MLP(edge_dim, edge_width, edge_width, 2, bias=bias, final_act=True)
         conv = _dgl_egat_class() if backend == "dgl" else EGATLayer
@@ -531,8 +619,8 @@ class EGATBackbone(nn.Module):
         n_nodes = g.batch_num_nodes()
         ptr = torch.cat([n_nodes.new_zeros(1), torch.cumsum(n_nodes, 0)])
         batch = torch.repeat_interleave(torch.arange(len(n_nodes), device=x.device), n_nodes)
-        h = self.input_mlp(x)
-        f = self.edge_mlp(w * self.edge_scale)
+        h = self.input_mlp(self.input_norm(x))
+        f = self.edge_mlp(_edge_input(w, self.edge_weight, self.edge_scale))
         for conv, norm in zip(self.convs, self.norms, strict=True):
             h, f = conv(g, h, f)
             h = torch.relu(norm(h.flatten(1)))
@@ -545,8 +633,8 @@ class EGATBackbone(nn.Module):
         """PyG-style tensors (``backend="pyg"`` only; this is the ONNX export entry)."""
         if self.backend != "pyg":
             raise RuntimeError("forward_tensors needs EGATBackbone(backend='pyg')")
-        h = self.input_mlp(x)
-        f = self.edge_mlp(edge_attr * self.edge_scale)
+        h = self.input_mlp(self.input_norm(x))
+        f = self.edge_mlp(_edge_input(edge_attr, self.edge_weight, self.edge_scale))
         for conv, norm in zip(self.convs, self.norms, strict=True):
             h, f = conv(h, f, edge_index)
             h = torch.relu(norm(h.flatten(1)))

@@ -1,17 +1,21 @@
 """Training objectives and anomaly scores on top of a backbone embedding ``z [B, D]``.
 
-* :class:`DeepSVDD` — one-class Deep SVDD (Ruff et al., ICML 2018): minimise
-  ``mean ||z - c||²``; score ``||z - c||²``. The centre ``c`` is fixed once from the mean of
-  the initial embeddings, with coordinates closer to 0 than ``eps`` pushed to ``±eps`` (a
-  centre at 0 is reachable by a network that outputs zeros). The backbone must have no
-  biases and unbounded activations, and the optimiser should use weight decay — the model
-  registry enforces the first, the trainer the last.
+* :class:`DeepSVDD` — one-class Deep SVDD (Ruff et al., "Deep One-Class Classification",
+  ICML 2018): minimise ``mean ||z - c||²``; score ``||z - c||²``. The centre ``c`` is fixed
+  once from the mean of the initial embeddings (computed in training mode, as the loss),
+  with coordinates closer to 0 than ``eps`` times the embedding scale pushed to that value
+  (a centre at 0 is reachable by a network that outputs zeros). The backbone must have no
+  biases, no normalisation layer (its mean subtraction acts as a bias) and unbounded
+  activations, and the optimiser should use weight decay — the model registry enforces the
+  first two, the trainer the last, and the trainer stops a collapsing training
+  (:meth:`DeepSVDD.collapse_stats`).
 * :class:`DeepSVDD` with ``soft=True`` — soft-boundary variant: minimise
   ``R² + (1/ν) mean max(0, ||z - c||² - R²)``; ``R`` is set after each epoch (after warm-up)
   to the (1-ν) quantile of the training distances; score ``||z - c||² - R²``.
-* :class:`Autoencoder` — a :class:`~adsearch.models.transformer.SetDecoder` reconstructs the
-  constituents from ``z``; loss and score are the per-jet mean squared error over real
-  constituents.
+* :class:`Autoencoder` — ``z`` is squeezed through a small latent and a
+  :class:`~adsearch.models.transformer.SetDecoder` reconstructs the constituent set from it;
+  loss and score are the per-jet Chamfer distance between the input and decoded sets
+  (permutation invariant, :mod:`adsearch.models.setloss`).
 * :class:`Supervised` — linear classifier head, binary cross-entropy on the jet label (the
   event label given to both jets); score = signal probability. The upper-bound baseline.
 
@@ -23,7 +27,7 @@ Examples
 >>> import torch
 >>> svdd = DeepSVDD(dim=2, eps=0.1)
 >>> svdd.set_center(torch.tensor([[0.5, 0.01], [0.7, -0.03]]).mean(0))
->>> svdd.c.tolist()  # second coordinate guarded away from 0
+>>> svdd.c.tolist()  # second coordinate guarded away from 0 (absolute eps: no scale)
 [0.6000000238418579, -0.10000000149011612]
 >>> svdd.score(torch.tensor([[0.6, -0.1]]), None).tolist()
 [0.0]
@@ -32,11 +36,13 @@ Examples
 from __future__ import annotations
 
 import abc
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from adsearch.models.setloss import chamfer_distance
 from adsearch.models.transformer import SetDecoder
 
 __all__ = ["Autoencoder", "DeepSVDD", "Objective", "Supervised"]
@@ -66,7 +72,15 @@ class DeepSVDD(Objective):
     dim : embedding size.
     soft : soft-boundary variant with radius ``R`` and outlier fraction ``nu``.
     nu : ν in (0, 1] — expected fraction of training jets outside the sphere (soft only).
-    eps : centre guard; ``|c_i| < eps`` is replaced by ``±eps`` (sign of ``c_i``, + for 0).
+    eps : centre guard, relative to the embedding scale: with ``s`` the RMS of the initial
+        embedding coordinates (``scale`` of :meth:`set_center`), ``|c_i| < eps * s`` is
+        replaced by ``±eps * s`` (sign of ``c_i``, + for 0). Without a scale, ``eps`` is
+        absolute.
+
+    The centre must be computed in the same mode as the training loss (the trainer uses
+    training mode): with normalisation layers the two modes give embeddings of different
+    scale, and a centre far from every training embedding makes the score ``≈ const - 2 c·z``,
+    a linear projection that follows the jet mass.
     """
 
     name = "deepsvdd"
@@ -81,15 +95,22 @@ class DeepSVDD(Objective):
         self.register_buffer("c", torch.zeros(dim))
         self.register_buffer("radius", torch.zeros(()))
         self.register_buffer("center_set", torch.zeros((), dtype=torch.bool))
+        self.register_buffer("guard", torch.tensor(float(eps)))
 
     @torch.no_grad()
-    def set_center(self, mean_embedding: Tensor) -> None:
-        """Fix ``c`` from the mean initial embedding, applying the ``±eps`` guard."""
+    def set_center(self, mean_embedding: Tensor, scale: float | Tensor | None = None) -> None:
+        """Fix ``c`` from the mean initial embedding, applying the ``±eps`` guard.
+
+        ``scale`` is the RMS of the initial embedding coordinates; the guard is ``eps``
+        times it (absolute ``eps`` when None).
+        """
         c = mean_embedding.detach().to(self.c.dtype).clone()
-        small = c.abs() < self.eps
+        guard = self.eps * (float(scale) if scale is not None else 1.0)
+        small = c.abs() < guard
         sign = torch.where(c < 0, -1.0, 1.0).to(c.dtype)
-        c[small] = (self.eps * sign)[small]
+        c[small] = (guard * sign)[small]
         self.c.copy_(c)
+        self.guard.fill_(guard)
         self.center_set.fill_(True)
 
     def distance(self, z: Tensor) -> Tensor:
@@ -116,40 +137,111 @@ class DeepSVDD(Objective):
         dist = self.distance(z)
         return dist - self.radius.float() ** 2 if self.soft else dist
 
+    @torch.no_grad()
+    def collapse_stats(self, z: Tensor) -> dict[str, float]:
+        """Collapse monitor on embeddings ``z [n, D]`` of held-out jets.
+
+        ``spread`` = trace cov(z) / ||c||² (how much the jets still differ, relative to the
+        centre's size: 0 for a network that maps every jet onto one point), ``dist_mean`` and
+        ``dist_cv`` (standard deviation / mean of the squared distances).
+
+        >>> svdd = DeepSVDD(dim=2)
+        >>> svdd.set_center(torch.tensor([1.0, 1.0]))
+        >>> svdd.collapse_stats(torch.ones(4, 2))["spread"]
+        0.0
+        """
+        zd = z.double()
+        c2 = float((self.c.double() ** 2).sum())
+        tr = float(zd.var(0, unbiased=False).sum()) if len(zd) > 1 else 0.0
+        d = self.distance(z).double()
+        mean = float(d.mean())
+        return {
+            "spread": tr / c2 if c2 > 0 else float("inf"),
+            "dist_mean": mean,
+            "dist_cv": float(d.std(unbiased=False)) / mean if mean > 0 else 0.0,
+        }
+
 
 class Autoencoder(Objective):
-    """Constituent-set autoencoder: decode ``z`` back to ``x`` and score by per-jet MSE."""
+    """Constituent-set autoencoder scored by a permutation-invariant reconstruction error.
+
+    ``z [B, dim]`` (the backbone embedding) is projected to a ``latent_dim`` bottleneck and a
+    :class:`~adsearch.models.transformer.SetDecoder` produces one point per real input
+    constituent from the latent alone. The per-jet error between the decoded set and the
+    target features is the loss and the anomaly score.
+
+    Parameters
+    ----------
+    dim : backbone embedding size.
+    latent_dim : bottleneck size (8). Without a bottleneck narrower than the input the
+        autoencoder can learn the identity and reconstruct anomalies as well as background.
+    width, layers, heads, max_len, out_dim, slots : of the :class:`SetDecoder`.
+    recon : ``"chamfer"`` (default, :func:`~adsearch.models.setloss.chamfer_distance` in the
+        target feature space) or ``"mse"`` (slot-by-slot MSE against the input order). The
+        slot-wise MSE asks slot k for the k-th hardest constituent, whose position is
+        unpredictable: the decoder then learns the mean background jet and the score
+        measures the jet's spread (girth) rather than its unusualness.
+
+    ``inputs`` is ``(x, mask)`` or ``(x, mask, w)``: ``x [B, N, F]`` are the target features
+    as the model should reconstruct them (standardised by the caller), ``mask [B, N]`` marks
+    the real constituents and the optional ``w [B, N]`` (e.g. pT fractions) weights each
+    input constituent's Chamfer term; a reconstructed point takes the weight of its nearest
+    input constituent.
+    """
 
     name = "ae"
     needs_dense = True
 
     def __init__(
         self,
-        latent_dim: int,
+        dim: int,
+        latent_dim: int = 8,
         width: int = 128,
         layers: int = 3,
         heads: int = 8,
         max_len: int = 128,
         out_dim: int = 3,
+        slots: Literal["learned", "fixed"] = "learned",
+        recon: Literal["chamfer", "mse"] = "chamfer",
     ) -> None:
         super().__init__()
-        self.decoder = SetDecoder(latent_dim, width, layers, heads, max_len, out_dim)
+        if latent_dim < 1:
+            raise ValueError(f"latent_dim must be >= 1, got {latent_dim}")
+        if recon not in ("chamfer", "mse"):
+            raise ValueError(f"unknown recon {recon!r} (allowed: chamfer, mse)")
+        self.recon = recon
+        self.to_latent = nn.Linear(dim, latent_dim)
+        self.decoder = SetDecoder(latent_dim, width, layers, heads, max_len, out_dim, slots)
 
-    def per_jet_mse(self, z: Tensor, inputs: tuple[Tensor, Tensor]) -> Tensor:
-        """Mean squared reconstruction error over each jet's real constituents, ``[B]``."""
-        x, mask = inputs
+    @property
+    def latent_dim(self) -> int:
+        return self.to_latent.out_features
+
+    def reconstruct(self, z: Tensor, mask: Tensor) -> Tensor:
+        """Decoded constituents ``[B, N, out_dim]`` (meaningful where ``mask`` is True)."""
+        return self.decoder(self.to_latent(z), mask.to(torch.bool))
+
+    def per_jet_error(self, z: Tensor, inputs) -> Tensor:
+        """Reconstruction error of every jet, ``[B]`` (float32 at least)."""
+        x, mask, *rest = inputs
+        w = rest[0] if rest else None
         mask = mask.to(torch.bool)
-        rec = self.decoder(z, mask).float()
+        rec = self.reconstruct(z, mask)
+        if self.recon == "chamfer":
+            return chamfer_distance(x, rec, mask, mask, weight_a=w, weight_b="nearest")
+        rec = rec.float()
         m = mask.unsqueeze(-1).to(rec.dtype)
+        if w is not None:
+            m = m * w.unsqueeze(-1).to(rec.dtype)
         se = ((rec - x.float()) ** 2 * m).sum((1, 2))
-        return se / (m.sum((1, 2)) * x.shape[-1]).clamp(min=1.0)
+        return se / (m.sum((1, 2)) * x.shape[-1]).clamp(min=torch.finfo(rec.dtype).tiny)
 
     def loss(self, z: Tensor, inputs, labels: Tensor | None) -> tuple[Tensor, Tensor]:
-        mse = self.per_jet_mse(z, inputs)
-        return mse.mean(), mse.detach()
+        err = self.per_jet_error(z, inputs)
+        return err.mean(), err.detach()
 
     def score(self, z: Tensor, inputs) -> Tensor:
-        return self.per_jet_mse(z, inputs)
+        return self.per_jet_error(z, inputs)
 
 
 class Supervised(Objective):

@@ -23,13 +23,22 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import torch
 from torch import Tensor, nn
 
 from adsearch.errors import ConfigError
 from adsearch.models.objectives import Autoencoder, DeepSVDD, Objective, Supervised
 from adsearch.models.transformer import ParticleTransformerBackbone, TransformerBackbone
 
-__all__ = ["BACKBONES", "OBJECTIVES", "AnomalyModel", "ModelConfig", "build_model", "input_kind"]
+__all__ = [
+    "BACKBONES",
+    "OBJECTIVES",
+    "AnomalyModel",
+    "ModelConfig",
+    "build_model",
+    "input_kind",
+    "log_columns",
+]
 
 BACKBONES = ("gin", "egat", "gatv2", "transformer", "part")
 OBJECTIVES = ("deepsvdd", "deepsvdd-soft", "ae", "supervised")
@@ -60,6 +69,7 @@ class ModelConfig:
     radius_warmup_epochs: int = 1
     balance_classes: bool = True
     max_constituents: int = 256
+    latent_dim: int = 8  # autoencoder bottleneck (objective "ae")
     options: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
@@ -69,6 +79,12 @@ class ModelConfig:
             raise ConfigError(
                 "model:bias: DeepSVDD needs a bias-free network (a bias lets it map every jet "
                 "onto the centre); leave bias unset or false"
+            )
+        norm = self.options.get("norm")
+        if self.objective.startswith("deepsvdd") and norm not in (None, "none"):
+            raise ConfigError(
+                f"model:options:norm: DeepSVDD needs a network without normalisation layers "
+                f"(their mean subtraction acts as a bias and lets it collapse); got {norm!r}"
             )
         if self.objective == "ae" and self.backbone in _GRAPH:
             raise ConfigError(
@@ -118,11 +134,32 @@ class AnomalyModel(nn.Module):
         """Backbone embeddings ``[B, D]``."""
         return self.backbone(inputs)
 
+    def objective_inputs(self, inputs):
+        """What the objective sees: for dense inputs ``(x_std, mask, pt_fraction)`` with the
+        features standardised by the backbone's ``input_norm`` (the autoencoder reconstructs
+        these), padding zeroed; graph inputs unchanged."""
+        if self.input_kind != "dense" or not self.objective.needs_dense:
+            return inputs
+        x, mask = inputs[0], inputs[1].to(torch.bool)
+        m = mask.unsqueeze(-1).to(x.dtype)
+        return self.backbone.input_norm(x) * m, mask, x[..., 0] * mask.to(x.dtype)
+
     def forward(self, inputs, labels: Tensor | None = None, *, loss: bool = False):
         z = self.backbone(inputs)
         if loss:
-            return self.objective.loss(z, inputs, labels)
-        return self.objective.score(z, inputs)
+            return self.objective.loss(z, self.objective_inputs(inputs), labels)
+        return self.objective.score(z, self.objective_inputs(inputs))
+
+
+def log_columns(node_features: str) -> tuple[int, ...]:
+    """Indices of the node features of a set that enter the model as logarithms.
+
+    >>> log_columns("basic"), log_columns("part")
+    ((0,), (0, 3, 4, 5))
+    """
+    from adsearch.graphs.build import LOG_FEATURES, NODE_FEATURES
+
+    return tuple(i for i, n in enumerate(NODE_FEATURES[node_features]) if n in LOG_FEATURES)
 
 
 def input_kind(cfg: ModelConfig) -> str:
@@ -136,7 +173,9 @@ def input_kind(cfg: ModelConfig) -> str:
     return GRAPH_BACKBONES[cfg.backbone].input_kind
 
 
-def _graph_backbone(cfg: ModelConfig, in_dim: int, edge_dim: int | None) -> nn.Module:
+def _graph_backbone(
+    cfg: ModelConfig, in_dim: int, edge_dim: int | None, log_columns: tuple[int, ...] = ()
+) -> nn.Module:
     try:
         from adsearch.models.gnn import build_backbone
     except ImportError as e:  # pragma: no cover - graph backbones ship with the package
@@ -148,6 +187,7 @@ def _graph_backbone(cfg: ModelConfig, in_dim: int, edge_dim: int | None) -> nn.M
         "readout": cfg.readout,
         "bias": cfg.use_bias,
         "in_dim": in_dim,
+        "log_columns": log_columns,
     }
     if cfg.out_dim is not None:
         kwargs["out_dim"] = cfg.out_dim
@@ -163,7 +203,11 @@ def _graph_backbone(cfg: ModelConfig, in_dim: int, edge_dim: int | None) -> nn.M
 
 
 def build_model(
-    cfg: ModelConfig, in_dim: int = 3, edge_dim: int | None = None, pos_weight: float = 1.0
+    cfg: ModelConfig,
+    in_dim: int = 3,
+    edge_dim: int | None = None,
+    pos_weight: float = 1.0,
+    log_columns: tuple[int, ...] = (0,),
 ) -> AnomalyModel:
     """Build backbone + objective from ``cfg``.
 
@@ -173,10 +217,13 @@ def build_model(
     in_dim : constituent (node) feature count.
     edge_dim : edge feature count (graph backbones).
     pos_weight : signal-class weight of the supervised loss (``n_background / n_signal``).
+    log_columns : node features standardised as logarithms (default: column 0, the pT
+        fraction; :func:`log_columns` gives them for a node feature set).
     """
     bias = cfg.use_bias
+    log_columns = tuple(c for c in log_columns if c < in_dim)
     if cfg.backbone in _GRAPH:
-        backbone = _graph_backbone(cfg, in_dim, edge_dim)
+        backbone = _graph_backbone(cfg, in_dim, edge_dim, log_columns)
     else:
         cls = ParticleTransformerBackbone if cfg.backbone == "part" else TransformerBackbone
         opts = dict(cfg.options)
@@ -190,6 +237,7 @@ def build_model(
                 mlp_layers=cfg.mlp_layers,
                 out_dim=cfg.out_dim,
                 bias=bias,
+                log_columns=log_columns,
                 **opts,
             )
         except (TypeError, ValueError) as e:
@@ -203,6 +251,7 @@ def build_model(
     elif cfg.objective == "ae":
         objective = Autoencoder(
             dim,
+            latent_dim=cfg.latent_dim,
             width=cfg.width,
             layers=cfg.n_layers,
             heads=cfg.heads or 8,

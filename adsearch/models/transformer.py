@@ -11,9 +11,9 @@ encodings the encoders are permutation invariant.
 * :class:`ParticleTransformerBackbone` — the same with Particle-Transformer pair features
   (ln kT, ln z, ln ΔR, ln m², Qu & Gouskos 2022) embedded into one additive attention bias
   per head and layer.
-* :class:`SetDecoder` — decoder of the transformer autoencoder: reconstructs the pT-ordered
-  constituent list from a jet embedding (learned slot embeddings + self-attention), so the
-  per-jet reconstruction MSE can be the anomaly score.
+* :class:`SetDecoder` — decoder of the transformer autoencoder: reconstructs the constituent
+  set from a small latent (slot embeddings + self-attention, one slot per real constituent),
+  so the per-jet reconstruction error can be the anomaly score.
 
 Attention is written out (``softmax(q kᵀ/√d + bias)``) instead of calling
 ``nn.MultiheadAttention`` because the ParT bias is per head and per pair, the padding mask
@@ -32,10 +32,13 @@ torch.Size([4, 16])
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Literal
 
 import torch
 from torch import Tensor, nn
+
+from adsearch.models.norm import InputNorm
 
 __all__ = [
     "MLP",
@@ -129,15 +132,15 @@ def pair_features(x: Tensor, mask: Tensor | None = None) -> Tensor:
 class _Block(nn.Module):
     """Pre-LN transformer block: ``h + Attn(LN h)``, then ``h + FFN(LN h)``."""
 
-    def __init__(self, width: int, heads: int, ffn: int, bias: bool) -> None:
+    def __init__(self, width: int, heads: int, ffn: int, bias: bool, norm: str = "layer") -> None:
         super().__init__()
         if width % heads:
             raise ValueError(f"width {width} is not divisible by heads {heads}")
         self.heads = heads
-        self.ln1 = nn.LayerNorm(width, bias=bias)
+        self.ln1 = _layer_norm(width, bias, norm)
         self.qkv = nn.Linear(width, 3 * width, bias=bias)
         self.proj = nn.Linear(width, width, bias=bias)
-        self.ln2 = nn.LayerNorm(width, bias=bias)
+        self.ln2 = _layer_norm(width, bias, norm)
         self.ffn = MLP(width, ffn, width, layers=2, bias=bias)
 
     def forward(self, h: Tensor, attn_bias: Tensor) -> Tensor:
@@ -154,6 +157,14 @@ class _Block(nn.Module):
         o = torch.matmul(att, v).transpose(1, 2).reshape(b, n, d)
         h = h + self.proj(o)
         return h + self.ffn(self.ln2(h))
+
+
+def _layer_norm(width: int, bias: bool, norm: str) -> nn.Module:
+    if norm == "layer":
+        return nn.LayerNorm(width, bias=bias, elementwise_affine=True)
+    if norm == "none":
+        return nn.Identity()
+    raise ValueError(f"unknown norm {norm!r} (allowed: layer, none)")
 
 
 def _key_mask_bias(mask: Tensor, dtype: torch.dtype) -> Tensor:
@@ -188,6 +199,13 @@ class TransformerBackbone(nn.Module):
     bias : ``False`` removes every bias (linear and LayerNorm) — required for DeepSVDD.
     pair_bias : add ParT pair-feature attention biases (see
         :class:`ParticleTransformerBackbone`).
+    norm : ``"layer"`` (pre-LN blocks and a final LayerNorm) or ``"none"``; ``None`` picks
+        layer norm with biases and none without (DeepSVDD: LayerNorm's mean subtraction and
+        rescaling act as the bias term the objective must not have, Ruff et al. 2018).
+    log_columns : features that :attr:`input_norm` takes the logarithm of before
+        standardising (:class:`~adsearch.models.norm.InputNorm`, fitted by the trainer).
+        The pair features of ParT are computed from the raw ``x``; padded constituents are
+        zeroed after standardisation.
     """
 
     input_kind = "dense"
@@ -204,16 +222,22 @@ class TransformerBackbone(nn.Module):
         bias: bool = True,
         pair_bias: bool = False,
         pair_dim: int = 4,
+        norm: str | None = None,
+        log_columns: Sequence[int] = (),
     ) -> None:
         super().__init__()
         if readout not in ("sum", "mean", "max"):
             raise ValueError(f"unknown readout {readout!r} (allowed: sum, mean, max)")
+        norm = norm or ("layer" if bias else "none")
         self.readout = readout
         self.heads = heads
         self.out_dim = out_dim or width
+        self.input_norm = InputNorm(in_dim, log_columns)
         self.embed = MLP(in_dim, width, width, layers=mlp_layers, bias=bias)
-        self.blocks = nn.ModuleList(_Block(width, heads, 2 * width, bias) for _ in range(layers))
-        self.norm = nn.LayerNorm(width, bias=bias)
+        self.blocks = nn.ModuleList(
+            _Block(width, heads, 2 * width, bias, norm) for _ in range(layers)
+        )
+        self.norm = _layer_norm(width, bias, norm)
         self.head = MLP(width, width, self.out_dim, layers=mlp_layers, bias=bias)
         self.pair_embed = (
             MLP(pair_dim, 64, heads * layers, layers=3, bias=bias) if pair_bias else None
@@ -228,7 +252,8 @@ class TransformerBackbone(nn.Module):
             pb = pb.permute(0, 3, 1, 2)  # [B, H * L, N, N]
             pbs = pb.chunk(len(self.blocks), dim=1)
             biases = [kbias + p for p in pbs]
-        h = self.embed(x)
+        xs = self.input_norm(x) * mask.unsqueeze(-1).to(x.dtype)
+        h = self.embed(xs)
         for blk, b in zip(self.blocks, biases, strict=True):
             h = blk(h, b)
         return self.norm(h)
@@ -254,11 +279,19 @@ class ParticleTransformerBackbone(TransformerBackbone):
 
 
 class SetDecoder(nn.Module):
-    """Decode a jet embedding ``z [B, D]`` into constituent features ``[B, N, out_dim]``.
+    """Decode a latent ``z [B, latent_dim]`` into a constituent set ``[B, N, out_dim]``.
 
-    Each of the ``N`` slots (constituents in pT order) starts from a learned slot embedding
-    plus a projection of ``z``, then passes masked self-attention blocks and a linear output.
-    Only the real slots (``mask``) enter the loss, so padding changes nothing.
+    The decoder never sees the input features: it gets the latent and, from ``mask [B, N]``,
+    how many points to produce (one per real input constituent). Slot ``k`` starts from a
+    slot embedding plus a projection of ``z`` and passes masked self-attention blocks and a
+    linear output; padded slots are excluded as attention keys and are to be ignored by the
+    loss, so padding changes no real output.
+
+    Identical starting slots would stay identical through self-attention, so slots differ by
+    index: ``slots="learned"`` (default) learns one embedding per index; ``"fixed"`` uses
+    frozen random codes (a buffer, saved with the model). With a permutation-invariant loss
+    (:func:`~adsearch.models.setloss.chamfer_distance`) slot ``k`` need not reproduce the k-th
+    hardest constituent; with the slot-wise MSE it must.
     """
 
     def __init__(
@@ -269,21 +302,28 @@ class SetDecoder(nn.Module):
         heads: int = 8,
         max_len: int = 128,
         out_dim: int = 3,
+        slots: Literal["learned", "fixed"] = "learned",
     ) -> None:
         super().__init__()
+        if slots not in ("learned", "fixed"):
+            raise ValueError(f"unknown slots {slots!r} (allowed: learned, fixed)")
         self.max_len = max_len
-        self.slots = nn.Parameter(torch.randn(max_len, width) * 0.02)
+        if slots == "learned":
+            self.slots = nn.Parameter(torch.randn(max_len, width) * 0.02)
+        else:
+            self.register_buffer("slots", torch.randn(max_len, width))
         self.lift = nn.Linear(latent_dim, width)
         self.blocks = nn.ModuleList(_Block(width, heads, 2 * width, True) for _ in range(layers))
         self.norm = nn.LayerNorm(width)
         self.out = nn.Linear(width, out_dim)
 
     def forward(self, z: Tensor, mask: Tensor) -> Tensor:
+        """``z [B, latent_dim]``, ``mask [B, N]`` -> reconstructed points ``[B, N, out_dim]``."""
         n = mask.shape[1]
         if n > self.max_len:
             raise ValueError(f"{n} constituents > decoder max_len {self.max_len}")
         h = self.slots[:n].unsqueeze(0) + self.lift(z).unsqueeze(1)
-        kbias = _key_mask_bias(mask, h.dtype)
+        kbias = _key_mask_bias(mask.to(torch.bool), h.dtype)
         for blk in self.blocks:
             h = blk(h, kbias)
         return self.out(self.norm(h))

@@ -74,6 +74,8 @@ class DataConfig:
     (signal at its natural small fraction), which is what a search on real data does.
     Supervised objectives always use both classes. Splits are per event: both jets of an
     event land in the same split. The test split is the rest (79 % by default).
+    ``norm_jets`` training jets (a seeded random subset) fit the model's input
+    standardisation (:class:`adsearch.models.norm.InputNorm`), stored with the model.
     """
 
     path: str = ""
@@ -83,6 +85,7 @@ class DataConfig:
     max_events: int | None = None
     seed: int = 0
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    norm_jets: int = 20_000
 
     def validate(self) -> None:
         for name in ("train_fraction", "val_fraction"):
@@ -93,6 +96,8 @@ class DataConfig:
             raise ConfigError("data: train_fraction + val_fraction must be <= 1")
         if self.max_events is not None and self.max_events < 1:
             raise ConfigError(f"data:max_events: must be >= 1, got {self.max_events}")
+        if self.norm_jets < 2:
+            raise ConfigError(f"data:norm_jets: must be >= 2, got {self.norm_jets}")
 
 
 @dataclass
@@ -100,7 +105,10 @@ class OptimConfig:
     """Optimiser (AdamW), global batch size, epochs and early stopping on validation loss.
 
     ``weight_decay`` is part of the DeepSVDD recipe (Ruff et al.); ``center_batches`` is how
-    many training batches of the untrained network define the DeepSVDD centre.
+    many training batches of the untrained network define the DeepSVDD centre. A DeepSVDD
+    training stops with an error when the collapse monitor's spread, trace cov(z) / ||c||²
+    on the validation jets, falls below ``collapse_threshold`` (all jets mapped onto one
+    point: the score no longer tells them apart).
     """
 
     lr: float = 1e-3
@@ -111,12 +119,17 @@ class OptimConfig:
     min_delta: float = 0.0
     grad_clip: float | None = None
     center_batches: int = 10
+    collapse_threshold: float = 1e-6
 
     def validate(self) -> None:
         if not self.lr > 0:  # also NaN (torch's optimiser would raise a ValueError)
             raise ConfigError(f"optim:lr: must be > 0, got {self.lr}")
         if not self.weight_decay >= 0:
             raise ConfigError(f"optim:weight_decay: must be >= 0, got {self.weight_decay}")
+        if not self.collapse_threshold >= 0:
+            raise ConfigError(
+                f"optim:collapse_threshold: must be >= 0, got {self.collapse_threshold}"
+            )
         for name in ("batch_size", "epochs", "patience", "center_batches"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"optim:{name}: must be >= 1, got {getattr(self, name)}")

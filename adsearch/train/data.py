@@ -287,7 +287,9 @@ class InputBuilder:
         cons, pt, eta, phi = self.jets(sample, idx, rng)
         n = int(ak.max(ak.num(cons, axis=1), initial=1))
         cap = self.graph_config.max_constituents
-        x, mask = to_dense(cons, pt, eta, phi, max_n=min(n, cap or n))
+        x, mask = to_dense(
+            cons, pt, eta, phi, max_n=min(n, cap or n), features=self.graph_config.node_features
+        )
         return (
             torch.from_numpy(x).to(self.device),
             torch.from_numpy(mask).to(self.device),

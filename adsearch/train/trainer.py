@@ -4,11 +4,14 @@
 
 1. jets from the features file, per-event split (train / val / test), training jets
    (background only, or the unlabelled mixture in ``data-like`` mode);
-2. model from the registry (initialised from ``runtime.seed``); DeepSVDD centre ``c`` fixed
-   from the initial embeddings of the first training batches;
+2. model from the registry (initialised from ``runtime.seed``); its input standardisation
+   fitted on ``data.norm_jets`` training jets; DeepSVDD centre ``c`` fixed from the initial
+   embeddings of the first training batches (training mode, guard relative to their RMS);
 3. epochs of AdamW on shuffled mini-batches (order from ``seed`` and epoch only, so a resumed
    run replays the uninterrupted one exactly); validation loss after each epoch; soft-boundary
-   radius update; early stopping after ``patience`` epochs without improvement;
+   radius update; DeepSVDD collapse monitor (``spread``, ``dist_mean``, ``dist_cv`` in the
+   metrics; an error when collapsed); early stopping after ``patience`` epochs without
+   improvement;
 4. after every epoch, atomically: ``checkpoint.pt`` (everything needed to resume),
    ``metrics.csv`` / ``metrics.json`` (loss, time, throughput per epoch), and ``model.pt``
    (best weights so far, with the config to rebuild the model).
@@ -35,10 +38,10 @@ import torch
 import torch.distributed as dist
 
 from adsearch.config import from_dict, to_dict
-from adsearch.errors import ConfigError, InputError
+from adsearch.errors import ConfigError, InputError, TrainingError
 from adsearch.io.atomic import atomic_path
 from adsearch.models.objectives import DeepSVDD
-from adsearch.models.registry import AnomalyModel, build_model, input_kind
+from adsearch.models.registry import AnomalyModel, build_model, input_kind, log_columns
 from adsearch.progress import progress_bar
 from adsearch.train.config import TrainConfig
 from adsearch.train.data import InputBuilder, JetSample, load_jets, split_events, training_jets
@@ -188,22 +191,75 @@ def _init_center(
     obj = model.objective
     assert isinstance(obj, DeepSVDD)
     was = model.training
-    model.eval()
+    model.train()  # the mode of the loss (normalisation layers differ between modes)
     total = torch.zeros(obj.c.shape, dtype=torch.float64, device=device)
+    total2 = torch.zeros((), dtype=torch.float64, device=device)
     count = 0
     per_rank = max(1, cfg.optim.batch_size // world)
     for b, idx in enumerate(_batches(order, per_rank)[: cfg.optim.center_batches]):
         rng = _batch_rng(cfg.runtime.seed, -1, b, dist.get_rank() if world > 1 else 0)
         z = model.embed(builder(sample, idx, rng)).double()
         total += z.sum(0)
+        total2 += (z * z).sum()
         count += len(idx)
     if world > 1:
         n = torch.tensor([float(count)], dtype=torch.float64, device=device)
         dist.all_reduce(total)
+        dist.all_reduce(total2)
         dist.all_reduce(n)
         count = int(n.item())
-    obj.set_center(total / max(count, 1))
+    rms = torch.sqrt(total2 / max(count * obj.c.numel(), 1))
+    obj.set_center(total / max(count, 1), scale=float(rms))
     model.train(was)
+
+
+@torch.no_grad()
+def _fit_input_norm(
+    model: AnomalyModel, builder: InputBuilder, sample: JetSample, idx: np.ndarray
+) -> None:
+    """Fit the backbone's input standardisation on the node features of jets ``idx``."""
+    norm = getattr(model.backbone, "input_norm", None)
+    if norm is None:
+        return
+    rows = []
+    for b in _batches(idx, 4096):
+        inputs = builder(sample, b)
+        if builder.kind == "dense":
+            x, mask = inputs
+            rows.append(x[mask.to(torch.bool)])
+        elif builder.kind == "pyg":
+            rows.append(inputs.x)
+        else:
+            rows.append(inputs.ndata["x"])
+    norm.fit(torch.cat(rows).cpu())
+
+
+@torch.no_grad()
+def _collapse_check(
+    model: AnomalyModel,
+    builder: InputBuilder,
+    sample: JetSample,
+    idx: np.ndarray,
+    bs: int,
+    threshold: float,
+    epoch: int,
+) -> dict[str, float]:
+    """DeepSVDD collapse monitor on the validation jets; raises when collapsed."""
+    obj = model.objective
+    assert isinstance(obj, DeepSVDD)
+    was = model.training
+    model.eval()
+    z = torch.cat([model.embed(builder(sample, b)).float().cpu() for b in _batches(idx, bs)])
+    model.train(was)
+    stats = obj.collapse_stats(z)
+    if not stats["spread"] >= threshold:
+        raise TrainingError(
+            f"epoch {epoch}: DeepSVDD collapsed (trace cov(z) / |c|^2 = {stats['spread']:.3g} "
+            f"< optim:collapse_threshold {threshold:g}): every jet maps to the same point. "
+            "Use a bias-free network without normalisation layers, a larger weight_decay or "
+            "a lower lr"
+        )
+    return stats
 
 
 def _gather(t: torch.Tensor, world: int) -> torch.Tensor:
@@ -318,10 +374,14 @@ def _train(
 
     # model (init from the seed without touching the global RNG state)
     kind = input_kind(mcfg)
-    in_dim, edge_dim = InputBuilder(kind, cfg.graph).dims(sample)
+    probe = InputBuilder(kind, cfg.graph)
+    in_dim, edge_dim = probe.dims(sample)
+    logs = log_columns(probe.graph_config.node_features)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(rt.seed)
-        model = build_model(mcfg, in_dim=in_dim, edge_dim=edge_dim, pos_weight=pos_weight)
+        model = build_model(
+            mcfg, in_dim=in_dim, edge_dim=edge_dim, pos_weight=pos_weight, log_columns=logs
+        )
     model.to(device)
     builder = InputBuilder(model.input_kind, cfg.graph, device, cfg.data.augment)
     meta = {"in_dim": in_dim, "edge_dim": edge_dim, "pos_weight": pos_weight}
@@ -353,9 +413,13 @@ def _train(
             ck["bad_epochs"],
         )
         history = list(ck["history"])
-    elif isinstance(model.objective, DeepSVDD):
-        first = tr_idx[_epoch_order(len(tr_idx), rt.seed, -1, rank, world)]
-        _init_center(model, builder, sample, first, cfg, device, world)
+    else:
+        # the same jets on every rank (a permutation of the seed only): identical transforms
+        norm_idx = tr_idx[_epoch_order(len(tr_idx), rt.seed, -2, 0, 1)[: cfg.data.norm_jets]]
+        _fit_input_norm(model, builder, sample, np.sort(norm_idx))
+        if isinstance(model.objective, DeepSVDD):
+            first = tr_idx[_epoch_order(len(tr_idx), rt.seed, -1, rank, world)]
+            _init_center(model, builder, sample, first, cfg, device, world)
     if rank == 0:
         import yaml
 
@@ -423,6 +487,18 @@ def _train(
             }
             if isinstance(obj, DeepSVDD) and obj.soft:
                 row["radius"] = float(obj.radius)
+            if isinstance(obj, DeepSVDD):
+                row.update(
+                    _collapse_check(
+                        model,
+                        builder,
+                        sample,
+                        va_idx,
+                        eval_bs,
+                        opt_cfg.collapse_threshold,
+                        epoch + 1,
+                    )
+                )
             history.append(row)
             improved = val < best_val - opt_cfg.min_delta
             if improved:

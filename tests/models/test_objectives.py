@@ -4,7 +4,11 @@ import torch
 from scipy.stats import rankdata
 
 from adsearch.config import from_dict
-from adsearch.models.objectives import DeepSVDD, Supervised
+from adsearch.graphs import to_dense, toy_jets
+from adsearch.models import ModelConfig, build_model
+from adsearch.models.objectives import Autoencoder, DeepSVDD, Supervised
+from adsearch.models.setloss import chamfer_distance
+from adsearch.models.transformer import TransformerBackbone
 from adsearch.train import TrainConfig, train
 from adsearch.train.data import InputBuilder, split_events
 from tests.train.toys import toy_sample
@@ -86,7 +90,7 @@ def test_deepsvdd_loss_decreases_without_collapse(tmp_path, objective):
     assert losses[-1] < 0.5 * losses[0]
     model = res.model
     assert bool(model.objective.center_set)
-    assert (model.objective.c.abs() >= model.objective.eps - 1e-7).all()
+    assert (model.objective.c.abs() >= model.objective.guard - 1e-7).all()
     s = _jet_scores(model, sample)
     assert np.all(np.isfinite(s))
     # not collapsed: scores differ between jets by more than round-off
@@ -115,3 +119,87 @@ def test_autoencoder_trains(tmp_path):
     assert losses[-1] < losses[0]
     s = _jet_scores(res.model, sample)
     assert s.shape == (len(sample),) and np.all(s > 0)
+
+
+def _dense_toy(n, n_prongs, seed, max_n=48):
+    """Standardised dense toy jets: (log pT fraction, Δη / 0.23, Δφ / 0.23) and the mask."""
+    x, mask = to_dense(toy_jets(n, seed, n_prongs=n_prongs, mean_constituents=20), max_n=max_n)
+    x = torch.from_numpy(x)
+    mask = torch.from_numpy(mask)
+    xs = torch.stack(
+        [torch.log(x[..., 0].clamp(min=1e-6)) + 4.0, x[..., 1] / 0.23, x[..., 2] / 0.23], -1
+    )
+    return xs * mask.unsqueeze(-1), mask, x[..., 0]
+
+
+@pytest.mark.parametrize("latent", [2, 8])
+def test_autoencoder_bottleneck_has_the_configured_size(latent):
+    model = build_model(
+        ModelConfig(
+            backbone="transformer", objective="ae", width=16, heads=2, layers=1, latent_dim=latent
+        )
+    )
+    ae = model.objective
+    assert isinstance(ae, Autoencoder) and ae.latent_dim == latent
+    assert ae.to_latent.in_features == 16 and ae.decoder.lift.in_features == latent
+    x, mask, _ = _dense_toy(6, 1, seed=0)
+    z = model.embed((x, mask))
+    assert ae.to_latent(z).shape == (6, latent)
+    with pytest.raises(ValueError, match="latent_dim"):
+        Autoencoder(16, latent_dim=0)
+
+
+def test_autoencoder_decoder_never_sees_the_input_features():
+    torch.manual_seed(0)
+    ae = Autoencoder(16, latent_dim=4, width=16, layers=1, heads=2, max_len=48).eval()
+    x, mask, _ = _dense_toy(5, 2, seed=1)
+    z = torch.randn(5, 16)
+    with torch.no_grad():
+        rec = ae.reconstruct(z, mask)
+        s = ae.score(z, (x, mask))
+        s_other = ae.score(z, (x + 1.0, mask))  # other targets, same latent and mask
+        # one output point per real input constituent; the reconstruction ignores x
+        assert rec.shape == x.shape
+        torch.testing.assert_close(ae.reconstruct(z, mask), rec)
+        assert not torch.allclose(s, s_other)
+        torch.testing.assert_close(s, chamfer_distance(x, rec, mask, mask))
+
+
+def test_autoencoder_score_invariant_to_constituent_order_unlike_slot_mse():
+    torch.manual_seed(1)
+    enc = TransformerBackbone(width=16, heads=2, layers=1).eval()
+    x, mask, w = _dense_toy(5, 2, seed=2)
+    # permute the real constituents of every jet among themselves (mask unchanged)
+    g = torch.Generator().manual_seed(3)
+    keys = torch.rand(mask.shape, generator=g).masked_fill(~mask, 2.0)
+    perm = keys.argsort(1)
+    xp = x.gather(1, perm.unsqueeze(-1).expand_as(x))
+    wp = w.gather(1, perm)
+    assert torch.equal(mask.gather(1, perm), mask) and not torch.equal(xp, x)
+    for recon, invariant in (("chamfer", True), ("mse", False)):
+        ae = Autoencoder(16, latent_dim=4, width=16, layers=1, heads=2, max_len=48, recon=recon)
+        with torch.no_grad():
+            s = ae.eval().score(enc((x, mask)), (x, mask))
+            sp = ae.score(enc((xp, mask)), (xp, mask))
+            s_w = ae.score(enc((x, mask)), (x, mask, w))
+            sp_w = ae.score(enc((xp, mask)), (xp, mask, wp))
+        assert torch.allclose(sp, s, atol=1e-5) == invariant, recon
+        assert torch.allclose(sp_w, s_w, atol=1e-5) == invariant, recon
+        assert not torch.allclose(s_w, s)  # the pT weights are used
+
+
+def test_autoencoder_loss_decreases_on_toy_batch():
+    torch.manual_seed(0)
+    enc = TransformerBackbone(width=16, heads=2, layers=1)
+    ae = Autoencoder(16, latent_dim=4, width=16, layers=1, heads=2, max_len=48)
+    x, mask, _ = _dense_toy(64, 1, seed=4)
+    opt = torch.optim.Adam([*enc.parameters(), *ae.parameters()], lr=3e-3)
+    losses = []
+    for _ in range(40):
+        loss, per = ae.loss(enc((x, mask)), (x, mask), None)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+        assert per.shape == (64,) and not per.requires_grad
+    assert losses[-1] < 0.6 * losses[0], (losses[0], losses[-1])
