@@ -175,18 +175,20 @@ class Autoencoder(Objective):
     dim : backbone embedding size.
     latent_dim : bottleneck size (8). Without a bottleneck narrower than the input the
         autoencoder can learn the identity and reconstruct anomalies as well as background.
-    width, layers, heads, max_len, out_dim, slots : of the :class:`SetDecoder`.
+    width, layers, heads, max_len, out_dim : of the :class:`SetDecoder`.
     recon : ``"chamfer"`` (default, :func:`~adsearch.models.setloss.chamfer_distance` in the
         target feature space) or ``"mse"`` (slot-by-slot MSE against the input order). The
         slot-wise MSE asks slot k for the k-th hardest constituent, whose position is
         unpredictable: the decoder then learns the mean background jet and the score
         measures the jet's spread (girth) rather than its unusualness.
+    pt_weighted : weight each input constituent's error by ``w`` (see below); a
+        reconstructed point takes the weight of its nearest input constituent. Off by
+        default: not yet shown to help.
 
     ``inputs`` is ``(x, mask)`` or ``(x, mask, w)``: ``x [B, N, F]`` are the target features
     as the model should reconstruct them (standardised by the caller), ``mask [B, N]`` marks
-    the real constituents and the optional ``w [B, N]`` (e.g. pT fractions) weights each
-    input constituent's Chamfer term; a reconstructed point takes the weight of its nearest
-    input constituent.
+    the real constituents, ``w [B, N]`` are non-negative weights (the pT fractions), used
+    only with ``pt_weighted``.
     """
 
     name = "ae"
@@ -201,8 +203,8 @@ class Autoencoder(Objective):
         heads: int = 8,
         max_len: int = 128,
         out_dim: int = 3,
-        slots: Literal["learned", "fixed"] = "learned",
         recon: Literal["chamfer", "mse"] = "chamfer",
+        pt_weighted: bool = False,
     ) -> None:
         super().__init__()
         if latent_dim < 1:
@@ -210,8 +212,9 @@ class Autoencoder(Objective):
         if recon not in ("chamfer", "mse"):
             raise ValueError(f"unknown recon {recon!r} (allowed: chamfer, mse)")
         self.recon = recon
+        self.pt_weighted = pt_weighted
         self.to_latent = nn.Linear(dim, latent_dim)
-        self.decoder = SetDecoder(latent_dim, width, layers, heads, max_len, out_dim, slots)
+        self.decoder = SetDecoder(latent_dim, width, layers, heads, max_len, out_dim)
 
     @property
     def latent_dim(self) -> int:
@@ -224,7 +227,11 @@ class Autoencoder(Objective):
     def per_jet_error(self, z: Tensor, inputs) -> Tensor:
         """Reconstruction error of every jet, ``[B]`` (float32 at least)."""
         x, mask, *rest = inputs
-        w = rest[0] if rest else None
+        w = None
+        if self.pt_weighted:
+            if not rest:
+                raise ValueError("pt_weighted autoencoder needs inputs (x, mask, w)")
+            w = rest[0]
         mask = mask.to(torch.bool)
         rec = self.reconstruct(z, mask)
         if self.recon == "chamfer":

@@ -287,9 +287,8 @@ class SetDecoder(nn.Module):
     linear output; padded slots are excluded as attention keys and are to be ignored by the
     loss, so padding changes no real output.
 
-    Identical starting slots would stay identical through self-attention, so slots differ by
-    index: ``slots="learned"`` (default) learns one embedding per index; ``"fixed"`` uses
-    frozen random codes (a buffer, saved with the model). With a permutation-invariant loss
+    Identical starting slots would stay identical through self-attention, so the slots keep
+    one learned embedding per index. With a permutation-invariant loss
     (:func:`~adsearch.models.setloss.chamfer_distance`) slot ``k`` need not reproduce the k-th
     hardest constituent; with the slot-wise MSE it must.
     """
@@ -302,16 +301,10 @@ class SetDecoder(nn.Module):
         heads: int = 8,
         max_len: int = 128,
         out_dim: int = 3,
-        slots: Literal["learned", "fixed"] = "learned",
     ) -> None:
         super().__init__()
-        if slots not in ("learned", "fixed"):
-            raise ValueError(f"unknown slots {slots!r} (allowed: learned, fixed)")
         self.max_len = max_len
-        if slots == "learned":
-            self.slots = nn.Parameter(torch.randn(max_len, width) * 0.02)
-        else:
-            self.register_buffer("slots", torch.randn(max_len, width))
+        self.slots = nn.Parameter(torch.randn(max_len, width) * 0.02)
         self.lift = nn.Linear(latent_dim, width)
         self.blocks = nn.ModuleList(_Block(width, heads, 2 * width, True) for _ in range(layers))
         self.norm = nn.LayerNorm(width)

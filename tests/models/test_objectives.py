@@ -178,14 +178,20 @@ def test_autoencoder_score_invariant_to_constituent_order_unlike_slot_mse():
     assert torch.equal(mask.gather(1, perm), mask) and not torch.equal(xp, x)
     for recon, invariant in (("chamfer", True), ("mse", False)):
         ae = Autoencoder(16, latent_dim=4, width=16, layers=1, heads=2, max_len=48, recon=recon)
+        ae_w = Autoencoder(16, latent_dim=4, width=16, layers=1, heads=2, max_len=48, recon=recon)
+        ae_w.load_state_dict(ae.state_dict())
+        ae_w.pt_weighted = True
         with torch.no_grad():
-            s = ae.eval().score(enc((x, mask)), (x, mask))
-            sp = ae.score(enc((xp, mask)), (xp, mask))
-            s_w = ae.score(enc((x, mask)), (x, mask, w))
-            sp_w = ae.score(enc((xp, mask)), (xp, mask, wp))
+            z, zp = enc((x, mask)), enc((xp, mask))
+            s, sp = ae.eval().score(z, (x, mask)), ae.score(zp, (xp, mask))
+            s_w, sp_w = ae_w.eval().score(z, (x, mask, w)), ae_w.score(zp, (xp, mask, wp))
+            # without pt_weighted the weights are ignored
+            torch.testing.assert_close(ae.score(z, (x, mask, w)), s)
         assert torch.allclose(sp, s, atol=1e-5) == invariant, recon
         assert torch.allclose(sp_w, s_w, atol=1e-5) == invariant, recon
-        assert not torch.allclose(s_w, s)  # the pT weights are used
+        assert not torch.allclose(s_w, s)  # with pt_weighted the pT weights are used
+        with pytest.raises(ValueError, match="pt_weighted"):
+            ae_w.score(z, (x, mask))
 
 
 def test_autoencoder_loss_decreases_on_toy_batch():
