@@ -38,6 +38,7 @@ import numpy as np
 import yaml
 
 from adsearch.io.atomic import atomic_path
+from adsearch.stats.metrics import roc_auc, sic_curve, spearman
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -58,7 +59,7 @@ ORDER = ["egat-deepsvdd", "gin-deepsvdd", "gin-ce", "egat-ce", "transformer-ce",
 SIGNALS = {"2prong": "rnd2.parquet", "3prong": "rnd3.parquet"}
 
 #: seed 002_ reference AUCs in % (design.md section 3): jet 2p, event 2p, jet 3p, event 3p
-SEED002: dict[str, tuple[float | None, ...]] = {
+REFERENCE: dict[str, tuple[float | None, ...]] = {
     "transformer-ce": (91.3, None, 86.8, None),
     "gin-ce": (90.2, 96.5, 75.5, 84.1),
     "egat-ce": (89.9, 96.5, 84.8, 92.4),
@@ -66,53 +67,6 @@ SEED002: dict[str, tuple[float | None, ...]] = {
     "gin-deepsvdd": (73.7, 79.6, 52.6, 54.0),
     "egat-deepsvdd": (75.5, 81.8, 67.2, 74.3),
 }
-
-
-# ----------------------------------------------------------------------------- metrics
-def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    """Area under the ROC curve (Mann-Whitney U with average ranks for ties).
-
-    >>> roc_auc(np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8]))
-    0.75
-    """
-    from scipy.stats import rankdata
-
-    y = np.asarray(labels).astype(bool)
-    n1, n0 = int(y.sum()), int((~y).sum())
-    if n1 == 0 or n0 == 0:
-        return float("nan")
-    r = rankdata(scores)
-    return float((r[y].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
-
-
-def roc_curve(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(eps_S, eps_B) of the cut ``score >= t`` for every distinct threshold, loosest last."""
-    y = np.asarray(labels).astype(bool)
-    order = np.argsort(-np.asarray(scores), kind="stable")
-    s = np.asarray(scores)[order]
-    tp = np.cumsum(y[order])
-    fp = np.cumsum(~y[order])
-    last = np.r_[np.flatnonzero(np.diff(s) != 0), len(s) - 1]  # end of each tie group
-    return tp[last] / max(y.sum(), 1), fp[last] / max((~y).sum(), 1)
-
-
-def sic_curve(
-    labels: np.ndarray, scores: np.ndarray, min_bkg: int = 20
-) -> tuple[np.ndarray, np.ndarray, float, float]:
-    """SIC = eps_S / sqrt(eps_B) vs eps_S, for cuts keeping >= ``min_bkg`` background events.
-
-    The floor on passing background events keeps the maximum from being a statistical
-    fluctuation of the last few background events. Returns (eps_S, SIC, max SIC, eps_S there).
-    """
-    es, eb = roc_curve(labels, scores)
-    n0 = int((~np.asarray(labels).astype(bool)).sum())
-    ok = eb * n0 >= min_bkg
-    es, eb = es[ok], eb[ok]
-    sic = es / np.sqrt(eb)
-    if not len(sic):
-        return es, sic, float("nan"), float("nan")
-    k = int(np.argmax(sic))
-    return es, sic, float(sic[k]), float(es[k])
 
 
 # ----------------------------------------------------------------------------- data
@@ -151,6 +105,8 @@ def make_config(name: str, data: Path, out_dir: Path, args: argparse.Namespace) 
     d = yaml.safe_load((CONFIGS / f"auc_{name}.yaml").read_text())
     d["data"]["path"] = str(data)
     d["graph"]["max_constituents"] = args.cap
+    d["graph"]["node_features"] = args.node_features
+    d["data"].update(train_fraction=args.train_fraction, val_fraction=args.val_fraction)
     d["model"]["width"] = args.width
     d["optim"].update(epochs=args.epochs, batch_size=args.batch, patience=args.patience)
     d["runtime"].update(out_dir=str(out_dir), device=args.device, num_threads=args.threads)
@@ -204,9 +160,11 @@ def score_test(run_dir: Path, cfg: Any, sample: Any, events: np.ndarray, mjj: np
     }, dt
 
 
-def metrics(sc: dict[str, np.ndarray], min_bkg: int) -> dict[str, Any]:
+def metrics(sc: dict[str, np.ndarray], min_bkg: int, mj_heavy: np.ndarray) -> dict[str, Any]:
     _, _, smax, es_at = sic_curve(sc["label"], sc["score"], min_bkg)
+    bkg = sc["label"] == 0
     return {
+        "spearman_mj": spearman(sc["score"][bkg], mj_heavy[sc["event"]][bkg]),
         "jet_auc": 100 * roc_auc(sc["jet_label"], sc["jet_score"]),
         "event_auc": 100 * roc_auc(sc["label"], sc["score"]),
         "event_auc_max": 100 * roc_auc(sc["label"], sc["score_max"]),
@@ -216,6 +174,44 @@ def metrics(sc: dict[str, np.ndarray], min_bkg: int) -> dict[str, Any]:
         "n_test_events": len(sc["label"]),
         "n_test_signal": int(sc["label"].sum()),
     }
+
+
+def proxies(
+    sample: Any, table: dict[str, np.ndarray], cfg: Any, events: np.ndarray, min_bkg: int
+) -> dict[str, Any]:
+    """Jet mass alone, girth alone and the GMM density baseline on the test events.
+
+    Every row is computed on the same test events as the models; the GMM is fitted on the
+    background events of the training split (the unsupervised models' training data).
+    """
+    from adsearch.score.baselines import GMMBaseline, proxy_scores
+    from adsearch.train.data import split_events
+
+    d = cfg.data
+    n = len(table["mj1"])
+    split = split_events(n, d.train_fraction, d.val_fraction, d.seed)
+    label = np.asarray(table["label"]).astype(np.int64)
+    gmm = GMMBaseline(seed=0).fit(table, (split == 0) & (label == 0))
+    jets = np.flatnonzero(np.isin(sample.event, events))
+    sub = sample.take(jets)
+    sub.event = np.searchsorted(events, sub.event)
+    sub_table = {k: np.asarray(v)[events] for k, v in table.items() if k.startswith(("mj", "tau"))}
+    p = proxy_scores(sub_table, sub)
+    scores = {"jet mass": p["mass"], "girth": p["girth"], "GMM density": gmm.score(table)[events]}
+    y = label[events]
+    mjh = np.maximum(np.asarray(table["mj1"]), np.asarray(table["mj2"]))[events]
+    out = {}
+    for name, v in scores.items():
+        auc = roc_auc(y, v)
+        flip = -v if auc < 0.5 else v
+        _, _, smax, _ = sic_curve(y, flip, min_bkg)
+        out[name] = {
+            "event_auc": 100 * auc,
+            "direction": "lower" if auc < 0.5 else "higher",
+            "max_sic": smax,
+            "spearman_mj": spearman(v[y == 0], mjh[y == 0]),
+        }
+    return out
 
 
 # ----------------------------------------------------------------------------- reporting
@@ -228,24 +224,30 @@ def write_md(res: dict[str, Any], path: Path) -> None:
     done = [m for m in MODELS if m in r]
     cfg = res["config"]
     lines = [
-        "# AUC benchmark: seed 002_ models on generated LHCO-like events",
+        "# AUC benchmark: graph and transformer anomaly scores on generated LHCO-like events",
         "",
         f"Sample: {cfg['n_events']} events per signal ({cfg['n_signal']} W' + "
-        f"{cfg['n_events'] - cfg['n_signal']} QCD) — **not** LHCO's 1.1 M; AUCs on "
-        f"{cfg['n_test_events'] or 'all'} test-split events. Width {cfg['width']}, "
-        f"constituent cap {cfg['cap']}, batch {cfg['batch']}, <= {cfg['epochs']} epochs "
-        f"(early stopping, patience {cfg['patience']}), CPU. Seed 002_: 1.1 M events, width 128, "
-        "full training.",
+        f"{cfg['n_events'] - cfg['n_signal']} QCD) — **not** LHCO's 1.1 M; split "
+        f"{cfg['split']}; AUCs on {cfg['n_test_events'] or 'all'} test-split events. "
+        f"Width {cfg['width']}, constituent cap {cfg['cap']}, node features "
+        f"{cfg.get('node_features', 'basic')}, batch {cfg['batch']}, <= {cfg['epochs']} epochs "
+        f"(early stopping on the validation loss, patience {cfg['patience']}), CPU "
+        f"({cfg['threads']} thread(s)). Reference (D'Avanzo, ATLAS, EuCAIFCon 2025): LHCO R&D, "
+        "1.1 M events, width 128.",
         "",
     ]
     if res.get("partial"):
         lines += [f"**PARTIAL**: {', '.join(m for m in MODELS if m not in r)} not run yet.", ""]
     lines += [
         "AUC in %. Ours: jet / event (event = mean of the two jet scores) / max SIC of the "
-        "event score (>= 20 background events passing).",
+        "event score (>= 20 background events passing) / Spearman(event score, heavier-jet "
+        "mass) on background. Proxy rows: the same test events scored by the jet mass alone "
+        "(mean of the two jets), the girth alone (mean of the two; AUC < 50 = signal lower, "
+        "SIC for the better direction) and a Gaussian-mixture density of (log m, tau21) of "
+        "both jets fitted on the training background.",
         "",
-        "| model | loss | ours 2-prong jet / event / SIC | ours 3-prong jet / event / SIC | "
-        "seed 2-prong jet / event | seed 3-prong jet / event |",
+        "| model | loss | ours 2-prong jet / event / SIC / ρ(m) | ours 3-prong jet / event / "
+        "SIC / ρ(m) | ref. 2-prong jet / event | ref. 3-prong jet / event |",
         "|---|---|---|---|---|---|",
     ]
     for m in done:
@@ -254,18 +256,35 @@ def write_md(res: dict[str, Any], path: Path) -> None:
         for sig in SIGNALS:
             x = r[m].get(sig)
             ours.append(
-                " / ".join([_f(x["jet_auc"]), _f(x["event_auc"]), _f(x["max_sic"])])
+                " / ".join(
+                    [
+                        _f(x["jet_auc"]),
+                        _f(x["event_auc"]),
+                        _f(x["max_sic"], 2),
+                        _f(x.get("spearman_mj"), 2),
+                    ]
+                )
                 if x
                 else "not run"
             )
-        s = SEED002[m]
+        s = REFERENCE[m]
         lines.append(
             f"| {lab} | {loss} | {ours[0]} | {ours[1]} | {_f(s[0])} / {_f(s[1])} | "
             f"{_f(s[2])} / {_f(s[3])} |"
         )
+    for name in ("jet mass", "girth", "GMM density"):
+        ours = []
+        for sig in SIGNALS:
+            x = res.get("proxies", {}).get(sig, {}).get(name)
+            ours.append(
+                f"– / {_f(x['event_auc'])} / {_f(x['max_sic'], 2)} / {_f(x['spearman_mj'], 2)}"
+                if x
+                else "not run"
+            )
+        lines.append(f"| {name} alone | proxy | {ours[0]} | {ours[1]} | – | – |")
     lines += ["", "Training (per model and signal): epochs run, best epoch, train wall time.", ""]
-    lines += ["| model | signal | epochs | best | train s | train jets/s | score s |", "|---|" * 7]
-    lines[-1] = "|---|---|---|---|---|---|---|"
+    lines += ["| model | signal | epochs | best | train s | train jets/s | score s |"]
+    lines += ["|---|---|---|---|---|---|---|"]
     for m in done:
         for sig in SIGNALS:
             x = r[m].get(sig)
@@ -310,6 +329,63 @@ def save(res: dict[str, Any], curves) -> None:
     plot_sic(curves, res)
 
 
+def learning_curve(args, files, samples, tables, n_events, res) -> None:
+    """AUC of one (unsupervised) model vs the number of background training jets."""
+    from adsearch.train import train
+
+    m = args.learning_curve
+    sig0 = next(iter(samples))
+    base = make_config(m, files[sig0], args.work_dir / "_lc", args)
+    events = test_events(n_events, base, args.test_events, seed=7)  # fixed test events
+    n_bkg_jets = 2 * int((tables[sig0]["label"] == 0).sum())
+    rows = []
+    for target in (10_000, 30_000, 100_000):
+        frac = min(args.train_fraction, target / n_bkg_jets)
+        a = argparse.Namespace(**{**vars(args), "train_fraction": frac})
+        run = args.work_dir / f"lc_{m}_{target}"
+        cfg = make_config(m, files[sig0], run, a)
+        t0 = time.perf_counter()
+        tr = train(cfg, samples[sig0][0], progress=False)
+        row = {
+            "target_jets": target,
+            "train_fraction": frac,
+            "train_s": time.perf_counter() - t0,
+            "epochs_run": len(tr.history),
+            "best_epoch": tr.best_epoch,
+            "history": tr.history,
+        }
+        for sig, (sample, mjj) in samples.items():
+            # the fixed test events: never in any of the nested training splits
+            sc, _ = score_test(run, cfg, sample, events, mjj, args)
+            mjh = np.maximum(tables[sig]["mj1"], tables[sig]["mj2"])
+            row[sig] = metrics(sc, args.min_bkg, mjh)
+        rows.append(row)
+        print(
+            f"[{time.strftime('%H:%M:%S')}] {m} {target} jets: "
+            + ", ".join(f"{s} AUC {row[s]['event_auc']:.1f}" for s in samples),
+            flush=True,
+        )
+        out = {"model": m, "config": res["config"], "proxies": res["proxies"], "rows": rows}
+        with atomic_path(RESULTS / "auc_learning_curve.json") as tmp:
+            Path(tmp).write_text(json.dumps(out, indent=1))
+        lines = [
+            f"# Learning curve: {m}",
+            "",
+            "Event AUC (%) on the same test events vs background training jets.",
+            "",
+            "| training jets | " + " | ".join(samples) + " | epochs (best) | train s |",
+            "|---|" + "---|" * len(samples) + "---|---|",
+        ]
+        for r in rows:
+            lines.append(
+                f"| {r['target_jets']} | "
+                + " | ".join(_f(r[s]["event_auc"]) for s in samples)
+                + f" | {r['epochs_run']} ({r['best_epoch']}) | {r['train_s']:.0f} |"
+            )
+        with atomic_path(RESULTS / "auc_learning_curve.md") as tmp:
+            Path(tmp).write_text("\n".join(lines) + "\n")
+
+
 # ----------------------------------------------------------------------------- main
 def main(argv: list[str] | None = None) -> None:
     global RESULTS
@@ -321,10 +397,20 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--gen-workers", type=int, default=2)
     ap.add_argument("--models", default=",".join(ORDER))
     ap.add_argument("--signals", default="2prong,3prong")
-    ap.add_argument("--epochs", type=int, default=2)
-    ap.add_argument("--patience", type=int, default=2)
+    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--patience", type=int, default=4)
     ap.add_argument("--width", type=int, default=128)
-    ap.add_argument("--cap", type=int, default=50, help="constituents per jet (pT-leading)")
+    ap.add_argument("--cap", type=int, default=100, help="constituents per jet (pT-leading)")
+    ap.add_argument("--node-features", default="basic", choices=["basic", "part"])
+    ap.add_argument("--train-fraction", type=float, default=0.5)
+    ap.add_argument("--val-fraction", type=float, default=0.02)
+    ap.add_argument(
+        "--learning-curve",
+        default=None,
+        metavar="MODEL",
+        help="instead of the table: train MODEL on 10k / 30k / 100k background jets (train "
+        "fractions scaled; same test events) and write auc_learning_curve.{json,md}",
+    )
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--test-events", type=int, default=None, help="random test subset size")
     ap.add_argument("--min-bkg", type=int, default=20, help="SIC: min passing background")
@@ -344,10 +430,11 @@ def main(argv: list[str] | None = None) -> None:
     for m in models:
         if m not in MODELS:
             raise SystemExit(f"error: unknown model {m!r}; choose from {', '.join(MODELS)}")
-    samples = {}
+    samples, tables = {}, {}
     for sig in signals:
         sample, feats = load_jets(files[sig])
         samples[sig] = (sample, np.asarray(feats.table["mjj"], dtype=np.float64))
+        tables[sig] = {k: np.asarray(v) for k, v in feats.table.items() if np.ndim(v) == 1}
     n_events = samples[signals[0]][0].n_events
     RESULTS.mkdir(parents=True, exist_ok=True)
     old = RESULTS / "auc.json"
@@ -363,12 +450,29 @@ def main(argv: list[str] | None = None) -> None:
         "patience": args.patience,
         "device": args.device,
         "threads": args.threads,
-        "split": "20 % train (background only for unsupervised) / 1 % val / 79 % test",
+        "split": f"{args.train_fraction:.0%} train (background only for unsupervised) / "
+        f"{args.val_fraction:.0%} val / {1 - args.train_fraction - args.val_fraction:.0%} test",
+        "train_fraction": args.train_fraction,
+        "val_fraction": args.val_fraction,
+        "node_features": args.node_features,
         "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores (shared)",
     }
-    res["seed002"] = {m: SEED002[m] for m in MODELS}
+    res["seed002"] = {m: REFERENCE[m] for m in MODELS}
     res.setdefault("models", {})
     curves: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {s: {} for s in signals}
+    cfg0 = make_config(models[0], files[signals[0]], args.work_dir / "_proxy", args)
+    res.setdefault("proxies", {})
+    for sig in signals:
+        events = test_events(n_events, cfg0, args.test_events, seed=7)
+        res["proxies"][sig] = proxies(samples[sig][0], tables[sig], cfg0, events, args.min_bkg)
+        print(
+            f"proxies {sig}: "
+            + ", ".join(f"{k} AUC {v['event_auc']:.1f}" for k, v in res["proxies"][sig].items()),
+            flush=True,
+        )
+    if args.learning_curve:
+        learning_curve(args, files, samples, tables, n_events, res)
+        return
     for m in MODELS:  # curves of earlier (partial) runs
         for sig in signals:
             f = args.work_dir / f"{m}_{sig}.npz"
@@ -401,7 +505,8 @@ def main(argv: list[str] | None = None) -> None:
                 with atomic_path(args.work_dir / f"{m}_{sig}.npz") as tmp:
                     with open(tmp, "wb") as fh:
                         np.savez(fh, **sc)
-                met = metrics(sc, args.min_bkg)
+                mjh = np.maximum(tables[sig]["mj1"], tables[sig]["mj2"])
+                met = metrics(sc, args.min_bkg, mjh)
                 jets_s = [h.get("train_jets_per_s", np.nan) for h in hist if isinstance(h, dict)]
                 met.update(
                     epochs_run=len(hist),

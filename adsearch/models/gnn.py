@@ -332,9 +332,15 @@ class GINBackbone(_PygBackbone):
         ParT pair features) are used by ``conv="gine"`` only.
     norm : {"batch", "layer", "none"} or None
         Normalisation in the GIN MLPs; None: batch norm with biases, none without (DeepSVDD).
-    aggr : {"mean", "sum"}
-        ``"mean"`` (default): degree-normalised, ``sum_j w_ji h_j / (1 + sum_j w_ji)``, so the
-        aggregate stays of the size of ``h`` in busy jets; ``"sum"``: plain weighted sum.
+    aggr : {"sum", "mean"}
+        ``"sum"`` (default): ``sum_j w_ji h_j`` with the bounded weights (each < 1, so a node's
+        aggregate is at most its neighbour count times ``h``); ``"mean"``: degree-normalised,
+        ``sum_j w_ji h_j / (1 + sum_j w_ji)``. Measured for GIN DeepSVDD (width 32, 3 layers):
+        on the mass-matched toy of :func:`adsearch.graphs.toy.toy_substructure_pair` the AUC
+        was 0.70 with ``sum`` and 0.58 with ``mean`` (0.815 / 0.637 with max readout); on the
+        generated quick-start sample 0.65 (sum, max readout) against 0.59 (mean, mean
+        readout). The normalised mean discards the local constituent density, which is
+        what tells one hard prong from two.
     edge_weight : {"gauss", "inv_dr"}
         Scalar edge weight, see :func:`edge_weight`: the bounded Gaussian kernel of Delta R
         (default, width ``edge_scale``) or the raw ``edge_scale / Delta R``.
@@ -365,7 +371,7 @@ class GINBackbone(_PygBackbone):
         edge_scale: float = 0.1,
         norm: str | None = None,
         train_eps: bool = True,
-        aggr: str = "mean",
+        aggr: str = "sum",
         edge_weight: str = "gauss",
         log_columns: Sequence[int] = (),
     ) -> None:

@@ -209,3 +209,111 @@ def test_mass_augmentation_in_the_input_builder(sample):
         from_dict(TrainConfig, {"data": {"augment": {"kind": "standardise", "pt": -1}}})
     with pytest.raises(ConfigError, match="augment"):
         from_dict(TrainConfig, {"data": {"augment": {"kind": "random-mass", "low": 2, "high": 1}}})
+
+
+# ------------------------------------------------------------------ issue 12: scores that work
+
+
+def test_input_norm_is_fitted_on_training_background_and_stored(tmp_path, sample):
+    from adsearch.train.data import InputBuilder, split_events, training_jets
+
+    over = {
+        "model": {"backbone": "gin", "objective": "deepsvdd", "heads": None},
+        "data": {"norm_jets": 10_000},
+    }
+    cfg = make(tmp_path / "n", **over)
+    res = train(cfg, sample)
+    norm = res.model.backbone.input_norm
+    assert bool(norm.fitted) and norm.log_mask.tolist() == [True, False, False]
+    split = split_events(sample.n_events, 0.5, 0.2, 0)
+    tr = training_jets(sample, split, 0, "background-only", "deepsvdd")
+    x = InputBuilder("pyg", {})(sample, tr).x.double()
+    expect = torch.log(x[:, 0]).mean()
+    assert abs(float(norm.shift[0]) - float(expect)) < 1e-5
+    # ... and not on everything (signal jets and the test split change the mean)
+    everything = torch.log(InputBuilder("pyg", {})(sample, np.arange(len(sample))).x[:, 0])
+    assert abs(float(norm.shift[0]) - float(everything.double().mean())) > 1e-3
+    # stored with the model: load_model restores the same buffers
+    model, _ = load_model(tmp_path / "n")
+    for k in ("shift", "scale", "log_mask"):
+        assert torch.equal(getattr(model.backbone.input_norm, k), getattr(norm, k))
+
+
+def test_deepsvdd_centre_is_the_training_mode_mean_embedding(tmp_path, sample):
+    from adsearch.models.registry import build_model
+    from adsearch.train.data import InputBuilder
+    from adsearch.train.trainer import _init_center
+
+    cfg = make(tmp_path / "c", model={"backbone": "gin", "objective": "deepsvdd", "heads": None})
+    torch.manual_seed(0)
+    model = build_model(cfg.model, in_dim=3, edge_dim=1)
+    builder = InputBuilder("pyg", {})
+    idx = np.arange(64)
+    _init_center(model, builder, sample, idx, cfg, torch.device("cpu"), 1)
+    with torch.no_grad():
+        z = model.train().embed(builder(sample, idx)).double()
+    mean = z.mean(0)
+    rms = float(torch.sqrt((z * z).mean()))
+    c = model.objective.c.double()
+    free = mean.abs() >= model.objective.eps * rms  # coordinates the guard leaves alone
+    assert free.any()
+    torch.testing.assert_close(c[free], mean[free], atol=1e-6, rtol=1e-6)
+    assert abs(float(model.objective.guard) - model.objective.eps * rms) < 1e-6
+    assert bool((c.abs() >= float(model.objective.guard) - 1e-7).all())
+
+
+class _Const(torch.nn.Module):
+    """A 'network' whose every output is its bias: what DeepSVDD with biases collapses to."""
+
+    input_kind = "pyg"
+
+    def __init__(self, c):
+        super().__init__()
+        self.lin = torch.nn.Linear(3, len(c))
+        torch.nn.init.zeros_(self.lin.weight)
+        self.lin.bias.data.copy_(c)
+
+    def forward(self, data):
+        from torch_geometric.nn import global_mean_pool
+
+        return global_mean_pool(self.lin(data.x), data.batch)
+
+
+def test_collapse_monitor_flags_a_bias_or_constant_embedding(tmp_path, sample):
+    from adsearch.errors import TrainingError
+    from adsearch.models.objectives import DeepSVDD
+    from adsearch.models.registry import AnomalyModel, build_model
+    from adsearch.train.data import InputBuilder
+    from adsearch.train.trainer import _collapse_check
+
+    cfg = make(tmp_path / "k", model={"backbone": "gin", "objective": "deepsvdd", "heads": None})
+    svdd = DeepSVDD(4)
+    svdd.set_center(torch.tensor([0.5, -0.2, 0.3, 0.1]))
+    collapsed = AnomalyModel(_Const(svdd.c.clone()), svdd, cfg.model)
+    builder = InputBuilder("pyg", {})
+    idx = np.arange(40)
+    with pytest.raises(TrainingError, match="collapsed"):
+        _collapse_check(collapsed, builder, sample, idx, 16, 1e-6, 3)
+    assert svdd.collapse_stats(torch.ones(5, 4) * svdd.c)["spread"] == 0.0
+    # a bias-free network without normalisation cannot: its jets stay apart
+    torch.manual_seed(0)
+    healthy = build_model(cfg.model, in_dim=3, edge_dim=1)
+    healthy.objective.set_center(torch.full((8,), 0.1))
+    stats = _collapse_check(healthy, builder, sample, idx, 16, 1e-6, 1)
+    assert stats["spread"] > 1e-3 and stats["dist_cv"] > 0
+
+
+def test_deepsvdd_metrics_log_the_collapse_monitor(tmp_path, sample):
+    res = train(
+        make(tmp_path / "m", model={"backbone": "gin", "objective": "deepsvdd", "heads": None}),
+        sample,
+    )
+    for row in res.history:
+        assert row["spread"] > 1e-6 and row["dist_mean"] > 0
+    rows = list(csv.DictReader((tmp_path / "m" / "metrics.csv").open()))
+    assert "spread" in rows[0] and len(rows) == len(res.history)
+
+
+def test_deepsvdd_refuses_normalisation_layers(tmp_path):
+    with pytest.raises(ConfigError, match="normalisation"):
+        make(tmp_path, model={"objective": "deepsvdd", "options": {"norm": "batch"}})
