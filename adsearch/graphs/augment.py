@@ -213,11 +213,13 @@ def boost_to_pt(constituents: ak.Array, pt_ref: float) -> Augmented:
     jp = np.sqrt(jpx**2 + jpy**2 + jpz**2)
     m = np.sqrt(np.clip(je**2 - jp**2, 0.0, None))
     jpt = np.hypot(jpx, jpy)
-    if np.any(m <= 0):
-        raise InputError("boost_to_pt: massless jet (single constituent) cannot be boosted")
+    # massless (single-constituent) jets have no rest frame: they are left as they are,
+    # as rescale_to_mass leaves them (real LHCO-like data has a few)
+    ok = m > 1e-9 * np.maximum(jp, 1e-300)
+    msafe = np.where(ok, m, 1.0)
     # target |p| at fixed direction: pT_ref / pT = |p'| / |p|; rapidity along the axis
     p_target = jp * pt_ref / jpt
-    dy = np.arcsinh(p_target / m) - np.arcsinh(jp / m)
+    dy = np.where(ok, np.arcsinh(p_target / msafe) - np.arcsinh(jp / msafe), 0.0)
     ux, uy, uz = jpx / jp, jpy / jp, jpz / jp
     beta, gamma = np.tanh(dy)[jet], np.cosh(dy)[jet]
     p_par = px * ux[jet] + py * uy[jet] + pz * uz[jet]
@@ -236,7 +238,7 @@ def standardise(
 
     All jets then share the angular scale m / pT = m_ref / pt_ref; what is left is the jet's
     shape (pT sharing, prong pattern). ``factor`` is the angular scale factor of the second
-    step. Single-constituent (massless) jets cannot be boosted and raise ``InputError``.
+    step. Single-constituent (massless) jets have no rest frame and are left unchanged.
 
     >>> from adsearch.graphs.toy import toy_jets
     >>> a = standardise(toy_jets(3, seed=0), 1500.0, 100.0)

@@ -116,6 +116,11 @@ class GraphConfig:
         constituents, before the cap). Models take the logarithm of the pT- and energy-like
         columns (:data:`LOG_FEATURES`) and standardise every column with shift/scale fitted on
         the training jets (:class:`adsearch.models.norm.InputNorm`).
+    frame : {"none", "principal"}
+        ``"principal"``: models see every jet in a common frame
+        (:func:`adsearch.graphs.frame.principal_frame`: centred on the pT centroid, principal
+        axis along eta, flipped so the hardest half sits on one side). Applied by the
+        training and scoring input builder before the graphs are built.
     dtype : str
         Floating dtype of node and edge features ("float32" or "float64").
     """
@@ -129,6 +134,7 @@ class GraphConfig:
     min_dr: float = 0.01
     edge_features: Literal["inv_dr", "inv_dr+part"] = "inv_dr"
     node_features: Literal["basic", "part"] = "basic"
+    frame: Literal["none", "principal"] = "none"
     dtype: str = "float32"
 
     def validate(self) -> None:
@@ -155,6 +161,8 @@ class GraphConfig:
                 f"graphs.node_features: {self.node_features!r} is not one of "
                 f"{', '.join(map(repr, NODE_FEATURES))}"
             )
+        if self.frame not in ("none", "principal"):
+            raise ConfigError(f"graphs.frame: {self.frame!r} is not 'none' or 'principal'")
         if self.dtype not in ("float32", "float64"):
             raise ConfigError(f"graphs.dtype: {self.dtype!r} is not 'float32' or 'float64'")
 

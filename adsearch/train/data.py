@@ -234,9 +234,18 @@ class InputBuilder:
         """Constituents and jet axis (pt, eta, phi) of the jets at ``idx``, transformed.
 
         ``to-mass`` and ``standardise`` always apply; ``random-mass`` only when ``rng`` is
-        given (training batches).
+        given (training batches); then the common frame (``graph.frame: principal``).
         """
-        sub = sample.take(idx)
+        cons, pt, eta, phi = self._augmented(sample.take(idx), rng)
+        if self.graph_config.frame == "principal":
+            from adsearch.graphs.frame import principal_frame
+
+            cons = principal_frame(cons, pt, eta, phi)
+        return cons, pt, eta, phi
+
+    def _augmented(
+        self, sub: JetSample, rng: np.random.Generator | None
+    ) -> tuple[ak.Array, np.ndarray, np.ndarray, np.ndarray]:
         kind = getattr(self.augment, "kind", "none")
         if kind == "to-mass":
             from adsearch.graphs.augment import rescale_to_mass

@@ -93,3 +93,17 @@ def test_standardise_fixes_m_over_pt(jets):
     np.testing.assert_allclose(a.axis.pt, 2000.0, rtol=0.05)  # rescaling moves pT by a few %
     ax = jet_axis(jets)
     assert np.std(a.axis.mass / a.axis.pt) < 0.05 * np.std(ax.mass / ax.pt)
+
+
+def test_single_constituent_jets_pass_standardise_unchanged():
+    import awkward as ak
+
+    from adsearch.graphs.augment import standardise
+    from adsearch.graphs.toy import toy_jets
+
+    jets = toy_jets(3, seed=4)
+    single = ak.Array([[{"pt": 800.0, "eta": 0.3, "phi": 1.0}]])
+    both = ak.concatenate([jets, single])
+    a = standardise(both, 1500.0, 100.0)
+    assert np.allclose(a.axis.mass[:3], 100.0, rtol=1e-3)
+    assert ak.to_list(a.constituents[3]) == pytest.approx(ak.to_list(single[0]))

@@ -317,3 +317,19 @@ def test_deepsvdd_metrics_log_the_collapse_monitor(tmp_path, sample):
 def test_deepsvdd_refuses_normalisation_layers(tmp_path):
     with pytest.raises(ConfigError, match="normalisation"):
         make(tmp_path, model={"objective": "deepsvdd", "options": {"norm": "batch"}})
+
+
+def test_principal_frame_in_the_input_builder(sample):
+    from adsearch.train.data import InputBuilder
+
+    idx = np.arange(10)
+    plain = InputBuilder("dense", {})(sample, idx)
+    framed = InputBuilder("dense", {"frame": "principal"})(sample, idx)
+    # same constituents (pT fractions, padding), other coordinates
+    torch.testing.assert_close(framed[0][..., 0], plain[0][..., 0])
+    assert torch.equal(framed[1], plain[1])
+    assert not torch.allclose(framed[0][..., 1:], plain[0][..., 1:])
+    # the frame puts the pT-weighted spread along eta: <deta^2> >= <dphi^2> in every jet
+    x, m = framed[0].double(), framed[1].double()
+    w = x[..., 0] * m
+    assert bool(((w * x[..., 1] ** 2).sum(1) >= (w * x[..., 2] ** 2).sum(1) - 1e-6).all())
