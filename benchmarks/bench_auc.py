@@ -1,20 +1,27 @@
-"""LHCO-like AUC / SIC benchmark: the seed 002_ model table reproduced on generated events.
+"""LHCO-like AUC / SIC benchmark: graph and transformer anomaly scores on generated events.
 
-For the W' 2-prong and 3-prong signals, six models are trained and scored as in seed 002_
-(design.md section 3): Transformer, GIN and EGAT with the supervised cross-entropy objective,
-the transformer autoencoder (MSE), and GIN / EGAT DeepSVDD. Split per event 20 % train
-(background only for the unsupervised objectives) / 1 % validation / 79 % test; jet-level AUC
-(each jet labelled by its event) and event-level AUC (event score = mean of the two jets) on
-the test split, plus the SIC curve eps_S / sqrt(eps_B) of the event score and its maximum.
+For the W' 2-prong and 3-prong signals, the model table of the ATLAS LHCO study (A. D'Avanzo,
+"Unsupervised machine learning for anomaly detection in LHC collider searches", EuCAIFCon
+2025) is reproduced: Transformer, GIN and EGAT with the supervised cross-entropy objective,
+the transformer set autoencoder, and GIN / EGAT DeepSVDD. Split per event: by default 50 %
+train (background only for the unsupervised objectives; the supervised models may use a
+smaller prefix of the same permutation, ``--supervised-train-fraction``) / 2 % validation /
+the rest test, the same test events for every model. Jet-level AUC (each jet labelled by its
+event) and event-level AUC (event score = mean of the two jets) on the test events, the SIC
+curve eps_S / sqrt(eps_B) of the event score and its maximum, the Spearman correlation of the
+event score with the heavier jet's mass (background), and beside the models the same numbers
+for the jet mass alone, the girth alone and a Gaussian-mixture density baseline
+(:mod:`adsearch.score.baselines`). ``--learning-curve MODEL`` trains one model on 10k / 30k /
+100k background jets instead (AUC vs training size, same test events).
 
 Data: ``rnd2.parquet`` / ``rnd3.parquet`` in ``--data-dir`` (features files of N_QCD QCD +
 N_SIG W' events, labelled). When missing they are generated with the package's LHCO recipe and
 LHCO detector card (``adsearch.generate`` -> ``mix`` -> ``features``; QCD seed 101, W' 2-prong
 seed 202, 3-prong seed 303, mix seed 1), so the benchmark can be rerun at LHCO size::
 
-    nice -n 10 python benchmarks/bench_auc.py --data-dir scratch/data               # 30k + 3k
+    python benchmarks/bench_auc.py --data-dir scratch/data100k --n-qcd 100000 --n-signal 10000
     python benchmarks/bench_auc.py --data-dir big --n-qcd 1000000 --n-signal 100000 \
-        --width 128 --cap 100 --epochs 20 --batch 1024 --device cuda                   # LHCO size
+        --width 128 --epochs 30 --batch 1024 --device cuda                             # LHCO size
 
 Both files hold the same QCD events at the same rows (same mix seed and signal count), so the
 background-only training split is identical: each unsupervised model is trained once (on the
@@ -58,7 +65,8 @@ ORDER = ["egat-deepsvdd", "gin-deepsvdd", "gin-ce", "egat-ce", "transformer-ce",
 
 SIGNALS = {"2prong": "rnd2.parquet", "3prong": "rnd3.parquet"}
 
-#: seed 002_ reference AUCs in % (design.md section 3): jet 2p, event 2p, jet 3p, event 3p
+#: reference AUCs in % on the LHCO R&D data (D'Avanzo, ATLAS, EuCAIFCon 2025):
+#: jet 2p, event 2p, jet 3p, event 3p
 REFERENCE: dict[str, tuple[float | None, ...]] = {
     "transformer-ce": (91.3, None, 86.8, None),
     "gin-ce": (90.2, 96.5, 75.5, 84.1),
@@ -106,7 +114,9 @@ def make_config(name: str, data: Path, out_dir: Path, args: argparse.Namespace) 
     d["data"]["path"] = str(data)
     d["graph"]["max_constituents"] = args.cap
     d["graph"]["node_features"] = args.node_features
-    d["data"].update(train_fraction=args.train_fraction, val_fraction=args.val_fraction)
+    unsup = MODELS[name][2]
+    frac = args.train_fraction if unsup else args.supervised_train_fraction or args.train_fraction
+    d["data"].update(train_fraction=frac, val_fraction=args.val_fraction)
     d["model"]["width"] = args.width
     d["optim"].update(epochs=args.epochs, batch_size=args.batch, patience=args.patience)
     d["runtime"].update(out_dir=str(out_dir), device=args.device, num_threads=args.threads)
@@ -118,12 +128,17 @@ def make_config(name: str, data: Path, out_dir: Path, args: argparse.Namespace) 
     return cfg
 
 
-def test_events(n_events: int, cfg: Any, n_test: int | None, seed: int) -> np.ndarray:
-    """Sorted test-split event rows (a seeded random subset of ``n_test`` if given)."""
+def test_events(n_events: int, args: Any, n_test: int | None, seed: int) -> np.ndarray:
+    """Sorted test-split event rows (a seeded random subset of ``n_test`` if given).
+
+    The test events are those of the largest training split (``--test-train-fraction``,
+    default ``--train-fraction``): every model, whatever its own training fraction (a prefix
+    of the same seeded permutation), is scored on the same events, none of which it saw.
+    """
     from adsearch.train.data import split_events
 
-    d = cfg.data
-    split = split_events(n_events, d.train_fraction, d.val_fraction, d.seed)
+    tf = args.test_train_fraction or args.train_fraction
+    split = split_events(n_events, tf, args.val_fraction, 0)
     ev = np.flatnonzero(split == 2)
     if n_test is not None and n_test < len(ev):
         ev = np.sort(np.random.default_rng(seed).choice(ev, n_test, replace=False))
@@ -177,7 +192,7 @@ def metrics(sc: dict[str, np.ndarray], min_bkg: int, mj_heavy: np.ndarray) -> di
 
 
 def proxies(
-    sample: Any, table: dict[str, np.ndarray], cfg: Any, events: np.ndarray, min_bkg: int
+    sample: Any, table: dict[str, np.ndarray], args: Any, events: np.ndarray, min_bkg: int
 ) -> dict[str, Any]:
     """Jet mass alone, girth alone and the GMM density baseline on the test events.
 
@@ -187,9 +202,8 @@ def proxies(
     from adsearch.score.baselines import GMMBaseline, proxy_scores
     from adsearch.train.data import split_events
 
-    d = cfg.data
     n = len(table["mj1"])
-    split = split_events(n, d.train_fraction, d.val_fraction, d.seed)
+    split = split_events(n, args.train_fraction, args.val_fraction, 0)
     label = np.asarray(table["label"]).astype(np.int64)
     gmm = GMMBaseline(seed=0).fit(table, (split == 0) & (label == 0))
     jets = np.flatnonzero(np.isin(sample.event, events))
@@ -283,14 +297,19 @@ def write_md(res: dict[str, Any], path: Path) -> None:
             )
         lines.append(f"| {name} alone | proxy | {ours[0]} | {ours[1]} | – | – |")
     lines += ["", "Training (per model and signal): epochs run, best epoch, train wall time.", ""]
-    lines += ["| model | signal | epochs | best | train s | train jets/s | score s |"]
-    lines += ["|---|---|---|---|---|---|---|"]
+    lines += [
+        "| model | signal | width | train fraction | epochs | best | train s | train jets/s "
+        "| score s |"
+    ]
+    lines += ["|---|---|---|---|---|---|---|---|---|"]
     for m in done:
         for sig in SIGNALS:
             x = r[m].get(sig)
             if x:
                 lines.append(
-                    f"| {m} | {sig} | {x['epochs_run']} | {x['best_epoch']} | "
+                    f"| {m} | {sig} | {x.get('width', cfg['width'])} | "
+                    f"{x.get('train_fraction', cfg.get('train_fraction', '–'))} | "
+                    f"{x['epochs_run']} | {x['best_epoch']} | "
                     f"{x['train_s']:.0f} | {x['train_jets_per_s']:.0f} | {x['score_s']:.0f} |"
                 )
     with atomic_path(path) as tmp:
@@ -335,11 +354,10 @@ def learning_curve(args, files, samples, tables, n_events, res) -> None:
 
     m = args.learning_curve
     sig0 = next(iter(samples))
-    base = make_config(m, files[sig0], args.work_dir / "_lc", args)
-    events = test_events(n_events, base, args.test_events, seed=7)  # fixed test events
+    events = test_events(n_events, args, args.test_events, seed=7)  # fixed test events
     n_bkg_jets = 2 * int((tables[sig0]["label"] == 0).sum())
     rows = []
-    for target in (10_000, 30_000, 100_000):
+    for target in args.lc_sizes:
         frac = min(args.train_fraction, target / n_bkg_jets)
         a = argparse.Namespace(**{**vars(args), "train_fraction": frac})
         run = args.work_dir / f"lc_{m}_{target}"
@@ -405,6 +423,25 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--train-fraction", type=float, default=0.5)
     ap.add_argument("--val-fraction", type=float, default=0.02)
     ap.add_argument(
+        "--lc-sizes",
+        type=lambda v: [int(x) for x in v.split(",")],
+        default=[10_000, 30_000, 100_000],
+        help="learning curve: background training jets per point (comma-separated)",
+    )
+    ap.add_argument(
+        "--supervised-train-fraction",
+        type=float,
+        default=None,
+        help="training fraction of the supervised models (default: --train-fraction)",
+    )
+    ap.add_argument(
+        "--test-train-fraction",
+        type=float,
+        default=None,
+        help="the test events are those outside this training fraction (default: "
+        "--train-fraction); use the largest fraction of any run that shares the results",
+    )
+    ap.add_argument(
         "--learning-curve",
         default=None,
         metavar="MODEL",
@@ -453,18 +490,18 @@ def main(argv: list[str] | None = None) -> None:
         "split": f"{args.train_fraction:.0%} train (background only for unsupervised) / "
         f"{args.val_fraction:.0%} val / {1 - args.train_fraction - args.val_fraction:.0%} test",
         "train_fraction": args.train_fraction,
+        "supervised_train_fraction": args.supervised_train_fraction or args.train_fraction,
         "val_fraction": args.val_fraction,
         "node_features": args.node_features,
         "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores (shared)",
     }
-    res["seed002"] = {m: REFERENCE[m] for m in MODELS}
+    res["reference"] = {m: REFERENCE[m] for m in MODELS}
     res.setdefault("models", {})
     curves: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {s: {} for s in signals}
-    cfg0 = make_config(models[0], files[signals[0]], args.work_dir / "_proxy", args)
     res.setdefault("proxies", {})
     for sig in signals:
-        events = test_events(n_events, cfg0, args.test_events, seed=7)
-        res["proxies"][sig] = proxies(samples[sig][0], tables[sig], cfg0, events, args.min_bkg)
+        events = test_events(n_events, args, args.test_events, seed=7)
+        res["proxies"][sig] = proxies(samples[sig][0], tables[sig], args, events, args.min_bkg)
         print(
             f"proxies {sig}: "
             + ", ".join(f"{k} AUC {v['event_auc']:.1f}" for k, v in res["proxies"][sig].items()),
@@ -500,7 +537,7 @@ def main(argv: list[str] | None = None) -> None:
             t_train = time.perf_counter() - t0
             for sig in signals if unsup else [sig_train]:
                 sample, mjj = samples[sig]
-                events = test_events(n_events, cfg, args.test_events, seed=7)
+                events = test_events(n_events, args, args.test_events, seed=7)
                 sc, t_score = score_test(run, cfg, sample, events, mjj, args)
                 with atomic_path(args.work_dir / f"{m}_{sig}.npz") as tmp:
                     with open(tmp, "wb") as fh:
@@ -515,6 +552,8 @@ def main(argv: list[str] | None = None) -> None:
                     train_jets_per_s=float(np.nanmean(jets_s)) if jets_s else float("nan"),
                     score_s=t_score,
                     trained_on=sig_train,
+                    width=args.width,
+                    train_fraction=cfg.data.train_fraction,
                     history=hist,
                 )
                 res["models"].setdefault(m, {})[sig] = met
