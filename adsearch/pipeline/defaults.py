@@ -41,16 +41,17 @@ train:
     train_fraction: 0.2
     val_fraction: 0.02
   graph:
-    max_constituents: 50       # hardest 50 constituents per jet, Delta R < 0.2 edges
+    max_constituents: 100      # hardest 100 constituents per jet, Delta R < 0.2 edges
   model:
     backbone: gin
-    objective: deepsvdd
+    objective: deepsvdd        # bias-free, no normalisation layers, inputs standardised
     width: 32
     layers: 3
+    readout: max
   optim:
-    epochs: 10
+    epochs: 30                 # early stopping on the validation loss
     batch_size: 256
-    patience: 3
+    patience: 4
   runtime:
     device: cpu
     num_threads: 1             # 2 threads thrash when another job shares the 2 cores

@@ -72,3 +72,22 @@ def test_cli_export_of_a_pyg_gin_model_is_checked_at_several_sizes(tmp_path, cap
     assert (tmp_path / "run" / "model.onnx").is_file()
     assert "max |onnxruntime - torch|" in capsys.readouterr().out
     assert main(["export", str(tmp_path / "nothing")]) == 1
+
+
+@pytest.mark.parametrize("backbone", ["gin", "transformer"])
+def test_onnx_applies_the_fitted_input_standardisation(tmp_path, backbone):
+    # a non-trivial standardisation (logs, shifts, scales) must be inside the exported graph
+    torch.manual_seed(1)
+    cfg = ModelConfig(backbone=backbone, objective="deepsvdd", width=16, heads=2, layers=2)
+    model = build_model(cfg, log_columns=(0,)).eval()
+    norm = model.backbone.input_norm
+    norm.fit(torch.rand(500, 3) * torch.tensor([0.2, 0.6, 0.6]) + torch.tensor([1e-3, -0.3, -0.3]))
+    assert bool(norm.fitted) and float(norm.scale[1]) != 1.0
+    batches = parity_batches(model)
+    path = export_onnx(model, tmp_path / "m.onnx", batches[1])
+    assert check_onnx(model, path, batches) <= 1e-5
+    # the same model with an identity standardisation scores differently: it is not a no-op
+    ref = model(batches[0]).detach()
+    norm.shift.zero_()
+    norm.scale.fill_(1.0)
+    assert not torch.allclose(model(batches[0]).detach(), ref)

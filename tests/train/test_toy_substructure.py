@@ -1,0 +1,53 @@
+"""A score must learn: on jets that differ only in prong structure (same mass), it finds them."""
+
+import awkward as ak
+import numpy as np
+
+from adsearch.config import from_dict
+from adsearch.graphs.build import jet_axis
+from adsearch.graphs.toy import toy_substructure_pair
+from adsearch.score.scoring import score_jets
+from adsearch.stats.metrics import roc_auc
+from adsearch.train import TrainConfig, train
+from adsearch.train.data import JetSample, split_events
+
+
+def _toy_sample(n: int = 1500) -> JetSample:
+    bkg, sig = toy_substructure_pair(n, seed=0)
+    cons = ak.concatenate([bkg, sig])
+    ax = jet_axis(cons)
+    label = np.r_[np.zeros(len(bkg), np.int64), np.ones(len(sig), np.int64)]
+    n_jets = len(label)
+    event = np.arange(n_jets, dtype=np.int64)  # one jet per "event"
+    return JetSample(cons, ax.pt, ax.eta, ax.phi, label, event, np.zeros(n_jets, np.int64))
+
+
+def test_gin_deepsvdd_learns_prong_structure_not_mass(tmp_path):
+    sample = _toy_sample()
+    cfg = from_dict(
+        TrainConfig,
+        {
+            "data": {"train_fraction": 0.5, "val_fraction": 0.1},
+            "graph": {"max_constituents": 100},
+            "model": {
+                "backbone": "gin",
+                "objective": "deepsvdd",
+                "width": 32,
+                "layers": 2,
+                "mlp_layers": 2,
+                "readout": "max",
+            },
+            "optim": {"batch_size": 128, "epochs": 15, "patience": 5},
+            "runtime": {"out_dir": str(tmp_path), "device": "cpu", "progress": False},
+        },
+    )
+    res = train(cfg, sample)
+    test = np.flatnonzero(split_events(sample.n_events, 0.5, 0.1, 0) == 2)
+    y = sample.label[test]
+    mass = jet_axis(sample.constituents[test]).mass
+    assert abs(roc_auc(y, mass) - 0.5) < 0.05  # the jet mass alone cannot tell them apart
+    s = score_jets(res.model, sample.take(test), cfg.graph, 512, "cpu", False)
+    # trained on background only, the score finds the two-prong jets (0.815 when measured)
+    assert roc_auc(y, s) > 0.78
+    # and it learned: the untrained network (its first-epoch centre distances) does worse
+    assert res.history[-1]["val_loss"] < res.history[0]["val_loss"]
