@@ -217,7 +217,8 @@ def _init_center(
 def _fit_input_norm(
     model: AnomalyModel, builder: InputBuilder, sample: JetSample, idx: np.ndarray
 ) -> None:
-    """Fit the backbone's input standardisation on the node features of jets ``idx``."""
+    """Fit the backbone's input standardisation on the node features of jets ``idx`` (and
+    the GIN degree scale on their first 4096 graphs)."""
     norm = getattr(model.backbone, "input_norm", None)
     if norm is None:
         return
@@ -229,6 +230,8 @@ def _fit_input_norm(
             rows.append(x[mask.to(torch.bool)])
         elif builder.kind == "pyg":
             rows.append(inputs.x)
+            if hasattr(model.backbone, "fit_degree") and len(rows) == 1:  # GIN sum scale
+                model.backbone.fit_degree(inputs.edge_index, inputs.edge_attr, inputs.x.shape[0])
         else:
             rows.append(inputs.ndata["x"])
     norm.fit(torch.cat(rows).cpu())

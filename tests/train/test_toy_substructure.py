@@ -47,7 +47,7 @@ def test_gin_deepsvdd_learns_prong_structure_not_mass(tmp_path):
     mass = jet_axis(sample.constituents[test]).mass
     assert abs(roc_auc(y, mass) - 0.5) < 0.05  # the jet mass alone cannot tell them apart
     s = score_jets(res.model, sample.take(test), cfg.graph, 512, "cpu", False)
-    # trained on background only, the score finds the two-prong jets (0.815 when measured)
-    assert roc_auc(y, s) > 0.78
+    # trained on background only, the score finds the two-prong jets (0.92 when measured)
+    assert roc_auc(y, s) > 0.85
     # and it learned: the untrained network (its first-epoch centre distances) does worse
     assert res.history[-1]["val_loss"] < res.history[0]["val_loss"]
