@@ -275,3 +275,21 @@ def test_egat_pyg_backend_onnx(tmp_path):
             ref = wrap(*a).numpy()
         out = sess.run(None, {k: v.numpy() for k, v in zip(names, a, strict=True) if k in wanted})
         assert np.abs(out[0] - ref).max() <= 1e-4
+
+
+def test_gin_degree_scale_and_init_keep_bias_free_embeddings_of_order_one():
+    from adsearch.graphs import build_graphs, to_pyg, toy_jets
+    from adsearch.models.gnn import GINBackbone, edge_weight
+
+    torch.manual_seed(0)
+    batch = to_pyg(build_graphs(toy_jets(64, seed=3)))
+    net = GINBackbone(width=32, layers=5, bias=False, readout="max").eval()
+    net.fit_degree(batch.edge_index, batch.edge_attr, batch.x.shape[0])
+    w = edge_weight(batch.edge_attr[:, 0].double(), "gauss", 0.1)
+    deg = torch.zeros(batch.x.shape[0], dtype=torch.float64).scatter_add(0, batch.edge_index[1], w)
+    assert abs(float(net.degree_scale) - float(deg.mean())) < 1e-4
+    assert float(net.degree_scale) > 1.0  # toy jets have several close neighbours per node
+    with torch.no_grad():
+        z = net(batch)
+    # five bias-free layers neither blow the scale up (raw sums) nor shrink it to ~1e-5
+    assert 1e-2 < float(z.std()) < 1e2
