@@ -403,7 +403,10 @@ def export(
         Path | None, typer.Option("--out", "-o", help="ONNX file (default: RUN/model.onnx)")
     ] = None,
     tolerance: Annotated[
-        float, typer.Option("--tolerance", help="max |onnxruntime - torch| score difference")
+        float,
+        typer.Option(
+            "--tolerance", help="max |onnxruntime - torch| / max(1, |torch|) score difference"
+        ),
     ] = 1e-4,
 ) -> None:
     """Export a trained model (GIN, GATv2, EGAT, transformer, ParT) to ONNX and check it.
@@ -416,7 +419,7 @@ def export(
     from adsearch.score import export_run
 
     path, diff = export_run(run, out, tolerance)
-    typer.echo(f"wrote {path} (max |onnxruntime - torch| = {diff:.2g})")
+    typer.echo(f"wrote {path} (max |onnxruntime - torch| / max(1, |torch|) = {diff:.2g})")
 
 
 # ------------------------------------------- statistics: fit, bumphunt, limits (adsearch.stats)

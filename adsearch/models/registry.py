@@ -193,7 +193,7 @@ def _graph_backbone(
         kwargs["out_dim"] = cfg.out_dim
     if edge_dim is not None:
         kwargs["edge_dim"] = edge_dim
-    if cfg.heads is not None and cfg.backbone != "gin":  # GIN has no attention heads
+    if cfg.heads is not None:
         kwargs["heads"] = cfg.heads
     kwargs.update(cfg.options)
     try:

@@ -78,7 +78,8 @@ def test_cli_export_of_a_pyg_gin_model_is_checked_at_several_sizes(tmp_path, cap
 def test_onnx_applies_the_fitted_input_standardisation(tmp_path, backbone):
     # a non-trivial standardisation (logs, shifts, scales) must be inside the exported graph
     torch.manual_seed(1)
-    cfg = ModelConfig(backbone=backbone, objective="deepsvdd", width=16, heads=2, layers=2)
+    heads = 2 if backbone == "transformer" else None  # GIN has no attention heads
+    cfg = ModelConfig(backbone=backbone, objective="deepsvdd", width=16, heads=heads, layers=2)
     model = build_model(cfg, log_columns=(0,)).eval()
     norm = model.backbone.input_norm
     norm.fit(torch.rand(500, 3) * torch.tensor([0.2, 0.6, 0.6]) + torch.tensor([1e-3, -0.3, -0.3]))
