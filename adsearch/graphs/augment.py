@@ -4,9 +4,9 @@ An anomaly score trained on jets learns whatever separates typical from atypical
 the jet mass is the strongest such feature: a score correlated with m_j sculpts the dijet
 mass spectrum after a cut (background bumps appear where there is no signal). These
 transforms change the jet mass while keeping the substructure *pattern*, so a model trained
-on augmented jets cannot use the mass itself (seed 002_: "data augmented for mass
-decorrelation (transformed constituents)"). All are vectorised over jets, leave constituent
-pT untouched unless stated, and return new constituents plus the recomputed jet axis.
+on augmented jets cannot use the mass itself (A. D'Avanzo for ATLAS, EuCAIFCon 2025: "data
+augmented for mass decorrelation (transformed constituents)"). All are vectorised over jets,
+leave constituent pT untouched unless stated, and return new constituents plus the recomputed jet axis.
 
 Physics. For a boosted jet (small opening angles) of massless constituents,
 

@@ -8,7 +8,8 @@ where ``wrap`` maps to [-pi, pi) and (pT_jet, eta_jet, phi_jet) is the jet axis 
 caller (the clustered jet; :func:`jet_axis` computes it from the constituents when missing).
 Edges connect constituents of the same jet:
 
-- ``"radius"`` (default): every ordered pair with Delta R < ``radius`` (0.2), as in seed 002_;
+- ``"radius"`` (default): every ordered pair with Delta R < ``radius`` (0.2), as in
+  D'Avanzo (ATLAS), EuCAIFCon 2025;
 - ``"knn"``: each node receives edges from its ``k`` (16) nearest neighbours in Delta R;
 - ``"full"``: all ordered pairs (the fully connected view a transformer sees).
 
@@ -86,7 +87,7 @@ class GraphConfig:
     edges : {"radius", "knn", "full"}
         Edge construction (see module docstring).
     radius : float
-        Delta R cut of the radius graph (seed 002_: 0.2).
+        Delta R cut of the radius graph (D'Avanzo (ATLAS), EuCAIFCon 2025: 0.2).
     k : int
         Neighbours per node of the kNN graph (fewer in jets with <= k constituents).
     max_constituents : int or None

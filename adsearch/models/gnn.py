@@ -3,10 +3,10 @@
 Every backbone maps a batch of jet graphs to one embedding per jet, ``forward(inputs) ->
 Tensor [B, out_dim]``, and says which batch type it eats in the class attribute
 ``input_kind`` (``"pyg"``: a ``torch_geometric`` batch from :func:`adsearch.graphs.to_pyg`;
-``"dgl"``: a batched ``DGLGraph`` from :func:`adsearch.graphs.to_dgl`). Architecture (seed
-002_, design.md section 3): input MLP (``mlp_layers`` = 3) -> ``layers`` = 5 message-passing
-layers of width 128 -> graph readout (``"sum"``, ``"mean"``, ``"max"`` or a ``"+"``-joined
-concatenation such as ``"max+mean+sum"``) -> output MLP (3 layers).
+``"dgl"``: a batched ``DGLGraph`` from :func:`adsearch.graphs.to_dgl`). Architecture (A.
+D'Avanzo for ATLAS, EuCAIFCon 2025): input MLP (``mlp_layers`` = 3) -> ``layers`` = 5
+message-passing layers of width 128 -> graph readout (``"sum"``, ``"mean"``, ``"max"`` or a
+``"+"``-joined concatenation such as ``"max+mean+sum"``) -> output MLP (3 layers).
 
 ``bias=False`` removes every additive parameter (Linear biases, normalisation shifts, the
 attention biases), as DeepSVDD requires (Ruff et al. 2018: with a bias the network can map
@@ -29,7 +29,8 @@ several ``E x width`` tensors per layer and is ~5-10x slower at ~25 edges per no
 sparse matmul is replaced by the equivalent gather / ``scatter_add`` (exportable), with the
 same result.
 
-EGAT with DGL kernels cannot be exported to ONNX (design.md section 5);
+EGAT with DGL kernels cannot be exported to ONNX (the exporters fail on DGL's C++ kernels
+or freeze message passing into constants);
 ``EGATBackbone(backend="pyg")`` computes the same layer in plain torch (same parameters,
 so a DGL-trained state dict loads into it) and exports.
 """
@@ -479,7 +480,9 @@ class GINBackbone(_PygBackbone):
 
 
 class GATv2Backbone(_PygBackbone):
-    """GATv2 tagger-style backbone (seed 000_): 2 heads, hidden 256, max+mean+add pooling.
+    """GATv2 tagger-style backbone: 2 heads, hidden 256, max+mean+add pooling.
+
+    As the calorimeter-shower GNN of L. Bauckhage, "Graphing the Dark Sector", DESY 2025.
 
     Linear input embedding -> ``layers`` x GATv2Conv(width, heads, heads averaged, edge
     features 1/Delta R used in the attention) with ReLU -> readout -> MLP. The defaults
@@ -597,7 +600,7 @@ class EGATLayer(nn.Module):
 
 
 class EGATBackbone(nn.Module):
-    """EGAT: node and edge features both updated layer to layer (seed 002_).
+    """EGAT: node and edge features both updated layer to layer (D'Avanzo (ATLAS), EuCAIFCon 2025).
 
     Input MLPs embed nodes (``in_dim`` -> ``width``) and edges (``edge_dim`` ->
     ``edge_width``, from ``edge_scale`` / Delta R) -> ``layers`` x EGAT(``heads`` heads of

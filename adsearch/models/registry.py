@@ -47,7 +47,7 @@ _GRAPH = ("gin", "egat", "gatv2")
 
 @dataclass
 class ModelConfig:
-    """Model section of a training config (defaults: seed 002_ / design.md section 3).
+    """Model section of a training config (defaults: D'Avanzo (ATLAS), EuCAIFCon 2025).
 
     ``layers`` defaults to 5 message-passing layers for graph backbones and 3 attention
     blocks for transformers; ``bias`` defaults to ``False`` for DeepSVDD (required) and

@@ -7,7 +7,8 @@ a real constituent, ``False`` for padding). Padded constituents are excluded eve
 encodings the encoders are permutation invariant.
 
 * :class:`TransformerBackbone` — input MLP (3 layers) -> 3 pre-LN self-attention blocks ->
-  masked readout (sum / mean / max) -> output MLP (3 layers), width 128 (seed 002_, design.md).
+  masked readout (sum / mean / max) -> output MLP (3 layers), width 128
+  (D'Avanzo (ATLAS), EuCAIFCon 2025).
 * :class:`ParticleTransformerBackbone` — the same with Particle-Transformer pair features
   (ln kT, ln z, ln ΔR, ln m², Qu & Gouskos 2022) embedded into one additive attention bias
   per head and layer.
@@ -191,7 +192,7 @@ class TransformerBackbone(nn.Module):
     ----------
     in_dim : number of constituent features (3).
     width : hidden width (128).
-    layers : attention blocks (3, design.md).
+    layers : attention blocks (3, D'Avanzo (ATLAS), EuCAIFCon 2025).
     heads : attention heads.
     readout : ``"sum"``, ``"mean"`` or ``"max"`` pooling over real constituents.
     mlp_layers : layers of the input and of the output MLP (3).

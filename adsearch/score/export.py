@@ -9,8 +9,8 @@ The exported graph maps model inputs to the per-jet anomaly score ``score [B]``:
   [B + 1]`` (int64 node offsets of the jets, as in a PyG batch), all sizes dynamic.
 
 DGL models (EGAT) cannot be exported: the ONNX exporters either fail on DGL's C++ kernels or,
-worse, silently freeze message passing into constants (design.md section 5). They are served
-from PyTorch; :func:`export_onnx` refuses them with a clear error.
+worse, silently freeze message passing into constants (measured here with DGL 2.1 and torch
+2.13). They are served from PyTorch; :func:`export_onnx` refuses them with a clear error.
 
 The export uses the ``torch.export``-based exporter (``dynamo=True``); :func:`check_onnx`
 runs the file with onnxruntime on given inputs and returns the largest absolute difference

@@ -1,7 +1,8 @@
 """Jet and event anomaly scores from a trained model, written beside the event features.
 
 Every jet of every event is scored separately (``score_j1`` for the leading jet,
-``score_j2`` for the subleading one); the event score is their mean (``score``, seed 002_),
+``score_j2`` for the subleading one); the event score is their mean (``score``,
+D'Avanzo (ATLAS), EuCAIFCon 2025),
 with ``score_max`` and ``score_min`` as alternatives. The output table holds the event-level
 columns of the features file (``mjj``, jet kinematics, ``label``, ...) plus the scores and the
 event's ``split`` (0 = train, 1 = validation, 2 = test, as in training when the scored file is

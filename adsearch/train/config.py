@@ -1,7 +1,8 @@
 """Training configuration: one YAML file with sections data, graph, model, optim, runtime.
 
-Defaults follow seed 002_ (design.md section 3): GIN DeepSVDD, width 128, batch 1024, split
-20 % train (background only) / 1 % validation / 79 % test. Unknown keys are refused.
+Defaults follow the ATLAS LHCO study (A. D'Avanzo, EuCAIFCon 2025): GIN DeepSVDD, width 128,
+batch 1024, split 20 % train (background only) / 1 % validation / 79 % test. Unknown keys
+are refused.
 
 Examples
 --------

@@ -168,7 +168,8 @@ def split_events(
     """Assign each event to train (0), validation (1) or test (2) by a seeded permutation.
 
     The first ``round(train_fraction * n)`` events of the permutation train, the next
-    ``round(val_fraction * n)`` validate, the rest test (seed 002_: 20 / 1 / 79 %).
+    ``round(val_fraction * n)`` validate, the rest test
+    (D'Avanzo (ATLAS), EuCAIFCon 2025: 20 / 1 / 79 %).
     """
     rng = np.random.default_rng(seed)
     perm = rng.permutation(n_events)
