@@ -6,7 +6,8 @@ mass spectrum after a cut (background bumps appear where there is no signal). Th
 transforms change the jet mass while keeping the substructure *pattern*, so a model trained
 on augmented jets cannot use the mass itself (A. D'Avanzo for ATLAS, EuCAIFCon 2025: "data
 augmented for mass decorrelation (transformed constituents)"). All are vectorised over jets,
-leave constituent pT untouched unless stated, and return new constituents plus the recomputed jet axis.
+leave constituent pT untouched unless stated, and return new constituents plus the recomputed
+jet axis.
 
 Physics. For a boosted jet (small opening angles) of massless constituents,
 
