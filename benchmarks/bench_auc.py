@@ -56,7 +56,7 @@ MODELS: dict[str, tuple[str, str, bool]] = {
     "transformer-ce": ("Transformer", "CE (supervised)", False),
     "gin-ce": ("GIN", "CE (supervised)", False),
     "egat-ce": ("EGAT", "CE (supervised)", False),
-    "transformer-ae": ("Transformer", "MSE (unsupervised)", True),
+    "transformer-ae": ("Transformer", "Chamfer-AE (unsupervised)", True),
     "gin-deepsvdd": ("GIN", "DeepSVDD", True),
     "egat-deepsvdd": ("EGAT", "DeepSVDD", True),
 }
