@@ -41,8 +41,9 @@ if __name__ == "__main__":  # generation workers are spawned processes
     # 3. GIN DeepSVDD on the background jets of the training split (20 %)
     cfg = from_dict(TrainConfig, {
         "data": {"path": str(out / "features.parquet"), "val_fraction": 0.02},
-        "graph": {"max_constituents": 50},
-        "model": {"backbone": "gin", "objective": "deepsvdd", "width": 32, "layers": 3},
+        "graph": {"max_constituents": 100},
+        "model": {"backbone": "gin", "objective": "deepsvdd", "width": 32, "layers": 3,
+                  "readout": "max"},
         "optim": {"epochs": 3, "batch_size": 256},
         "runtime": {"out_dir": str(out / "train"), "device": "cpu"},
     })  # fmt: skip
