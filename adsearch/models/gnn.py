@@ -148,6 +148,10 @@ def _norm_kind(kind: str | None, bias: bool) -> str:
     return kind
 
 
+#: scalar edge weights of :func:`edge_weight`
+EDGE_WEIGHTS = ("gauss", "inv_dr")
+
+
 def edge_weight(attr: Tensor, kind: str, scale: float) -> Tensor:
     """Scalar edge weight from the edge feature 1/Delta R (0 on self-loops).
 
@@ -157,17 +161,16 @@ def edge_weight(attr: Tensor, kind: str, scale: float) -> Tensor:
     >>> [round(v, 4) for v in edge_weight(torch.tensor([0.0, 10.0, 5.0]), "gauss", 0.1).tolist()]
     [0.0, 0.6065, 0.1353]
     """
+    _check_edge_weight(kind)
     if kind == "inv_dr":
         return attr * scale
-    if kind == "gauss":
-        dr = 1.0 / attr.clamp(min=1e-6)
-        return torch.where(attr > 0, torch.exp(-0.5 * (dr / scale) ** 2), torch.zeros_like(attr))
-    raise ValueError(f"unknown edge weight {kind!r} (allowed: gauss, inv_dr)")
+    dr = 1.0 / attr.clamp(min=1e-6)
+    return torch.where(attr > 0, torch.exp(-0.5 * (dr / scale) ** 2), torch.zeros_like(attr))
 
 
 def _check_edge_weight(kind: str) -> None:
-    if kind not in ("gauss", "inv_dr"):
-        raise ValueError(f"unknown edge_weight {kind!r} (allowed: gauss, inv_dr)")
+    if kind not in EDGE_WEIGHTS:
+        raise ValueError(f"unknown edge_weight {kind!r} (allowed: {', '.join(EDGE_WEIGHTS)})")
 
 
 def _edge_input(edge_attr: Tensor, kind: str, scale: float) -> Tensor:
@@ -418,7 +421,7 @@ class GINBackbone(_PygBackbone):
         self.edge_scale = float(edge_scale)
         self.out_dim = out_dim or width
         self.input_norm = InputNorm(in_dim, log_columns)
-        # sum aggregation: the weights are divided by the mean weighted degree of the training
+        # aggr "scaled": the weights are divided by the mean weighted degree of the training
         # jets (a fitted constant, like the input standardisation), so each layer's aggregate
         # is of the size of h for a typical node while busier nodes still collect more
         self.register_buffer("degree_scale", torch.ones(()))
@@ -454,7 +457,8 @@ class GINBackbone(_PygBackbone):
     @torch.no_grad()
     def fit_degree(self, edge_index: Tensor, edge_attr: Tensor, num_nodes: int) -> None:
         """Set ``degree_scale`` to the mean weighted in-degree of the nodes of a batch of
-        training graphs (``aggr="sum"``; called by the trainer beside the input norm)."""
+        training graphs (used by ``aggr="scaled"``; called by the trainer beside the input
+        norm)."""
         w = edge_weight(edge_attr[:, 0].double(), self.edge_weight, self.edge_scale)
         deg = w.new_zeros(num_nodes).scatter_add(0, edge_index[1], w)
         self.degree_scale.fill_(max(float(deg.mean()), 1e-3))

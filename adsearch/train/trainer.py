@@ -230,7 +230,7 @@ def _fit_input_norm(
             rows.append(x[mask.to(torch.bool)])
         elif builder.kind == "pyg":
             rows.append(inputs.x)
-            if hasattr(model.backbone, "fit_degree") and len(rows) == 1:  # GIN sum scale
+            if hasattr(model.backbone, "fit_degree") and len(rows) == 1:  # GIN degree scale
                 model.backbone.fit_degree(inputs.edge_index, inputs.edge_attr, inputs.x.shape[0])
         else:
             rows.append(inputs.ndata["x"])
