@@ -1,0 +1,165 @@
+"""Statistics verbs: ``fit``, ``bumphunt`` and ``limits`` (:mod:`adsearch.stats`).
+
+All three read a spectrum (:class:`~adsearch.cli.options.SpectrumOptions`) and fit its
+background (:class:`~adsearch.cli.options.FitOptions`); the option sets are defined once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from adsearch.cli.options import FitOptions, SpectrumOptions, number_list, uses_options
+
+__all__ = ["bumphunt", "fit", "limits"]
+
+
+@uses_options
+def fit(
+    spectrum: SpectrumOptions,
+    fit: FitOptions,
+    spurious: Annotated[
+        str,
+        typer.Option(
+            "--spurious", help="masses (GeV, comma separated) for the spurious-signal test"
+        ),
+    ] = "",
+    resolution: Annotated[
+        float, typer.Option("--resolution", help="σ/m of the spurious-signal Gaussian")
+    ] = 0.05,
+    seed: Annotated[int, typer.Option("--seed", help="seed of the spurious-signal toys")] = 0,
+) -> None:
+    """Fit the mjj spectrum with the dijet (or UA2) function; write fit.json and fit.png.
+
+    With --spurious, background + Gaussian signal is fitted to 500 background-only toys at each
+    mass; the mean fitted signal over its uncertainty is reported (pass: |ratio| < 0.5).
+    """
+    from adsearch.plot import plot_fit
+    from adsearch.stats.fit import fit_spectrum, spurious_signal
+    from adsearch.stats.io import write_json
+
+    masses = number_list(spurious, float, "--spurious")
+    out_dir = spectrum.out_dir
+    hist, info = spectrum.load()
+    res = fit_spectrum(hist, fit.config(spectrum.sr))
+    tests = [
+        spurious_signal(res, m, resolution, n_toys=500, seed=seed + i).to_dict()
+        for i, m in enumerate(masses)
+    ]
+    for t in tests:
+        typer.echo(
+            f"spurious signal at {t['mass']:.0f} GeV: {t['mean_signal']:.1f} events "
+            f"= {t['ratio']:.2f} σ ({'pass' if t['passed'] else 'FAIL'})"
+        )
+    write_json(out_dir / "fit.json", {**res.to_dict(), "spurious_signal": tests, "input": info})
+    plot_fit(res, out_dir / "fit.png")
+    typer.echo(
+        f"{res.family} fit with {res.npar} parameters: chi2/ndf = {res.deviance:.1f}/{res.ndf}"
+        f" (p = {res.p_value:.3f}); wrote {out_dir / 'fit.json'}"
+    )
+
+
+@uses_options
+def bumphunt(
+    spectrum: SpectrumOptions,
+    fit: FitOptions,
+    widths: Annotated[
+        str, typer.Option("--widths", help="window widths in bins, comma separated")
+    ] = "1,2,3,4,5",
+    n_toys: Annotated[
+        int, typer.Option("--n-toys", help="background-only pseudo-experiments")
+    ] = 10000,
+    refit: Annotated[
+        bool, typer.Option("--refit/--no-refit", help="refit the background on every toy")
+    ] = True,
+    seed: Annotated[int, typer.Option("--seed", help="seed of the toys")] = 0,
+) -> None:
+    """Fit the background, then scan for the most significant excess (BumpHunter).
+
+    Writes fit.json, bumphunt.json (local/global p-values, window, toy statistics),
+    fit.png, bumphunt.png and tstat.png.
+    """
+    from adsearch.config import from_dict
+    from adsearch.plot import plot_bumphunt, plot_fit, plot_tstat
+    from adsearch.stats.bumphunter import BumpHunterConfig
+    from adsearch.stats.bumphunter import bumphunt as run_bumphunt
+    from adsearch.stats.fit import fit_spectrum
+    from adsearch.stats.io import write_json
+
+    w = number_list(widths, int, "--widths")
+    cfg = from_dict(
+        BumpHunterConfig,
+        {"widths": w, "n_toys": n_toys, "refit": refit, "seed": seed},
+        source="options",
+    )
+    out_dir = spectrum.out_dir
+    hist, info = spectrum.load()
+    res = fit_spectrum(hist, fit.config(spectrum.sr))
+    bh = run_bumphunt(res, cfg)
+    write_json(out_dir / "fit.json", {**res.to_dict(), "input": info})
+    write_json(out_dir / "bumphunt.json", {**bh.to_dict(), "input": info})
+    plot_fit(res, out_dir / "fit.png", bump=bh)
+    plot_bumphunt(bh, out_dir / "bumphunt.png")
+    plot_tstat(bh, out_dir / "tstat.png")
+    lo, hi = bh.window_mjj
+    bound = ">=" if bh.global_p_is_bound else "="
+    typer.echo(
+        f"most significant window {lo:.0f}-{hi:.0f} GeV: local Z = {bh.z_local:.2f}, "
+        f"global p {'<' if bh.global_p_is_bound else '='} {max(bh.global_p, 1 / bh.n_toys):.3g}"
+        f" (Z {bound} {bh.z_global:.2f}, {bh.n_toys} toys); wrote {out_dir / 'bumphunt.json'}"
+    )
+
+
+@uses_options
+def limits(
+    spectrum: SpectrumOptions,
+    fit: FitOptions,
+    masses: Annotated[
+        str, typer.Option("--masses", help="test masses in GeV, comma separated")
+    ] = "3000,3500,4000,4500,5000",
+    resolution: Annotated[
+        float, typer.Option("--resolution", help="relative mjj resolution of the Gaussian signal")
+    ] = 0.05,
+    signal: Annotated[
+        Path | None,
+        typer.Option("--signal", help="signal mjj sample (same --column) used as the template"),
+    ] = None,
+    cl: Annotated[float, typer.Option("--cl", help="confidence level")] = 0.95,
+    no_discovery: Annotated[
+        bool, typer.Option("--no-discovery", help="skip the discovery p0 fits")
+    ] = False,
+) -> None:
+    """CLs upper limits (observed, expected ±1σ/±2σ) and discovery p0 per test mass (pyhf).
+
+    Writes limits.json, one pyhf workspace per mass (workspace_m<mass>.json), fit.json,
+    fit.png and brazil.png.
+    """
+    from adsearch.config import from_dict
+    from adsearch.plot import plot_brazil, plot_fit
+    from adsearch.stats.fit import fit_spectrum
+    from adsearch.stats.io import read_columns, write_json
+    from adsearch.stats.limits import LimitConfig, limits_for_fit
+
+    m = number_list(masses, float, "--masses")
+    cfg = from_dict(
+        LimitConfig, {"masses": m, "resolution": resolution, "cl": cl}, source="options"
+    )
+    out_dir = spectrum.out_dir
+    hist, info = spectrum.load()
+    sig = read_columns(signal, [spectrum.column])[spectrum.column] if signal is not None else None
+    res = fit_spectrum(hist, fit.config(spectrum.sr))
+    lim = limits_for_fit(res, cfg, signal_mjj=sig, with_discovery=not no_discovery)
+    write_json(out_dir / "fit.json", {**res.to_dict(), "input": info})
+    write_json(out_dir / "limits.json", {**lim.to_dict(), "input": info})
+    lim.write_workspaces(out_dir)
+    plot_fit(res, out_dir / "fit.png")
+    plot_brazil(lim, out_dir / "brazil.png")
+    for ml in lim.limits:
+        d = ml.to_dict()
+        typer.echo(
+            f"m = {ml.mass:.0f} GeV: N_sig < {d['events_observed']:.1f} observed, "
+            f"{d['events_expected'][2]:.1f} expected; Z0 = {ml.z0:.2f}"
+        )
+    typer.echo(f"wrote {out_dir / 'limits.json'}")

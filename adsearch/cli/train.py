@@ -1,0 +1,118 @@
+"""Model verbs: ``train`` (:mod:`adsearch.train`), ``score`` and ``export``
+(:mod:`adsearch.score`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from adsearch.cli.options import SetOption
+
+__all__ = ["export", "score", "train"]
+
+
+def train(
+    config: Annotated[Path, typer.Argument(help="training config YAML (data, graph, model, ...)")],
+    resume: Annotated[
+        bool, typer.Option("--resume", help="continue from OUT_DIR/checkpoint.pt")
+    ] = False,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out-dir", help="override runtime.out_dir")
+    ] = None,
+    device: Annotated[
+        str | None, typer.Option("--device", help="override runtime.device: auto, cpu, cuda")
+    ] = None,
+    epochs: Annotated[int | None, typer.Option("--epochs", help="override optim.epochs")] = None,
+    max_events: Annotated[
+        int | None, typer.Option("--max-events", help="override data.max_events")
+    ] = None,
+    set_: SetOption = None,
+) -> None:
+    """Train an anomaly model (GNN / transformer; DeepSVDD, AE or supervised) from CONFIG.
+
+    Writes checkpoint.pt (every epoch), model.pt (best validation loss), metrics.csv/json
+    and config.yaml into runtime.out_dir. Any config value can be overridden with
+    --set SECTION.KEY=VALUE (e.g. --set optim.lr=3e-4); --out-dir, --device, --epochs and
+    --max-events are shortcuts for four of them. Multi-GPU / multi-process: run under torchrun,
+    e.g. `torchrun --nproc_per_node 2 -m adsearch.cli train CONFIG.yaml`.
+    """
+    import os
+
+    from adsearch.config import apply_overrides, replace_key
+    from adsearch.train import load_train_config
+    from adsearch.train import train as run_train
+
+    cfg = apply_overrides(load_train_config(config), set_ or [], source="--set")
+    shortcuts = {
+        ("runtime", "out_dir"): None if out_dir is None else str(out_dir),
+        ("runtime", "device"): device,
+        ("optim", "epochs"): epochs,
+        ("data", "max_events"): max_events,
+    }
+    for keys, value in shortcuts.items():  # the same checked dataclasses.replace as --set
+        if value is not None:
+            cfg = replace_key(cfg, keys, value, source="command line")
+    res = run_train(cfg, resume=resume)
+    if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
+        return
+    if res.history:
+        last = res.history[-1]
+        typer.echo(
+            f"epochs {len(res.history)}: train loss {last['train_loss']:.6g}, "
+            f"val loss {last['val_loss']:.6g}; best epoch {res.best_epoch} "
+            f"(val {res.best_val_loss:.6g}){' [early stop]' if res.stopped_early else ''}"
+        )
+    typer.echo(f"wrote {res.out_dir}")
+
+
+def score(
+    run: Annotated[Path, typer.Argument(help="training output directory (or its model.pt)")],
+    features: Annotated[Path, typer.Argument(help="features file (parquet) to score")],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="output parquet (default: FEATURES.scores.parquet)"),
+    ] = None,
+    batch_size: Annotated[
+        int | None, typer.Option("--batch-size", help="jets per forward pass")
+    ] = None,
+    device: Annotated[str, typer.Option("--device", help="cpu or cuda")] = "cpu",
+    max_events: Annotated[
+        int | None, typer.Option("--max-events", help="score only the first N events")
+    ] = None,
+) -> None:
+    """Score every jet of FEATURES with a trained model; write jet and event scores.
+
+    The output table has the event features plus score_j1, score_j2, score (mean of the
+    two jets), score_max, score_min and split (0 train, 1 val, 2 test/unseen).
+    """
+    from adsearch.score import score_features
+
+    path = score_features(run, features, out, batch_size, device, max_events)
+    typer.echo(f"wrote {path}")
+
+
+def export(
+    run: Annotated[Path, typer.Argument(help="training output directory (or its model.pt)")],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="ONNX file (default: RUN/model.onnx)")
+    ] = None,
+    tolerance: Annotated[
+        float,
+        typer.Option(
+            "--tolerance", help="max |onnxruntime - torch| / max(1, |torch|) score difference"
+        ),
+    ] = 1e-4,
+) -> None:
+    """Export a trained model (GIN, GATv2, EGAT, transformer, ParT) to ONNX and check it.
+
+    The ONNX graph maps one batch of jets to their anomaly scores with dynamic sizes; it is
+    compared with PyTorch through onnxruntime at several graph sizes. DGL kernels cannot be
+    exported: an EGAT trained on DGL is exported through its plain-torch twin (same
+    parameters, checked against the DGL model first).
+    """
+    from adsearch.score import export_run
+
+    path, diff = export_run(run, out, tolerance)
+    typer.echo(f"wrote {path} (max |onnxruntime - torch| / max(1, |torch|) = {diff:.2g})")
