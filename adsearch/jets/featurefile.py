@@ -1,5 +1,11 @@
 """Features files: one Parquet file with the feature table, the jets' constituents and counts.
 
+The output name's extension says what is written (:func:`features_file_format`): ``.parquet``
+(or ``.pq``, or no extension) the Parquet layout below; ``.h5``/``.hdf5``/``.hdf`` the LHCO
+features HDF5 layout (the 15 LHCO columns, no constituents;
+:func:`export_lhco_features_h5`, read back by :func:`read_lhco_features_h5`). Any other
+extension is refused.
+
 Layout (written through awkward's Arrow conversion, so ``ak.from_parquet`` reads it back
 exactly, and pandas/pyarrow can read the flat columns):
 
@@ -22,7 +28,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import awkward as ak
 import numpy as np
@@ -33,14 +39,21 @@ from adsearch.errors import InputError
 from adsearch.io.atomic import atomic_path
 from adsearch.jets.features import COLUMNS, LHCO_COLUMNS, Features, _pack_constituents
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 __all__ = [
     "FORMAT_VERSION",
+    "LHCO_H5_SUFFIXES",
     "METADATA_KEY",
+    "PARQUET_SUFFIXES",
     "FeaturesWriter",
     "export_lhco_features_h5",
+    "features_file_format",
     "iter_features",
     "read_features",
     "read_features_metadata",
+    "read_lhco_features_h5",
     "write_features",
 ]
 
@@ -49,6 +62,38 @@ METADATA_KEY = "adsearch.features"
 #: Version of the file layout written here.
 FORMAT_VERSION = 1
 _CONSTITUENT_COLUMNS = ("constituentsj1", "constituentsj2")
+#: Output extensions written as the LHCO features HDF5 layout.
+LHCO_H5_SUFFIXES = (".h5", ".hdf5", ".hdf")
+#: Output extensions written as Parquet features files ("" is a name without extension).
+PARQUET_SUFFIXES = (".parquet", ".pq", "")
+_LHCO_KEY = "df"
+
+
+def features_file_format(path: str | os.PathLike[str]) -> Literal["parquet", "lhco-h5"]:
+    """The layout a features output named ``path`` gets, from its extension.
+
+    Raises :class:`~adsearch.errors.InputError` for an extension that is neither (rather
+    than writing one format under another's name).
+
+    Examples
+    --------
+    >>> features_file_format("f.parquet"), features_file_format("f.H5")
+    ('parquet', 'lhco-h5')
+    >>> features_file_format("out/f.csv")
+    Traceback (most recent call last):
+    ...
+    adsearch.errors.InputError: out/f.csv: unknown features-file extension '.csv' \
+(write .parquet for features and constituents, or .h5/.hdf5 for the LHCO features HDF5)
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix in LHCO_H5_SUFFIXES:
+        return "lhco-h5"
+    if suffix in PARQUET_SUFFIXES:
+        return "parquet"
+    raise InputError(
+        f"{path}: unknown features-file extension {Path(path).suffix!r} (write .parquet for "
+        "features and constituents, or .h5/.hdf5 for the LHCO features HDF5)"
+    )
 
 
 def _json_safe(obj: Any) -> Any:
@@ -75,7 +120,9 @@ class FeaturesWriter:
     """Write a features file batch by batch (one row group per batch), atomically.
 
     Use as a context manager; the file appears under ``path`` only when the block ends
-    without an exception. Counters of all batches are summed into the header.
+    without an exception. Counters of all batches are summed into the header. A ``path``
+    ending in ``.h5``/``.hdf5``/``.hdf`` gets the LHCO features HDF5 layout instead (written
+    at the end, from the batches' 15 LHCO columns; see :func:`features_file_format`).
 
     Examples
     --------
@@ -89,7 +136,9 @@ class FeaturesWriter:
 
     def __init__(self, path: str | os.PathLike[str], meta: dict[str, Any] | None = None):
         self.path = Path(path)
+        self.format = features_file_format(self.path)
         self.meta = dict(meta) if meta is not None else None
+        self._lhco_parts: list[Features] = []
         self._atomic = atomic_path(self.path)
         self._tmp: Path | None = None
         self._writer: pq.ParquetWriter | None = None
@@ -103,12 +152,6 @@ class FeaturesWriter:
         """Append one batch as one row group."""
         if self._tmp is None:
             raise RuntimeError("FeaturesWriter.write called outside its `with` block")
-        table = _to_arrow(features)
-        if self._writer is None:
-            self._writer = pq.ParquetWriter(self._tmp, table.schema, compression="zstd")
-            if self.meta is None:
-                self.meta = dict(features.meta)
-        self._writer.write_table(table, row_group_size=max(len(features), 1))
         self._row_groups.append(
             [
                 features.n_input,
@@ -116,24 +159,44 @@ class FeaturesWriter:
                 features.n_single_constituent_jets,
             ]
         )
+        if self.meta is None:
+            self.meta = dict(features.meta)
+        if self.format == "lhco-h5":  # only the flat table is kept (no constituents)
+            self._lhco_parts.append(_without_constituents(features))
+            return
+        table = _to_arrow(features)
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self._tmp, table.schema, compression="zstd")
+        self._writer.write_table(table, row_group_size=max(len(features), 1))
+
+    def _header(self, columns: tuple[str, ...], constituent_columns: tuple[str, ...]) -> str:
+        totals = np.sum(np.array(self._row_groups, dtype=np.int64), axis=0).tolist()
+        return json.dumps(
+            {
+                "format": METADATA_KEY,
+                "version": FORMAT_VERSION,
+                "columns": list(columns),
+                "constituent_columns": list(constituent_columns),
+                "n_input": totals[0],
+                "n_fewer_than_two_jets": totals[1],
+                "n_single_constituent_jets": totals[2],
+                "row_groups": self._row_groups,
+                "meta": _json_safe(self.meta or {}),
+            }
+        )
 
     def _finish(self) -> None:
-        if self._writer is None:  # nothing written: still a valid, empty file
+        if not self._row_groups:  # nothing written: still a valid, empty file
             self.write(Features.empty(self.meta or {}))
-        totals = np.sum(np.array(self._row_groups, dtype=np.int64), axis=0).tolist()
-        header = {
-            "format": METADATA_KEY,
-            "version": FORMAT_VERSION,
-            "columns": list(COLUMNS),
-            "constituent_columns": list(_CONSTITUENT_COLUMNS),
-            "n_input": totals[0],
-            "n_fewer_than_two_jets": totals[1],
-            "n_single_constituent_jets": totals[2],
-            "row_groups": self._row_groups,
-            "meta": _json_safe(self.meta or {}),
-        }
+        if self.format == "lhco-h5":
+            assert self._tmp is not None
+            features = Features.concatenate(self._lhco_parts)
+            frame = features.lhco_frame()
+            _write_lhco_h5(self._tmp, frame, self._header(tuple(frame.columns), ()))
+            return
         assert self._writer is not None
-        self._writer.add_key_value_metadata({METADATA_KEY: json.dumps(header)})
+        header = self._header(COLUMNS, _CONSTITUENT_COLUMNS)
+        self._writer.add_key_value_metadata({METADATA_KEY: header})
 
     def _close(self) -> None:
         if self._writer is not None:
@@ -239,15 +302,89 @@ def iter_features(path: str | os.PathLike[str]) -> Iterator[Features]:
         yield _from_ak(ak.from_parquet(p, row_groups=[i]), counters, header.get("meta", {}), p)
 
 
+def _without_constituents(features: Features) -> Features:
+    return Features(
+        features.table,
+        features.constituents[:, :, :0],
+        features.n_input,
+        features.n_fewer_than_two_jets,
+        features.n_single_constituent_jets,
+        dict(features.meta),
+    )
+
+
+def _write_lhco_h5(path: Path, frame: pd.DataFrame, header: str | None = None) -> None:
+    """``frame`` as pandas ``fixed`` HDF5 under key ``df``; ``header`` as a JSON attribute."""
+    import h5py
+
+    assert tuple(frame.columns) in (LHCO_COLUMNS, LHCO_COLUMNS[:-1])
+    frame.to_hdf(path, key=_LHCO_KEY, mode="w", format="fixed")
+    if header is not None:
+        with h5py.File(path, "a") as f:
+            f[_LHCO_KEY].attrs[METADATA_KEY] = header
+
+
 def export_lhco_features_h5(path: str | os.PathLike[str], features: Features) -> Path:
     """Write the LHCO features-file layout: pandas ``fixed`` HDF5, key ``df``.
 
     Columns are the 15 of :data:`adsearch.jets.features.LHCO_COLUMNS` (``label`` dropped when
     the events are unlabelled), float64, one row per kept event — readable by code written for
-    ``events_anomalydetection_v2.features.h5``.
+    ``events_anomalydetection_v2.features.h5`` and by :func:`read_lhco_features_h5`.
     """
-    frame = features.lhco_frame()
-    assert tuple(frame.columns) in (LHCO_COLUMNS, LHCO_COLUMNS[:-1])
     with atomic_path(path) as tmp:
-        frame.to_hdf(tmp, key="df", mode="w", format="fixed")
+        _write_lhco_h5(tmp, features.lhco_frame())
     return Path(path)
+
+
+def read_lhco_features_h5(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read an LHCO features HDF5 file (ours, or the LHCO 2020 ``*.features.h5``).
+
+    Parameters
+    ----------
+    path
+        A pandas HDF5 file with key ``df`` and the 15 columns of
+        :data:`adsearch.jets.features.LHCO_COLUMNS` (14 without ``label``), float64.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per event. For files written by adsearch, ``frame.attrs["adsearch.features"]``
+        holds the header (event counts, provenance) as a dict.
+
+    Raises
+    ------
+    InputError
+        One line naming the file: missing, not HDF5, no ``df`` table, other columns or types.
+    """
+    import h5py
+    import pandas as pd
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{p}: no such features file")
+    if not h5py.is_hdf5(p):
+        raise InputError(f"{p}: not an LHCO features HDF5 file (not HDF5)")
+    try:
+        frame = pd.read_hdf(p, _LHCO_KEY)
+        with h5py.File(p, "r") as f:
+            raw = f[_LHCO_KEY].attrs.get(METADATA_KEY)
+    except (OSError, KeyError, ValueError, TypeError, RuntimeError) as e:  # tables: Runtime
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise InputError(f"{p}: not an LHCO features HDF5 file ({first})") from None
+    if not isinstance(frame, pd.DataFrame):
+        raise InputError(f"{p}: '{_LHCO_KEY}' is not a table (not an LHCO features file)")
+    columns = tuple(str(c) for c in frame.columns)
+    if columns not in (LHCO_COLUMNS, LHCO_COLUMNS[:-1]):
+        raise InputError(
+            f"{p}: columns {', '.join(columns[:16])} are not the LHCO features columns "
+            f"({', '.join(LHCO_COLUMNS)})"
+        )
+    bad = [c for c in columns if frame[c].dtype != np.float64]
+    if bad:
+        raise InputError(f"{p}: column {bad[0]!r} is {frame[bad[0]].dtype}, expected float64")
+    if raw is not None:
+        try:
+            frame.attrs[METADATA_KEY] = json.loads(raw)
+        except ValueError:
+            raise InputError(f"{p}: corrupt '{METADATA_KEY}' attribute") from None
+    return frame

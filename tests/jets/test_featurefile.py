@@ -129,3 +129,83 @@ def test_bad_files_give_one_line_input_errors(tmp_path):
     ak.to_parquet(ak.Array([{"a": 1.0}]), other)
     with pytest.raises(InputError, match="not a features file"):
         read_features(other)
+
+
+# ------------------------------------------------ the output extension says the format
+
+
+def _batches(labels=True):
+    return [compute_features(_toy_events(10, s, labels=labels)) for s in (21, 22)]
+
+
+@pytest.mark.parametrize("name", ["f.h5", "f.hdf5", "f.HDF"])
+def test_h5_name_gets_the_lhco_features_layout(tmp_path, name):
+    from adsearch.jets.featurefile import read_lhco_features_h5
+    from adsearch.stats.io import read_columns
+
+    parts = _batches()
+    out = tmp_path / name
+    with FeaturesWriter(out, {"r": 1.0}) as w:
+        for p in parts:
+            w.write(p)
+    with open(out, "rb") as fh:
+        assert fh.read(8) == b"\x89HDF\r\n\x1a\n"  # HDF5, not Parquet under an .h5 name
+    df = read_lhco_features_h5(out)
+    whole = Features.concatenate(parts)
+    assert tuple(df.columns) == LHCO_COLUMNS and len(df) == len(whole)
+    for c in LHCO_COLUMNS:
+        np.testing.assert_array_equal(df[c].to_numpy(), whole.table[c])
+    header = df.attrs["adsearch.features"]
+    assert header["n_input"] == whole.n_input == 20
+    assert header["n_fewer_than_two_jets"] == whole.n_fewer_than_two_jets
+    assert header["meta"] == {"r": 1.0} and header["constituent_columns"] == []
+    # the plain pandas reader and the statistics verbs' reader see the same table
+    np.testing.assert_array_equal(pd.read_hdf(out, "df")["mj1"], whole.table["mj1"])
+    np.testing.assert_array_equal(read_columns(out, ["mj2"])["mj2"], whole.table["mj2"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+
+
+def test_h5_name_unlabelled_and_empty(tmp_path):
+    from adsearch.jets.featurefile import read_lhco_features_h5
+
+    write_features(tmp_path / "u.h5", Features.concatenate(_batches(labels=False)))
+    assert tuple(read_lhco_features_h5(tmp_path / "u.h5").columns) == LHCO_COLUMNS[:-1]
+    with FeaturesWriter(tmp_path / "e.h5", {"r": 1.0}):
+        pass
+    e = read_lhco_features_h5(tmp_path / "e.h5")
+    assert len(e) == 0 and tuple(e.columns) == LHCO_COLUMNS
+    assert e.attrs["adsearch.features"]["n_input"] == 0
+
+
+def test_parquet_names_still_parquet_other_extensions_refused(tmp_path):
+    f = compute_features(_toy_events(8, 23))
+    for name in ("f.parquet", "f.pq", "f"):
+        write_features(tmp_path / name, f)
+        assert read_features(tmp_path / name).n_input == 8
+    for name in ("f.csv", "f.root", "f.json"):
+        with pytest.raises(InputError, match=rf"f\{name[1:]}: unknown features-file extension"):
+            write_features(tmp_path / name, f)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f", "f.parquet", "f.pq"]
+
+
+def test_lhco_features_reader_refuses_other_files_in_one_line(tmp_path):
+    from adsearch.jets.featurefile import read_lhco_features_h5
+
+    with pytest.raises(InputError, match="no such features file"):
+        read_lhco_features_h5(tmp_path / "missing.h5")
+    (tmp_path / "junk.h5").write_bytes(b"not hdf5 at all")
+    with pytest.raises(InputError, match=r"junk\.h5: not an LHCO features HDF5 file"):
+        read_lhco_features_h5(tmp_path / "junk.h5")
+    pd.DataFrame({"a": [1.0]}).to_hdf(tmp_path / "other.h5", key="other", mode="w")
+    with pytest.raises(InputError, match=r"other\.h5: not an LHCO features HDF5 file"):
+        read_lhco_features_h5(tmp_path / "other.h5")
+    pd.DataFrame({"pxj1": [1.0]}).to_hdf(tmp_path / "cols.h5", key="df", mode="w")
+    with pytest.raises(InputError, match=r"cols\.h5: columns pxj1 are not the LHCO"):
+        read_lhco_features_h5(tmp_path / "cols.h5")
+    frame = pd.DataFrame({c: np.zeros(2) for c in LHCO_COLUMNS}).astype({"mj1": np.float32})
+    frame.to_hdf(tmp_path / "f32.h5", key="df", mode="w")
+    with pytest.raises(InputError, match=r"f32\.h5: column 'mj1' is float32"):
+        read_lhco_features_h5(tmp_path / "f32.h5")
+    # the LHCO export (no header) reads back too
+    export_lhco_features_h5(tmp_path / "x.h5", compute_features(_toy_events(6, 24)))
+    assert "adsearch.features" not in read_lhco_features_h5(tmp_path / "x.h5").attrs
