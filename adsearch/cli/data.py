@@ -24,6 +24,7 @@ def info(
     typer.echo(describe(path, root.tree, root.root_branches()))
 
 
+@uses_options
 def features(
     input_path: Annotated[Path, typer.Argument(help="event file: LHCO HDF5 or ROOT")],
     output: Annotated[
@@ -51,6 +52,7 @@ def features(
     workers: Annotated[
         int, typer.Option("--workers", help="processes working on chunks in parallel")
     ] = 1,
+    root: RootOptions = RootOptions(),
 ) -> None:
     """Cluster anti-kT jets and write the two leading jets' features and constituents.
 
@@ -58,18 +60,24 @@ def features(
     jet pt/eta/phi, tau21/tau32, event_index and each jet's constituents. Events with fewer
     than two jets are counted and reported, not written.
     """
+    from adsearch.config import from_dict
+    from adsearch.jets.config import FeaturesConfig
     from adsearch.jets.stream import features_from_file
 
+    cfg = from_dict(
+        FeaturesConfig,
+        {"r": r, "min_pt": min_pt, "chunk_size": chunk_size, "workers": workers},
+        source="options",
+    )
     summary = features_from_file(
         input_path,
         output,
-        r=r,
-        min_pt=min_pt,
-        chunk_size=chunk_size,
+        cfg,
         start=start,
         stop=stop,
         lhco_h5=lhco_h5,
-        workers=workers,
+        tree=root.tree,
+        branches=root.root_branches(),
     )
     for line in summary.lines():
         typer.echo(line)

@@ -125,8 +125,8 @@ SetOption = Annotated[
     list[str] | None,
     typer.Option(
         "--set",
-        help="override a config value, e.g. --set stats.bumphunt.n_toys=500 (repeatable; "
-        "the keys are those of the YAML config)",
+        help="override a config value by its dotted YAML key (repeatable), e.g. "
+        "--set stats.bumphunt.n_toys=500 (run), --set optim.lr=3e-4 (train)",
     ),
 ]
 

@@ -36,18 +36,24 @@ def fit(
     With --spurious, background + Gaussian signal is fitted to 500 background-only toys at each
     mass; the mean fitted signal over its uncertainty is reported (pass: |ratio| < 0.5).
     """
+    from adsearch.config import from_dict
+    from adsearch.io.jsonfile import write_json
     from adsearch.plot import plot_fit
-    from adsearch.stats.fit import fit_spectrum, spurious_signal
-    from adsearch.stats.io import write_json
+    from adsearch.stats.fit import SpuriousSignalConfig, fit_spectrum, spurious_signal_tests
 
-    masses = number_list(spurious, float, "--spurious")
+    spurious_cfg = from_dict(
+        SpuriousSignalConfig,
+        {
+            "masses": number_list(spurious, float, "--spurious"),
+            "resolution": resolution,
+            "seed": seed,
+        },
+        source="options",
+    )
     out_dir = spectrum.out_dir
     hist, info = spectrum.load()
     res = fit_spectrum(hist, fit.config(spectrum.sr))
-    tests = [
-        spurious_signal(res, m, resolution, n_toys=500, seed=seed + i).to_dict()
-        for i, m in enumerate(masses)
-    ]
+    tests = [t.to_dict() for t in spurious_signal_tests(res, spurious_cfg)]
     for t in tests:
         typer.echo(
             f"spurious signal at {t['mass']:.0f} GeV: {t['mean_signal']:.1f} events "
@@ -82,11 +88,11 @@ def bumphunt(
     fit.png, bumphunt.png and tstat.png.
     """
     from adsearch.config import from_dict
+    from adsearch.io.jsonfile import write_json
     from adsearch.plot import plot_bumphunt, plot_fit, plot_tstat
     from adsearch.stats.bumphunter import BumpHunterConfig
     from adsearch.stats.bumphunter import bumphunt as run_bumphunt
     from adsearch.stats.fit import fit_spectrum
-    from adsearch.stats.io import write_json
 
     w = number_list(widths, int, "--widths")
     cfg = from_dict(
@@ -137,9 +143,10 @@ def limits(
     fit.png and brazil.png.
     """
     from adsearch.config import from_dict
+    from adsearch.io.jsonfile import write_json
     from adsearch.plot import plot_brazil, plot_fit
     from adsearch.stats.fit import fit_spectrum
-    from adsearch.stats.io import read_columns, write_json
+    from adsearch.stats.io import read_columns
     from adsearch.stats.limits import LimitConfig, limits_for_fit
 
     m = number_list(masses, float, "--masses")
