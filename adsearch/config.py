@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -30,46 +31,48 @@ import yaml
 
 from adsearch.errors import ConfigError
 
-__all__ = ["from_dict", "load_yaml", "to_dict"]
+__all__ = ["apply_overrides", "from_dict", "load_yaml", "parse_override", "replace_key", "to_dict"]
 
 T = TypeVar("T")
 
 
-def _check_type(value: Any, tp: Any, where: str) -> Any:
-    origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
-    if tp is Any:
+def _check_union(value: Any, tp: Any, args: tuple[Any, ...], where: str) -> Any:
+    for a in args:
+        try:
+            return _check_type(value, a, where)
+        except ConfigError:
+            continue
+    raise ConfigError(f"{where}: bad value {value!r} (expected {_tname(tp)})")
+
+
+def _check_none(value: Any, where: str) -> None:
+    if value is None:
+        return None
+    raise ConfigError(f"{where}: expected null, got {value!r}")
+
+
+def _check_sequence(value: Any, origin: Any, args: tuple[Any, ...], where: str) -> Any:
+    if not isinstance(value, list | tuple):
+        raise ConfigError(f"{where}: expected a list, got {value!r}")
+    inner = args[0] if args else Any
+    items = [_check_type(v, inner, f"{where}[{i}]") for i, v in enumerate(value)]
+    return items if origin is list else tuple(items)
+
+
+def _check_mapping(value: Any, where: str) -> dict[Any, Any]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+    return dict(value)
+
+
+def _check_literal(value: Any, args: tuple[Any, ...], where: str) -> Any:
+    if value in args:
         return value
-    if origin in (typing.Union, types.UnionType):
-        errors = []
-        for a in args:
-            try:
-                return _check_type(value, a, where)
-            except ConfigError as e:
-                errors.append(str(e))
-        raise ConfigError(f"{where}: bad value {value!r} (expected {_tname(tp)})")
-    if tp is type(None):
-        if value is None:
-            return None
-        raise ConfigError(f"{where}: expected null, got {value!r}")
-    if dataclasses.is_dataclass(tp):
-        if not isinstance(value, dict):
-            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
-        return from_dict(tp, value, source=where)
-    if origin in (list, tuple):
-        if not isinstance(value, list | tuple):
-            raise ConfigError(f"{where}: expected a list, got {value!r}")
-        inner = args[0] if args else Any
-        items = [_check_type(v, inner, f"{where}[{i}]") for i, v in enumerate(value)]
-        return items if origin is list else tuple(items)
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
-        return dict(value)
-    if origin is typing.Literal:
-        if value in args:
-            return value
-        raise ConfigError(f"{where}: bad value {value!r} (allowed: {', '.join(map(repr, args))})")
+    raise ConfigError(f"{where}: bad value {value!r} (allowed: {', '.join(map(repr, args))})")
+
+
+def _check_scalar(value: Any, tp: Any, where: str) -> Any:
+    """Numbers, booleans and strings (bool is not an int here, an int is a float)."""
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"{where}: expected a number, got {value!r}")
@@ -78,17 +81,32 @@ def _check_type(value: Any, tp: Any, where: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{where}: expected an integer, got {value!r}")
         return value
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where}: expected true/false, got {value!r}")
-        return value
-    if tp is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{where}: expected a string, got {value!r}")
-        return value
+    expected = {bool: "true/false", str: "a string"}.get(tp, _tname(tp))
     if isinstance(tp, type) and not isinstance(value, tp):
-        raise ConfigError(f"{where}: expected {_tname(tp)}, got {value!r}")
+        raise ConfigError(f"{where}: expected {expected}, got {value!r}")
     return value
+
+
+def _check_type(value: Any, tp: Any, where: str) -> Any:
+    """``value`` checked against the type hint ``tp`` (converted: list -> tuple, int -> float)."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        return _check_union(value, tp, args, where)
+    if tp is type(None):
+        return _check_none(value, where)
+    if dataclasses.is_dataclass(tp):
+        _check_mapping(value, where)
+        return from_dict(tp, value, source=where)  # type: ignore[arg-type]
+    if origin in (list, tuple):
+        return _check_sequence(value, origin, args, where)
+    if origin is dict:
+        return _check_mapping(value, where)
+    if origin is typing.Literal:
+        return _check_literal(value, args, where)
+    return _check_scalar(value, tp, where)
 
 
 def _tname(tp: Any) -> str:
@@ -147,3 +165,105 @@ def load_yaml(cls: type[T], path: str | Path, section: str | None = None) -> T:
 def to_dict(obj: Any) -> dict[str, Any]:
     """Dataclass to plain dict (for YAML/JSON sidecars and content hashes)."""
     return dataclasses.asdict(obj)
+
+
+# ------------------------------------------------------------------------------ overrides
+
+
+def parse_override(item: str) -> tuple[list[str], Any]:
+    """Split ``"a.b.c=VALUE"`` into ``(["a", "b", "c"], value)``; the value is parsed as YAML.
+
+    >>> parse_override("stats.bumphunt.n_toys=100")
+    (['stats', 'bumphunt', 'n_toys'], 100)
+    >>> parse_override("regions.working_points=[0.1, 0.02]")
+    (['regions', 'working_points'], [0.1, 0.02])
+    """
+    if "=" not in item:
+        raise ConfigError(f"--set {item!r}: expected KEY=VALUE (e.g. stats.bumphunt.n_toys=100)")
+    key, raw = item.split("=", 1)
+    parts = [k for k in key.strip().split(".") if k]
+    if not parts:
+        raise ConfigError(f"--set {item!r}: empty key")
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        raise ConfigError(f"--set {item!r}: value is not valid YAML") from None
+    return parts, value
+
+
+def _nested(keys: Sequence[str], value: Any) -> Any:
+    for k in reversed(keys):
+        value = {k: value}
+    return value
+
+
+def replace_key(obj: T, keys: Sequence[str], value: Any, source: str = "config") -> T:
+    """A copy of dataclass ``obj`` with the field at the dotted path ``keys`` set to ``value``.
+
+    The new value is checked against the field's type hint as if it came from YAML; every
+    dataclass on the path is rebuilt with :func:`dataclasses.replace` and validated again, so
+    a value that breaks a check of an enclosing section is refused by name.
+
+    Examples
+    --------
+    >>> from adsearch.stats import StatsConfig
+    >>> replace_key(StatsConfig(), ["bumphunt", "n_toys"], 500).bumphunt.n_toys
+    500
+    >>> replace_key(StatsConfig(), ["limits", "cls"], 0.9, source="a.yaml")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    adsearch.errors.ConfigError: a.yaml:limits: unknown key 'cls' (allowed: ...)
+    """
+    if not dataclasses.is_dataclass(obj) or isinstance(obj, type):
+        raise ConfigError(f"{source}: {keys[0]!r} is not a section")
+    fields = {f.name: f for f in dataclasses.fields(obj) if f.init}
+    head, rest = keys[0], list(keys[1:])
+    if head not in fields:
+        raise ConfigError(f"{source}: unknown key {head!r} (allowed: {', '.join(sorted(fields))})")
+    hint = typing.get_type_hints(type(obj))[head]
+    where = f"{source}:{head}"
+    current = getattr(obj, head)
+    if not rest:
+        new = _check_type(value, hint, where)
+    elif dataclasses.is_dataclass(current):
+        new = replace_key(current, rest, value, where)
+    elif isinstance(current, dict):
+        new = _check_type({**current, **_nested(rest, value)}, hint, where)
+    elif current is None:
+        new = _check_type(_nested(rest, value), hint, where)
+    else:
+        raise ConfigError(f"{where}: {rest[0]!r} is not a key of a section")
+    try:
+        out = dataclasses.replace(obj, **{head: new})  # type: ignore[type-var]
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"{source}: {e}") from None
+    validate = getattr(out, "validate", None)
+    if callable(validate):
+        validate()
+    return out
+
+
+def apply_overrides(obj: T, overrides: Sequence[str], source: str = "--set") -> T:
+    """Apply ``"dotted.key=VALUE"`` overrides (the CLI's ``--set``) to dataclass ``obj``.
+
+    Each override goes through :func:`replace_key` (:func:`dataclasses.replace`, checked and
+    validated); ``obj`` itself is not changed.
+
+    Examples
+    --------
+    >>> from dataclasses import dataclass
+    >>> @dataclass
+    ... class Bump:
+    ...     n_toys: int = 10000
+    ...     seed: int = 0
+    >>> apply_overrides(Bump(), ["n_toys=500", "seed=2"])
+    Bump(n_toys=500, seed=2)
+    >>> apply_overrides(Bump(), ["n_toys=many"])
+    Traceback (most recent call last):
+    ...
+    adsearch.errors.ConfigError: --set:n_toys: expected an integer, got 'many'
+    """
+    for item in overrides:
+        keys, value = parse_override(item)
+        obj = replace_key(obj, keys, value, source)
+    return obj

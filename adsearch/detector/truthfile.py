@@ -41,6 +41,9 @@ import numpy as np
 from adsearch.detector.card import DetectorCard, card_to_json, load_card
 from adsearch.detector.response import TRUTH_FIELDS, apply_detector
 from adsearch.errors import InputError
+from adsearch.io.atomic import atomic_path
+from adsearch.io.lhco import LHCOWriter
+from adsearch.jets.trigger import TriggerConfig, passes_trigger
 
 __all__ = ["read_truth", "simulate_file", "truth_num_events", "write_truth"]
 
@@ -173,8 +176,6 @@ def simulate_file(
         raise InputError(f"chunk_size must be >= 1, got {chunk_size}")
     trig_cfg = None
     if trigger is True:
-        from adsearch.generate.trigger import TriggerConfig
-
         trig_cfg = TriggerConfig()
     elif trigger is not False and trigger is not None:
         trig_cfg = trigger
@@ -196,8 +197,6 @@ def simulate_file(
             particles, labels, _ = read_truth(truth_path, start, start + chunk_size)
             det = apply_detector(particles, card, seed=int(seeds[k].generate_state(1)[0]))
             if trig_cfg is not None:
-                from adsearch.generate.trigger import passes_trigger
-
                 keep = passes_trigger(det, trig_cfg)
                 det = det[keep]
                 labels = labels[keep] if labels is not None else None

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from adsearch.errors import AdsearchError, InputError
+from adsearch.jets.config import FeaturesConfig
 from adsearch.jets.features import Features, compute_features
 from adsearch.jets.stream import FeaturesRunSummary, write_feature_chunks
 
@@ -72,10 +73,7 @@ def _plan(
     from adsearch.io import detect_format, lhco_attrs, num_events
 
     src = Path(input_path)
-    if int(chunk_size) != chunk_size or chunk_size < 1:
-        raise InputError(f"chunk size must be a positive integer, got {chunk_size!r}")
-    if not (r > 0 and min_pt >= 0):  # also NaN
-        raise InputError(f"need jet radius r > 0 and min_pt >= 0, got r={r}, min_pt={min_pt}")
+    FeaturesConfig(r=r, min_pt=min_pt, chunk_size=chunk_size).validate()
     if start < 0 or (stop is not None and stop < start):
         raise InputError(f"bad event range start={start}, stop={stop}")
     fmt = detect_format(src)
@@ -143,9 +141,9 @@ def features_file_dask(
     output_path: str | os.PathLike[str],
     scheduler: Any = None,
     *,
-    r: float = 1.0,
-    min_pt: float = 20.0,
-    chunk_size: int = 50_000,
+    r: float = FeaturesConfig.r,
+    min_pt: float = FeaturesConfig.min_pt,
+    chunk_size: int = FeaturesConfig.chunk_size,
     start: int = 0,
     stop: int | None = None,
     lhco_h5: str | os.PathLike[str] | None = None,
@@ -207,9 +205,9 @@ def features_dask(
     input_path: str | os.PathLike[str],
     scheduler: Any = None,
     *,
-    r: float = 1.0,
-    min_pt: float = 20.0,
-    chunk_size: int = 50_000,
+    r: float = FeaturesConfig.r,
+    min_pt: float = FeaturesConfig.min_pt,
+    chunk_size: int = FeaturesConfig.chunk_size,
     start: int = 0,
     stop: int | None = None,
     max_in_flight: int | None = None,

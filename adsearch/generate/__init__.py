@@ -22,8 +22,8 @@ from adsearch.generate.processes import (
     get_process,
     load_process,
 )
-from adsearch.generate.trigger import TriggerConfig, passes_trigger
 from adsearch.generate.truth import truth_particles
+from adsearch.jets.trigger import TriggerConfig, passes_trigger
 
 __all__ = [
     "DEFAULT_BLOCK_SIZE",

@@ -40,8 +40,8 @@ from adsearch.generate.processes import (
     get_process,
     process_to_dict,
 )
-from adsearch.generate.trigger import TriggerConfig, passes_trigger
 from adsearch.generate.truth import ChargeTable, make_pythia, truth_particles
+from adsearch.jets.trigger import TriggerConfig, passes_trigger
 
 __all__ = [
     "DEFAULT_BLOCK_SIZE",

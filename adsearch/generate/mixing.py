@@ -24,7 +24,7 @@ import numpy as np
 
 from adsearch.errors import ConfigError, InputError
 
-__all__ = ["MixSummary", "mix", "read_key"]
+__all__ = ["MixSummary", "Resampled", "mix", "read_key", "resample"]
 
 
 @dataclass
@@ -244,3 +244,90 @@ def read_key(path: str | os.PathLike[str]) -> np.ndarray:
     if not np.isin(values, (0.0, 1.0)).all():
         raise InputError(f"{p}: key lines must be 0 or 1")
     return values.astype(np.int8)
+
+
+@dataclass
+class Resampled:
+    """What :func:`resample` wrote: the event file, its size and the injected signal count."""
+
+    path: Path
+    n_events: int
+    n_signal_injected: int | None
+
+
+def _keep_first_signal(
+    src: Path, out: Path, labelled: bool, stop: int | None, keep_signal: int | None, **read_kw: Any
+) -> None:
+    """Copy the first ``stop`` events of ``src``, keeping at most ``keep_signal`` signal events."""
+    from adsearch.io import LHCOWriter, iter_events
+
+    kept_sig = 0
+    with LHCOWriter(out, with_label=labelled) as w:
+        for ev in iter_events(src, 0, stop, chunk_size=50_000, **read_kw):
+            if ev.labels is None:
+                w.append(ev.particles)
+                continue
+            lab = np.asarray(ev.labels)
+            keep = np.ones(len(lab), dtype=bool)
+            if keep_signal is not None:
+                sig = np.flatnonzero(lab == 1)
+                room = max(keep_signal - kept_sig, 0)
+                keep[sig[room:]] = False
+                kept_sig += min(room, len(sig))
+            w.append(ev.particles[keep], lab[keep])
+
+
+def resample(
+    src: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    labelled: bool,
+    stop: int | None = None,
+    keep_signal: int | None = None,
+    inject: str | os.PathLike[str] | None = None,
+    n_inject: int = 0,
+    seed: int = 1,
+    **read_kw: Any,
+) -> Resampled:
+    """A sample made from an event file: the first ``stop`` events, at most ``keep_signal``
+    signal events among them, and ``n_inject`` events of the signal file ``inject`` mixed in.
+
+    Reduces e.g. the LHCO R&D file's 100k signal events to the standard ~1000, or injects a
+    chosen number of signal events into its background (``keep_signal=0``). ``read_kw``
+    (``tree``, ``branches``) go to :func:`adsearch.io.iter_events` for ROOT input.
+
+    Raises
+    ------
+    ConfigError
+        ``keep_signal`` for a file without labels, or ``inject`` into a file that has signal
+        events left (``keep_signal`` not 0).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from adsearch.io.events import make_particles
+    >>> from adsearch.io.lhco import write_lhco
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = write_lhco(d / "rd.h5", make_particles([[1.0]] * 6, [[0.0]] * 6, [[0.0]] * 6),
+    ...                labels=[0, 1, 0, 1, 1, 0])
+    >>> r = resample(d / "rd.h5", d / "out.h5", labelled=True, keep_signal=1)
+    >>> r.n_events, r.n_signal_injected
+    (4, None)
+    """
+    from adsearch.io import num_events
+
+    src, target = Path(src), Path(out)
+    if keep_signal is not None and not labelled:
+        raise ConfigError(f"input:keep_signal: {src} has no labels to select signal with")
+    if inject is not None and labelled and keep_signal != 0:
+        raise ConfigError(
+            "input:inject: the input file has signal events; set input.keep_signal: 0 to "
+            "inject into its background only"
+        )
+    filtered = target.with_name("filtered.h5") if inject is not None else target
+    _keep_first_signal(src, filtered, labelled, stop, keep_signal, **read_kw)
+    if inject is None:
+        return Resampled(target, num_events(target), None)
+    s = mix(filtered, inject, n_inject, target, seed=seed)
+    filtered.unlink()
+    return Resampled(target, s.n_events, s.n_signal)

@@ -33,6 +33,7 @@ __all__ = [
     "LHCOWriter",
     "RootBranches",
     "detect_format",
+    "has_labels",
     "iter_events",
     "iter_lhco",
     "iter_root",
@@ -130,6 +131,28 @@ def iter_events(
     if _format_for_events(p) == "hdf5":
         return iter_lhco(p, start, stop, chunk_size, **kw)
     return iter_root(p, start=start, stop=stop, chunk_size=chunk_size, **kw)
+
+
+def has_labels(
+    path: str | os.PathLike[str], tree: str = "events", branches: RootBranches | None = None
+) -> bool:
+    """Whether an event file carries truth labels (LHCO: the 2101st column; ROOT: the label
+    branch, looked up in the first events).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "ev.h5"
+    >>> _ = write_lhco(f, make_particles([[5.0]], [[0.1]], [[1.0]]))
+    >>> has_labels(f)
+    False
+    """
+    p = Path(path)
+    if _format_for_events(p) == "hdf5":
+        return lhco_shape(p)[1] == 3 * LHCO_SLOTS + 1
+    n = min(root_num_entries(p, tree), 10)
+    rows = iter_root(p, tree, branches or RootBranches(), start=0, stop=n, chunk_size=10)
+    return next(iter(rows)).labels is not None
 
 
 def read_events(

@@ -11,10 +11,13 @@ import os
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import Any
 
-from adsearch.errors import InputError
+from adsearch.errors import ConfigError, InputError
+from adsearch.io import RootBranches, detect_format, iter_events, lhco_attrs, num_events
+from adsearch.jets.config import FeaturesConfig
 from adsearch.jets.featurefile import FeaturesWriter, export_lhco_features_h5
 from adsearch.jets.features import Features, compute_features
 from adsearch.progress import progress_bar
@@ -70,15 +73,15 @@ def _map_ordered(jobs: Iterable[tuple], workers: int) -> Iterator[Features]:
 def features_from_file(
     input_path: str | os.PathLike[str],
     output_path: str | os.PathLike[str],
+    config: FeaturesConfig | None = None,
     *,
-    r: float = 1.0,
-    min_pt: float = 20.0,
-    chunk_size: int = 50_000,
     start: int = 0,
     stop: int | None = None,
     lhco_h5: str | os.PathLike[str] | None = None,
-    workers: int = 1,
+    tree: str = "events",
+    branches: RootBranches | None = None,
     progress: bool | None = None,
+    **options: Any,
 ) -> FeaturesRunSummary:
     """Compute the features of rows ``[start, stop)`` of an event file and write them.
 
@@ -88,29 +91,45 @@ def features_from_file(
         LHCO HDF5 or ROOT event file (read with :func:`adsearch.io.iter_events`).
     output_path
         Features Parquet file (see :mod:`adsearch.jets.featurefile`), written atomically.
-    r, min_pt
-        Anti-kT radius and jet pT threshold (GeV).
-    chunk_size
-        Events per chunk (and per output row group).
+    config
+        Radius, jet pT threshold, chunk size and worker processes
+        (:class:`~adsearch.jets.config.FeaturesConfig`; default: its defaults).
     start, stop
         Input row range; ``event_index`` in the output counts rows of the input file.
     lhco_h5
         Also write the 15 LHCO columns in the LHCO features-file layout (pandas HDF5).
-    workers
-        Processes computing chunks in parallel (output identical for any number). Memory:
-        about ``workers + 1`` chunks in flight.
+    tree, branches
+        TTree and branch names of a ROOT input (:class:`adsearch.io.RootBranches`); ignored
+        for LHCO HDF5.
     progress
         Force the progress bar on/off (default: on when stderr is a terminal).
-    """
-    from adsearch.io import detect_format, iter_events, lhco_attrs, num_events
+    **options
+        Fields of ``config`` to change (``r``, ``min_pt``, ``chunk_size``, ``workers``),
+        e.g. ``features_from_file(src, out, r=0.8)``. Output is identical for any number of
+        workers; memory is about ``workers + 1`` chunks in flight.
 
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from adsearch.io import make_particles, write_lhco
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = write_lhco(d / "ev.h5", make_particles([[900.0, 800.0]], [[0.0, 1.5]], [[0.0, 3.0]]))
+    >>> features_from_file(d / "ev.h5", d / "f.parquet", progress=False).n_kept
+    1
+    >>> features_from_file(d / "ev.h5", d / "g.parquet", r=0)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    adsearch.errors.ConfigError: features:r: the jet radius must be in (0, 3], got 0
+    """
+    try:
+        cfg = replace(config or FeaturesConfig(), **options)
+    except TypeError:
+        bad = sorted(set(options) - {f.name for f in fields(FeaturesConfig)})
+        raise ConfigError(f"features: unknown option {bad[0]!r}") from None
+    cfg.validate()
+    r, min_pt, chunk_size, workers = cfg.r, cfg.min_pt, cfg.chunk_size, cfg.workers
+    read_kw = {"tree": tree, "branches": branches or RootBranches()}
     src, out = Path(input_path), Path(output_path)
-    if int(chunk_size) != chunk_size or chunk_size < 1:
-        raise InputError(f"chunk size must be a positive integer, got {chunk_size!r}")
-    if not (r > 0 and min_pt >= 0):  # also NaN
-        raise InputError(f"need jet radius r > 0 and min_pt >= 0, got r={r}, min_pt={min_pt}")
-    if int(workers) != workers or workers < 1:
-        raise InputError(f"workers must be a positive integer, got {workers!r}")
     if start < 0 or (stop is not None and stop < start):
         raise InputError(f"bad event range start={start}, stop={stop}")
     fmt = detect_format(src)
@@ -118,7 +137,7 @@ def features_from_file(
         raise InputError(f"{src}: is a parquet (features) file; give an event file (HDF5/ROOT)")
     if out.exists() and out.resolve() == src.resolve():
         raise InputError(f"{out}: output would overwrite the input file")
-    n_file = num_events(src)
+    n_file = num_events(src, tree=tree)
     end = n_file if stop is None else min(stop, n_file)
     total = max(end - start, 0)
     if total == 0 and n_file > 0:
@@ -126,12 +145,16 @@ def features_from_file(
             f"{src}: empty event range [{start}, {end}) (the file has {n_file:,} events)"
         )
     meta: dict = {"input": str(src), "start": int(start), "stop": int(end)}
+    reading: dict[str, Any] = {}
     if fmt == "hdf5":
         meta["input_attrs"] = lhco_attrs(src)
+    else:
+        reading = read_kw
 
     def jobs() -> Iterator[tuple]:
         first = start
-        for events in iter_events(src, start=start, stop=stop, chunk_size=int(chunk_size)):
+        rows = iter_events(src, start=start, stop=stop, chunk_size=int(chunk_size), **reading)
+        for events in rows:
             yield events, first, r, min_pt
             first += len(events)
 

@@ -6,9 +6,11 @@ import math
 from dataclasses import dataclass
 
 import awkward as ak
+import fastjet
 import numpy as np
 
 from adsearch.errors import ConfigError
+from adsearch.jets.cluster import to_momentum4d
 
 __all__ = ["TriggerConfig", "passes_trigger"]
 
@@ -71,10 +73,6 @@ def passes_trigger(particles: ak.Array, trigger: TriggerConfig) -> np.ndarray:
         return np.ones(n, dtype=bool)
     if n == 0:
         return np.zeros(0, dtype=bool)
-    import fastjet
-
-    from adsearch.jets.cluster import to_momentum4d
-
     seq = fastjet.ClusterSequence(
         to_momentum4d(particles), fastjet.JetDefinition(fastjet.antikt_algorithm, trigger.r)
     )

@@ -7,36 +7,32 @@
 
 from adsearch.pipeline.cache import file_hash, input_key, read_record, run_step, step_key
 from adsearch.pipeline.config import (
-    FeaturesConfig,
-    GenerateConfig,
     InjectConfig,
     InputConfig,
     PipelineConfig,
-    RegionsConfig,
     ReportConfig,
     ScoreConfig,
-    StatsConfig,
     config_from_dict,
     config_to_dict,
     load_config,
+    override_config,
 )
 from adsearch.pipeline.defaults import QUICKSTART_YAML, quickstart_config
 from adsearch.pipeline.report import max_sic, roc_auc, roc_curve
 from adsearch.pipeline.run import STEPS, RunResult, StepResult, plan_steps, run_pipeline
+from adsearch.pipeline.steps import Products, Step
 
 __all__ = [
     "QUICKSTART_YAML",
     "STEPS",
-    "FeaturesConfig",
-    "GenerateConfig",
     "InjectConfig",
     "InputConfig",
     "PipelineConfig",
-    "RegionsConfig",
+    "Products",
     "ReportConfig",
     "RunResult",
     "ScoreConfig",
-    "StatsConfig",
+    "Step",
     "StepResult",
     "config_from_dict",
     "config_to_dict",
@@ -44,6 +40,7 @@ __all__ = [
     "input_key",
     "load_config",
     "max_sic",
+    "override_config",
     "plan_steps",
     "quickstart_config",
     "read_record",

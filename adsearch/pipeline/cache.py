@@ -33,7 +33,7 @@ from typing import Any
 
 from adsearch.io.atomic import atomic_path
 
-__all__ = ["file_hash", "input_key", "read_record", "run_step", "step_key"]
+__all__ = ["file_hash", "input_key", "read_record", "run_step", "step_key", "step_seconds"]
 
 _CHUNK = 1 << 22
 
@@ -98,6 +98,15 @@ def read_record(outdir: str | os.PathLike[str], name: str) -> dict[str, Any] | N
         return json.loads(state.read_text())
     except (OSError, json.JSONDecodeError):
         return None
+
+
+def step_seconds(outdir: str | os.PathLike[str], names: Sequence[str]) -> dict[str, float | None]:
+    """Seconds each step's current product took to make (from the step records)."""
+    out = {}
+    for n in names:
+        rec = read_record(outdir, n)
+        out[n] = rec.get("seconds") if rec else None
+    return out
 
 
 def _outputs_intact(record: dict[str, Any]) -> bool:

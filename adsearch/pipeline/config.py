@@ -30,88 +30,29 @@ from typing import Any, Literal
 
 import yaml
 
-from adsearch.config import from_dict, to_dict
+from adsearch.config import from_dict, parse_override, replace_key, to_dict
 from adsearch.errors import ConfigError
-from adsearch.generate.processes import process_from_dict, process_to_dict
-from adsearch.generate.trigger import TriggerConfig
-from adsearch.stats.bumphunter import BumpHunterConfig
-from adsearch.stats.fit import FitConfig
-from adsearch.stats.limits import LimitConfig
+from adsearch.generate.config import GenerateConfig
+from adsearch.graphs import GraphConfig
+from adsearch.io.root import RootBranches
+from adsearch.jets.config import FeaturesConfig
+from adsearch.stats.config import RegionsConfig, StatsConfig
 from adsearch.train.config import TrainConfig
 
 __all__ = [
-    "FeaturesConfig",
-    "GenerateConfig",
     "InjectConfig",
     "InputConfig",
     "PipelineConfig",
-    "RegionsConfig",
     "ReportConfig",
     "ScoreConfig",
-    "StatsConfig",
-    "apply_overrides",
     "config_from_dict",
     "config_to_dict",
     "load_config",
+    "override_config",
 ]
 
 #: event-score kind -> column of the scores table (adsearch.score)
 SCORE_COLUMNS = {"mean": "score", "max": "score_max", "min": "score_min"}
-
-
-@dataclass
-class GenerateConfig:
-    """A generated sample: background + injected signal (the LHCO recipe, ``adsearch generate``).
-
-    ``background`` / ``signal`` name a built-in process (``qcd``, ``wprime-2prong``,
-    ``wprime-3prong``) or give a mapping with ``process:`` and its fields (e.g. ``m_x``).
-    ``n_signal`` signal events are mixed at random positions into ``n_background`` events.
-    ``blackbox`` writes no labels (the truth goes to an answer key read only by the report).
-    """
-
-    background: str | dict[str, Any] = "qcd"
-    n_background: int = 20000
-    signal: str | dict[str, Any] | None = "wprime-2prong"
-    n_signal: int = 300
-    detector: str = "lhco"
-    trigger: TriggerConfig = field(default_factory=TriggerConfig)
-    seed: int = 1
-    workers: int = 2
-    block_size: int = 100
-    blackbox: bool = False
-
-    def validate(self) -> None:
-        if self.n_background < 1:
-            raise ConfigError(f"input:generate:n_background: must be >= 1, got {self.n_background}")
-        if self.n_signal < 0:
-            raise ConfigError(f"input:generate:n_signal: must be >= 0, got {self.n_signal}")
-        if self.n_signal > 0 and self.signal is None:
-            raise ConfigError("input:generate:signal: n_signal > 0 needs a signal process")
-        if self.workers < 1 or self.block_size < 1:
-            raise ConfigError("input:generate: workers and block_size must be >= 1")
-        if self.detector not in ("lhco", "none") and not Path(self.detector).is_file():
-            raise ConfigError(
-                f"input:generate:detector: {self.detector!r} is neither 'lhco', 'none' nor a "
-                "detector card file"
-            )
-        self.process("background")
-        if self.signal is not None:
-            self.process("signal")
-
-    def process(self, which: Literal["background", "signal"]) -> Any:
-        """The validated :mod:`adsearch.generate` process config of ``background``/``signal``."""
-        spec = getattr(self, which)
-        data = {"process": spec} if isinstance(spec, str) else spec
-        proc = process_from_dict(data, source=f"input:generate:{which}")
-        if which == "background" and proc.label != 0:
-            raise ConfigError(f"input:generate:background: {proc.process!r} is a signal process")
-        if which == "signal" and proc.label != 1:
-            raise ConfigError(f"input:generate:signal: {proc.process!r} is not a signal process")
-        return proc
-
-    def process_dict(self, which: Literal["background", "signal"]) -> dict[str, Any]:
-        """All fields of the process (defaults filled in), for the step cache key."""
-        return process_to_dict(self.process(which))
 
 
 @dataclass
@@ -140,6 +81,8 @@ class InputConfig:
     reduce the R&D file's 100k signal events to the standard ~1000; ``inject`` mixes a signal
     file in (needs ``keep_signal: 0`` if the file is labelled); ``key`` is a Black Box answer key
     (one label per line), used only for the performance numbers of the report.
+    ``tree`` and ``branches`` name the TTree and its branches of a ROOT file
+    (:class:`adsearch.io.RootBranches`: ``pt``, ``eta``, ``phi``, ``label``, ``mass``).
     ``fallback: generate`` makes a missing ``path`` fall back to the ``generate`` recipe;
     ``download`` says where to get the file (shown when it is missing).
     """
@@ -152,6 +95,8 @@ class InputConfig:
     key: str | None = None
     fallback: Literal["error", "generate"] = "error"
     download: str = ""
+    tree: str = "events"
+    branches: RootBranches = field(default_factory=RootBranches)
     generate: GenerateConfig = field(default_factory=GenerateConfig)
 
     def validate(self) -> None:
@@ -171,24 +116,6 @@ class InputConfig:
 
 
 @dataclass
-class FeaturesConfig:
-    """Jet clustering (``adsearch features``): radius, jet pT threshold, chunking, processes."""
-
-    r: float = 1.0
-    min_pt: float = 20.0
-    chunk_size: int = 50000
-    workers: int = 1
-
-    def validate(self) -> None:
-        if not 0 < self.r <= 3.0:
-            raise ConfigError(f"features:r: must be in (0, 3], got {self.r}")
-        if self.min_pt < 0:
-            raise ConfigError(f"features:min_pt: must be >= 0, got {self.min_pt}")
-        if self.chunk_size < 1 or self.workers < 1:
-            raise ConfigError("features: chunk_size and workers must be >= 1")
-
-
-@dataclass
 class ScoreConfig:
     """Scoring: the event score (``mean``, ``max`` or ``min`` of the two jets' scores)."""
 
@@ -200,54 +127,6 @@ class ScoreConfig:
     def column(self) -> str:
         """The column of the scores table holding this event score."""
         return SCORE_COLUMNS[self.event_score]
-
-
-@dataclass
-class RegionsConfig:
-    """Working points (background efficiencies of the score cut) and the mjj signal region.
-
-    Thresholds are the ``1 - eff`` quantiles of the scores of test events *outside* the
-    ``signal_region`` (``adsearch.stats.regions``): fixed without looking at the SR.
-    """
-
-    working_points: list[float] = field(default_factory=lambda: [0.1, 0.01])
-    signal_region: tuple[float, float] = (3300.0, 3700.0)
-
-    def validate(self) -> None:
-        if not self.working_points:
-            raise ConfigError("regions:working_points: give at least one background efficiency")
-        for eff in self.working_points:
-            if not 0.0 < eff < 1.0:
-                raise ConfigError(f"regions:working_points: {eff} is not in (0, 1)")
-        if len(set(self.working_points)) != len(self.working_points):
-            raise ConfigError("regions:working_points: duplicate values")
-        lo, hi = self.signal_region
-        if not 0 < lo < hi:
-            raise ConfigError(f"regions:signal_region: need 0 < lo < hi, got {lo}, {hi}")
-
-
-@dataclass
-class StatsConfig:
-    """Binning of the mjj spectra and the fit / BumpHunter / limit options (``adsearch.stats``).
-
-    ``fit.blind: true`` is shorthand for blinding the ``regions.signal_region`` window.
-    """
-
-    mjj_range: tuple[float, float] = (2500.0, 6000.0)
-    bin_width: float = 0.05
-    fit: FitConfig = field(default_factory=FitConfig)
-    bumphunt: BumpHunterConfig = field(default_factory=BumpHunterConfig)
-    limits: LimitConfig = field(default_factory=LimitConfig)
-
-    def validate(self) -> None:
-        lo, hi = self.mjj_range
-        if not 0 < lo < hi:
-            raise ConfigError(f"stats:mjj_range: need 0 < lo < hi, got {lo}, {hi}")
-        if not 0 < self.bin_width < 1:
-            raise ConfigError(f"stats:bin_width: must be in (0, 1), got {self.bin_width}")
-        for m in self.limits.masses:
-            if not lo < m < hi:
-                raise ConfigError(f"stats:limits:masses: {m:g} GeV outside mjj_range {lo:g}-{hi:g}")
 
 
 @dataclass
@@ -295,6 +174,11 @@ class PipelineConfig:
 
 _PIPELINE_OWNED = {("data", "path"): "data.path", ("runtime", "out_dir"): "runtime.out_dir"}
 
+#: dotted keys holding file paths: relative values are relative to the config file
+_PATH_KEYS = ("input.path", "input.key", "input.inject.path", "input.generate.detector")
+
+_BLIND = "stats.fit.blind"
+
 
 def _prefixed(e: ConfigError, source: str, section: str) -> ConfigError:
     msg = str(e)
@@ -310,14 +194,7 @@ def _section(cls: type, data: Any, source: str, section: str) -> Any:
         raise _prefixed(e, source, section) from None
 
 
-def config_from_dict(data: dict[str, Any] | None, source: str = "config") -> PipelineConfig:
-    """Build and validate a :class:`PipelineConfig` from a mapping (e.g. parsed YAML).
-
-    Paths stay as written; :func:`load_config` makes relative paths relative to the file.
-    """
-    data = copy.deepcopy(data or {})
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source}: expected a mapping of sections")
+def _check_sections(data: dict[str, Any], source: str) -> None:
     allowed = [f.name for f in dataclasses.fields(PipelineConfig)]
     unknown = sorted(set(data) - set(allowed))
     if unknown:
@@ -334,32 +211,108 @@ def config_from_dict(data: dict[str, Any] | None, source: str = "config") -> Pip
                 raise ConfigError(
                     f"{source}:train:{sec}:{key}: set by the pipeline (OUTDIR), remove {name}"
                 )
-    stats = data.get("stats") or {}
-    if isinstance(stats, dict) and isinstance(stats.get("fit"), dict):
-        if stats["fit"].get("blind") is True:
-            regions = data.get("regions") or {}
-            sr = regions.get("signal_region", list(RegionsConfig().signal_region))
-            stats["fit"]["blind"] = list(sr)
-        elif stats["fit"].get("blind") is False:
-            stats["fit"]["blind"] = None
+
+
+def _blind_shorthand(data: dict[str, Any]) -> bool:
+    """Turn ``stats.fit.blind: true/false`` into a window / None (in place); True if ``true``.
+
+    ``blind: true`` blinds the signal region: the window is filled in once the signal region
+    is final (after overrides), by :func:`_blind_signal_region`.
+    """
+    stats = data.get("stats")
+    if not (isinstance(stats, dict) and isinstance(stats.get("fit"), dict)):
+        return False
+    blind = stats["fit"].get("blind")
+    if blind is True or blind is False:
+        stats["fit"]["blind"] = None
+    return blind is True
+
+
+def _blind_signal_region(cfg: PipelineConfig) -> PipelineConfig:
+    return replace_key(cfg, _BLIND.split("."), list(cfg.regions.signal_region), "config")
+
+
+def config_from_dict(data: dict[str, Any] | None, source: str = "config") -> PipelineConfig:
+    """Build and validate a :class:`PipelineConfig` from a mapping (e.g. parsed YAML).
+
+    Paths stay as written; :func:`load_config` makes relative paths relative to the file.
+    """
+    return _build(data, source, [], None)
+
+
+def _build(
+    data: dict[str, Any] | None, source: str, overrides: list[str], base: Path | None
+) -> PipelineConfig:
+    data = copy.deepcopy(data or {})
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping of sections")
+    _check_sections(data, source)
+    if base is not None:
+        _resolve_paths(data, base)
+    blind_sr = _blind_shorthand(data)
     cfg = PipelineConfig(
         name=data.get("name", "analysis"),
         description=data.get("description", ""),
         input=_section(InputConfig, data.get("input"), source, "input"),
         features=_section(FeaturesConfig, data.get("features"), source, "features"),
-        train=_section(TrainConfig, train, source, "train"),
+        train=_section(TrainConfig, data.get("train") or {}, source, "train"),
         score=_section(ScoreConfig, data.get("score"), source, "score"),
         regions=_section(RegionsConfig, data.get("regions"), source, "regions"),
-        stats=_section(StatsConfig, stats, source, "stats"),
+        stats=_section(StatsConfig, data.get("stats"), source, "stats"),
         report=_section(ReportConfig, data.get("report"), source, "report"),
     )
+    cfg, blind_set = _overridden(cfg, overrides, source, base)
+    if blind_set is not None:
+        blind_sr = blind_set
+    if blind_sr:
+        cfg = _blind_signal_region(cfg)
     _cross_checks(cfg, source)
     return cfg
 
 
-def _cross_checks(cfg: PipelineConfig, source: str) -> None:
-    from adsearch.graphs import GraphConfig
+def override_config(
+    cfg: PipelineConfig, overrides: list[str], source: str = "--set", base: Path | None = None
+) -> PipelineConfig:
+    """A copy of ``cfg`` with ``--set KEY=VALUE`` overrides applied, checked and validated.
 
+    Every override goes through :func:`adsearch.config.replace_key` (``dataclasses.replace``).
+    Relative file paths are taken relative to ``base``; ``stats.fit.blind=true`` blinds the
+    signal region.
+
+    Examples
+    --------
+    >>> from adsearch.pipeline.defaults import quickstart_config
+    >>> cfg = override_config(quickstart_config(), ["stats.bumphunt.n_toys=100"])
+    >>> cfg.stats.bumphunt.n_toys
+    100
+    """
+    cfg, blind = _overridden(cfg, overrides, source, base)
+    if blind:
+        cfg = _blind_signal_region(cfg)
+    _cross_checks(cfg, source)
+    return cfg
+
+
+def _overridden(
+    cfg: PipelineConfig, overrides: list[str], source: str, base: Path | None
+) -> tuple[PipelineConfig, bool | None]:
+    """``cfg`` with the overrides, and whether they set ``blind`` to the signal region
+    (``None``: they did not touch it)."""
+    blind: bool | None = None
+    for item in overrides:
+        keys, value = parse_override(item)
+        dotted = ".".join(keys)
+        if dotted in _PATH_KEYS and base is not None and isinstance(value, str):
+            value = _resolved(value, base)
+        if dotted == _BLIND and isinstance(value, bool):
+            blind, value = value, None
+        elif dotted == _BLIND:
+            blind = False
+        cfg = replace_key(cfg, keys, value, source)
+    return cfg, blind
+
+
+def _cross_checks(cfg: PipelineConfig, source: str) -> None:
     # the trainer checks its graph options only when it starts: check them now
     _section(GraphConfig, dict(cfg.train.graph), source, "train:graph")
     lo, hi = cfg.stats.mjj_range
@@ -382,8 +335,8 @@ def _cross_checks(cfg: PipelineConfig, source: str) -> None:
 def load_config(path: str | Path, overrides: list[str] | None = None) -> PipelineConfig:
     """Load an analysis YAML file; relative file paths are relative to the file's directory.
 
-    ``overrides`` are ``"section.key=value"`` strings (value parsed as YAML), applied before
-    validation, e.g. ``["stats.bumphunt.n_toys=100", "input.fallback=generate"]``.
+    ``overrides`` are ``"section.key=value"`` strings (value parsed as YAML), applied with
+    :func:`override_config`, e.g. ``["stats.bumphunt.n_toys=100", "input.fallback=generate"]``.
     """
     p = Path(path)
     if not p.is_file():
@@ -405,57 +358,25 @@ def config_from_text(
         raise ConfigError(f"{source}: not valid YAML{at}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping of sections")
-    data = apply_overrides(data, overrides or [], source)
-    if base is not None:
-        _resolve_paths(data, base)
-    return config_from_dict(data, source=source)
+    return _build(data, source, list(overrides or []), base)
+
+
+def _resolved(value: str, base: Path) -> str:
+    if not value or value in ("lhco", "none"):
+        return value
+    q = Path(value).expanduser()
+    return str(q if q.is_absolute() else base / q)
 
 
 def _resolve_paths(data: dict[str, Any], base: Path) -> None:
     """Make the file paths of the raw ``input`` section relative to ``base`` (in place)."""
-
-    def fix(node: Any, key: str) -> None:
+    for dotted in _PATH_KEYS:
+        *parents, key = dotted.split(".")
+        node: Any = data
+        for k in parents:
+            node = node.get(k) if isinstance(node, dict) else None
         if isinstance(node, dict) and isinstance(node.get(key), str):
-            v = node[key]
-            if v and v not in ("lhco", "none"):
-                q = Path(v).expanduser()
-                node[key] = str(q if q.is_absolute() else base / q)
-
-    inp = data.get("input")
-    if not isinstance(inp, dict):
-        return
-    fix(inp, "path")
-    fix(inp, "key")
-    fix(inp.get("inject"), "path")
-    fix(inp.get("generate"), "detector")
-
-
-def apply_overrides(data: dict[str, Any], overrides: list[str], source: str) -> dict[str, Any]:
-    """Set dotted keys (``"stats.bumphunt.n_toys=100"``) in a nested mapping (copy)."""
-    out = copy.deepcopy(data)
-    for item in overrides:
-        if "=" not in item:
-            raise ConfigError(
-                f"--set {item!r}: expected KEY=VALUE (e.g. stats.bumphunt.n_toys=100)"
-            )
-        key, raw = item.split("=", 1)
-        parts = [k for k in key.strip().split(".") if k]
-        if not parts:
-            raise ConfigError(f"--set {item!r}: empty key")
-        try:
-            value = yaml.safe_load(raw)
-        except yaml.YAMLError:
-            raise ConfigError(f"--set {item!r}: value is not valid YAML") from None
-        node = out
-        for k in parts[:-1]:
-            nxt = node.get(k)
-            if nxt is None:
-                nxt = node[k] = {}
-            if not isinstance(nxt, dict):
-                raise ConfigError(f"--set {item!r}: {k!r} is not a section in {source}")
-            node = nxt
-        node[parts[-1]] = value
-    return out
+            node[key] = _resolved(node[key], base)
 
 
 def config_to_dict(cfg: PipelineConfig) -> dict[str, Any]:

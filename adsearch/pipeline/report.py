@@ -5,9 +5,9 @@ Black-Box answer key (``input.key``); they are computed on the test split only a
 (``null``) for unlabelled data. Everything else (working points, fits, BumpHunter, limits) is
 data-driven and always reported.
 
-ROC AUC, ROC and SIC come from :mod:`adsearch.stats.metrics`; :func:`roc_auc`,
-:func:`roc_curve` and :func:`max_sic` here are thin wrappers kept for their scores-first
-argument order.
+ROC AUC, ROC and SIC come from :mod:`adsearch.stats.metrics` and the plots from
+:mod:`adsearch.plot`; :func:`roc_auc`, :func:`roc_curve` and :func:`max_sic` here are aliases
+of the metrics in the scores-first argument order of earlier versions.
 
 Examples
 --------
@@ -21,14 +21,20 @@ Examples
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from adsearch import __version__
 from adsearch.errors import InputError
+from adsearch.graphs import mass_sculpting_report
 from adsearch.io.atomic import atomic_path
+from adsearch.io.jsonfile import write_json
+from adsearch.jets import read_features_metadata
+from adsearch.pipeline.products import Products
+from adsearch.plot import plot_learning_curve, plot_mjj_selections, plot_roc_sic, plot_scores
 from adsearch.stats import metrics
 
 __all__ = ["max_sic", "roc_auc", "roc_curve", "write_report"]
@@ -98,85 +104,6 @@ def _fmt(x: Any, nd: int = 3) -> str:
     return str(x)
 
 
-def _plots(
-    out: Path,
-    plot: Callable[[str], str],
-    table: dict[str, np.ndarray],
-    col: str,
-    truth: np.ndarray | None,
-    thresholds: list[tuple[str, float]],
-    edges: np.ndarray,
-) -> list[str]:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    def save(fig: Any, name: str) -> str:
-        rel = plot(name)
-        p = out / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(p) as tmp:
-            fig.savefig(tmp, format=p.suffix.lstrip("."), dpi=110, bbox_inches="tight")
-        return rel
-
-    made = []
-    s = table[col]
-    fig = Figure(figsize=(6.5, 4.5))
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    lo, hi = np.quantile(s, [0.001, 1.0])
-    if lo > 0 and hi > lo:  # positive, heavy-tailed scores (DeepSVDD distances, MSE): log x
-        bins: Any = np.geomspace(lo, hi, 61)
-        ax.set_xscale("log")
-    else:
-        bins = np.linspace(*np.quantile(s, [0.001, 0.999]), 61) if hi > lo else 40
-    if truth is None:
-        ax.hist(s, bins=bins, histtype="step", label="test events")
-    else:
-        ax.hist(s[truth == 0], bins=bins, histtype="step", density=True, label="background")
-        ax.hist(s[truth == 1], bins=bins, histtype="step", density=True, label="signal")
-    for k, (name, thr) in enumerate(thresholds):
-        ax.axvline(thr, ls="--", lw=1, color=f"C{k + 2}", label=f"cut {name}")
-    ax.set_xlabel(f"event anomaly score ({col})")
-    ax.set_ylabel("events" if truth is None else "density")
-    ax.set_yscale("log")
-    ax.legend()
-    made.append(save(fig, "scores"))
-
-    fig = Figure(figsize=(6.5, 4.5))
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    mjj = table["mjj"]
-    ax.hist(mjj, bins=edges, histtype="step", label="all test events")
-    for name, thr in thresholds:
-        ax.hist(mjj[s > thr], bins=edges, histtype="step", label=f"score cut {name}")
-    if truth is not None and truth.any():
-        ax.hist(
-            mjj[truth == 1], bins=edges, histtype="stepfilled", alpha=0.3, label="signal (truth)"
-        )
-    ax.set_xlabel(r"$m_{jj}$ [GeV]")
-    ax.set_ylabel("events per bin")
-    ax.set_yscale("log")
-    ax.legend(fontsize=8)
-    made.append(save(fig, "mjj"))
-
-    if truth is not None and truth.any() and (truth == 0).any():
-        eb, es, _ = roc_curve(s, truth)
-        fig = Figure(figsize=(9, 4))
-        FigureCanvasAgg(fig)
-        a1, a2 = fig.subplots(1, 2)
-        a1.plot(eb, es)
-        a1.plot([0, 1], [0, 1], ls=":", color="gray")
-        a1.set_xlabel("background efficiency")
-        a1.set_ylabel("signal efficiency")
-        a1.set_title(f"ROC, AUC = {roc_auc(s, truth):.3f}")
-        ok = eb > 0
-        a2.plot(es[ok], es[ok] / np.sqrt(eb[ok]))
-        a2.set_xlabel("signal efficiency")
-        a2.set_ylabel(r"SIC = $\epsilon_S/\sqrt{\epsilon_B}$")
-        made.append(save(fig, "roc"))
-    return made
-
-
 def _proxies(
     cfg: Any,
     out: Path,
@@ -192,14 +119,15 @@ def _proxies(
     (:class:`adsearch.score.baselines.GMMBaseline`) is fitted on the training-split background
     events when the features have labels, else on all training-split events.
     """
+    # torch: the score and train packages are imported when the report needs them
     from adsearch.score.baselines import GMMBaseline, proxy_report, proxy_scores
     from adsearch.train.data import load_jets
 
     n = table_all["mjj"].size
-    sample, _ = load_jets(out / "features.parquet", max_events=n)
+    sample, _ = load_jets(out / Products.FEATURES, max_events=n)
     if sample.n_events != n:
         raise InputError(
-            f"{out / 'features.parquet'}: {sample.n_events} events, scores.parquet has {n}"
+            f"{out / Products.FEATURES}: {sample.n_events} events, {Products.SCORES} has {n}"
         )
     prox = proxy_scores(table_all, sample)
     labelled = bool(manifest.get("labelled")) and bool(np.all(table_all["label"] >= 0))
@@ -228,68 +156,84 @@ def _proxies(
 # ---------------------------------------------------------------------------- report
 
 
-def write_report(cfg: Any, out: Path, plot: Callable[[str], str]) -> dict[str, Any]:
-    """Write ``results.json``, ``report.md`` and the summary plots of the run in ``out``."""
-    import pyarrow.parquet as pq
-
-    from adsearch import __version__
-    from adsearch.jets import read_features_metadata
-    from adsearch.pipeline.run import plan_steps, step_seconds
-    from adsearch.stats.binning import log_bins
-
-    out = Path(out)
-    manifest = _load(out / "events.json")
-    regions = _load(out / "regions.json")
-    fits = _load(out / "fit.json")["selections"]
-    bhs = _load(out / "bumphunt.json")["selections"]
-    lims = _load(out / "limits.json")["selections"]
-    fmeta = read_features_metadata(out / "features.parquet")
-    metrics_path = out / "train" / "metrics.json"
+def _read_run(out: Path) -> dict[str, Any]:
+    """The products the report reads (JSON files, features metadata, training history)."""
+    metrics_path = out / Products.TRAIN_METRICS
     history = _load(metrics_path) if metrics_path.is_file() else []
     if isinstance(history, dict):
         history = history.get("history", history.get("epochs", []))
+    return {
+        "manifest": _load(out / Products.MANIFEST),
+        "regions": _load(out / Products.REGIONS),
+        "fits": _load(out / Products.FIT)["selections"],
+        "bumphunts": _load(out / Products.BUMPHUNT)["selections"],
+        "limits": _load(out / Products.LIMITS)["selections"],
+        "features": read_features_metadata(out / Products.FEATURES),
+        "history": history,
+    }
 
-    col = regions["score_column"]
-    cols = ["mjj", "label", "event_index", "split", "score", "score_max", "score_min"]
-    cols += ["score_j1", "score_j2", "mj1", "mj2", "tau1j1", "tau2j1", "tau1j2", "tau2j2"]
-    t_all = pq.read_table(out / "scores.parquet", columns=cols)
-    table_all = {c: t_all[c].to_numpy() for c in cols}
-    split = table_all["split"]
-    test = split == 2
+
+_SCORE_TABLE_COLUMNS = [
+    "mjj", "label", "event_index", "split", "score", "score_max", "score_min",
+    "score_j1", "score_j2", "mj1", "mj2", "tau1j1", "tau2j1", "tau1j2", "tau2j2",
+]  # fmt: skip
+
+
+def _read_scores(out: Path) -> dict[str, np.ndarray]:
+    import pyarrow.parquet as pq
+
+    t = pq.read_table(out / Products.SCORES, columns=_SCORE_TABLE_COLUMNS)
+    return {c: t[c].to_numpy() for c in _SCORE_TABLE_COLUMNS}
+
+
+def _performance(
+    cfg: Any,
+    out: Path,
+    manifest: dict[str, Any],
+    table_all: dict[str, np.ndarray],
+    test: np.ndarray,
+    truth: np.ndarray,
+    truth_source: str,
+    col: str,
+    in_sr: np.ndarray,
+) -> dict[str, Any]:
+    """AUC (event scores, jets), max SIC and the truth content of the signal region."""
     table = {c: v[test] for c, v in table_all.items()}
-    truth, truth_source = _truth(manifest, table)
+    n_b, n_s = int((truth == 0).sum()), int((truth == 1).sum())
+    auc = {k: metrics.roc_auc(truth, table[c]) for k, c in
+           (("mean", "score"), ("max", "score_max"), ("min", "score_min"))}  # fmt: skip
+    jet_s = np.concatenate([table["score_j1"], table["score_j2"]])
+    jet_y = np.concatenate([truth, truth])
+    es, eb, _ = metrics.roc_points(truth, table[col])
+    best = metrics.sic_from_roc(es, eb, n_b, cfg.report.sic_min_background)[2]
+    perf = {
+        "truth_from": truth_source,
+        "n_signal_test": n_s,
+        "n_background_test": n_b,
+        "auc_event": auc,
+        "auc_jet": metrics.roc_auc(jet_y, jet_s),
+        "max_sic": best.sic,
+        "max_sic_background_efficiency": best.eps_b,
+        "sic_min_background_events": cfg.report.sic_min_background,
+        "signal_in_sr": int((truth[in_sr] == 1).sum()),
+        "background_in_sr": int((truth[in_sr] == 0).sum()),
+    }
+    perf["proxies"] = _proxies(cfg, out, manifest, table_all, test, truth, col)
+    return perf
 
-    # -- performance (truth needed)
-    perf: dict[str, Any] | None = None
-    wp_rows = []
-    n_b = int((truth == 0).sum()) if truth is not None else 0
-    n_s = int((truth == 1).sum()) if truth is not None else 0
-    sr_lo, sr_hi = regions["signal_region"]
-    in_sr = (table["mjj"] >= sr_lo) & (table["mjj"] < sr_hi)
-    if truth is not None and n_s > 0 and n_b > 0:
-        auc = {k: roc_auc(table[c], truth) for k, c in
-               (("mean", "score"), ("max", "score_max"), ("min", "score_min"))}  # fmt: skip
-        jet_s = np.concatenate([table["score_j1"], table["score_j2"]])
-        jet_y = np.concatenate([truth, truth])
-        eb, es, _ = roc_curve(table[col], truth)
-        sic, sic_eb = max_sic(eb, es, n_b, cfg.report.sic_min_background)
-        perf = {
-            "truth_from": truth_source,
-            "n_signal_test": n_s,
-            "n_background_test": n_b,
-            "auc_event": auc,
-            "auc_jet": roc_auc(jet_s, jet_y),
-            "max_sic": sic,
-            "max_sic_background_efficiency": sic_eb,
-            "sic_min_background_events": cfg.report.sic_min_background,
-            "signal_in_sr": int((truth[in_sr] == 1).sum()),
-            "background_in_sr": int((truth[in_sr] == 0).sum()),
-        }
-        perf["proxies"] = _proxies(cfg, out, manifest, table_all, test, truth, col)
+
+def _working_point_rows(
+    regions: dict[str, Any],
+    scores: np.ndarray,
+    truth: np.ndarray | None,
+    in_sr: np.ndarray,
+) -> list[dict[str, Any]]:
+    """The working points of regions.json, with their truth efficiencies when known."""
+    rows = []
     for w in regions["working_points"]:
         row = dict(w)
-        if perf is not None:
-            sel = table[col] > w["threshold"]
+        if truth is not None:
+            sel = scores > w["threshold"]
             es_w = float(sel[truth == 1].mean())
             eb_w = float(sel[truth == 0].mean())
             s_sr = int((sel & in_sr & (truth == 1)).sum())
@@ -303,62 +247,63 @@ def write_report(cfg: Any, out: Path, plot: Callable[[str], str]) -> dict[str, A
                 "s_over_b_sr": s_sr / b_sr if b_sr else None,
                 "s_over_sqrt_b_sr": s_sr / np.sqrt(b_sr) if b_sr else None,
             }
-        wp_rows.append(row)
+        rows.append(row)
+    return rows
 
-    fit_rows = {}
-    for name, e in fits.items():
-        f = e.get("fit")
-        fit_rows[name] = (
-            {"error": e["error"]}
-            if f is None
-            else {
-                "n_events": float(np.sum(e["histogram"]["counts"])),
-                "family": f["family"],
-                "npar": f["npar"],
-                "chi2": f["deviance"],
-                "ndf": f["ndf"],
-                "p_value": f["p_value"],
-                "blind": f["blind"],
-            }
-        )
-    bh_rows = {}
-    for name, b in bhs.items():
-        bh_rows[name] = (
-            {"error": b["error"]}
-            if "error" in b
-            else {
-                "window_mjj": [b["window"]["mjj_lo"], b["window"]["mjj_hi"]],
-                "n_obs": b["window"]["n_obs"],
-                "n_bkg": b["window"]["n_bkg"],
-                "z_local": b["z_local"],
-                "global_p": b["global_p"],
-                "z_global": b["z_global"],
-                "global_p_is_upper_bound": b["global_p_is_upper_bound"],
-                "n_toys": b["n_toys"],
-            }
-        )
-    lim_rows = {}
-    for name, li in lims.items():
-        lim_rows[name] = (
-            {"error": li["error"]}
-            if "error" in li
-            else [
-                {
-                    "mass": m["mass"],
-                    "events_observed": m["events_observed"],
-                    "events_expected": m["events_expected"][2],
-                    "events_expected_1sigma": [m["events_expected"][1], m["events_expected"][3]],
-                    "z0": m["z0"],
-                }
-                for m in li["limits"]
-            ]
-        )
 
-    # mass sculpting of the background by each cut (truth background, else all test events)
-    from adsearch.graphs import mass_sculpting_report
+def _fit_row(e: dict[str, Any]) -> dict[str, Any]:
+    f = e.get("fit")
+    if f is None:
+        return {"error": e["error"]}
+    return {
+        "n_events": float(np.sum(e["histogram"]["counts"])),
+        "family": f["family"],
+        "npar": f["npar"],
+        "chi2": f["deviance"],
+        "ndf": f["ndf"],
+        "p_value": f["p_value"],
+        "blind": f["blind"],
+    }
 
-    st = cfg.stats
-    edges = log_bins(st.mjj_range[0], st.mjj_range[1], st.bin_width)
+
+def _bumphunt_row(b: dict[str, Any]) -> dict[str, Any]:
+    if "error" in b:
+        return {"error": b["error"]}
+    return {
+        "window_mjj": [b["window"]["mjj_lo"], b["window"]["mjj_hi"]],
+        "n_obs": b["window"]["n_obs"],
+        "n_bkg": b["window"]["n_bkg"],
+        "z_local": b["z_local"],
+        "global_p": b["global_p"],
+        "z_global": b["z_global"],
+        "global_p_is_upper_bound": b["global_p_is_upper_bound"],
+        "n_toys": b["n_toys"],
+    }
+
+
+def _limit_rows(li: dict[str, Any]) -> dict[str, Any] | list[dict[str, Any]]:
+    if "error" in li:
+        return {"error": li["error"]}
+    return [
+        {
+            "mass": m["mass"],
+            "events_observed": m["events_observed"],
+            "events_expected": m["events_expected"][2],
+            "events_expected_1sigma": [m["events_expected"][1], m["events_expected"][3]],
+            "z0": m["z0"],
+        }
+        for m in li["limits"]
+    ]
+
+
+def _sculpting(
+    regions: dict[str, Any],
+    table: dict[str, np.ndarray],
+    col: str,
+    truth: np.ndarray | None,
+    edges: np.ndarray,
+) -> dict[str, Any]:
+    """Mass sculpting of the background by each cut (truth background, else all test events)."""
     bkg = truth == 0 if truth is not None else np.ones(table["mjj"].size, dtype=bool)
     mj = np.maximum(table["mj1"], table["mj2"])[bkg]
     sculpt: dict[str, Any] = {"sample": "background (truth)" if truth is not None else "all"}
@@ -373,10 +318,11 @@ def write_report(cfg: Any, out: Path, plot: Callable[[str], str]) -> dict[str, A
             "mj_js_divergence": rep.mj_js,
             "mjj_ratio_after_before": rep.mjj_ratio,
         }
+    return sculpt
 
-    names = plan_steps(cfg)
-    timings = step_seconds(out, [n for n in names if n != "report"])
-    train_info: dict[str, Any] = {
+
+def _training_info(cfg: Any, history: list[dict[str, Any]]) -> dict[str, Any]:
+    info: dict[str, Any] = {
         "backbone": cfg.train.model.backbone,
         "objective": cfg.train.model.objective,
         "width": cfg.train.model.width,
@@ -385,11 +331,71 @@ def write_report(cfg: Any, out: Path, plot: Callable[[str], str]) -> dict[str, A
     }
     if history:
         best = min(history, key=lambda h: h.get("val_loss", np.inf))
-        train_info.update(
+        info.update(
             best_epoch=best.get("epoch"),
             best_val_loss=best.get("val_loss"),
             train_jets_per_s=float(np.median([h.get("train_jets_per_s", np.nan) for h in history])),
         )
+    return info
+
+
+def _summary_plots(
+    cfg: Any,
+    out: Path,
+    plot: Callable[[str], str],
+    table: dict[str, np.ndarray],
+    col: str,
+    truth: np.ndarray | None,
+    thresholds: list[tuple[str, float]],
+    edges: np.ndarray,
+    history: list[dict[str, Any]],
+) -> list[str]:
+    """Score distributions, mjj spectra, ROC/SIC (with truth) and the learning curve."""
+    s = table[col]
+    made = [plot("scores"), plot("mjj")]
+    plot_scores(s, truth, thresholds, out / made[0], xlabel=f"event anomaly score ({col})")
+    plot_mjj_selections(table["mjj"], s, thresholds, truth, edges, out / made[1])
+    if truth is not None and truth.any() and (truth == 0).any():
+        es, eb, _ = metrics.roc_points(truth, s)
+        made.append(plot("roc"))
+        plot_roc_sic(eb, es, metrics.roc_auc(truth, s), out / made[-1])
+    made.append(plot("learning_curve"))
+    title = f"{cfg.train.model.backbone} {cfg.train.model.objective}"
+    plot_learning_curve(history, out / made[-1], title=title)
+    return made
+
+
+def write_report(
+    cfg: Any,
+    out: Path,
+    plot: Callable[[str], str],
+    timings: Mapping[str, float | None] | None = None,
+) -> dict[str, Any]:
+    """Write ``results.json``, ``report.md`` and the summary plots of the run in ``out``.
+
+    ``plot(name)`` gives the product path of a plot; ``timings`` the seconds each step's
+    product took (reported as they are).
+    """
+    out = Path(out)
+    run = _read_run(out)
+    manifest, regions = run["manifest"], run["regions"]
+    fits, lims = run["fits"], run["limits"]
+    col = regions["score_column"]
+    table_all = _read_scores(out)
+    split = table_all["split"]
+    test = split == 2
+    table = {c: v[test] for c, v in table_all.items()}
+    truth, truth_source = _truth(manifest, table)
+    sr_lo, sr_hi = regions["signal_region"]
+    in_sr = (table["mjj"] >= sr_lo) & (table["mjj"] < sr_hi)
+    has_both = truth is not None and (truth == 1).any() and (truth == 0).any()
+    perf = (
+        _performance(cfg, out, manifest, table_all, test, truth, truth_source, col, in_sr)
+        if has_both and truth is not None
+        else None
+    )
+    edges = cfg.stats.edges()
+    fmeta = run["features"]
     results = {
         "name": cfg.name,
         "adsearch_version": __version__,
@@ -406,38 +412,29 @@ def write_report(cfg: Any, out: Path, plot: Callable[[str], str]) -> dict[str, A
             "validation": int((split == 1).sum()),
             "test": int(test.sum()),
         },
-        "training": train_info,
+        "training": _training_info(cfg, run["history"]),
         "event_score": regions["event_score"],
         "signal_region": regions["signal_region"],
         "performance": perf,
-        "working_points": wp_rows,
-        "fit": fit_rows,
-        "bumphunt": bh_rows,
-        "limits": lim_rows,
-        "sculpting": sculpt,
-        "timings_s": timings,
+        "working_points": _working_point_rows(
+            regions, table[col], truth if perf is not None else None, in_sr
+        ),
+        "fit": {name: _fit_row(e) for name, e in fits.items()},
+        "bumphunt": {name: _bumphunt_row(b) for name, b in run["bumphunts"].items()},
+        "limits": {name: _limit_rows(li) for name, li in lims.items()},
+        "sculpting": _sculpting(regions, table, col, truth, edges),
+        "timings_s": dict(timings or {}),
     }
-
     thresholds = [(w["name"], w["threshold"]) for w in regions["working_points"]]
-    plots = _plots(out, plot, table, col, truth, thresholds, edges)
-    from adsearch.plot.train import plot_learning_curve
-
-    lc = plot("learning_curve")
-    plot_learning_curve(history, out / lc, title=f"{cfg.train.model.backbone} "
-                        f"{cfg.train.model.objective}")  # fmt: skip
-    plots.append(lc)
+    plots = _summary_plots(cfg, out, plot, table, col, truth, thresholds, edges, run["history"])
     results["plots"] = (
         plots
         + [plot(f"{p}_{n}") for p in ("fit", "bumphunt", "tstat") for n in fits]
         + [plot(f"brazil_{n}") for n in lims]
     )
-
-    from adsearch.stats.io import write_json
-
-    write_json(out / "results.json", results)
-    md = _markdown(cfg, results, plot)
-    with atomic_path(out / "report.md") as tmp:
-        tmp.write_text(md)
+    write_json(out / Products.RESULTS, results)
+    with atomic_path(out / Products.REPORT) as tmp:
+        tmp.write_text(_markdown(cfg, results, plot))
     return results
 
 

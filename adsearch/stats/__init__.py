@@ -7,19 +7,31 @@
 
 from adsearch.stats.binning import Histogram, histogram, log_bins
 from adsearch.stats.bumphunter import BumpHunterConfig, BumpHuntResult, bumphunt, bumphunt_hist
+from adsearch.stats.config import RegionsConfig, StatsConfig
 from adsearch.stats.fit import (
     BinnedModel,
     FitConfig,
     FitResult,
+    SpuriousSignalConfig,
     fit_background,
     fit_spectrum,
     refit_batch,
     spurious_signal,
+    spurious_signal_tests,
 )
 from adsearch.stats.limits import LimitConfig, LimitResult, limits_for_fit
-from adsearch.stats.regions import MjjWindow, WorkingPoint, select, working_points
+from adsearch.stats.regions import (
+    SIGNAL_REGION,
+    MjjWindow,
+    WorkingPoint,
+    region_summary,
+    select,
+    selection_name,
+    working_points,
+)
 
 __all__ = [
+    "SIGNAL_REGION",
     "BinnedModel",
     "BumpHuntResult",
     "BumpHunterConfig",
@@ -29,6 +41,9 @@ __all__ = [
     "LimitConfig",
     "LimitResult",
     "MjjWindow",
+    "RegionsConfig",
+    "SpuriousSignalConfig",
+    "StatsConfig",
     "WorkingPoint",
     "bumphunt",
     "bumphunt_hist",
@@ -38,7 +53,10 @@ __all__ = [
     "limits_for_fit",
     "log_bins",
     "refit_batch",
+    "region_summary",
     "select",
+    "selection_name",
     "spurious_signal",
+    "spurious_signal_tests",
     "working_points",
 ]

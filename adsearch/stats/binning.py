@@ -22,10 +22,16 @@ import numpy as np
 
 from adsearch.errors import InputError
 
-__all__ = ["Histogram", "histogram", "log_bins"]
+__all__ = ["BIN_WIDTH", "MJJ_RANGE", "Histogram", "histogram", "log_bins"]
+
+#: default mjj range of the spectra (GeV) and relative bin width (the dijet-search binning)
+MJJ_RANGE: tuple[float, float] = (2500.0, 6000.0)
+BIN_WIDTH: float = 0.05
 
 
-def log_bins(lo: float = 2500.0, hi: float = 6000.0, rel_width: float = 0.05) -> np.ndarray:
+def log_bins(
+    lo: float = MJJ_RANGE[0], hi: float = MJJ_RANGE[1], rel_width: float = BIN_WIDTH
+) -> np.ndarray:
     """Log-spaced bin edges from ``lo`` to ``hi`` with relative bin width ~``rel_width``.
 
     Parameters

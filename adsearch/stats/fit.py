@@ -47,6 +47,7 @@ __all__ = [
     "BinnedModel",
     "FitConfig",
     "FitResult",
+    "SpuriousSignalConfig",
     "SpuriousSignalResult",
     "fit_background",
     "fit_spectrum",
@@ -54,6 +55,7 @@ __all__ = [
     "refit_batch",
     "sample_mjj",
     "spurious_signal",
+    "spurious_signal_tests",
 ]
 
 _QUAD = 4  # Gauss–Legendre points per bin (exact enough for 5 %-wide bins on a smooth falling f)
@@ -663,13 +665,64 @@ class SpuriousSignalResult:
         return dict(self.__dict__)
 
 
+@dataclass
+class SpuriousSignalConfig:
+    """Options of the spurious-signal test (:func:`spurious_signal_tests`).
+
+    Attributes
+    ----------
+    masses : list of float
+        Test masses in GeV (none: no test).
+    resolution : float
+        Width of the Gaussian signal relative to its mass.
+    n_toys : int
+        Background-only toys per mass.
+    seed : int
+        Seed of the toys of the first mass; mass ``i`` uses ``seed + i``.
+    threshold : float
+        The test passes when ``|mean(s_hat) / mean(sigma_s)| < threshold``.
+
+    Examples
+    --------
+    >>> SpuriousSignalConfig().n_toys
+    500
+    """
+
+    masses: list[float] = field(default_factory=list)
+    resolution: float = 0.05
+    n_toys: int = 500
+    seed: int = 0
+    threshold: float = 0.5
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` for out-of-range values."""
+        if not 0 < self.resolution < 1:
+            raise ConfigError("spurious.resolution: must be in (0, 1)")
+        if self.n_toys < 2:
+            raise ConfigError("spurious.n_toys: must be >= 2")
+        if not self.threshold > 0:
+            raise ConfigError("spurious.threshold: must be > 0")
+
+
+def spurious_signal_tests(
+    fit: FitResult, cfg: SpuriousSignalConfig | None = None
+) -> list[SpuriousSignalResult]:
+    """:func:`spurious_signal` at every mass of ``cfg`` (mass ``i`` seeded ``cfg.seed + i``)."""
+    cfg = SpuriousSignalConfig() if cfg is None else cfg
+    return [
+        spurious_signal(fit, m, cfg.resolution, n_toys=cfg.n_toys, seed=cfg.seed + i,
+                        threshold=cfg.threshold)
+        for i, m in enumerate(cfg.masses)
+    ]  # fmt: skip
+
+
 def spurious_signal(
     fit: FitResult,
     mass: float,
-    resolution: float = 0.05,
-    n_toys: int = 200,
-    seed: int | np.random.Generator = 0,
-    threshold: float = 0.5,
+    resolution: float = SpuriousSignalConfig.resolution,
+    n_toys: int = SpuriousSignalConfig.n_toys,
+    seed: int | np.random.Generator = SpuriousSignalConfig.seed,
+    threshold: float = SpuriousSignalConfig.threshold,
 ) -> SpuriousSignalResult:
     """Spurious-signal test: fit background + Gaussian signal to background-only toys.
 

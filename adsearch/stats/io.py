@@ -29,8 +29,9 @@ from typing import Any
 import numpy as np
 
 from adsearch.errors import InputError
-from adsearch.io.atomic import atomic_path
-from adsearch.stats.binning import Histogram
+from adsearch.io.jsonfile import write_json  # re-exported for old callers
+from adsearch.stats.binning import BIN_WIDTH, MJJ_RANGE, Histogram
+from adsearch.stats.regions import SIGNAL_REGION
 
 __all__ = [
     "SpectrumInput",
@@ -165,27 +166,6 @@ def read_histogram(path: str | Path) -> Histogram:
     return Histogram.from_dict(d, source=str(p))
 
 
-def _jsonable(o: Any) -> Any:
-    if isinstance(o, dict):
-        return {str(k): _jsonable(v) for k, v in o.items()}
-    if isinstance(o, list | tuple):
-        return [_jsonable(v) for v in o]
-    if isinstance(o, np.ndarray):
-        return _jsonable(o.tolist())
-    if isinstance(o, np.generic):
-        o = o.item()
-    if isinstance(o, float) and not np.isfinite(o):
-        return None if np.isnan(o) else ("inf" if o > 0 else "-inf")
-    return o
-
-
-def write_json(path: str | Path, data: dict[str, Any]) -> Path:
-    """Write ``data`` as indented JSON atomically (NaN -> null, numpy -> Python)."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(_jsonable(data), indent=1) + "\n")
-    return Path(path)
-
-
 @dataclass
 class SpectrumInput:
     """How an mjj spectrum is read: file, columns, optional working point, binning."""
@@ -194,9 +174,9 @@ class SpectrumInput:
     column: str = "mjj"
     score_column: str | None = None
     working_point: float | None = None
-    signal_region: tuple[float, float] = (3300.0, 3700.0)
-    mjj_range: tuple[float, float] = (2500.0, 6000.0)
-    bin_width: float = 0.05
+    signal_region: tuple[float, float] = SIGNAL_REGION
+    mjj_range: tuple[float, float] = MJJ_RANGE
+    bin_width: float = BIN_WIDTH
     nbins: int | None = None
 
 

@@ -293,7 +293,7 @@ class LimitResult:
 
     def write_workspaces(self, directory: str | Path) -> list[Path]:
         """Write one pyhf JSON workspace per mass (``workspace_m<mass>.json``), atomically."""
-        from adsearch.stats.io import write_json
+        from adsearch.io.jsonfile import write_json
 
         return [
             write_json(Path(directory) / f"workspace_m{m:.0f}.json", spec)

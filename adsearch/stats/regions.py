@@ -28,7 +28,19 @@ import numpy as np
 
 from adsearch.errors import InputError
 
-__all__ = ["MjjWindow", "Selection", "WorkingPoint", "select", "working_points"]
+__all__ = [
+    "SIGNAL_REGION",
+    "MjjWindow",
+    "Selection",
+    "WorkingPoint",
+    "region_summary",
+    "select",
+    "selection_name",
+    "working_points",
+]
+
+#: default mjj signal region (GeV): the LHCO W' -> X Y window, 3.3-3.7 TeV
+SIGNAL_REGION: tuple[float, float] = (3300.0, 3700.0)
 
 
 @dataclass(frozen=True)
@@ -157,3 +169,66 @@ def select(mjj: np.ndarray, scores: np.ndarray, wp: WorkingPoint | float) -> Sel
         wp = WorkingPoint(float("nan"), float(wp), int(s.size))
     passed = s > wp.threshold
     return Selection(wp, m[passed], m[~passed])
+
+
+def selection_name(efficiency: float | None) -> str:
+    """File-name safe label of a selection: ``inclusive`` or ``eff<efficiency>``.
+
+    >>> selection_name(None), selection_name(0.01)
+    ('inclusive', 'eff0.01')
+    """
+    return "inclusive" if efficiency is None else f"eff{efficiency:g}"
+
+
+def region_summary(
+    mjj: np.ndarray,
+    scores: np.ndarray,
+    efficiencies: list[float] | tuple[float, ...],
+    signal_region: tuple[float, float] = SIGNAL_REGION,
+) -> dict[str, Any]:
+    """Working points fixed outside the signal region, and what each selects.
+
+    Parameters
+    ----------
+    mjj, scores : array
+        Dijet mass (GeV) and event score of the (test) events.
+    efficiencies : list of float
+        Background efficiencies of the working points.
+    signal_region : (lo, hi)
+        mjj window left out when the thresholds are set.
+
+    Returns
+    -------
+    dict
+        ``signal_region``, ``n_test_events``, ``n_test_sr`` and one row per working point
+        (:meth:`WorkingPoint.to_dict` plus ``name``, ``n_selected``, ``n_selected_sr``,
+        ``n_selected_outside_sr``).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> s = region_summary(rng.uniform(2500, 6000, 1000), rng.random(1000), [0.1])
+    >>> s["n_test_events"], s["working_points"][0]["name"], s["working_points"][0]["n_selected"]
+    (1000, 'eff0.1', 100)
+    """
+    sr = MjjWindow(*signal_region)
+    m = _check("mjj", mjj)
+    rows = []
+    for wp in working_points(scores, list(efficiencies), mjj=m, window=sr):
+        passed = select(m, scores, wp).signal
+        n_sr = int(sr.contains(passed).sum())
+        rows.append(
+            {
+                **wp.to_dict(),
+                "name": selection_name(wp.efficiency),
+                "n_selected": int(passed.size),
+                "n_selected_sr": n_sr,
+                "n_selected_outside_sr": int(passed.size) - n_sr,
+            }
+        )
+    return {
+        "signal_region": list(signal_region),
+        "n_test_events": int(m.size),
+        "n_test_sr": int(sr.contains(m).sum()),
+        "working_points": rows,
+    }

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from adsearch.errors import ConfigError
-from adsearch.generate.trigger import TriggerConfig, passes_trigger
+from adsearch.jets.trigger import TriggerConfig, passes_trigger
 
 
 def _event(*particles):

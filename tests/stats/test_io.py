@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from adsearch.errors import InputError
+from adsearch.io.jsonfile import write_json
 from adsearch.stats.binning import Histogram
 from adsearch.stats.io import (
     SpectrumInput,
@@ -13,7 +14,6 @@ from adsearch.stats.io import (
     load_spectrum,
     read_columns,
     read_histogram,
-    write_json,
 )
 
 

@@ -1,0 +1,681 @@
+"""The search chain as a table: one :class:`Step` per stage, in order (:data:`STEPS`).
+
+A step says what it reads (``inputs``), what it writes (``outputs``, relative to the run
+directory), which part of the configuration it depends on (``config_of``, the step cache
+key) and how it runs (``run``: one call into the library, plus its plots and JSON product).
+``when`` says whether a configuration needs the step at all. The runner
+(:func:`adsearch.pipeline.run.run_pipeline`), the cache (:mod:`adsearch.pipeline.cache`) and
+the report read this table only; nothing else lists the steps.
+
+Adding a step takes two files: the library function it calls, and one ``Step(...)`` entry
+(with its ``run`` function) in this module, placed where it belongs in :data:`STEPS`.
+
+Product paths are named once, in :class:`adsearch.pipeline.products.Products`.
+
+Examples
+--------
+>>> [s.name for s in STEPS][:4]
+['background', 'signal', 'events', 'features']
+>>> from adsearch.pipeline.defaults import quickstart_config
+>>> plan_steps(quickstart_config())[-3:]
+['bumphunt', 'limits', 'report']
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+
+from adsearch.config import from_dict, to_dict
+from adsearch.errors import ConfigError, FitError, InputError
+from adsearch.generate.mixing import mix, resample
+from adsearch.io import detect_format, has_labels, lhco_attrs, num_events
+from adsearch.io.atomic import atomic_path
+from adsearch.io.jsonfile import read_json, write_json
+from adsearch.jets.stream import features_from_file
+from adsearch.pipeline.cache import file_hash, input_key, step_seconds
+from adsearch.pipeline.config import PipelineConfig, config_to_dict
+from adsearch.pipeline.products import Products
+from adsearch.pipeline.report import write_report
+from adsearch.plot import plot_brazil, plot_bumphunt, plot_fit, plot_message, plot_tstat
+from adsearch.stats.binning import Histogram, histogram
+from adsearch.stats.bumphunter import bumphunt
+from adsearch.stats.fit import FitResult, fit_spectrum
+from adsearch.stats.limits import limits_for_fit
+from adsearch.stats.regions import region_summary, selection_name
+
+__all__ = ["STEPS", "Products", "Run", "Step", "plan_steps", "step_names"]
+
+
+@dataclass
+class Run:
+    """One run of a configuration in a run directory (what every step function receives).
+
+    ``had_record`` names the steps that had a finished record before this run started;
+    ``warnings`` collects what the steps report (written to ``run.json``).
+    """
+
+    cfg: PipelineConfig
+    out: Path
+    progress: bool | None = None
+    log: Callable[[str], None] | None = None
+    warnings: list[str] = field(default_factory=list)
+    had_record: set[str] = field(default_factory=set)
+
+    def path(self, rel: str) -> Path:
+        """The absolute path of product ``rel``."""
+        return self.out / rel
+
+    def plot(self, name: str) -> str:
+        """The product path of plot ``name`` (in the configured format)."""
+        return f"{Products.PLOTS}/{name}.{self.cfg.report.plot_format}"
+
+    def warn(self, msg: str) -> None:
+        """Record a warning (and log it)."""
+        self.warnings.append(msg)
+        if self.log:
+            self.log(f"  warning: {msg}")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One stage of the chain (see the module docstring)."""
+
+    name: str
+    inputs: Callable[[Run], list[Path]]
+    outputs: Callable[[Run], list[str]]
+    config_of: Callable[[PipelineConfig], Any]
+    run: Callable[[Run], None]
+    when: Callable[[PipelineConfig], bool] = lambda cfg: True
+
+
+# ---------------------------------------------------------------------------- seeds
+# The generated sample draws three independent random streams from ``input.generate.seed``.
+# Their seeds are fixed offsets of it (changing them would change every generated sample).
+SEED_OFFSET: Final = {"background": 0, "signal": 1, "mix": 2}
+
+
+def derived_seed(cfg: PipelineConfig, stream: str) -> int:
+    """The seed of random stream ``stream`` (``background``, ``signal``, ``mix``)."""
+    return cfg.input.generate.seed + SEED_OFFSET[stream]
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _file_state(path: Path) -> dict[str, Any]:
+    st = path.stat()
+    return {"path": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _has_signal(cfg: PipelineConfig) -> bool:
+    gen = cfg.input.generate
+    return cfg.generates and gen.signal is not None and (gen.n_signal > 0 or gen.blackbox)
+
+
+def _rewrites_input(cfg: PipelineConfig) -> bool:
+    return cfg.input.keep_signal is not None or cfg.input.inject is not None
+
+
+def _root_reading(cfg: PipelineConfig) -> dict[str, Any]:
+    """Read options of a ROOT input (TTree and branch names); none for other inputs."""
+    if cfg.input.kind != "root":
+        return {}
+    return {"tree": cfg.input.tree, "branches": cfg.input.branches}
+
+
+def _selection_names(cfg: PipelineConfig) -> list[str]:
+    return ["inclusive"] + [selection_name(e) for e in cfg.regions.working_points]
+
+
+def _scores_table(run: Run, columns: list[str]) -> dict[str, np.ndarray]:
+    import pyarrow.parquet as pq
+
+    t = pq.read_table(run.path(Products.SCORES), columns=columns)
+    return {c: t[c].to_numpy() for c in columns}
+
+
+def _test_events(run: Run, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """mjj and ``column`` of the test split (events never seen in training)."""
+    t = _scores_table(run, ["mjj", column, "split"])
+    test = t["split"] == 2
+    return t["mjj"][test], t[column][test]
+
+
+def _fits(run: Run) -> dict[str, FitResult]:
+    """The fits of fit.json, refitted from their stored histograms (deterministic)."""
+    out = {}
+    for name, entry in read_json(run.path(Products.FIT))["selections"].items():
+        if "fit" in entry:
+            h = Histogram.from_dict(entry["histogram"], source=f"{Products.FIT}:{name}")
+            out[name] = fit_spectrum(h, run.cfg.stats.fit)
+    return out
+
+
+# ---------------------------------------------------------------------------- generation
+
+
+def _generation_config(cfg: PipelineConfig, which: str, n: int) -> dict[str, Any]:
+    gen = cfg.input.generate
+    det = gen.detector
+    return {
+        "process": gen.process_dict(which),  # type: ignore[arg-type]
+        "n": n,
+        "seed": derived_seed(cfg, which),
+        "detector": det if det in ("lhco", "none") else {"card": file_hash(det)},
+        "trigger": to_dict(gen.trigger),
+        "block_size": gen.block_size,
+    }
+
+
+def _n_signal_generated(cfg: PipelineConfig) -> int:
+    # a black box without signal still needs a (one-event) signal file for the mixer
+    return max(cfg.input.generate.n_signal, 1)
+
+
+def _generate(run: Run, which: str, n: int, product: str) -> None:
+    from adsearch.generate import generate_to_file  # pythia8mc: imported when generating
+
+    gen = run.cfg.input.generate
+    generate_to_file(
+        run.path(product),
+        gen.process(which),  # type: ignore[arg-type]
+        n,
+        seed=derived_seed(run.cfg, which),
+        workers=gen.workers,
+        detector=gen.detector,
+        trigger=gen.trigger,
+        block_size=gen.block_size,
+        progress=run.progress,
+    )
+
+
+BACKGROUND = Step(
+    "background",
+    inputs=lambda run: [],
+    outputs=lambda run: [Products.BACKGROUND],
+    config_of=lambda cfg: _generation_config(cfg, "background", cfg.input.generate.n_background),
+    run=lambda run: _generate(
+        run, "background", run.cfg.input.generate.n_background, Products.BACKGROUND
+    ),
+    when=lambda cfg: cfg.generates,
+)
+
+SIGNAL = Step(
+    "signal",
+    inputs=lambda run: [],
+    outputs=lambda run: [Products.SIGNAL],
+    config_of=lambda cfg: _generation_config(cfg, "signal", _n_signal_generated(cfg)),
+    run=lambda run: _generate(run, "signal", _n_signal_generated(run.cfg), Products.SIGNAL),
+    when=_has_signal,
+)
+
+
+# ---------------------------------------------------------------------------- events
+
+
+def _events_config(cfg: PipelineConfig) -> dict[str, Any]:
+    inp = cfg.input
+    if cfg.generates:
+        gen = inp.generate
+        return {
+            "kind": "generate",
+            "n_signal": gen.n_signal,
+            "blackbox": gen.blackbox,
+            "seed": derived_seed(cfg, "mix"),
+        }
+    conf: dict[str, Any] = {
+        "kind": inp.kind,
+        "file": _file_state(Path(inp.path or "")),
+        "max_events": inp.max_events,
+        "keep_signal": inp.keep_signal,
+        "inject": to_dict(inp.inject) if inp.inject else None,
+        "key": _file_state(Path(inp.key)) if inp.key else None,
+    }
+    if inp.inject is not None:
+        conf["inject_file"] = _file_state(Path(inp.inject.path))
+    if inp.kind == "root":
+        conf["root"] = {"tree": inp.tree, "branches": to_dict(inp.branches)}
+    return conf
+
+
+def _events_inputs(run: Run) -> list[Path]:
+    if not run.cfg.generates:
+        return []
+    inputs = [run.path(Products.BACKGROUND)]
+    if _has_signal(run.cfg):
+        inputs.append(run.path(Products.SIGNAL))
+    return inputs
+
+
+def _events_outputs(run: Run) -> list[str]:
+    cfg = run.cfg
+    outputs = [Products.MANIFEST]
+    if _has_signal(cfg) or (not cfg.generates and _rewrites_input(cfg)):
+        outputs.append(Products.EVENTS)
+    if cfg.generates and cfg.input.generate.blackbox:
+        outputs.append(Products.KEY)
+    return outputs
+
+
+def _events_generated(run: Run) -> None:
+    gen = run.cfg.input.generate
+    bkg = run.path(Products.BACKGROUND)
+    key = None
+    files = {"background": bkg}
+    if _has_signal(run.cfg):
+        path = run.path(Products.EVENTS)
+        key = run.path(Products.KEY) if gen.blackbox else None
+        files["signal"] = run.path(Products.SIGNAL)
+        mix(bkg, files["signal"], gen.n_signal, path, seed=derived_seed(run.cfg, "mix"),
+            blackbox=gen.blackbox, key=key)  # fmt: skip
+    else:
+        path = bkg
+    wanted = ("process", "n_events", "n_generated", "trigger_efficiency", "n_truncated")
+    summary = {}
+    for name, p in files.items():
+        attrs = lhco_attrs(p)
+        summary[name] = {k: attrs.get(k) for k in wanted if k in attrs}
+    write_json(
+        run.path(Products.MANIFEST),
+        {
+            "source": "generated",
+            "path": str(path.resolve()),
+            "n_events": num_events(path),
+            "labelled": not gen.blackbox,
+            "n_signal_injected": gen.n_signal,
+            "key": str(key.resolve()) if key else None,
+            "generation": summary,
+        },
+    )
+
+
+def _events_file(run: Run) -> None:
+    inp = run.cfg.input
+    src = Path(inp.path or "")
+    if inp.kind == "lhco" and detect_format(src) != "hdf5":
+        raise InputError(f"{src}: input.kind is 'lhco' but the file is not HDF5")
+    read_kw = _root_reading(run.cfg)
+    labelled = has_labels(src, **read_kw)
+    key = Path(inp.key) if inp.key else None
+    if key is not None and labelled:
+        raise ConfigError(f"input:key: {src} has labels already; remove input.key")
+    n_file = num_events(src, **({"tree": inp.tree} if read_kw else {}))
+    path, n = src, min(n_file, inp.max_events or n_file)
+    n_injected = None
+    if _rewrites_input(run.cfg):
+        inject = inp.inject
+        run.path(Products.EVENTS).parent.mkdir(parents=True, exist_ok=True)
+        s = resample(
+            src,
+            run.path(Products.EVENTS),
+            labelled=labelled,
+            stop=inp.max_events,
+            keep_signal=inp.keep_signal,
+            inject=inject.path if inject else None,
+            n_inject=inject.n if inject else 0,
+            seed=inject.seed if inject else 1,
+            **read_kw,
+        )
+        path, n, n_injected = s.path, s.n_events, s.n_signal_injected
+        labelled = labelled or inject is not None
+    write_json(
+        run.path(Products.MANIFEST),
+        {
+            "source": str(src.resolve()),
+            "path": str(path.resolve()),
+            "n_events": n,
+            "labelled": bool(labelled),
+            "n_signal_injected": n_injected,
+            "key": str(key.resolve()) if key else None,
+            "stop": (inp.max_events if path == src else None),
+            "file": _file_state(src),
+        },
+    )
+
+
+EVENTS = Step(
+    "events",
+    inputs=_events_inputs,
+    outputs=_events_outputs,
+    config_of=_events_config,
+    run=lambda run: (_events_generated if run.cfg.generates else _events_file)(run),
+)
+
+
+# ---------------------------------------------------------------------------- features
+
+
+def _features_config(cfg: PipelineConfig) -> dict[str, Any]:
+    f = cfg.features
+    conf: dict[str, Any] = {"r": f.r, "min_pt": f.min_pt, "chunk_size": f.chunk_size}
+    if cfg.input.kind == "root":
+        conf["root"] = {"tree": cfg.input.tree, "branches": to_dict(cfg.input.branches)}
+    return conf
+
+
+def _features_inputs(run: Run) -> list[Path]:
+    inputs = [run.path(Products.MANIFEST)]
+    produced = run.path(Products.EVENTS)
+    if produced.exists() or _has_signal(run.cfg) or _rewrites_input(run.cfg):
+        inputs.append(produced)
+    elif run.cfg.generates:
+        inputs.append(run.path(Products.BACKGROUND))
+    return inputs
+
+
+def _features(run: Run) -> None:
+    m = read_json(run.path(Products.MANIFEST))
+    features_from_file(
+        m["path"],
+        run.path(Products.FEATURES),
+        run.cfg.features,
+        stop=m.get("stop"),
+        progress=run.progress,
+        **_root_reading(run.cfg),
+    )
+
+
+FEATURES = Step(
+    "features",
+    inputs=_features_inputs,
+    outputs=lambda run: [Products.FEATURES],
+    config_of=_features_config,
+    run=_features,
+)
+
+
+# ---------------------------------------------------------------------------- train
+
+
+def _train_key_config(cfg: PipelineConfig) -> dict[str, Any]:
+    d = to_dict(cfg.train)
+    d["runtime"].pop("progress", None)
+    return d
+
+
+def _train(run: Run) -> None:
+    # torch: imported when training
+    from adsearch.train import TrainConfig, train
+
+    m = read_json(run.path(Products.MANIFEST))
+    tc = run.cfg.train
+    if not m["labelled"] and (
+        tc.data.mode == "background-only" or tc.model.objective == "supervised"
+    ):
+        raise ConfigError(
+            "train:data:mode: the events have no labels (black box); use mode 'data-like' "
+            "with an unsupervised objective"
+        )
+    # a train step with a record of a finished run reruns from scratch (config, input or
+    # product changed, or --force); without one, a partial run of the same step resumes
+    features = run.path(Products.FEATURES)
+    train_dir = run.path(Products.TRAIN_DIR)
+    key = input_key(run.out, _train_key_config(run.cfg), [features])
+    tag = run.path(Products.TRAIN_TAG)
+    resume = (
+        "train" not in run.had_record
+        and tag.is_file()
+        and tag.read_text().strip() == key
+        and run.path(Products.CHECKPOINT).is_file()
+        and run.path(Products.MODEL).is_file()
+    )
+    if resume and run.log:
+        run.log(f"  resuming the interrupted training from {Products.CHECKPOINT}")
+    if not resume:
+        shutil.rmtree(train_dir, ignore_errors=True)
+        train_dir.mkdir(parents=True)
+        with atomic_path(tag) as tmp:
+            tmp.write_text(key + "\n")
+    d = to_dict(tc)
+    d["data"]["path"] = str(features.resolve())
+    d["runtime"]["out_dir"] = str(train_dir.resolve())
+    d["runtime"]["progress"] = run.progress
+    train(from_dict(TrainConfig, d, source="train"), resume=resume, progress=run.progress)
+
+
+TRAIN = Step(
+    "train",
+    inputs=lambda run: [run.path(Products.FEATURES)],
+    outputs=lambda run: [Products.MODEL],
+    config_of=_train_key_config,
+    run=_train,
+)
+
+
+# ---------------------------------------------------------------------------- scores
+
+
+def _scores(run: Run) -> None:
+    # torch: imported when scoring
+    from adsearch.score import score_features
+
+    s = run.cfg.score
+    nt = run.cfg.train.runtime.num_threads
+    if nt:  # as in training (the trainer sets it; a skipped train step did not)
+        import torch
+
+        torch.set_num_threads(nt)
+    score_features(
+        run.path(Products.TRAIN_DIR),
+        run.path(Products.FEATURES),
+        run.path(Products.SCORES),
+        batch_size=s.batch_size,
+        device=s.device,
+        progress=run.progress,
+    )
+
+
+SCORES = Step(
+    "scores",
+    inputs=lambda run: [run.path(Products.MODEL), run.path(Products.FEATURES)],
+    outputs=lambda run: [Products.SCORES],
+    config_of=lambda cfg: {"batch_size": cfg.score.batch_size, "device": cfg.score.device},
+    run=_scores,
+)
+
+
+# ---------------------------------------------------------------------------- regions
+
+
+def _regions(run: Run) -> None:
+    col = run.cfg.score.column
+    mjj, score = _test_events(run, col)
+    if mjj.size == 0:
+        raise InputError(
+            f"{run.path(Products.SCORES)}: no test events (train.data fractions leave none)"
+        )
+    summary = region_summary(
+        mjj, score, run.cfg.regions.working_points, run.cfg.regions.signal_region
+    )
+    write_json(
+        run.path(Products.REGIONS),
+        {"event_score": run.cfg.score.event_score, "score_column": col, **summary},
+    )
+
+
+REGIONS = Step(
+    "regions",
+    inputs=lambda run: [run.path(Products.SCORES)],
+    outputs=lambda run: [Products.REGIONS],
+    config_of=lambda cfg: {
+        "regions": to_dict(cfg.regions),
+        "event_score": cfg.score.event_score,
+    },
+    run=_regions,
+)
+
+
+# ---------------------------------------------------------------------------- fit
+
+
+def _fit(run: Run) -> None:
+    reg = read_json(run.path(Products.REGIONS))
+    mjj, score = _test_events(run, reg["score_column"])
+    edges = run.cfg.stats.edges()
+    cuts: list[tuple[str, float | None, float | None]] = [("inclusive", None, None)]
+    cuts += [(w["name"], w["efficiency"], w["threshold"]) for w in reg["working_points"]]
+    res: dict[str, Any] = {}
+    for name, eff, thr in cuts:
+        h = histogram(mjj if thr is None else mjj[score > thr], edges)
+        entry: dict[str, Any] = {"efficiency": eff, "threshold": thr, "histogram": h.to_dict()}
+        plot = run.path(run.plot(f"fit_{name}"))
+        try:
+            fit = fit_spectrum(h, run.cfg.stats.fit)
+        except FitError as e:
+            entry["error"] = str(e)
+            run.warn(f"fit of the {name} spectrum failed: {e}")
+            plot_message(plot, f"{name}: {e}")
+        else:
+            entry["fit"] = fit.to_dict()
+            title = "all test events" if thr is None else f"score > {thr:.4g} ({name})"
+            plot_fit(fit, plot, title=title)
+        res[name] = entry
+    write_json(run.path(Products.FIT), {"selections": res})
+
+
+FIT = Step(
+    "fit",
+    inputs=lambda run: [run.path(Products.SCORES), run.path(Products.REGIONS)],
+    outputs=lambda run: [Products.FIT] + [run.plot(f"fit_{n}") for n in _selection_names(run.cfg)],
+    config_of=lambda cfg: {
+        "mjj_range": list(cfg.stats.mjj_range),
+        "bin_width": cfg.stats.bin_width,
+        "fit": to_dict(cfg.stats.fit),
+        "plot_format": cfg.report.plot_format,
+    },
+    run=_fit,
+)
+
+
+# ---------------------------------------------------------------------------- bumphunt
+
+
+def _bumphunt(run: Run) -> None:
+    fits = _fits(run)
+    res: dict[str, Any] = {}
+    for name in _selection_names(run.cfg):
+        if name not in fits:
+            res[name] = {"error": "no background fit"}
+            for p in ("bumphunt", "tstat"):
+                plot_message(run.path(run.plot(f"{p}_{name}")), f"{name}: no fit")
+            continue
+        bh = bumphunt(fits[name], run.cfg.stats.bumphunt)
+        res[name] = bh.to_dict()
+        plot_bumphunt(bh, run.path(run.plot(f"bumphunt_{name}")), title=name)
+        plot_tstat(bh, run.path(run.plot(f"tstat_{name}")))
+    write_json(run.path(Products.BUMPHUNT), {"selections": res})
+
+
+BUMPHUNT = Step(
+    "bumphunt",
+    inputs=lambda run: [run.path(Products.FIT)],
+    outputs=lambda run: (
+        [Products.BUMPHUNT]
+        + [run.plot(f"{p}_{n}") for n in _selection_names(run.cfg) for p in ("bumphunt", "tstat")]
+    ),
+    config_of=lambda cfg: {
+        "bumphunt": to_dict(cfg.stats.bumphunt),
+        "plot_format": cfg.report.plot_format,
+    },
+    run=_bumphunt,
+)
+
+
+# ---------------------------------------------------------------------------- limits
+
+
+def _limits(run: Run) -> None:
+    fits = _fits(run)
+    res: dict[str, Any] = {}
+    ws_dir = run.path(Products.WORKSPACES)
+    shutil.rmtree(ws_dir, ignore_errors=True)
+    for eff in run.cfg.regions.working_points:
+        name = selection_name(eff)
+        plot = run.path(run.plot(f"brazil_{name}"))
+        if name not in fits:
+            res[name] = {"error": "no background fit"}
+            plot_message(plot, f"{name}: no fit")
+            continue
+        lim = limits_for_fit(fits[name], run.cfg.stats.limits)
+        res[name] = lim.to_dict()
+        lim.write_workspaces(ws_dir / name)
+        plot_brazil(lim, plot)
+    write_json(run.path(Products.LIMITS), {"selections": res})
+
+
+LIMITS = Step(
+    "limits",
+    inputs=lambda run: [run.path(Products.FIT)],
+    outputs=lambda run: (
+        [Products.LIMITS]
+        + [run.plot(f"brazil_{selection_name(e)}") for e in run.cfg.regions.working_points]
+    ),
+    config_of=lambda cfg: {
+        "limits": to_dict(cfg.stats.limits),
+        "plot_format": cfg.report.plot_format,
+    },
+    run=_limits,
+)
+
+
+# ---------------------------------------------------------------------------- report
+
+
+def _report_inputs(run: Run) -> list[Path]:
+    names = (Products.MANIFEST, Products.FEATURES, Products.SCORES, Products.REGIONS)
+    names += (Products.FIT, Products.BUMPHUNT, Products.LIMITS)
+    inputs = [run.path(n) for n in names]
+    manifest = run.path(Products.MANIFEST)
+    m = read_json(manifest) if manifest.is_file() else {}
+    if m.get("key"):
+        inputs.append(Path(m["key"]))
+    return inputs
+
+
+def _report(run: Run) -> None:
+    timings = step_seconds(run.out, [n for n in plan_steps(run.cfg) if n != "report"])
+    write_report(run.cfg, run.out, run.plot, timings)
+
+
+REPORT = Step(
+    "report",
+    inputs=_report_inputs,
+    outputs=lambda run: (
+        [Products.REPORT, Products.RESULTS]
+        + [run.plot(n) for n in ("scores", "mjj", "learning_curve")]
+    ),
+    config_of=lambda cfg: {"report": to_dict(cfg.report), "config": config_to_dict(cfg)},
+    run=_report,
+)
+
+
+#: every step, in order (a run uses those whose ``when`` holds for its configuration)
+STEPS: tuple[Step, ...] = (
+    BACKGROUND,
+    SIGNAL,
+    EVENTS,
+    FEATURES,
+    TRAIN,
+    SCORES,
+    REGIONS,
+    FIT,
+    BUMPHUNT,
+    LIMITS,
+    REPORT,
+)
+
+
+def step_names() -> tuple[str, ...]:
+    """The names of all steps, in order."""
+    return tuple(s.name for s in STEPS)
+
+
+def plan_steps(cfg: PipelineConfig) -> list[str]:
+    """The step names a config runs, in order."""
+    return [s.name for s in STEPS if s.when(cfg)]

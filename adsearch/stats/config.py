@@ -1,0 +1,89 @@
+"""Options of the statistical analysis, composed from the statistics modules' own configs.
+
+:class:`RegionsConfig` (working points, signal region) and :class:`StatsConfig` (binning of
+the mjj spectra plus :class:`~adsearch.stats.FitConfig`,
+:class:`~adsearch.stats.BumpHunterConfig` and :class:`~adsearch.stats.LimitConfig`; the
+spurious-signal test has its own :class:`~adsearch.stats.fit.SpuriousSignalConfig`). Every
+default is written once: the signal region is :data:`adsearch.stats.regions.SIGNAL_REGION`,
+the mjj range and bin width are :data:`adsearch.stats.binning.MJJ_RANGE` and
+:data:`~adsearch.stats.binning.BIN_WIDTH`.
+
+Examples
+--------
+>>> StatsConfig().mjj_range, RegionsConfig().signal_region
+((2500.0, 6000.0), (3300.0, 3700.0))
+>>> RegionsConfig(working_points=[1.5]).validate()
+Traceback (most recent call last):
+...
+adsearch.errors.ConfigError: regions:working_points: 1.5 is not in (0, 1)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from adsearch.errors import ConfigError
+from adsearch.stats.binning import BIN_WIDTH, MJJ_RANGE, log_bins
+from adsearch.stats.bumphunter import BumpHunterConfig
+from adsearch.stats.fit import FitConfig
+from adsearch.stats.limits import LimitConfig
+from adsearch.stats.regions import SIGNAL_REGION
+
+__all__ = ["RegionsConfig", "StatsConfig"]
+
+
+@dataclass
+class RegionsConfig:
+    """Working points (background efficiencies of the score cut) and the mjj signal region.
+
+    Thresholds are the ``1 - eff`` quantiles of the scores of test events *outside* the
+    ``signal_region`` (:func:`adsearch.stats.regions.region_summary`): fixed without looking
+    at the SR.
+    """
+
+    working_points: list[float] = field(default_factory=lambda: [0.1, 0.01])
+    signal_region: tuple[float, float] = SIGNAL_REGION
+
+    def validate(self) -> None:
+        """Raise :class:`~adsearch.errors.ConfigError` naming the bad field."""
+        if not self.working_points:
+            raise ConfigError("regions:working_points: give at least one background efficiency")
+        for eff in self.working_points:
+            if not 0.0 < eff < 1.0:
+                raise ConfigError(f"regions:working_points: {eff} is not in (0, 1)")
+        if len(set(self.working_points)) != len(self.working_points):
+            raise ConfigError("regions:working_points: duplicate values")
+        lo, hi = self.signal_region
+        if not 0 < lo < hi:
+            raise ConfigError(f"regions:signal_region: need 0 < lo < hi, got {lo}, {hi}")
+
+
+@dataclass
+class StatsConfig:
+    """Binning of the mjj spectra and the fit / BumpHunter / limit options.
+
+    ``fit.blind`` may be set to the signal region by the pipeline (``blind: true``).
+    """
+
+    mjj_range: tuple[float, float] = MJJ_RANGE
+    bin_width: float = BIN_WIDTH
+    fit: FitConfig = field(default_factory=FitConfig)
+    bumphunt: BumpHunterConfig = field(default_factory=BumpHunterConfig)
+    limits: LimitConfig = field(default_factory=LimitConfig)
+
+    def validate(self) -> None:
+        """Raise :class:`~adsearch.errors.ConfigError` naming the bad field."""
+        lo, hi = self.mjj_range
+        if not 0 < lo < hi:
+            raise ConfigError(f"stats:mjj_range: need 0 < lo < hi, got {lo}, {hi}")
+        if not 0 < self.bin_width < 1:
+            raise ConfigError(f"stats:bin_width: must be in (0, 1), got {self.bin_width}")
+        for m in self.limits.masses:
+            if not lo < m < hi:
+                raise ConfigError(f"stats:limits:masses: {m:g} GeV outside mjj_range {lo:g}-{hi:g}")
+
+    def edges(self) -> np.ndarray:
+        """The log-spaced bin edges of the mjj spectra."""
+        return log_bins(self.mjj_range[0], self.mjj_range[1], self.bin_width)
