@@ -99,7 +99,8 @@ def test_python_examples(page: Path, example_dir: Path) -> None:
             try:
                 exec(code, ns)
             except Exception as e:
-                pytest.fail(f"{b.where}: example raised {type(e).__name__}: {e}")
+                e.add_note(f"in the example at {b.where}")
+                raise
         else:
             test = doctest.DocTestParser().get_doctest(b.code, ns, b.where, str(b.page), b.line)
             result = runner.run(test, clear_globs=False)

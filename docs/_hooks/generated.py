@@ -5,6 +5,9 @@
   code: every verb with its usage line, help text, arguments and options.
 - ``benchmarks/results/*.png``: the benchmark plots, which live beside the benchmark results
   in the repository and are linked from ``benchmarks.md``.
+- ``<!-- include-results: NAME.md -->`` lines in a page are replaced by the results file
+  ``benchmarks/results/NAME.md`` as the benchmark scripts wrote it, headings demoted by three
+  levels (the page's own outline stays on top).
 
 The repository root is put first on ``sys.path`` so the build documents this checkout, not
 whichever adsearch happens to be installed.
@@ -12,6 +15,7 @@ whichever adsearch happens to be installed.
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -140,3 +144,23 @@ def on_files(files: Files, config) -> Files:
         uri = f"benchmarks/results/{png.name}"
         files.append(File.generated(config, uri, abs_src_path=str(png)))
     return files
+
+
+_INCLUDE = re.compile(r"^<!--\s*include-results:\s*(?P<name>[\w.-]+\.md)\s*-->\s*$", re.M)
+
+
+def include_results(markdown: str) -> str:
+    """Expand the ``include-results`` lines of a page (a missing file is an error)."""
+
+    def expand(m: re.Match) -> str:
+        path = ROOT / "benchmarks" / "results" / m["name"]
+        if not path.is_file():
+            raise FileNotFoundError(f"include-results: no {path.relative_to(ROOT)}")
+        text = path.read_text(encoding="utf-8")
+        return re.sub(r"^(#+) ", r"###\1 ", text, flags=re.M).rstrip() + "\n"
+
+    return _INCLUDE.sub(expand, markdown)
+
+
+def on_page_markdown(markdown: str, page, config, files) -> str:  # noqa: ARG001
+    return include_results(markdown)
