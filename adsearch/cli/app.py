@@ -64,11 +64,11 @@ def split_comma_pairs(args: Sequence[str], nargs: dict[str, int]) -> list[str]:
             continue
         out.append(tok)
         if tok in nargs:
-            value = next(it, None)
-            if value is None:
+            following = next(it, None)
+            if following is None:
                 break
-            parts = value.split(",")
-            out += parts if len(parts) == nargs[tok] else [value]
+            parts = following.split(",")
+            out += parts if len(parts) == nargs[tok] else [following]
     return out
 
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -113,7 +113,16 @@ def generate(
     )
 
 
-def _generate_with_truth(output, truth_output, cfg, n_events, seed, workers, trigger, block_size):
+def _generate_with_truth(
+    output: Path,
+    truth_output: Path,
+    cfg: Any,
+    n_events: int,
+    seed: int,
+    workers: int,
+    trigger: Any,
+    block_size: int,
+) -> None:
     """Truth-level generation in memory, written both as LHCO HDF5 and as a truth file."""
     import json
 
