@@ -184,13 +184,27 @@ def test_shell_commands_exist(block: Block) -> None:
 
 def test_examples_found() -> None:
     """The extraction sees the pages' blocks (guards against a silently empty run)."""
-    assert any(b.lang in PYTHON for b in blocks(ROOT / "README.md"))
+    assert any(b.lang in PYTHON | PYCON for b in blocks(ROOT / "README.md"))
     assert len(RUN_PAGES) >= 5 and len(SHELL_BLOCKS) >= 10
 
 
 def test_skipped_blocks_are_few() -> None:
     skipped = [f"{b.where}: {b.skip}" for b in ALL if b.skip and b.lang in PYTHON | PYCON]
     assert len(skipped) <= MAX_SKIPPED, "\n".join(skipped)
+
+
+INTERNAL = re.compile(r"seed 00\d|seed_00\d|design\.md|project notes", re.I)
+
+
+def test_no_references_to_documents_outside_the_repository() -> None:
+    """Pages (and the result tables they include) cite public sources, not internal notes."""
+    included = re.findall(r"<!--\s*include-results:\s*([\w.-]+)", "".join(
+        p.read_text(encoding="utf-8") for p in PAGES))
+    texts = [*PAGES, *(ROOT / "benchmarks" / "results" / n for n in included)]
+    hits = [f"{p.relative_to(ROOT)}:{i}: {line.strip()}" for p in texts
+            for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+            if INTERNAL.search(line)]  # fmt: skip
+    assert not hits, "\n".join(hits)
 
 
 def test_cli_reference_lists_every_verb() -> None:
