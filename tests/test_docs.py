@@ -182,6 +182,30 @@ def test_shell_commands_exist(block: Block) -> None:
             pytest.fail(f"{block.where}: `adsearch {' '.join(args)}`: {e}")
 
 
+YAML_BLOCKS = [b for b in ALL if b.lang in ("yaml", "yml") and not b.skip]
+
+
+@pytest.mark.parametrize("block", YAML_BLOCKS, ids=lambda b: b.where)
+def test_yaml_examples_are_valid_configs(block: Block) -> None:
+    """A training (data/model/...) or analysis (input/stats/...) YAML example validates."""
+    import dataclasses
+
+    import yaml
+
+    from adsearch.config import from_dict
+    from adsearch.pipeline import PipelineConfig, config_from_dict
+    from adsearch.train import TrainConfig
+
+    data = yaml.safe_load(block.code)
+    keys = set(data)
+    if keys <= {f.name for f in dataclasses.fields(TrainConfig)}:
+        from_dict(TrainConfig, data, source=block.where)
+    elif keys <= {f.name for f in dataclasses.fields(PipelineConfig)}:
+        config_from_dict(data)
+    else:
+        pytest.fail(f"{block.where}: YAML of no known configuration (keys {sorted(keys)})")
+
+
 def test_examples_found() -> None:
     """The extraction sees the pages' blocks (guards against a silently empty run)."""
     assert any(b.lang in PYTHON | PYCON for b in blocks(ROOT / "README.md"))
