@@ -46,9 +46,8 @@ def _check_union(value: Any, tp: Any, args: tuple[Any, ...], where: str) -> Any:
 
 
 def _check_none(value: Any, where: str) -> None:
-    if value is None:
-        return None
-    raise ConfigError(f"{where}: expected null, got {value!r}")
+    if value is not None:
+        raise ConfigError(f"{where}: expected null, got {value!r}")
 
 
 def _check_sequence(value: Any, origin: Any, args: tuple[Any, ...], where: str) -> Any:

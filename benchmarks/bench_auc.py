@@ -406,7 +406,7 @@ def learning_curve(args, files, samples, tables, n_events, res) -> None:
 
 # ----------------------------------------------------------------------------- main
 def main(argv: list[str] | None = None) -> None:
-    global RESULTS
+    global RESULTS  # noqa: PLW0603 - a script's result table, filled by main() only
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data-dir", type=Path, default=Path("scratch/data"))
     ap.add_argument("--work-dir", type=Path, default=Path("scratch/bench_auc"))
@@ -539,9 +539,8 @@ def main(argv: list[str] | None = None) -> None:
                 sample, mjj = samples[sig]
                 events = test_events(n_events, args, args.test_events, seed=7)
                 sc, t_score = score_test(run, cfg, sample, events, mjj, args)
-                with atomic_path(args.work_dir / f"{m}_{sig}.npz") as tmp:
-                    with open(tmp, "wb") as fh:
-                        np.savez(fh, **sc)
+                with atomic_path(args.work_dir / f"{m}_{sig}.npz") as tmp, open(tmp, "wb") as fh:
+                    np.savez(fh, **sc)
                 mjh = np.maximum(tables[sig]["mj1"], tables[sig]["mj2"])
                 met = metrics(sc, args.min_bkg, mjh)
                 jets_s = [h.get("train_jets_per_s", np.nan) for h in hist if isinstance(h, dict)]

@@ -240,10 +240,8 @@ def main(argv: list[str] | None = None) -> None:
     fcfg = FitConfig(npar=args.npar, blind=(3300.0, 3700.0) if args.blind else None)
     out: dict[str, Any] = {}
     for wi, wp in enumerate(wps):
-        if wp["thr"] is None:  # no cut, or a hypothetical tagger independent of mjj
-            pool = sig_all
-        else:
-            pool = mjj_test[label & (score > wp["thr"])]
+        # no cut, or a hypothetical tagger independent of mjj
+        pool = sig_all if wp["thr"] is None else mjj_test[label & (score > wp["thr"])]
         b_exp = n_bkg_range * wp["eps_b"] * shape
         if wp["thr"] is not None and args.sculpting == "measured":
             f = np.asarray(wp["sculpting"]["linear_ln_mjj_factor_per_bin"])

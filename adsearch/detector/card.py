@@ -34,6 +34,7 @@ import numpy as np
 
 from adsearch.config import from_dict, load_yaml, to_dict
 from adsearch.errors import ConfigError
+from adsearch.io.atomic import atomic_path
 
 __all__ = [
     "CaloResolution",
@@ -410,8 +411,6 @@ def card_from_json(text: str) -> DetectorCard:
 def save_card(card: DetectorCard, path: str | Path) -> None:
     """Write ``card`` as a YAML card that :func:`load_card` reads back unchanged."""
     import yaml
-
-    from adsearch.io.atomic import atomic_path
 
     data: dict[str, Any] = to_dict(copy.deepcopy(card))
     with atomic_path(path) as tmp:

@@ -139,7 +139,6 @@ class _Grid:
 
 def _calorimeter(
     calo: Calorimeter,
-    n_events: int,
     ev: np.ndarray,
     energy: np.ndarray,
     eta_c: np.ndarray,
@@ -316,12 +315,8 @@ def apply_detector(truth: ak.Array, card: DetectorCard, seed: int) -> ak.Array:
     }
 
     # ---- calorimeters (ECAL first, then HCAL, as Delphes)
-    tow_e, neu_e, f_e = _calorimeter(
-        card.ecal, n_events, ev, energy, eta_c, phi_c, abs_pid, trk, rng
-    )
-    tow_h, neu_h, f_h = _calorimeter(
-        card.hcal, n_events, ev, energy, eta_c, phi_c, abs_pid, trk, rng
-    )
+    tow_e, neu_e, f_e = _calorimeter(card.ecal, ev, energy, eta_c, phi_c, abs_pid, trk, rng)
+    tow_h, neu_h, f_h = _calorimeter(card.hcal, ev, energy, eta_c, phi_c, abs_pid, trk, rng)
 
     if card.eflow:
         parts = [

@@ -61,8 +61,6 @@ def write_truth(
     import h5py
     import hdf5plugin
 
-    from adsearch.io.atomic import atomic_path
-
     missing = [f for f in TRUTH_FIELDS if f not in ak.fields(particles)]
     if missing:
         raise InputError(f"{path}: truth particles lack field(s) {', '.join(missing)}")
@@ -168,7 +166,6 @@ def simulate_file(
     int
         Events written.
     """
-    from adsearch.io.lhco import LHCOWriter
 
     if isinstance(card, str | Path):
         card = load_card(str(card))

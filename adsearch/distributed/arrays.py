@@ -23,15 +23,16 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
-from adsearch.distributed.features import _plan
+from adsearch.distributed.features import _chunk_features, _plan
 from adsearch.errors import InputError
+from adsearch.io import read_events
+from adsearch.jets.features import COLUMNS
 
 __all__ = ["events_array", "features_array"]
 
 
 def _events_records(rows: tuple[int, int], path: str, read_kw: dict[str, Any]) -> ak.Array:
     """Partition ``rows`` of an event file as ``{particles: var * {...}, label: int8}``."""
-    from adsearch.io import read_events
 
     ev = read_events(path, rows[0], rows[1], **read_kw)
     labels = ev.labels if ev.labels is not None else np.full(len(ev), -1, np.int8)
@@ -42,8 +43,6 @@ def _feature_records(
     rows: tuple[int, int], path: str, r: float, min_pt: float, read_kw: dict[str, Any]
 ) -> ak.Array:
     """Partition ``rows`` as feature records: the table columns + ``constituentsj1/j2``."""
-    from adsearch.distributed.features import _chunk_features
-    from adsearch.jets.features import COLUMNS
 
     f = _chunk_features(path, rows[0], rows[1], r, min_pt, read_kw)
     record: dict[str, Any] = {c: f.table[c] for c in COLUMNS}

@@ -25,7 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from adsearch.errors import AdsearchError, InputError
+from adsearch.io import detect_format, lhco_attrs, num_events, read_events
 from adsearch.jets.config import FeaturesConfig
+from adsearch.jets.featurefile import _from_ak, _open, read_features_metadata
 from adsearch.jets.features import Features, compute_features
 from adsearch.jets.stream import FeaturesRunSummary, write_feature_chunks
 
@@ -54,7 +56,6 @@ def _chunk_features(
     path: str, a: int, b: int, r: float, min_pt: float, read_kw: dict[str, Any]
 ) -> Features:
     """One task: read rows ``[a, b)`` and compute their features (runs on a worker)."""
-    from adsearch.io import read_events
 
     return compute_features(read_events(path, a, b, **read_kw), r=r, min_pt=min_pt, first_index=a)
 
@@ -70,7 +71,6 @@ def _plan(
     read_kw: dict[str, Any],
 ) -> tuple[Path, list[tuple[int, int]], dict[str, Any]]:
     """Check the arguments and the input header (on the client); rows and provenance."""
-    from adsearch.io import detect_format, lhco_attrs, num_events
 
     src = Path(input_path)
     FeaturesConfig(r=r, min_pt=min_pt, chunk_size=chunk_size).validate()
@@ -247,7 +247,6 @@ def _apply_row_group(path: str, i: int, fn: Callable[..., Any], args: tuple) -> 
 
     # read only row group i, through the reader's own (private) converter so the chunk is
     # exactly what iter_features would yield, without reading the groups before it
-    from adsearch.jets.featurefile import _from_ak, _open
 
     p = Path(path)
     header = _open(p)[1]
@@ -274,7 +273,6 @@ def map_features_dask(
     do not fit in memory (about 20 GB per million jets), so return reductions, not graphs.
     """
     from adsearch.distributed.scheduler import dask_client
-    from adsearch.jets.featurefile import read_features_metadata
 
     p = Path(features_path)
     n_groups = len(read_features_metadata(p)["row_groups"])

@@ -33,6 +33,8 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
+import adsearch
+from adsearch.detector import DetectorCard, apply_detector, card_to_json, load_card
 from adsearch.errors import AdsearchError, ConfigError, InputError
 from adsearch.generate.processes import (
     PYTHIA_MAX_SEED,
@@ -41,7 +43,11 @@ from adsearch.generate.processes import (
     process_to_dict,
 )
 from adsearch.generate.truth import ChargeTable, make_pythia, truth_particles
+from adsearch.io.atomic import atomic_path
+from adsearch.io.events import Events
+from adsearch.io.lhco import LHCOWriter
 from adsearch.jets.trigger import TriggerConfig, passes_trigger
+from adsearch.progress import progress_bar
 
 __all__ = [
     "DEFAULT_BLOCK_SIZE",
@@ -66,13 +72,6 @@ def resolve_detector(detector: Any) -> Any:
     """
     if detector is None or (isinstance(detector, str) and detector.lower() == "none"):
         return None
-    try:
-        from adsearch.detector import DetectorCard, load_card
-    except ImportError:
-        raise ConfigError(
-            f"detector {detector!r}: the detector response (adsearch.detector) is not "
-            "available in this installation; use detector='none' for truth level"
-        ) from None
     if isinstance(detector, DetectorCard):
         return detector
     if isinstance(detector, str | Path):
@@ -166,8 +165,6 @@ class _BlockRunner:
         particles = truth_particles(batch, self.charges)
         lap("truth")
         if job.card is not None:
-            from adsearch.detector import apply_detector
-
             particles = apply_detector(particles, job.card, seed=detector_seed)
         lap("detector")
         mask = passes_trigger(particles, job.trigger)
@@ -182,7 +179,8 @@ _RUNNER_ERROR: BaseException | None = None
 
 
 def _worker_init(job: _Job) -> None:
-    global _RUNNER, _RUNNER_ERROR
+    # one runner per worker process (set by the pool initializer), not shared state
+    global _RUNNER, _RUNNER_ERROR  # noqa: PLW0603
     try:
         _RUNNER = _BlockRunner(job)
     except BaseException as e:  # re-raised by _worker_run, so the parent sees the cause
@@ -342,7 +340,6 @@ def _run(
     tally: _Tally,
 ) -> Iterator[ak.Array]:
     """Yield the kept particles block by block, in block order; counts go to ``tally``."""
-    from adsearch.progress import progress_bar
 
     est = _Estimate(n_events, job.block_size)
     limit = max_generated if max_generated is not None else 1000 * n_events + 10 * job.block_size
@@ -388,14 +385,7 @@ def _run(
 
 
 def _attrs(cfg: ProcessConfig, job: _Job, n_events: int, n_generated: int) -> dict[str, Any]:
-    import adsearch
-
-    if job.card is None:
-        card = "none"
-    else:
-        from adsearch.detector import card_to_json
-
-        card = card_to_json(job.card)
+    card = "none" if job.card is None else card_to_json(job.card)
     from dataclasses import asdict
 
     return {
@@ -495,7 +485,6 @@ def generate_with_summary(
     progress: bool | None = None,
 ):
     """:func:`generate`, also returning the :class:`GenerationSummary` (counts, timing)."""
-    from adsearch.io.events import Events
 
     cfg, job, n_events = _prepare(process, n_events, seed, workers, detector, trigger, block_size)
     t0 = time.perf_counter()
@@ -549,9 +538,6 @@ def generate_to_file(
     the layout's limit; ``n_truncated`` counts them. The file appears only when complete.
     """
     import h5py
-
-    from adsearch.io.atomic import atomic_path
-    from adsearch.io.lhco import LHCOWriter
 
     cfg, job, n_events = _prepare(process, n_events, seed, workers, detector, trigger, block_size)
     check_output_path(path)

@@ -22,7 +22,12 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
+import adsearch
 from adsearch.errors import ConfigError, InputError
+from adsearch.generate.generator import check_output_path
+from adsearch.io import LHCOWriter, iter_events, num_events
+from adsearch.io.atomic import atomic_path
+from adsearch.io.lhco import iter_lhco, lhco_attrs, lhco_shape
 
 __all__ = ["MixSummary", "Resampled", "mix", "read_key", "resample"]
 
@@ -43,7 +48,6 @@ class _Stream:
     """Hand out the next ``k`` events of an LHCO file, reading it in chunks."""
 
     def __init__(self, path: Path, stop: int, chunk_size: int) -> None:
-        from adsearch.io.lhco import iter_lhco
 
         self.path = path
         self._it = iter_lhco(path, 0, stop, chunk_size)
@@ -87,6 +91,21 @@ def _detector_of(attrs: dict[str, Any]) -> Any:
     if isinstance(det, dict):  # a card: compare by name and content
         return tuple(sorted((k, repr(v)) for k, v in det.items()))
     return det
+
+
+def _check_mix_options(
+    n_signal: int, seed: int, chunk_size: int, blackbox: bool, key: object
+) -> None:
+    if isinstance(n_signal, bool) or not isinstance(n_signal, int | np.integer) or n_signal < 0:
+        raise ConfigError(f"n_signal must be an integer >= 0, got {n_signal!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ConfigError(f"seed must be an integer >= 0, got {seed!r}")
+    if chunk_size < 1:
+        raise ConfigError(f"chunk_size must be positive, got {chunk_size}")
+    if blackbox and key is None:
+        raise ConfigError("blackbox mixing needs a key file for the answer key")
+    if not blackbox and key is not None:
+        raise ConfigError("a key file is written only for blackbox mixing")
 
 
 def mix(
@@ -137,23 +156,8 @@ def mix(
     >>> (s.n_events, int(ev.labels.sum()), ak.flatten(ev.particles.pt[ev.labels == 1]).tolist())
     (7, 2, [9.0, 9.0])
     """
-    import adsearch
-    from adsearch.io.atomic import atomic_path
-    from adsearch.io.lhco import LHCOWriter, lhco_attrs, lhco_shape
-
     bkg, sig, out = Path(background), Path(signal), Path(out)
-    if isinstance(n_signal, bool) or not isinstance(n_signal, int | np.integer) or n_signal < 0:
-        raise ConfigError(f"n_signal must be an integer >= 0, got {n_signal!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ConfigError(f"seed must be an integer >= 0, got {seed!r}")
-    if chunk_size < 1:
-        raise ConfigError(f"chunk_size must be positive, got {chunk_size}")
-    if blackbox and key is None:
-        raise ConfigError("blackbox mixing needs a key file for the answer key")
-    if not blackbox and key is not None:
-        raise ConfigError("a key file is written only for blackbox mixing")
-    from adsearch.generate.generator import check_output_path
-
+    _check_mix_options(n_signal, seed, chunk_size, blackbox, key)
     check_output_path(out)
     if key is not None:
         check_output_path(key)
@@ -259,7 +263,6 @@ def _keep_first_signal(
     src: Path, out: Path, labelled: bool, stop: int | None, keep_signal: int | None, **read_kw: Any
 ) -> None:
     """Copy the first ``stop`` events of ``src``, keeping at most ``keep_signal`` signal events."""
-    from adsearch.io import LHCOWriter, iter_events
 
     kept_sig = 0
     with LHCOWriter(out, with_label=labelled) as w:
@@ -314,7 +317,6 @@ def resample(
     >>> r.n_events, r.n_signal_injected
     (4, None)
     """
-    from adsearch.io import num_events
 
     src, target = Path(src), Path(out)
     if keep_signal is not None and not labelled:

@@ -16,6 +16,8 @@ from __future__ import annotations
 import awkward as ak
 import numpy as np
 
+from adsearch.graphs.build import jet_axis
+
 __all__ = ["toy_jets", "toy_substructure_pair"]
 
 
@@ -177,7 +179,6 @@ def toy_substructure_pair(
     >>> len(b), len(a), sorted(b.fields)
     (50, 50, ['eta', 'phi', 'pt'])
     """
-    from adsearch.graphs.build import jet_axis
 
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     pool = max(2 * n, 50)

@@ -16,7 +16,11 @@ from typing import Any
 import numpy as np
 
 from adsearch.errors import InputError
-from adsearch.io.root import RootBranches
+from adsearch.io import detect_format
+from adsearch.io.events import validate_labels
+from adsearch.io.lhco import _NPART_COLS, iter_lhco, lhco_attrs, lhco_shape, open_values
+from adsearch.io.root import RootBranches, _branch_plan, _open_tree, iter_root
+from adsearch.progress import track
 
 __all__ = ["describe"]
 
@@ -57,10 +61,6 @@ def _attr_text(value: Any) -> str:
 def _describe_lhco(p: Path) -> list[str]:
     import awkward as ak
 
-    from adsearch.io.events import validate_labels
-    from adsearch.io.lhco import _NPART_COLS, iter_lhco, lhco_attrs, lhco_shape, open_values
-    from adsearch.progress import track
-
     n, ncols = lhco_shape(p)
     labelled = ncols == _NPART_COLS + 1
     kind = "R&D-like, last column = truth label" if labelled else "Black-Box-like, no label column"
@@ -97,8 +97,6 @@ def _describe_root(p: Path, tree: str, branches: RootBranches) -> list[str]:
     lists the TTrees or the branches that are there)."""
     import awkward as ak
 
-    from adsearch.io.root import _branch_plan, _open_tree, iter_root
-
     f, t = _open_tree(p, tree)
     with f:
         others = sorted(k.split(";")[0] for k, v in f.classnames().items() if v == "TTree")
@@ -126,8 +124,6 @@ def _describe_root(p: Path, tree: str, branches: RootBranches) -> list[str]:
 def _root_labels(p: Path, tree: str, label: str, n: int) -> np.ndarray:
     """Only the label branch, in chunks, validated (0/1)."""
     import uproot
-
-    from adsearch.io.events import validate_labels
 
     parts = [np.zeros(0, np.int8)]
     with uproot.open(p) as f:
@@ -184,7 +180,6 @@ def describe(
     objects/event:  median 1.5, q10 1.1, q90 1.9, max 2 (first 2 events)
     attr seed:      42
     """
-    from adsearch.io import detect_format
 
     p = Path(path)
     fmt = detect_format(p)

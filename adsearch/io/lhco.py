@@ -783,13 +783,16 @@ class LHCOWriter:
             lab = validate_labels(np.asarray(labels), src, event_offset=self.n_written)
             if len(lab) != len(particles):
                 raise InputError(f"{src}: {len(lab)} labels for {len(particles)} events")
-        if "mass" in ak.fields(particles) and not self._mass_warned:
-            if ak.any(particles["mass"] != 0):
-                warnings.warn(
-                    f"{src}: particle masses are not stored (LHCO objects are massless)",
-                    stacklevel=2,
-                )
-                self._mass_warned = True
+        if (
+            "mass" in ak.fields(particles)
+            and not self._mass_warned
+            and ak.any(particles["mass"] != 0)
+        ):
+            warnings.warn(
+                f"{src}: particle masses are not stored (LHCO objects are massless)",
+                stacklevel=2,
+            )
+            self._mass_warned = True
         for b0 in range(0, len(particles), _READ_ROWS):
             b1 = min(b0 + _READ_ROWS, len(particles))
             block = self._to_block(particles[b0:b1], None if lab is None else lab[b0:b1])

@@ -217,24 +217,20 @@ def write_root(
     def batch(b0: int, b1: int) -> dict:
         part = particles[b0:b1]
         cols = {f: ak.values_astype(ak.without_parameters(part[f]), np.float64) for f in fields}
-        if prefix is not None:
-            out = {prefix: ak.zip(cols)}
-        else:
-            out = {fields[f]: cols[f] for f in fields}
+        out = {prefix: ak.zip(cols)} if prefix is not None else {fields[f]: cols[f] for f in fields}
         if lab is not None:
             out[branches.label] = lab[b0:b1]
         return out
 
-    with atomic_path(path) as tmp:
-        with uproot.recreate(tmp) as f:
-            first = batch(0, min(_WRITE_BATCH, len(particles)))
-            t = f.mktree(
-                tree,
-                {k: (v.type if isinstance(v, ak.Array) else v.dtype) for k, v in first.items()},
-            )
-            t.extend(first)
-            for b0 in range(_WRITE_BATCH, len(particles), _WRITE_BATCH):
-                t.extend(batch(b0, min(b0 + _WRITE_BATCH, len(particles))))
+    with atomic_path(path) as tmp, uproot.recreate(tmp) as f:
+        first = batch(0, min(_WRITE_BATCH, len(particles)))
+        t = f.mktree(
+            tree,
+            {k: (v.type if isinstance(v, ak.Array) else v.dtype) for k, v in first.items()},
+        )
+        t.extend(first)
+        for b0 in range(_WRITE_BATCH, len(particles), _WRITE_BATCH):
+            t.extend(batch(b0, min(b0 + _WRITE_BATCH, len(particles))))
 
 
 def _common_prefix(fields: dict[str, str]) -> str | None:

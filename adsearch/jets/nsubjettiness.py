@@ -118,8 +118,7 @@ def nsubjettiness(
         beta=float(beta),
         R0=float(r),
     )
-    out = np.asarray(ak.to_numpy(taus), dtype=np.float64).reshape(n_jets, int(n_max))
-    return out
+    return np.asarray(ak.to_numpy(taus), dtype=np.float64).reshape(n_jets, int(n_max))
 
 
 def tau_ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:

@@ -91,7 +91,7 @@ class Step:
     outputs: Callable[[Run], list[str]]
     config_of: Callable[[PipelineConfig], Any]
     run: Callable[[Run], None]
-    when: Callable[[PipelineConfig], bool] = lambda cfg: True
+    when: Callable[[PipelineConfig], bool] = lambda _: True
 
 
 # ---------------------------------------------------------------------------- seeds
@@ -197,8 +197,8 @@ def _generate(run: Run, which: str, n: int, product: str) -> None:
 
 BACKGROUND = Step(
     "background",
-    inputs=lambda run: [],
-    outputs=lambda run: [Products.BACKGROUND],
+    inputs=lambda _: [],
+    outputs=lambda _: [Products.BACKGROUND],
     config_of=lambda cfg: _generation_config(cfg, "background", cfg.input.generate.n_background),
     run=lambda run: _generate(
         run, "background", run.cfg.input.generate.n_background, Products.BACKGROUND
@@ -208,8 +208,8 @@ BACKGROUND = Step(
 
 SIGNAL = Step(
     "signal",
-    inputs=lambda run: [],
-    outputs=lambda run: [Products.SIGNAL],
+    inputs=lambda _: [],
+    outputs=lambda _: [Products.SIGNAL],
     config_of=lambda cfg: _generation_config(cfg, "signal", _n_signal_generated(cfg)),
     run=lambda run: _generate(run, "signal", _n_signal_generated(run.cfg), Products.SIGNAL),
     when=_has_signal,
@@ -384,7 +384,7 @@ def _features(run: Run) -> None:
 FEATURES = Step(
     "features",
     inputs=_features_inputs,
-    outputs=lambda run: [Products.FEATURES],
+    outputs=lambda _: [Products.FEATURES],
     config_of=_features_config,
     run=_features,
 )
@@ -442,7 +442,7 @@ def _train(run: Run) -> None:
 TRAIN = Step(
     "train",
     inputs=lambda run: [run.path(Products.FEATURES)],
-    outputs=lambda run: [Products.MODEL],
+    outputs=lambda _: [Products.MODEL],
     config_of=_train_key_config,
     run=_train,
 )
@@ -474,7 +474,7 @@ def _scores(run: Run) -> None:
 SCORES = Step(
     "scores",
     inputs=lambda run: [run.path(Products.MODEL), run.path(Products.FEATURES)],
-    outputs=lambda run: [Products.SCORES],
+    outputs=lambda _: [Products.SCORES],
     config_of=lambda cfg: {"batch_size": cfg.score.batch_size, "device": cfg.score.device},
     run=_scores,
 )
@@ -502,7 +502,7 @@ def _regions(run: Run) -> None:
 REGIONS = Step(
     "regions",
     inputs=lambda run: [run.path(Products.SCORES)],
-    outputs=lambda run: [Products.REGIONS],
+    outputs=lambda _: [Products.REGIONS],
     config_of=lambda cfg: {
         "regions": to_dict(cfg.regions),
         "event_score": cfg.score.event_score,

@@ -5,9 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from adsearch.graphs import jet_axis
+from adsearch.graphs.toy import toy_jets
+from adsearch.models.registry import build_model
 from adsearch.score.baselines import GMMBaseline, proxy_report, proxy_scores
 from adsearch.score.export import ExportError, check_onnx, export_onnx, onnx_inputs
 from adsearch.score.scoring import event_scores, score_features, score_jets
+from adsearch.train.data import InputBuilder, JetSample
+from adsearch.train.trainer import load_model
 
 __all__ = [
     "ExportError",
@@ -46,7 +51,6 @@ def export_run(
         Exporter failure, a DGL model whose twin differs, or a difference above
         ``tolerance``.
     """
-    from adsearch.train.trainer import load_model
 
     model, cfg = load_model(run)
     run_dir = Path(run) if Path(run).is_dir() else Path(run).parent
@@ -66,8 +70,6 @@ def _torch_twin(model, cfg, tolerance: float):
     import dataclasses
 
     import torch
-
-    from adsearch.models.registry import build_model
 
     if cfg.model.backbone != "egat":
         raise ExportError(f"cannot export the DGL backbone {cfg.model.backbone!r}")
@@ -91,10 +93,6 @@ def _torch_twin(model, cfg, tolerance: float):
 def parity_batches(model, graph: dict | None = None, seed: int = 0) -> list:
     """Model input batches of toy jets with different jet counts and constituent counts."""
     import numpy as np
-
-    from adsearch.graphs import jet_axis
-    from adsearch.graphs.toy import toy_jets
-    from adsearch.train.data import InputBuilder, JetSample
 
     builder = InputBuilder(model.input_kind, graph)
     out = []

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from adsearch.errors import InputError
+from adsearch.jets.substructure import jet_girth
 from adsearch.stats import metrics
 
 if TYPE_CHECKING:
@@ -108,7 +109,6 @@ def proxy_scores(
     out = {"mass": 0.5 * (m1 + m2), "mass_j1": m1, "mass_j2": m2}
     if jet_sample is None:
         return out
-    from adsearch.jets.substructure import jet_girth
 
     n = m1.size
     event = np.asarray(jet_sample.event, dtype=np.int64)

@@ -31,6 +31,7 @@ from adsearch.io.atomic import atomic_path
 from adsearch.models.registry import AnomalyModel
 from adsearch.progress import track
 from adsearch.train.data import InputBuilder, JetSample, load_jets, split_events
+from adsearch.train.trainer import load_model
 
 __all__ = ["event_scores", "score_features", "score_jets"]
 
@@ -115,8 +116,6 @@ def score_features(
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
-
-    from adsearch.train.trainer import load_model
 
     model, cfg = load_model(run_dir, device=device)
     features_path = Path(features_path)

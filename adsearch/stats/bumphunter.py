@@ -30,8 +30,10 @@ from typing import Any
 import numpy as np
 from scipy import special, stats
 
-from adsearch.errors import ConfigError, InputError
+from adsearch.errors import ConfigError, FitError, InputError
 from adsearch.progress import track
+from adsearch.stats.binning import Histogram
+from adsearch.stats.fit import FitConfig, fit_background, refit_batch
 
 __all__ = [
     "BumpHuntResult",
@@ -381,9 +383,6 @@ def bumphunt(fit: Any, config: BumpHunterConfig | None = None) -> BumpHuntResult
         counted in ``n_toys_failed``.
     config : BumpHunterConfig
     """
-    from adsearch.errors import FitError
-    from adsearch.stats.binning import Histogram
-    from adsearch.stats.fit import FitConfig, fit_background, refit_batch
 
     cfg = config or BumpHunterConfig()
     if not cfg.refit:

@@ -553,8 +553,7 @@ def fit_background(
         raise FitError(f"{cfg.family} fit with {k} parameters did not converge ({why})")
     theta = theta0 + U @ np.array(m.values)
     cov = U @ np.array(m.covariance) @ U.T
-    res = _finish(model, hist, mask, theta, cov, True, float(fmin.edm), cfg.blind)
-    return res
+    return _finish(model, hist, mask, theta, cov, True, float(fmin.edm), cfg.blind)
 
 
 def fit_spectrum(hist: Histogram, config: FitConfig | None = None) -> FitResult:

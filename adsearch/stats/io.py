@@ -30,8 +30,8 @@ import numpy as np
 
 from adsearch.errors import InputError
 from adsearch.io.jsonfile import write_json  # re-exported for old callers
-from adsearch.stats.binning import BIN_WIDTH, MJJ_RANGE, Histogram
-from adsearch.stats.regions import SIGNAL_REGION
+from adsearch.stats.binning import BIN_WIDTH, MJJ_RANGE, Histogram, histogram, log_bins
+from adsearch.stats.regions import SIGNAL_REGION, MjjWindow, select, working_points
 
 __all__ = [
     "SpectrumInput",
@@ -188,8 +188,6 @@ def load_spectrum(spec: SpectrumInput) -> tuple[Histogram, dict[str, Any]]:
     Bins are log-spaced over ``mjj_range`` (``nbins`` of them, else relative width
     ``bin_width``).
     """
-    from adsearch.stats.binning import histogram, log_bins
-    from adsearch.stats.regions import MjjWindow, select, working_points
 
     info: dict[str, Any] = {"input": str(spec.path)}
     if is_histogram_file(spec.path):

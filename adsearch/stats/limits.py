@@ -34,6 +34,8 @@ import numpy as np
 from scipy import stats
 
 from adsearch.errors import ConfigError, FitError, InputError
+from adsearch.io.jsonfile import write_json
+from adsearch.stats.fit import gaussian_template
 
 __all__ = [
     "LimitConfig",
@@ -293,7 +295,6 @@ class LimitResult:
 
     def write_workspaces(self, directory: str | Path) -> list[Path]:
         """Write one pyhf JSON workspace per mass (``workspace_m<mass>.json``), atomically."""
-        from adsearch.io.jsonfile import write_json
 
         return [
             write_json(Path(directory) / f"workspace_m{m:.0f}.json", spec)
@@ -317,7 +318,6 @@ def limits_for_fit(
         mjj of a generated signal sample; its normalised histogram is the template (used for
         every test mass, shifted by ``mass / median(signal_mjj)``). Default: Gaussian templates.
     """
-    from adsearch.stats.fit import gaussian_template
 
     cfg = config or LimitConfig()
     lo, hi = float(fit.edges[0]), float(fit.edges[-1])

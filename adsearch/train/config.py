@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from adsearch.config import load_yaml
 from adsearch.errors import ConfigError
+from adsearch.graphs import GraphConfig
 from adsearch.models.registry import ModelConfig
 
 __all__ = [
@@ -179,8 +180,6 @@ class TrainConfig:
 
     def validate(self) -> None:
         if self.model.objective == "ae":
-            from adsearch.graphs import GraphConfig
-
             cap = self.graph.get("max_constituents", GraphConfig.max_constituents)
             if cap is None or cap > self.model.max_constituents:
                 raise ConfigError(

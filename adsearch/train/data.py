@@ -32,7 +32,12 @@ import awkward as ak
 import numpy as np
 import torch
 
+from adsearch.config import from_dict
 from adsearch.errors import InputError
+from adsearch.graphs import GraphConfig, build_graphs, to_dense, to_dgl, to_pyg
+from adsearch.graphs.augment import random_mass_rescale, rescale_to_mass, standardise
+from adsearch.graphs.frame import principal_frame
+from adsearch.jets.featurefile import read_features
 
 __all__ = [
     "SPLIT_NAMES",
@@ -153,7 +158,6 @@ def load_jets(path: str | Path, max_events: int | None = None) -> tuple[JetSampl
     """Read a features file; return its :class:`JetSample` and the ``Features`` object."""
     if not str(path):
         raise InputError("data:path: no features file given")
-    from adsearch.jets.featurefile import read_features
 
     p = Path(path)
     if not p.exists():
@@ -219,8 +223,6 @@ class InputBuilder:
         device="cpu",
         augment: Any = None,
     ) -> None:
-        from adsearch.config import from_dict
-        from adsearch.graphs import GraphConfig
 
         if kind not in ("pyg", "dgl", "dense"):
             raise ValueError(f"unknown input kind {kind!r}")
@@ -239,8 +241,6 @@ class InputBuilder:
         """
         cons, pt, eta, phi = self._augmented(sample.take(idx), rng)
         if self.graph_config.frame == "principal":
-            from adsearch.graphs.frame import principal_frame
-
             cons = principal_frame(cons, pt, eta, phi)
         return cons, pt, eta, phi
 
@@ -249,16 +249,10 @@ class InputBuilder:
     ) -> tuple[ak.Array, np.ndarray, np.ndarray, np.ndarray]:
         kind = getattr(self.augment, "kind", "none")
         if kind == "to-mass":
-            from adsearch.graphs.augment import rescale_to_mass
-
             a = rescale_to_mass(sub.constituents, self.augment.mass)
         elif kind == "standardise":
-            from adsearch.graphs.augment import standardise
-
             a = standardise(sub.constituents, self.augment.pt, self.augment.mass)
         elif kind == "random-mass" and rng is not None:
-            from adsearch.graphs.augment import random_mass_rescale
-
             a = random_mass_rescale(
                 sub.constituents, rng, low=self.augment.low, high=self.augment.high
             )
@@ -268,7 +262,6 @@ class InputBuilder:
 
     def graphs(self, sample: JetSample, idx: np.ndarray, rng: np.random.Generator | None = None):
         """``JetGraphs`` of the jets at ``idx``."""
-        from adsearch.graphs import build_graphs
 
         return build_graphs(*self.jets(sample, idx, rng), self.graph_config)
 
@@ -281,10 +274,7 @@ class InputBuilder:
             return self.dense(sample, idx, rng)
         g = self.graphs(sample, idx, rng)
         if self.kind == "pyg":
-            from adsearch.graphs import to_pyg
-
             return to_pyg(g).to(self.device)
-        from adsearch.graphs import to_dgl
 
         return to_dgl(g).to(self.device)
 
@@ -292,7 +282,6 @@ class InputBuilder:
         self, sample: JetSample, idx: np.ndarray, rng: np.random.Generator | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(x [B, N, 3], mask [B, N])``, N = the batch's largest (capped) jet size."""
-        from adsearch.graphs import to_dense
 
         cons, pt, eta, phi = self.jets(sample, idx, rng)
         n = int(ak.max(ak.num(cons, axis=1), initial=1))

@@ -124,7 +124,7 @@ def test_chunked_equals_whole(rd_file, start, stop, chunk):
 
 def test_internal_block_boundaries(tmp_path, rand_particles, monkeypatch):
     """Chunks spanning several internal read blocks (4096 rows normally) join correctly."""
-    import adsearch.io.lhco as lhco
+    from adsearch.io import lhco
 
     monkeypatch.setattr(lhco, "_READ_ROWS", 5)
     p = rand_particles(40, seed=3, high=20)
@@ -307,10 +307,9 @@ def test_failed_write_leaves_no_file(tmp_path, rand_particles):
         write_lhco(path, bad)
     assert list(tmp_path.iterdir()) == []
     # streaming: a good batch then a bad one -> nothing at path either
-    with pytest.raises(InputError, match="event 35"):
-        with LHCOWriter(path, with_label=False) as w:
-            w.append(p)
-            w.append(bad)
+    with pytest.raises(InputError, match="event 35"), LHCOWriter(path, with_label=False) as w:
+        w.append(p)
+        w.append(bad)
     assert list(tmp_path.iterdir()) == []
     # an existing file is left untouched by a failed overwrite
     write_lhco(path, p)
@@ -322,9 +321,11 @@ def test_failed_write_leaves_no_file(tmp_path, rand_particles):
 
 def test_writer_argument_errors(tmp_path, rand_particles):
     p = rand_particles(3, seed=1)
-    with pytest.raises(InputError, match="labels are required"):
-        with LHCOWriter(tmp_path / "a.h5", with_label=True) as w:
-            w.append(p)
+    with (
+        pytest.raises(InputError, match="labels are required"),
+        LHCOWriter(tmp_path / "a.h5", with_label=True) as w,
+    ):
+        w.append(p)
     with pytest.raises(InputError, match="3 labels for 2 events"):
         write_lhco(tmp_path / "b.h5", p[:2], labels=[0, 1, 0])
     with pytest.raises(InputError, match="max_particles must be in 1..700"):
@@ -353,7 +354,7 @@ def test_rows_with_holes_or_unpadded_layout(tmp_path):
 @pytest.fixture(params=[True, False], ids=["prefetch", "serial"])
 def small_blocks(request, monkeypatch):
     """Force many internal read blocks, with and without the read-ahead thread."""
-    import adsearch.io.lhco as lhco
+    from adsearch.io import lhco
 
     monkeypatch.setattr(lhco, "_READ_ROWS", 7)
     monkeypatch.setattr(lhco, "_PREFETCH", request.param)

@@ -65,8 +65,8 @@ def _fake_run(out, rng, *, labelled=True, key=False, n_b=1500, n_s=300):
 
     from adsearch.graphs import jet_axis
     from adsearch.graphs.toy import toy_substructure_pair
-    from adsearch.jets import COLUMNS, Features, nsubjettiness, tau_ratio, write_features
     from adsearch.io.jsonfile import write_json
+    from adsearch.jets import COLUMNS, Features, nsubjettiness, tau_ratio, write_features
 
     n = n_b + n_s
     b, a = toy_substructure_pair(2 * n_b, seed=rng)
