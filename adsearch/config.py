@@ -233,7 +233,7 @@ def replace_key(obj: T, keys: Sequence[str], value: Any, source: str = "config")
     else:
         raise ConfigError(f"{where}: {rest[0]!r} is not a key of a section")
     try:
-        out = dataclasses.replace(obj, **{head: new})  # type: ignore[type-var]
+        out = dataclasses.replace(obj, **{head: new})
     except (TypeError, ValueError) as e:
         raise ConfigError(f"{source}: {e}") from None
     validate = getattr(out, "validate", None)

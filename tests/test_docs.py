@@ -127,8 +127,8 @@ def shell_commands(b: Block) -> list[list[str]]:
     """``adsearch`` argument lists (verb first) of the command lines of a shell block."""
     text = re.sub(r"\\\n\s*", " ", b.code)
     out = []
-    for line in text.splitlines():
-        line = line.strip().removeprefix("$ ").strip()
+    for raw in text.splitlines():
+        line = raw.strip().removeprefix("$ ").strip()
         if not line or line.startswith("#"):
             continue
         words = shlex.split(line, comments=True)
@@ -222,8 +222,10 @@ INTERNAL = re.compile(r"seed 00\d|seed_00\d|design\.md|project notes", re.I)
 
 def test_no_references_to_documents_outside_the_repository() -> None:
     """Pages (and the result tables they include) cite public sources, not internal notes."""
-    included = re.findall(r"<!--\s*include-results:\s*([\w.-]+)", "".join(
-        p.read_text(encoding="utf-8") for p in PAGES))
+    included = re.findall(
+        r"<!--\s*include-results:\s*([\w.-]+)",
+        "".join(p.read_text(encoding="utf-8") for p in PAGES),
+    )
     texts = [*PAGES, *(ROOT / "benchmarks" / "results" / n for n in included)]
     hits = [f"{p.relative_to(ROOT)}:{i}: {line.strip()}" for p in texts
             for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)

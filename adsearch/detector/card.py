@@ -138,9 +138,9 @@ class Tracking:
                 if not (0.0 <= e <= 1.0):
                     raise ConfigError(f"{w}:efficiency: must lie in [0, 1], got {e!r}")
         _increasing([r.eta_max for r in self.resolution], f"{where}:resolution:eta_max")
-        for i, r in enumerate(self.resolution):
-            _nonneg(r.constant, f"{where}:resolution[{i}]:constant")
-            _nonneg(r.slope, f"{where}:resolution[{i}]:slope")
+        for i, res in enumerate(self.resolution):
+            _nonneg(res.constant, f"{where}:resolution[{i}]:constant")
+            _nonneg(res.slope, f"{where}:resolution[{i}]:slope")
         if self.efficiency and self.efficiency[-1].eta_max < self.eta_max:
             raise ConfigError(f"{where}:efficiency: regions must reach eta_max={self.eta_max}")
         if self.resolution and self.resolution[-1].eta_max < self.eta_max:

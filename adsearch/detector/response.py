@@ -295,9 +295,9 @@ def apply_detector(truth: ak.Array, card: DetectorCard, seed: int) -> ak.Array:
         eff[sel] = np.where(k >= 0, table[np.clip(k, 0, len(table) - 1)], 0.0)
     res = np.zeros(n)
     reg = np.searchsorted([r.eta_max for r in tr.resolution], abs_eta, side="left")
-    for i, r in enumerate(tr.resolution):
+    for i, rr in enumerate(tr.resolution):
         sel = cand & (reg == i)
-        res[sel] = np.sqrt(r.constant**2 + (r.slope * pt[sel]) ** 2)
+        res[sel] = np.sqrt(rr.constant**2 + (rr.slope * pt[sel]) ** 2)
     res = np.minimum(res, 1.0)
     ecal_edges = card.ecal.cells()[0]
     # Delphes drops tracks whose entry point misses the (first) calorimeter

@@ -54,7 +54,7 @@ _DTYPES = {"pt": "f8", "eta": "f8", "phi": "f8", "mass": "f8", "pid": "i4", "cha
 def write_truth(
     path: str | os.PathLike[str],
     particles: ak.Array,
-    labels: np.ndarray | list | None = None,
+    labels: np.ndarray | list[int] | None = None,
     attrs: dict[str, Any] | None = None,
 ) -> None:
     """Write truth-level ``events * var * {pt, eta, phi, mass, pid, charge}`` to ``path``."""
@@ -80,7 +80,7 @@ def write_truth(
         g.attrs["attrs"] = json.dumps(attrs or {}, sort_keys=True, default=str)
 
 
-def _open(path: str | os.PathLike[str]):
+def _open(path: str | os.PathLike[str]) -> Any:
     import h5py
     import hdf5plugin  # noqa: F401  (registers the blosc filter)
 

@@ -23,7 +23,7 @@ import json
 import multiprocessing
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -193,7 +193,9 @@ def _worker_run(block: int) -> _BlockResult:
     return _RUNNER.run(block)
 
 
-def _iter_blocks(job: _Job, workers: int, estimate: _Estimate) -> Iterator[_BlockResult]:
+def _iter_blocks(
+    job: _Job, workers: int, estimate: _Estimate
+) -> Generator[_BlockResult, None, None]:
     """Results of blocks 0, 1, 2, ... in order (until the consumer stops)."""
     if workers == 1:
         runner = _BlockRunner(job)
@@ -204,7 +206,9 @@ def _iter_blocks(job: _Job, workers: int, estimate: _Estimate) -> Iterator[_Bloc
     yield from _iter_blocks_pool(job, workers, estimate)
 
 
-def _iter_blocks_pool(job: _Job, workers: int, estimate: _Estimate) -> Iterator[_BlockResult]:
+def _iter_blocks_pool(
+    job: _Job, workers: int, estimate: _Estimate
+) -> Generator[_BlockResult, None, None]:
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(
         max_workers=workers, mp_context=ctx, initializer=_worker_init, initargs=(job,)

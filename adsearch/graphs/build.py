@@ -37,6 +37,7 @@ from typing import Literal, NamedTuple
 
 import awkward as ak
 import numpy as np
+from numpy.typing import DTypeLike
 
 from adsearch.errors import ConfigError, InputError
 
@@ -539,7 +540,7 @@ def node_features(
     jet_phi: np.ndarray,
     jet_e: np.ndarray | None = None,
     kind: str = "basic",
-    dtype: np.dtype | str = np.float32,
+    dtype: DTypeLike = np.float32,
 ) -> np.ndarray:
     """Node feature rows ``[n, len(NODE_FEATURES[kind])]`` of constituents in jets ``jet``.
 

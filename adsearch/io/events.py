@@ -12,6 +12,7 @@ events without any particle). Readers and writers call it; so can any other prod
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import awkward as ak
 import numpy as np
@@ -93,7 +94,7 @@ class Events:
         return float(np.mean(self.labels == 1))
 
 
-def make_particles(pt, eta, phi, mass=None) -> ak.Array:
+def make_particles(pt: Any, eta: Any, phi: Any, mass: Any = None) -> ak.Array:
     """Build an ``events * var * {pt, eta, phi, mass}`` float64 array from jagged inputs.
 
     ``pt``, ``eta``, ``phi`` (and ``mass``, zero if omitted) must have the same jagged

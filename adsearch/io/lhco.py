@@ -24,9 +24,9 @@ import queue
 import sys
 import threading
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import awkward as ak
 import h5py
@@ -290,7 +290,7 @@ def _fast_path(
             n_nonzero -= int(np.count_nonzero(block[:, _NPART_COLS]))
         if n_nonzero != m + nonzero(cols[1]) + nonzero(cols[2]):
             return None
-    return counts, cols
+    return counts, (cols[0], cols[1], cols[2])
 
 
 def _mask_path(
@@ -317,7 +317,7 @@ def _mask_path(
     m = len(sel)
     for j in range(3):
         dest[j][:m] = sel[:, j]
-    return counts, tuple(d[:m] for d in dest)
+    return counts, (dest[0][:m], dest[1][:m], dest[2][:m])
 
 
 def _check_columns(cols: Columns, counts: np.ndarray, path: Path, first_event: int) -> None:
@@ -480,7 +480,7 @@ def _read_block(dset: h5py.Dataset, buf: np.ndarray, b0: int, b1: int, path: Pat
 
 def _serial_blocks(
     dset: h5py.Dataset, ranges: list[tuple[int, int]], rows: int, path: Path
-) -> Iterator[Block]:
+) -> Generator[Block, None, None]:
     buf = np.empty((rows, dset.shape[1]), dtype=np.float64)
     for b0, b1 in ranges:
         _read_block(dset, buf[: b1 - b0], b0, b1, path)
@@ -489,7 +489,7 @@ def _serial_blocks(
 
 def _prefetched_blocks(
     dset: h5py.Dataset, ranges: list[tuple[int, int]], rows: int, path: Path
-) -> Iterator[Block]:
+) -> Generator[Block, None, None]:
     """Like :func:`_serial_blocks`, reading one block ahead in a thread (two buffers)."""
     if len(ranges) <= 1:
         yield from _serial_blocks(dset, ranges, rows, path)
@@ -669,7 +669,7 @@ class LHCOWriter:
         attrs: Mapping[str, Any] | None = None,
         max_particles: int = LHCO_SLOTS,
         *,
-        compression: str = "blosclz",
+        compression: Literal["blosclz", "lz4", "lz4hc", "snappy", "zlib", "zstd"] = "blosclz",
         compression_level: int = 5,
         chunk_rows: int = 64,
     ) -> None:
@@ -703,7 +703,7 @@ class LHCOWriter:
             raise
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         try:
             self._close_file()
         except BaseException:
@@ -763,7 +763,7 @@ class LHCOWriter:
         )
         _carray_attrs(d, index=False)
 
-    def append(self, particles: ak.Array, labels: np.ndarray | list | None = None) -> None:
+    def append(self, particles: ak.Array, labels: np.ndarray | list[int] | None = None) -> None:
         """Validate and append a batch of events (``var * {pt, eta, phi[, mass]}``).
 
         ``labels`` (0/1 per event) is required when ``with_label`` and forbidden otherwise.
@@ -835,7 +835,7 @@ class LHCOWriter:
 def write_lhco(
     path: str | os.PathLike[str],
     particles: ak.Array,
-    labels: np.ndarray | list | None = None,
+    labels: np.ndarray | list[int] | None = None,
     attrs: Mapping[str, Any] | None = None,
     max_particles: int = LHCO_SLOTS,
     **writer_options: Any,

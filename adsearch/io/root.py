@@ -13,6 +13,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import awkward as ak
 import numpy as np
@@ -60,7 +61,7 @@ def _one_line(e: BaseException) -> str:
     return text[0] if text else type(e).__name__
 
 
-def _open_tree(path: Path, tree: str):
+def _open_tree(path: Path, tree: str) -> tuple[Any, Any]:
     import uproot  # imported here: uproot import costs ~0.3 s
 
     if not path.exists():
@@ -88,7 +89,9 @@ def _open_tree(path: Path, tree: str):
     return f, t
 
 
-def _branch_plan(t, path: Path, tree: str, branches: RootBranches) -> tuple[dict, str | None]:
+def _branch_plan(
+    t: Any, path: Path, tree: str, branches: RootBranches
+) -> tuple[dict[str, str], str | None]:
     keys = set(t.keys())
     wanted = branches.particle_branches()
     missing = [b for b in wanted.values() if b not in keys]
@@ -102,7 +105,9 @@ def _branch_plan(t, path: Path, tree: str, branches: RootBranches) -> tuple[dict
     return wanted, label
 
 
-def _to_events(arrays: ak.Array, wanted: dict, label: str | None, src: str, offset: int):
+def _to_events(
+    arrays: ak.Array, wanted: dict[str, str], label: str | None, src: str, offset: int
+) -> Events:
     cols = {f: arrays[b] for f, b in wanted.items()}
     try:
         particles = make_particles(cols["pt"], cols["eta"], cols["phi"], cols.get("mass"))
@@ -186,7 +191,7 @@ def read_root(
 def write_root(
     path: str | os.PathLike[str],
     particles: ak.Array,
-    labels: np.ndarray | list | None = None,
+    labels: np.ndarray | list[int] | None = None,
     tree: str = "events",
     branches: RootBranches = RootBranches(),
 ) -> None:
@@ -214,11 +219,11 @@ def write_root(
         fields.pop("mass", None)
     prefix = _common_prefix(fields)
 
-    def batch(b0: int, b1: int) -> dict:
+    def batch(b0: int, b1: int) -> dict[str, Any]:
         part = particles[b0:b1]
         cols = {f: ak.values_astype(ak.without_parameters(part[f]), np.float64) for f in fields}
         out = {prefix: ak.zip(cols)} if prefix is not None else {fields[f]: cols[f] for f in fields}
-        if lab is not None:
+        if lab is not None and branches.label is not None:
             out[branches.label] = lab[b0:b1]
         return out
 

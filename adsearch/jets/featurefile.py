@@ -276,7 +276,8 @@ def _from_ak(array: ak.Array, counters: list[int], meta: dict[str, Any], path: P
         ak.to_numpy(ak.num(both, axis=1)),
     )
     try:
-        return Features(table, constituents, *counters, meta=dict(meta))
+        n_input, n_fewer, *_ = counters
+        return Features(table, constituents, n_input, n_fewer, meta=dict(meta))
     except InputError as e:
         raise InputError(f"{path}: {e}") from e
 

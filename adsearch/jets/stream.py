@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from adsearch.errors import ConfigError, InputError
-from adsearch.io import RootBranches, detect_format, iter_events, lhco_attrs, num_events
+from adsearch.io import Events, RootBranches, detect_format, iter_events, lhco_attrs, num_events
 from adsearch.jets.config import FeaturesConfig
 from adsearch.jets.featurefile import FeaturesWriter, export_lhco_features_h5
 from adsearch.jets.features import Features, compute_features
@@ -47,12 +47,16 @@ class FeaturesRunSummary:
         ]
 
 
-def _features_job(job: tuple) -> Features:
+#: one chunk of work: (events, index of its first event, r, min_pt)
+_Job = tuple[Events, int, float, float]
+
+
+def _features_job(job: _Job) -> Features:
     events, first, r, min_pt = job
     return compute_features(events, r=r, min_pt=min_pt, first_index=first)
 
 
-def _map_ordered(jobs: Iterable[tuple], workers: int) -> Iterator[Features]:
+def _map_ordered(jobs: Iterable[_Job], workers: int) -> Iterator[Features]:
     """``map(_features_job, jobs)``, in order; ``workers`` processes, few chunks in flight."""
     if workers == 1:
         yield from map(_features_job, jobs)
@@ -61,7 +65,7 @@ def _map_ordered(jobs: Iterable[tuple], workers: int) -> Iterator[Features]:
     # not fork-safe by promise; the start-up (~2 s per worker) is paid once.
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        pending: deque[Future] = deque()
+        pending: deque[Future[Features]] = deque()
         for job in jobs:
             pending.append(pool.submit(_features_job, job))
             if len(pending) > workers:
@@ -144,14 +148,14 @@ def features_from_file(
         raise InputError(
             f"{src}: empty event range [{start}, {end}) (the file has {n_file:,} events)"
         )
-    meta: dict = {"input": str(src), "start": int(start), "stop": int(end)}
+    meta: dict[str, Any] = {"input": str(src), "start": int(start), "stop": int(end)}
     reading: dict[str, Any] = {}
     if fmt == "hdf5":
         meta["input_attrs"] = lhco_attrs(src)
     else:
         reading = read_kw
 
-    def jobs() -> Iterator[tuple]:
+    def jobs() -> Iterator[_Job]:
         first = start
         rows = iter_events(src, start=start, stop=stop, chunk_size=int(chunk_size), **reading)
         for events in rows:
@@ -167,7 +171,7 @@ def features_from_file(
 def write_feature_chunks(
     out: Path,
     chunks: Iterable[Features],
-    meta: dict,
+    meta: dict[str, Any],
     *,
     r: float,
     min_pt: float,

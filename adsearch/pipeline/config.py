@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -332,7 +333,7 @@ def _cross_checks(cfg: PipelineConfig, source: str) -> None:
         )
 
 
-def load_config(path: str | Path, overrides: list[str] | None = None) -> PipelineConfig:
+def load_config(path: str | os.PathLike[str], overrides: list[str] | None = None) -> PipelineConfig:
     """Load an analysis YAML file; relative file paths are relative to the file's directory.
 
     ``overrides`` are ``"section.key=value"`` strings (value parsed as YAML), applied with

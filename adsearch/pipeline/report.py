@@ -159,7 +159,7 @@ def _proxies(
 def _read_run(out: Path) -> dict[str, Any]:
     """The products the report reads (JSON files, features metadata, training history)."""
     metrics_path = out / Products.TRAIN_METRICS
-    history = _load(metrics_path) if metrics_path.is_file() else []
+    history: Any = _load(metrics_path) if metrics_path.is_file() else []
     if isinstance(history, dict):
         history = history.get("history", history.get("epochs", []))
     return {

@@ -142,7 +142,9 @@ def check_input(cfg: PipelineConfig) -> None:
         return
     inp = cfg.input
     src = Path(inp.path or "")
-    read_kw = {"tree": inp.tree, "branches": inp.branches} if inp.kind == "root" else {}
+    read_kw: dict[str, Any] = (
+        {"tree": inp.tree, "branches": inp.branches} if inp.kind == "root" else {}
+    )
     fmt = detect_format(src)
     if inp.kind == "lhco" and fmt != "hdf5":
         raise InputError(f"{src}: input.kind is 'lhco' but the file is not HDF5")

@@ -628,8 +628,8 @@ LIMITS = Step(
 
 
 def _report_inputs(run: Run) -> list[Path]:
-    names = (Products.MANIFEST, Products.FEATURES, Products.SCORES, Products.REGIONS)
-    names += (Products.FIT, Products.BUMPHUNT, Products.LIMITS)
+    names = (Products.MANIFEST, Products.FEATURES, Products.SCORES, Products.REGIONS,
+             Products.FIT, Products.BUMPHUNT, Products.LIMITS)  # fmt: skip
     inputs = [run.path(n) for n in names]
     manifest = run.path(Products.MANIFEST)
     m = read_json(manifest) if manifest.is_file() else {}

@@ -71,7 +71,8 @@ def plot_scores(
         bins: Any = np.geomspace(lo, hi, 61)
         ax.set_xscale("log")
     else:
-        bins = np.linspace(*np.quantile(s, [0.001, 0.999]), 61) if hi > lo else 40
+        q_lo, q_hi = np.quantile(s, [0.001, 0.999])
+        bins = np.linspace(q_lo, q_hi, 61) if hi > lo else 40
     if truth is None:
         ax.hist(s, bins=bins, histtype="step", label="test events")
     else:
@@ -97,12 +98,13 @@ def plot_mjj_selections(
     """The mjj spectrum of all events and of those passing each ``score > threshold`` cut."""
     fig = _figure((6.5, 4.5))
     ax = fig.add_subplot()
-    ax.hist(mjj, bins=edges, histtype="step", label="all test events")
+    bins: Any = edges  # matplotlib's stubs want a Sequence[float]
+    ax.hist(mjj, bins=bins, histtype="step", label="all test events")
     for name, thr in thresholds:
-        ax.hist(mjj[scores > thr], bins=edges, histtype="step", label=f"score cut {name}")
+        ax.hist(mjj[scores > thr], bins=bins, histtype="step", label=f"score cut {name}")
     if truth is not None and truth.any():
         ax.hist(
-            mjj[truth == 1], bins=edges, histtype="stepfilled", alpha=0.3, label="signal (truth)"
+            mjj[truth == 1], bins=bins, histtype="stepfilled", alpha=0.3, label="signal (truth)"
         )
     ax.set_xlabel(r"$m_{jj}$ [GeV]")
     ax.set_ylabel("events per bin")

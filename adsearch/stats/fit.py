@@ -435,6 +435,7 @@ def _finish(
 ) -> FitResult:
     n = hist.counts
     nu, J = model.expected_and_jacobian(theta)
+    assert J is not None  # jac=True
     dev = float(2.0 * _half_deviance(nu, n, mask))
     pear = float(np.sum(np.where(mask, (n - nu) ** 2 / nu, 0.0)))
     ndf = int(mask.sum()) - model.npar
@@ -532,6 +533,7 @@ def fit_background(
 
     def grad(phi: np.ndarray) -> np.ndarray:
         nu, J = fn(theta0 + U @ phi)
+        assert J is not None  # jac=True
         g = -np.einsum("b,bp->p", np.where(mask, n / nu - 1.0, 0.0), J)
         return U.T @ g
 

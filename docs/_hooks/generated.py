@@ -95,9 +95,9 @@ def _param_row(p) -> str:
             kind += ", repeatable"
         help_ = p.help or ""
     default = ""
-    if not p.required and p.default is not None and not callable(p.default):
-        if not (getattr(p, "is_flag", False) and p.default is False):
-            default = f"`{p.default}`"
+    is_false_flag = getattr(p, "is_flag", False) and p.default is False
+    if not p.required and p.default is not None and not callable(p.default) and not is_false_flag:
+        default = f"`{p.default}`"
     if p.required:
         default = "required"
     return f"| {_cell(name)} | {_cell(kind)} | {_cell(default)} | {_cell(help_)} |"

@@ -29,8 +29,10 @@ def _with_examples_header(text: str) -> str | None:
         return None  # indented doctests belong to a parameter description: leave them
     tail = lines[first:]
     # only a trailing block (doctest lines, their output, blank lines) is rewritten
-    if any(line.strip() and not line.startswith((">>>", "...")) and i and not tail[i - 1].strip()
-           for i, line in enumerate(tail)):
+    if any(
+        line.strip() and not line.startswith((">>>", "...")) and i and not tail[i - 1].strip()
+        for i, line in enumerate(tail)
+    ):
         return None
     head = lines[:first]
     while head and not head[-1].strip():
@@ -53,9 +55,15 @@ def _with_notes_header(text: str) -> str | None:
             inside = True
         elif inside and i + 1 < len(lines) and re.match(r"^-{3,}\s*$", lines[i + 1]):
             return None  # the next numpydoc section starts: nothing to move
-        elif (inside and line.strip() and line == line.lstrip() and not lines[i - 1].strip()
-              and not re.match(r"^-{3,}\s*$", line) and not _PARAM.match(line)
-              and not line.startswith(">>>")):
+        elif (
+            inside
+            and line.strip()
+            and line == line.lstrip()
+            and not lines[i - 1].strip()
+            and not re.match(r"^-{3,}\s*$", line)
+            and not _PARAM.match(line)
+            and not line.startswith(">>>")
+        ):
             return "\n".join([*lines[:i], "Notes", "-----", *lines[i:]])
     return None
 
