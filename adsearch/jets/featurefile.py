@@ -276,8 +276,9 @@ def _from_ak(array: ak.Array, counters: list[int], meta: dict[str, Any], path: P
         ak.to_numpy(ak.num(both, axis=1)),
     )
     try:
-        n_input, n_fewer, *_ = counters
-        return Features(table, constituents, n_input, n_fewer, meta=dict(meta))
+        n_input, n_fewer, *rest = counters  # files of earlier versions: two counters
+        n_single = rest[0] if rest else 0
+        return Features(table, constituents, n_input, n_fewer, n_single, meta=dict(meta))
     except InputError as e:
         raise InputError(f"{path}: {e}") from e
 
