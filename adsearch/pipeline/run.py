@@ -1,32 +1,12 @@
 """The search chain driven by one analysis config: events -> ... -> report, with a step cache.
 
-:func:`run_pipeline` runs the steps below in order. Every step writes its products into the
+:func:`run_pipeline` runs the steps of :data:`adsearch.pipeline.steps.STEPS` in order. Every step writes its products into the
 run directory (atomically) and is skipped when its configuration and the content of its
 inputs are unchanged (:func:`adsearch.pipeline.cache.run_step`), so a rerun after a crash or a
 config change redoes only the steps that the change reaches. One progress line per step:
 ``[4/11] train ... done in 41 s`` or ``[4/11] train ... skipped (unchanged)``.
 
-=============  ==========================================================================
-step           products (in the run directory)
-=============  ==========================================================================
-background     ``events/background.h5`` (generated QCD, ``input.kind: generate`` only)
-signal         ``events/signal.h5`` (generated signal, if ``n_signal > 0``)
-events         ``events.json`` (which event file, how many events, labels, answer key);
-               ``events/events.h5`` when events are mixed, filtered or injected
-features       ``features.parquet`` (two leading anti-kT jets, constituents)
-train          ``train/`` (``model.pt``, ``checkpoint.pt``, metrics; an interrupted
-               training of the same step resumes from its checkpoint)
-scores         ``scores.parquet`` (event features, jet and event scores, train/val/test split)
-regions        ``regions.json`` (working-point thresholds from test events outside the SR)
-fit            ``fit.json`` + ``plots/fit_<selection>.png`` (inclusive and every working point)
-bumphunt       ``bumphunt.json`` + ``plots/bumphunt_*.png``, ``plots/tstat_*.png``
-limits         ``limits.json`` + ``plots/brazil_*.png`` + ``workspaces/*.json`` (pyhf)
-report         ``report.md``, ``results.json``, ``plots/roc.png``, ``plots/scores.png``,
-               ``plots/learning_curve.png``, ...; with truth: the score beside the jet-mass,
-               girth and GMM-density baselines
-=============  ==========================================================================
-
-The steps are the table :data:`adsearch.pipeline.steps.STEPS`; this module only runs it.
+This module only runs the table (the steps and their products are listed there).
 Statistics use the test split only (events never seen in training). ``run.json`` records
 what this invocation did (ran / skipped, seconds per step).
 """

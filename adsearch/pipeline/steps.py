@@ -7,6 +7,26 @@ key) and how it runs (``run``: one call into the library, plus its plots and JSO
 (:func:`adsearch.pipeline.run.run_pipeline`), the cache (:mod:`adsearch.pipeline.cache`) and
 the report read this table only; nothing else lists the steps.
 
+=============  ==========================================================================
+step           products (in the run directory)
+=============  ==========================================================================
+background     ``events/background.h5`` (generated QCD, ``input.kind: generate`` only)
+signal         ``events/signal.h5`` (generated signal, if ``n_signal > 0``)
+events         ``events.json`` (which event file, how many events, labels, answer key);
+               ``events/events.h5`` when events are mixed, filtered or injected
+features       ``features.parquet`` (two leading anti-kT jets, constituents)
+train          ``train/`` (``model.pt``, ``checkpoint.pt``, metrics; an interrupted
+               training of the same step resumes from its checkpoint)
+scores         ``scores.parquet`` (event features, jet and event scores, train/val/test split)
+regions        ``regions.json`` (working-point thresholds from test events outside the SR)
+fit            ``fit.json`` + ``plots/fit_<selection>.png`` (inclusive and every working point)
+bumphunt       ``bumphunt.json`` + ``plots/bumphunt_*.png``, ``plots/tstat_*.png``
+limits         ``limits.json`` + ``plots/brazil_*.png`` + ``workspaces/*.json`` (pyhf)
+report         ``report.md``, ``results.json``, ``plots/roc.png``, ``plots/scores.png``,
+               ``plots/learning_curve.png``, ...; with truth: the score beside the jet-mass,
+               girth and GMM-density baselines
+=============  ==========================================================================
+
 Adding a step takes two files: the library function it calls, and one ``Step(...)`` entry
 (with its ``run`` function) in this module, placed where it belongs in :data:`STEPS`.
 
