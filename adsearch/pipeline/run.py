@@ -1,9 +1,10 @@
 """The search chain driven by one analysis config: events -> ... -> report, with a step cache.
 
-:func:`run_pipeline` runs the steps of :data:`adsearch.pipeline.steps.STEPS` in order. Every step writes its products into the
-run directory (atomically) and is skipped when its configuration and the content of its
-inputs are unchanged (:func:`adsearch.pipeline.cache.run_step`), so a rerun after a crash or a
-config change redoes only the steps that the change reaches. One progress line per step:
+:func:`run_pipeline` runs the steps of :data:`adsearch.pipeline.steps.STEPS` in order. Every
+step writes its products into the run directory (atomically) and is skipped when its
+configuration and the content of its inputs are unchanged
+(:func:`adsearch.pipeline.cache.run_step`), so a rerun after a crash or a config change redoes
+only the steps that the change reaches. One progress line per step:
 ``[4/11] train ... done in 41 s`` or ``[4/11] train ... skipped (unchanged)``.
 
 This module only runs the table (the steps and their products are listed there).
