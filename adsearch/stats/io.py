@@ -1,4 +1,4 @@
-"""Inputs and outputs of the statistics verbs: mjj/score columns, histograms, JSON results.
+"""Inputs of the statistics verbs: mjj/score columns and histograms (JSON results: io.jsonfile).
 
 Supported inputs
 
@@ -29,7 +29,6 @@ from typing import Any
 import numpy as np
 
 from adsearch.errors import InputError
-from adsearch.io.jsonfile import write_json  # re-exported for old callers
 from adsearch.stats.binning import BIN_WIDTH, MJJ_RANGE, Histogram, histogram, log_bins
 from adsearch.stats.regions import SIGNAL_REGION, MjjWindow, select, working_points
 
@@ -39,7 +38,6 @@ __all__ = [
     "load_spectrum",
     "read_columns",
     "read_histogram",
-    "write_json",
 ]
 
 
