@@ -23,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -133,8 +133,13 @@ def from_dict(cls: type[T], data: dict[str, Any] | None, source: str = "config")
             f"{source}: unknown key {unknown[0]!r} (allowed: {', '.join(sorted(fields))})"
         )
     kwargs = {k: _check_type(v, hints[k], f"{source}:{k}") for k, v in data.items()}
+    return _validated(lambda: cls(**kwargs), source)
+
+
+def _validated(make: Callable[[], T], source: str) -> T:
+    """``make()``, its TypeError/ValueError as ConfigError, then its ``validate()`` if any."""
     try:
-        obj = cls(**kwargs)
+        obj = make()
     except (TypeError, ValueError) as e:
         raise ConfigError(f"{source}: {e}") from None
     validate = getattr(obj, "validate", None)
@@ -232,14 +237,7 @@ def replace_key(obj: T, keys: Sequence[str], value: Any, source: str = "config")
         new = _check_type(_nested(rest, value), hint, where)
     else:
         raise ConfigError(f"{where}: {rest[0]!r} is not a key of a section")
-    try:
-        out = dataclasses.replace(obj, **{head: new})
-    except (TypeError, ValueError) as e:
-        raise ConfigError(f"{source}: {e}") from None
-    validate = getattr(out, "validate", None)
-    if callable(validate):
-        validate()
-    return out
+    return _validated(lambda: dataclasses.replace(obj, **{head: new}), source)
 
 
 def apply_overrides(obj: T, overrides: Sequence[str], source: str = "--set") -> T:
