@@ -47,6 +47,7 @@ def _kill_when(proc: subprocess.Popen, ready, timeout: float = 120.0) -> None:
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     assert proc.wait(30) == -signal.SIGKILL
+    proc.stderr.close()
 
 
 @pytest.fixture(scope="module")

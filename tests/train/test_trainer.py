@@ -63,7 +63,7 @@ def test_resume_gives_the_uninterrupted_next_epoch(tmp_path, sample, objective):
     assert resumed.history[2]["train_loss"] == full[2]["train_loss"]
     assert resumed.history[2]["val_loss"] == full[2]["val_loss"]
     # the resumed run's files hold all three epochs
-    rows = list(csv.DictReader((tmp_path / "part" / "metrics.csv").open()))
+    rows = list(csv.DictReader((tmp_path / "part" / "metrics.csv").read_text().splitlines()))
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
 
 
@@ -310,7 +310,7 @@ def test_deepsvdd_metrics_log_the_collapse_monitor(tmp_path, sample):
     )
     for row in res.history:
         assert row["spread"] > 1e-6 and row["dist_mean"] > 0
-    rows = list(csv.DictReader((tmp_path / "m" / "metrics.csv").open()))
+    rows = list(csv.DictReader((tmp_path / "m" / "metrics.csv").read_text().splitlines()))
     assert "spread" in rows[0] and len(rows) == len(res.history)
 
 
