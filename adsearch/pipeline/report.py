@@ -35,7 +35,9 @@ from adsearch.io.jsonfile import write_json
 from adsearch.jets import read_features_metadata
 from adsearch.pipeline.products import Products
 from adsearch.plot import plot_learning_curve, plot_mjj_selections, plot_roc_sic, plot_scores
+from adsearch.score.baselines import GMMBaseline, proxy_report, proxy_scores
 from adsearch.stats import metrics
+from adsearch.train.data import load_jets
 
 __all__ = ["max_sic", "roc_auc", "roc_curve", "write_report"]
 
@@ -119,10 +121,6 @@ def _proxies(
     (:class:`adsearch.score.baselines.GMMBaseline`) is fitted on the training-split background
     events when the features have labels, else on all training-split events.
     """
-    # torch: the score and train packages are imported when the report needs them
-    from adsearch.score.baselines import GMMBaseline, proxy_report, proxy_scores
-    from adsearch.train.data import load_jets
-
     n = table_all["mjj"].size
     sample, _ = load_jets(out / Products.FEATURES, max_events=n)
     if sample.n_events != n:

@@ -53,6 +53,7 @@ import numpy as np
 
 from adsearch.config import from_dict, to_dict
 from adsearch.errors import ConfigError, FitError, InputError
+from adsearch.generate import generate_to_file
 from adsearch.generate.mixing import mix, resample
 from adsearch.io import detect_format, has_labels, lhco_attrs, num_events
 from adsearch.io.atomic import atomic_path
@@ -63,11 +64,13 @@ from adsearch.pipeline.config import PipelineConfig, config_to_dict
 from adsearch.pipeline.products import Products
 from adsearch.pipeline.report import write_report
 from adsearch.plot import plot_brazil, plot_bumphunt, plot_fit, plot_message, plot_tstat
+from adsearch.score import score_features
 from adsearch.stats.binning import Histogram, histogram
 from adsearch.stats.bumphunter import bumphunt
 from adsearch.stats.fit import FitResult, fit_spectrum
 from adsearch.stats.limits import limits_for_fit
 from adsearch.stats.regions import region_summary, selection_name
+from adsearch.train import TrainConfig, train
 
 __all__ = ["STEPS", "Products", "Run", "Step", "plan_steps", "step_names"]
 
@@ -199,8 +202,6 @@ def _n_signal_generated(cfg: PipelineConfig) -> int:
 
 
 def _generate(run: Run, which: str, n: int, product: str) -> None:
-    from adsearch.generate import generate_to_file  # pythia8mc: imported when generating
-
     gen = run.cfg.input.generate
     generate_to_file(
         run.path(product),
@@ -420,9 +421,6 @@ def _train_key_config(cfg: PipelineConfig) -> dict[str, Any]:
 
 
 def _train(run: Run) -> None:
-    # torch: imported when training
-    from adsearch.train import TrainConfig, train
-
     m = read_json(run.path(Products.MANIFEST))
     tc = run.cfg.train
     if not m["labelled"] and (
@@ -472,9 +470,6 @@ TRAIN = Step(
 
 
 def _scores(run: Run) -> None:
-    # torch: imported when scoring
-    from adsearch.score import score_features
-
     s = run.cfg.score
     nt = run.cfg.train.runtime.num_threads
     if nt:  # as in training (the trainer sets it; a skipped train step did not)
