@@ -31,7 +31,15 @@ import yaml
 
 from adsearch.errors import ConfigError
 
-__all__ = ["apply_overrides", "from_dict", "load_yaml", "parse_override", "replace_key", "to_dict"]
+__all__ = [
+    "apply_overrides",
+    "from_dict",
+    "load_yaml",
+    "parse_override",
+    "replace_key",
+    "to_dict",
+    "validate_tree",
+]
 
 T = TypeVar("T")
 
@@ -136,16 +144,32 @@ def from_dict(cls: type[T], data: dict[str, Any] | None, source: str = "config")
     return _validated(lambda: cls(**kwargs), source)
 
 
-def _validated(make: Callable[[], T], source: str) -> T:
-    """``make()``, its TypeError/ValueError as ConfigError, then its ``validate()`` if any."""
+def _built(make: Callable[[], T], source: str) -> T:
+    """``make()``, its TypeError/ValueError as a ConfigError naming ``source``."""
     try:
-        obj = make()
+        return make()
     except (TypeError, ValueError) as e:
         raise ConfigError(f"{source}: {e}") from None
+
+
+def _validated(make: Callable[[], T], source: str) -> T:
+    """:func:`_built`, then the object's ``validate()`` if it has one."""
+    obj = _built(make, source)
     validate = getattr(obj, "validate", None)
     if callable(validate):
         validate()
     return obj
+
+
+def validate_tree(obj: Any) -> None:
+    """Call ``validate()`` of every dataclass in ``obj``, innermost first."""
+    if not dataclasses.is_dataclass(obj) or isinstance(obj, type):
+        return
+    for f in dataclasses.fields(obj):
+        validate_tree(getattr(obj, f.name))
+    validate = getattr(obj, "validate", None)
+    if callable(validate):
+        validate()
 
 
 def load_yaml(cls: type[T], path: str | Path, section: str | None = None) -> T:
@@ -201,7 +225,9 @@ def _nested(keys: Sequence[str], value: Any) -> Any:
     return value
 
 
-def replace_key(obj: T, keys: Sequence[str], value: Any, source: str = "config") -> T:
+def replace_key(
+    obj: T, keys: Sequence[str], value: Any, source: str = "config", *, validate: bool = True
+) -> T:
     """A copy of dataclass ``obj`` with the field at the dotted path ``keys`` set to ``value``.
 
     The new value is checked against the field's type hint as if it came from YAML; every
@@ -230,21 +256,23 @@ def replace_key(obj: T, keys: Sequence[str], value: Any, source: str = "config")
     if not rest:
         new = _check_type(value, hint, where)
     elif dataclasses.is_dataclass(current):
-        new = replace_key(current, rest, value, where)
+        new = replace_key(current, rest, value, where, validate=validate)
     elif isinstance(current, dict):
         new = _check_type({**current, **_nested(rest, value)}, hint, where)
     elif current is None:
         new = _check_type(_nested(rest, value), hint, where)
     else:
         raise ConfigError(f"{where}: {rest[0]!r} is not a key of a section")
-    return _validated(lambda: dataclasses.replace(obj, **{head: new}), source)
+    make = lambda: dataclasses.replace(obj, **{head: new})  # noqa: E731
+    return _validated(make, source) if validate else _built(make, source)
 
 
 def apply_overrides(obj: T, overrides: Sequence[str], source: str = "--set") -> T:
     """Apply ``"dotted.key=VALUE"`` overrides (the CLI's ``--set``) to dataclass ``obj``.
 
-    Each override goes through :func:`replace_key` (:func:`dataclasses.replace`, checked and
-    validated); ``obj`` itself is not changed.
+    Each override goes through :func:`replace_key` (:func:`dataclasses.replace`, type
+    checked); the result is validated once all are applied (so ``kind=file`` and ``path=...``
+    can be set together). ``obj`` itself is not changed.
 
     Examples
     --------
@@ -262,5 +290,6 @@ def apply_overrides(obj: T, overrides: Sequence[str], source: str = "--set") -> 
     """
     for item in overrides:
         keys, value = parse_override(item)
-        obj = replace_key(obj, keys, value, source)
+        obj = replace_key(obj, keys, value, source, validate=False)
+    validate_tree(obj)  # once all are set: an override may need another (kind + path)
     return obj

@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 import yaml
 
-from adsearch.config import from_dict, parse_override, replace_key, to_dict
+from adsearch.config import from_dict, parse_override, replace_key, to_dict, validate_tree
 from adsearch.errors import ConfigError
 from adsearch.generate.config import GenerateConfig
 from adsearch.graphs import GraphConfig
@@ -309,7 +309,9 @@ def _overridden(
             blind, value = value, None
         elif dotted == _BLIND:
             blind = False
-        cfg = replace_key(cfg, keys, value, source)
+        cfg = replace_key(cfg, keys, value, source, validate=False)
+    if overrides:
+        validate_tree(cfg)  # once all are set: an override may need another (kind + path)
     return cfg, blind
 
 

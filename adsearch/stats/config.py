@@ -29,7 +29,7 @@ from adsearch.stats.binning import BIN_WIDTH, MJJ_RANGE, log_bins
 from adsearch.stats.bumphunter import BumpHunterConfig
 from adsearch.stats.fit import FitConfig
 from adsearch.stats.limits import LimitConfig
-from adsearch.stats.regions import SIGNAL_REGION
+from adsearch.stats.regions import SIGNAL_REGION, MjjWindow
 
 __all__ = ["RegionsConfig", "StatsConfig"]
 
@@ -58,6 +58,11 @@ class RegionsConfig:
         lo, hi = self.signal_region
         if not 0 < lo < hi:
             raise ConfigError(f"regions:signal_region: need 0 < lo < hi, got {lo}, {hi}")
+
+    @property
+    def window(self) -> MjjWindow:
+        """The signal region as an :class:`~adsearch.stats.regions.MjjWindow`."""
+        return MjjWindow(*self.signal_region)
 
 
 @dataclass
