@@ -89,6 +89,8 @@ class DeepSVDD(Objective):
     shrinkage : weight of the scaled identity in the covariance of the Mahalanobis metric
         (0: plain inverse covariance, 1: Euclidean distance to the background mean).
 
+    Notes
+    -----
     The centre must be computed in the same mode as the training loss (the trainer uses
     training mode): with normalisation layers the two modes give embeddings of different
     scale, and a centre far from every training embedding makes the score ``≈ const - 2 c·z``,
@@ -104,6 +106,8 @@ class DeepSVDD(Objective):
     On the mass-matched toy of ``graphs.toy`` (750 training jets) the Euclidean score does
     better (0.88 against 0.83 at shrinkage 0.5 and 0.81 at 0): keep ``metric`` a choice.
 
+    Examples
+    --------
     >>> svdd = DeepSVDD(dim=2, metric="mahalanobis")
     >>> svdd.set_center(torch.zeros(2))
     >>> z = torch.tensor([[-1.0, -10.0], [1.0, -10.0], [-1.0, 10.0], [1.0, 10.0]])
@@ -257,6 +261,8 @@ class Autoencoder(Objective):
         reconstructed point takes the weight of its nearest input constituent. Off by
         default: not yet shown to help.
 
+    Notes
+    -----
     ``inputs`` is ``(x, mask)`` or ``(x, mask, w)``: ``x [B, N, F]`` are the target features
     as the model should reconstruct them (standardised by the caller), ``mask [B, N]`` marks
     the real constituents, ``w [B, N]`` are non-negative weights (the pT fractions), used
