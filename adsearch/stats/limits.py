@@ -6,7 +6,9 @@ The pyhf model has one channel (the mjj bins of the fit) with two samples:
   normalised mjj histogram of a generated signal sample) scaled to ``n_ref`` events, with the
   normfactor ``mu``;
 - ``background``: the fitted background, with its fit uncertainty as one ``histosys`` modifier
-  per eigenvector of the fit covariance (``theta ± sqrt(λ_k) v_k``).
+  per eigenvector of the fit covariance (``theta ± sqrt(λ_k) v_k``); for the SWiFt and GP
+  backgrounds (``fit.background_cov``), per leading eigenvector of the covariance of the
+  expected counts (``npar + 2`` of them by default).
 
 Limits use :func:`pyhf.infer.intervals.upper_limits.upper_limit` (asymptotic ``q̃μ``, CLs) with
 the Minuit optimizer, set locally and restored afterwards; discovery uses ``q0``. Limits are
@@ -262,10 +264,22 @@ def fit_spec(
     b = fit.expected
     b_eff = t.sum() ** 2 / np.sum(t**2 / np.maximum(b, 1e-9))  # background of the optimal sum
     n_ref = (2.0 * math.sqrt(b_eff) + 3.0) / t.sum()
+    histosys = []
+    bcov = getattr(fit, "background_cov", None)
+    if bcov is None and getattr(fit, "method", "function") == "swift":
+        from adsearch.stats.swift import swift_background_cov
+
+        bcov = fit.background_cov = swift_background_cov(fit)
+    if bcov is not None:  # swift / gp: eigenvectors of the covariance of the background
+        lam, vec = np.linalg.eigh(0.5 * (bcov + bcov.T))
+        order = np.argsort(lam)[::-1][: (fit.npar + 2 if n_eigen is None else n_eigen)]
+        for k in order:
+            d = math.sqrt(max(lam[k], 0.0)) * vec[:, k]
+            histosys.append((np.maximum(b + d, 1e-6), np.maximum(b - d, 1e-6)))
+        return _spec(fit.counts, b, n_ref * t, histosys), float(n_ref)
     lam, vec = np.linalg.eigh(fit.cov)
     order = np.argsort(lam)[::-1][: (fit.npar if n_eigen is None else n_eigen)]
     model = fit.model
-    histosys = []
     for k in order:
         d = math.sqrt(max(lam[k], 0.0)) * vec[:, k]
         histosys.append((model.expected(fit.theta + d), model.expected(fit.theta - d)))
