@@ -122,7 +122,7 @@ def fit_configs(blind: tuple[float, float] | None) -> dict[str, Any]:
         "wilks": FitConfig(selection="wilks", blind=blind),
         "npar4": FitConfig(npar=4, blind=blind),
         "spurious": FitConfig(blind=blind),
-        "swift": FitConfig(method="swift", blind=blind, swift=SwiftConfig(candidates=[8, 6, 4])),
+        "swift": FitConfig(method="swift", blind=blind, swift=SwiftConfig(candidates=[8, 5])),
         "gp": FitConfig(method="gp", blind=blind),
     }
 
@@ -159,7 +159,7 @@ def analyse_all(
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n-pseudo", type=int, default=200)
-    ap.add_argument("--n-toys", type=int, default=200)
+    ap.add_argument("--n-toys", type=int, default=100)
     ap.add_argument("--n-bkg", type=float, default=1e6)
     ap.add_argument("--cases", default="all")
     ap.add_argument("--methods", default=",".join(METHODS))
@@ -170,7 +170,6 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--tag", default="")
     args = ap.parse_args(argv)
 
-    from adsearch.io.atomic import atomic_path
     from adsearch.stats.binning import Histogram, log_bins
     from adsearch.stats.nullcheck import summarise
     from adsearch.stats.spurious import control_template
@@ -185,6 +184,9 @@ def main(argv: list[str] | None = None) -> None:
     cfgs = fit_configs(blind)
     results: dict[str, Any] = {}
     rng_summary = np.random.default_rng(0)
+    sens = sensitivity(args, edges, extra, cases, methods) if args.n_sens > 0 else {}
+    if sens:
+        print(f"sensitivity: median local Z {sens['median_z_local']}", flush=True)
     for ci, (name, case) in enumerate(cases.items()):
         rng = np.random.default_rng(args.seed + 1000 * ci)
         ks: dict[str, list[int]] = {m: [] for m in methods}
@@ -218,7 +220,15 @@ def main(argv: list[str] | None = None) -> None:
             print(f"  {m:9s} FDR {r['fdr']:.3f} ± {r['fdr_error']:.3f}  KS p {r['ks_p']:.3f}  "
                   f"npar {r.get('npar_counts')}  failed {r['n_failed']}", flush=True)
 
-    sens = sensitivity(args, edges, extra, cases, methods) if args.n_sens > 0 else {}
+        write(args, edges, blind, extra, results, sens, methods, t0)
+    write(args, edges, blind, extra, results, sens, methods, t0)
+    print(f"done in {time.perf_counter() - t0:.0f} s")
+
+
+def write(args, edges, blind, extra, results, sens, methods, t0) -> None:  # noqa: ANN001
+    """Write null{tag}.json/.md (after every case: a partial run keeps its finished cases)."""
+    from adsearch.io.atomic import atomic_path
+
     out = {
         "config": {**vars(args), "edges": edges.tolist(), "blind": blind},
         "cases_info": extra["info"],
@@ -231,7 +241,6 @@ def main(argv: list[str] | None = None) -> None:
         tmp.write_text(json.dumps(out, indent=1))
     with atomic_path(RESULTS / f"null{args.tag}.md") as tmp:
         tmp.write_text(markdown(out, methods))
-    print(f"done in {time.perf_counter() - t0:.0f} s")
 
 
 def sensitivity(args: Any, edges: np.ndarray, extra: dict, cases: dict, methods: list[str]) -> dict:

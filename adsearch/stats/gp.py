@@ -77,7 +77,7 @@ def fit_gp(hist: Any, config: Any, mean: Any) -> Any:
         max(lmin * 2.0, math.sqrt(lmin * lmax)), (lmin, lmax)
     )
     gpr = GaussianProcessRegressor(
-        kernel, alpha=1.0 / mu[mask], n_restarts_optimizer=3, random_state=0
+        kernel, alpha=1.0 / mu[mask], n_restarts_optimizer=1, random_state=0
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # a² at its lower bound: no GP
