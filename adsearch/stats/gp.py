@@ -12,7 +12,7 @@ length scale growing linearly with the mass, as the resolution does (Frate et al
 length scale linear in the mass for the same reason).
 
 The length scale is bounded below by ``GPConfig.min_length`` mass resolutions, so the GP
-cannot follow a resonance: with the default (6 resolutions, 0.3 in ``ln mjj``) a Gaussian
+cannot follow a resonance: with the default (8 resolutions, 0.4 in ``ln mjj``) a Gaussian
 bump three resolutions wide is not absorbed — its amplitude fitted on top of the GP
 (:func:`signal_fit`) is compatible with zero without signal and recovers an injected one
 (tested; with a bound of one resolution it is absorbed).
@@ -25,7 +25,7 @@ Examples
 >>> m = BinnedModel(log_bins(2800.0, 6000.0, 0.05), "dijet", 3)
 >>> n = np.random.default_rng(2).poisson(m.expected(m.theta_from_params([2e3, 10.0, -5.0])))
 >>> res = fit_spectrum(Histogram(m.edges, n.astype(float)), FitConfig(method="gp", npar=3))
->>> res.method, res.details["gp"]["length_scale"] >= 0.3 - 1e-9
+>>> res.method, res.details["gp"]["length_scale"] >= 0.4 - 1e-9
 ('gp', True)
 """
 
@@ -52,6 +52,20 @@ def _kernel_matrix(u1: np.ndarray, u2: np.ndarray, amp2: float, length: float) -
     return amp2 * np.exp(-0.5 * ((u1[:, None] - u2[None, :]) / length) ** 2)
 
 
+def _grid_optimizer(obj_func: Any, initial_theta: np.ndarray, bounds: np.ndarray) -> Any:
+    """Maximise the log marginal likelihood on a grid of the (log) hyperparameters.
+
+    Two hyperparameters over bounded ranges: a 12 × 6 grid (with the bounds themselves) is
+    deterministic, finds the global maximum to a grid step (the likelihood is flat at that
+    scale) and is ~20× faster than L-BFGS-B with restarts here.
+    """
+    axes = [np.linspace(lo, hi, n) for (lo, hi), n in zip(bounds, (12, 6), strict=False)]
+    grid = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, len(axes))
+    vals = np.array([obj_func(t, eval_gradient=False) for t in grid])
+    best = int(np.argmin(vals))
+    return grid[best], float(vals[best])
+
+
 def fit_gp(hist: Any, config: Any, mean: Any) -> Any:
     """GP background of ``hist`` on top of the function fit ``mean`` (a FitResult).
 
@@ -76,11 +90,9 @@ def fit_gp(hist: Any, config: Any, mean: Any) -> Any:
     kernel = ConstantKernel(1e-4, (1e-10, g.max_amplitude**2)) * RBF(
         max(lmin * 2.0, math.sqrt(lmin * lmax)), (lmin, lmax)
     )
-    gpr = GaussianProcessRegressor(
-        kernel, alpha=1.0 / mu[mask], n_restarts_optimizer=1, random_state=0
-    )
+    gpr = GaussianProcessRegressor(kernel, alpha=1.0 / mu[mask], optimizer=_grid_optimizer)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)  # a² at its lower bound: no GP
+        warnings.simplefilter("ignore", ConvergenceWarning)  # optimum at a bound: expected
         gpr.fit(u[mask, None], y[mask])
     amp2 = float(gpr.kernel_.k1.constant_value)
     length = float(gpr.kernel_.k2.length_scale)

@@ -47,6 +47,7 @@ __all__ = [
     "fit_spec",
     "limits_for_fit",
     "minuit_backend",
+    "scan_masses",
 ]
 
 
@@ -67,6 +68,10 @@ class LimitConfig:
         Keep the largest ``n_eigen`` eigenvectors of the fit covariance (``None``: all).
     rtol : float
         Relative tolerance of the limit root finding.
+    engine : {"pyhf", "asymptotic"}
+        ``"pyhf"``: pyhf with Minuit; ``"asymptotic"``: the same model and asymptotic
+        formulae in numpy (:mod:`adsearch.stats.asymptotic`, ~100× faster; for scans every
+        ~100 GeV, see :func:`scan_masses`). The pyhf workspaces are written either way.
     """
 
     masses: list[float] = field(default_factory=lambda: [3000.0, 3500.0, 4000.0, 4500.0, 5000.0])
@@ -75,6 +80,7 @@ class LimitConfig:
     test_stat: Literal["qtilde", "q"] = "qtilde"
     n_eigen: int | None = None
     rtol: float = 1e-2
+    engine: Literal["pyhf", "asymptotic"] = "pyhf"
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` for bad values."""
@@ -86,6 +92,8 @@ class LimitConfig:
             raise ConfigError("limits.cl: must be in (0, 1)")
         if self.test_stat not in ("qtilde", "q"):
             raise ConfigError("limits.test_stat: qtilde or q")
+        if self.engine not in ("pyhf", "asymptotic"):
+            raise ConfigError("limits.engine: pyhf or asymptotic")
         if self.n_eigen is not None and self.n_eigen < 0:
             raise ConfigError("limits.n_eigen: must be >= 0")
 
@@ -286,6 +294,41 @@ def fit_spec(
     return _spec(fit.counts, b, n_ref * t, histosys), float(n_ref)
 
 
+def _spec_arrays(spec: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[Any]]:
+    """``(observed, background, signal, histosys)`` of a :func:`fit_spec` workspace."""
+    ch = spec["channels"][0]
+    samples = {smp["name"]: smp for smp in ch["samples"]}
+    hs = [
+        (np.asarray(m["data"]["hi_data"]), np.asarray(m["data"]["lo_data"]))
+        for m in samples["background"]["modifiers"]
+        if m["type"] == "histosys"
+    ]
+    return (
+        np.asarray(spec["observations"][0]["data"], float),
+        np.asarray(samples["background"]["data"], float),
+        np.asarray(samples["signal"]["data"], float),
+        hs,
+    )
+
+
+def scan_masses(
+    lo: float, hi: float, resolution: float = 0.05, step: float = 100.0
+) -> list[float]:
+    """Test masses every ``step`` GeV (~ the mass resolution) inside ``[lo, hi]``.
+
+    See :func:`adsearch.stats.spurious.scan_masses`; use with ``LimitConfig(masses=...,
+    engine="asymptotic")`` for a smooth Brazil plot.
+
+    Examples
+    --------
+    >>> scan_masses(2800.0, 6000.0)[:2]
+    [3100.0, 3200.0]
+    """
+    from adsearch.stats.spurious import scan_masses as _scan
+
+    return _scan(lo, hi, resolution, step)
+
+
 @dataclass
 class LimitResult:
     """Limits at every test mass (Brazil band) plus the workspaces used."""
@@ -348,10 +391,19 @@ def limits_for_fit(
             s = np.asarray(signal_mjj, float) * (mass / float(np.median(signal_mjj)))
             tmpl = np.histogram(s, bins=fit.edges)[0] / s.size
         spec, n_ref = fit_spec(fit, tmpl, cfg.n_eigen)
-        lim = cls_limit(spec, cfg.cl, cfg.test_stat, cfg.rtol)
-        lim.mass, lim.n_ref = float(mass), n_ref
-        if with_discovery:
-            lim.p0, lim.z0 = discovery(spec)
+        if cfg.engine == "asymptotic":
+            from adsearch.stats.asymptotic import cls_limits, discovery_p0
+
+            arrays = _spec_arrays(spec)
+            r = cls_limits(*arrays, cl=cfg.cl)
+            lim = MassLimit(float(mass), r["observed"], r["expected"], n_ref)
+            if with_discovery:
+                lim.p0, lim.z0 = discovery_p0(*arrays)
+        else:
+            lim = cls_limit(spec, cfg.cl, cfg.test_stat, cfg.rtol)
+            lim.mass, lim.n_ref = float(mass), n_ref
+            if with_discovery:
+                lim.p0, lim.z0 = discovery(spec)
         out.append(lim)
         specs[float(mass)] = spec
     return LimitResult(

@@ -113,7 +113,7 @@ def fit_swift(hist: Histogram, config: Any = None, template: Any = None) -> Any:
         ``npar``; ``expected`` is the sliding-window background (its covariance for limits:
         :func:`swift_background_cov`).
     """
-    from adsearch.stats.fit import FitConfig, _finish_stats, fit_background
+    from adsearch.stats.fit import FitConfig, _finish_stats, fit_background, fit_background_fast
 
     cfg = config or FitConfig(method="swift")
     k = cfg.swift.npar
@@ -134,7 +134,7 @@ def fit_swift(hist: Histogram, config: Any = None, template: Any = None) -> Any:
             else:
                 sub = Histogram(hist.edges[lo : hi + 1], hist.counts[lo:hi])
                 try:
-                    windows[(lo, hi)] = fit_background(sub, sub_cfg)
+                    windows[(lo, hi)] = fit_background_fast(sub, sub_cfg, k)
                 except FitError as e:
                     raise FitError(f"SWiFt window {lo}-{hi} (bins): {e}") from None
         bin_window.append((lo, hi))

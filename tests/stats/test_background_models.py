@@ -138,9 +138,9 @@ def _bump_z(mu, inj, min_length, seeds):
 
 
 def test_gp_does_not_absorb_a_bump_of_three_resolutions(truth):
-    null = _bump_z(truth, 0, 6.0, range(3))
+    null = _bump_z(truth, 0, 8.0, range(3))
     assert all(abs(r["z"]) < 2.0 for r in null)  # amplitude within errors of zero
-    sig = _bump_z(truth, 6000, 6.0, range(3))
+    sig = _bump_z(truth, 6000, 8.0, range(3))
     for r in sig:
         assert abs(r["amplitude"] - 6000) < 2.5 * r["error"] and r["z"] > 3.0
     # the bound matters: a length scale allowed down to 1 resolution absorbs the bump
@@ -152,7 +152,7 @@ def test_gp_length_scale_bound_and_refit(truth):
     h = _hist(_wiggle(truth, 0.04) * 5, 6)
     res = fit_spectrum(h, FitConfig(method="gp", npar=3))
     gp = res.details["gp"]
-    assert gp["length_scale"] >= 6.0 * 0.05 - 1e-9 and gp["amplitude"] > 0.005  # GP active
+    assert gp["length_scale"] >= 8.0 * 0.05 - 1e-9 and gp["amplitude"] > 0.005  # GP active
     base = fit_background(h, FitConfig(npar=3))
     assert res.deviance < base.deviance - 10
     toys = np.random.default_rng(1).poisson(res.expected, size=(40, res.expected.size))
