@@ -50,7 +50,9 @@ SCORES = Path("/work/main/scratch/bwA/gin-deepsvdd_2prong.npz")
 METHODS = ["wilks", "npar4", "spurious", "swift", "gp"]
 
 
-def nw_efficiency(mjj: np.ndarray, passed: np.ndarray, centres: np.ndarray, bw: float) -> np.ndarray:
+def nw_efficiency(
+    mjj: np.ndarray, passed: np.ndarray, centres: np.ndarray, bw: float
+) -> np.ndarray:
     """Nadaraya–Watson estimate of P(pass | mjj) at ``centres`` (Gaussian kernel in ln mjj)."""
     d = (np.log(centres)[:, None] - np.log(mjj)[None, :]) / bw
     w = np.exp(-0.5 * d**2)
@@ -97,7 +99,11 @@ def build_cases(args: argparse.Namespace, edges: np.ndarray) -> tuple[dict[str, 
             eff = eff / np.average(eff, weights=base) * eps  # mean efficiency eps over the shape
             name = f"eps{eps:g}" + ("_decor" if decor else "")
             sr = (centres > 3300) & (centres < 3700)
-            cases[name] = {"shape": base * eff, "eps": eff, "n_pass_generated": int(passed[inr].sum())}
+            cases[name] = {
+                "shape": base * eff,
+                "eps": eff,
+                "n_pass_generated": int(passed[inr].sum()),
+            }
             info[name] = {
                 "eps_sr_over_outside": float(eff[sr].mean() / eff[~sr].mean()),
                 "n_pass_generated": int(passed[inr].sum()),
@@ -109,7 +115,10 @@ def build_cases(args: argparse.Namespace, edges: np.ndarray) -> tuple[dict[str, 
     u = np.log(centres)
     x = (u - u[0]) / (u[-1] - u[0])
     flat = np.full(centres.size, 0.1)
-    cases["sine3pct"] = {"shape": base * 0.1 * (1 + 0.03 * np.sin(2 * np.pi * 1.5 * x)), "eps": flat}
+    cases["sine3pct"] = {
+        "shape": base * 0.1 * (1 + 0.03 * np.sin(2 * np.pi * 1.5 * x)),
+        "eps": flat,
+    }
     turn = 1 - 0.3 * np.exp(-(centres - lo) / 150.0)
     cases["turnon"] = {"shape": base * 0.1 * turn, "eps": flat}
     return cases, {"info": info, "sig_all": sig_all, "base": base}
@@ -212,20 +221,29 @@ def main(argv: list[str] | None = None) -> None:
             s = summarise(f"{name}/{m}", np.array(ks[m]), np.array(ns[m]), 0.05, rng_summary)
             s.n_failed, s.npar = failed[m], npars[m]
             rows[m] = s.to_dict()
-        results[name] = {"methods": rows, "events": float(case["shape"].sum()),
-                         "seconds": time.perf_counter() - tc}
-        print(f"{name}: {case['shape'].sum():.0f} events, {time.perf_counter() - tc:.0f} s", flush=True)
+        results[name] = {
+            "methods": rows,
+            "events": float(case["shape"].sum()),
+            "seconds": time.perf_counter() - tc,
+        }
+        print(
+            f"{name}: {case['shape'].sum():.0f} events, {time.perf_counter() - tc:.0f} s",
+            flush=True,
+        )
         for m in methods:
             r = rows[m]
-            print(f"  {m:9s} FDR {r['fdr']:.3f} ± {r['fdr_error']:.3f}  KS p {r['ks_p']:.3f}  "
-                  f"npar {r.get('npar_counts')}  failed {r['n_failed']}", flush=True)
+            print(
+                f"  {m:9s} FDR {r['fdr']:.3f} ± {r['fdr_error']:.3f}  KS p {r['ks_p']:.3f}  "
+                f"npar {r.get('npar_counts')}  failed {r['n_failed']}",
+                flush=True,
+            )
 
         write(args, edges, blind, extra, results, sens, methods, t0)
     write(args, edges, blind, extra, results, sens, methods, t0)
     print(f"done in {time.perf_counter() - t0:.0f} s")
 
 
-def write(args, edges, blind, extra, results, sens, methods, t0) -> None:  # noqa: ANN001
+def write(args, edges, blind, extra, results, sens, methods, t0) -> None:
     """Write null{tag}.json/.md (after every case: a partial run keeps its finished cases)."""
     from adsearch.io.atomic import atomic_path
 
@@ -269,12 +287,14 @@ def sensitivity(args: Any, edges: np.ndarray, extra: dict, cases: dict, methods:
         for m in methods:
             try:
                 if m == "gp":
-                    fit = fit_gp(h, cfgs["gp"], mean=spur or fit_spectrum(h, cfgs["spurious"], tmpl))
+                    fit = fit_gp(
+                        h, cfgs["gp"], mean=spur or fit_spectrum(h, cfgs["spurious"], tmpl)
+                    )
                 else:
                     fit = fit_spectrum(h, cfgs[m], template=tmpl)
                     spur = fit if m == "spurious" else spur
                 bh = bumphunt(fit, BumpHunterConfig(n_toys=20, seed=i))
-            except Exception:  # noqa: BLE001 - a failed fit counts as Z = 0
+            except Exception:
                 z[m].append(0.0)
                 continue
             lo_m, hi_m = edges[bh.window_lo], edges[bh.window_lo + bh.window_widths]
@@ -328,12 +348,14 @@ def markdown(out: dict, methods: list[str]) -> str:
             "|---|---|---|",
         ]
         for m in s["median_z_local"]:
-            lines.append(
-                f"| {m} | {s['median_z_local'][m]:.2f} | {s['mean_z_local'][m]:.2f} |"
-            )
+            lines.append(f"| {m} | {s['median_z_local'][m]:.2f} | {s['mean_z_local'][m]:.2f} |")
     info = out["cases_info"]
-    lines += ["", "Sculpting of the cases (ε_B in 3.3–3.7 TeV / outside, from the smoothed "
-              "efficiency; QCD events passing among the generated ones):", ""]
+    lines += [
+        "",
+        "Sculpting of the cases (ε_B in 3.3–3.7 TeV / outside, from the smoothed "
+        "efficiency; QCD events passing among the generated ones):",
+        "",
+    ]
     for k, v in info.items():
         if isinstance(v, dict):
             lines.append(f"- {k}: {v['eps_sr_over_outside']:.2f}, {v['n_pass_generated']} events")

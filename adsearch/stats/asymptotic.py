@@ -161,6 +161,18 @@ def cls_limits(
         return float(optimize.brentq(fn, 1e-6, hi, xtol=1e-4, rtol=1e-4))
 
     obs = solve(lambda mu: _cls(_qtilde(model, n, mu, free_obs), qa(mu)) - level)
+    for _ in range(3):  # σ evaluated at the observed limit itself (fixed point)
+        q_obs = _qtilde(model, asimov, min(obs, poi_max), free_a)
+        if q_obs < 1e-9:
+            break
+        s_obs = min(obs, poi_max) / math.sqrt(q_obs)
+        new = solve(
+            lambda mu, s=s_obs: _cls(_qtilde(model, n, mu, free_obs), (mu / s) ** 2) - level
+        )
+        done = abs(new - obs) < 1e-4 * obs
+        obs = new
+        if done:
+            break
     # background-only data at its k-sigma quantile, sqrt(q) = μ/σ + k: CLs =
     # Φ̄(μ/σ + k) / Φ(-k) = 1 - cl gives μ = σ (Φ̄⁻¹((1 - cl) Φ(-k)) - k)  (Cowan et al.)
     # σ is re-evaluated at each band's limit (fixed point, a few profiles): it varies with μ

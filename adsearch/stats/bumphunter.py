@@ -376,9 +376,9 @@ def bumphunt(fit: Any, config: BumpHunterConfig | None = None) -> BumpHuntResult
     fit : adsearch.stats.fit.FitResult
         Data (``fit.counts``) and background (``fit.expected``). Toys are Poisson draws from
         ``fit.expected``; with ``config.refit`` each toy is refitted (same method — function,
-        SWiFt or GP —, number of parameters and blinding) and scanned against its own fit. Toys whose batched refit
-        does not converge are refitted with iminuit; toys that still fail are dropped and
-        counted in ``n_toys_failed``.
+        SWiFt or GP —, number of parameters and blinding) and scanned against its own fit.
+        Toys whose batched refit does not converge are refitted with iminuit (function
+        method); toys that still fail are dropped and counted in ``n_toys_failed``.
     config : BumpHunterConfig
     """
     from adsearch.errors import FitError

@@ -48,8 +48,8 @@ __all__ = [
     "FitConfig",
     "FitResult",
     "GPConfig",
-    "SwiftConfig",
     "SpuriousSignalResult",
+    "SwiftConfig",
     "fit_background",
     "fit_background_fast",
     "fit_spectrum",
@@ -359,9 +359,11 @@ class BinnedModel:
 
 def _half_deviance(nu: np.ndarray, n: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """-ln L of the extended binned Poisson likelihood minus its saturated value (>= 0)."""
-    # n (ln n - ln nu), not n ln(n / nu): on tiny spectra nu can underflow and n / nu overflow
+    # on tiny spectra nu can underflow and n / nu overflow: the value is then inf (refused
+    # below), not a RuntimeWarning. (n ln(n / nu), not n (ln n - ln nu): the difference of
+    # logs loses the precision MIGRAD needs at 1e6 events per bin.)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        nlogn = np.where(n > 0, n * (np.log(np.where(n > 0, n, 1.0)) - np.log(nu)), 0.0)
+        nlogn = np.where(n > 0, n * np.log(np.where(n > 0, n, 1.0) / nu), 0.0)
         val = np.where(mask, nu - n + nlogn, 0.0)
     out = val.sum(-1)
     return np.where(np.all(nu[..., mask] > 0, axis=-1), out, np.inf)
@@ -591,7 +593,7 @@ def _finish_stats(res: FitResult, expected: np.ndarray, error: np.ndarray, ndof:
     res.expected, res.expected_error = nu, np.asarray(error, float)
     res.deviance = float(2.0 * _half_deviance(nu, n, mask))
     res.pearson_chi2 = float(np.sum(np.where(mask, (n - nu) ** 2 / nu, 0.0)))
-    res.ndf = int(round(mask.sum() - ndof))
+    res.ndf = round(float(mask.sum()) - ndof)
     res.p_value = float(stats.chi2.sf(res.deviance, res.ndf)) if res.ndf > 0 else float("nan")
 
 

@@ -119,7 +119,9 @@ def fit_gp(hist: Any, config: Any, mean: Any) -> Any:
             "log_marginal_likelihood": float(gpr.log_marginal_likelihood_value_),
         },
     }
-    _finish_stats(res, expected, np.sqrt(np.maximum(np.diag(res.background_cov), 0)), res.npar + dof_gp)
+    _finish_stats(
+        res, expected, np.sqrt(np.maximum(np.diag(res.background_cov), 0)), res.npar + dof_gp
+    )
     return res
 
 

@@ -311,9 +311,7 @@ def _spec_arrays(spec: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarr
     )
 
 
-def scan_masses(
-    lo: float, hi: float, resolution: float = 0.05, step: float = 100.0
-) -> list[float]:
+def scan_masses(lo: float, hi: float, resolution: float = 0.05, step: float = 100.0) -> list[float]:
     """Test masses every ``step`` GeV (~ the mass resolution) inside ``[lo, hi]``.
 
     See :func:`adsearch.stats.spurious.scan_masses`; use with ``LimitConfig(masses=...,

@@ -95,7 +95,10 @@ def test_bumphunt_note_does_not_cover_data(results):
         centres = 0.5 * (bh.edges[1:] + bh.edges[:-1])
         pts = ax.transData.transform(np.column_stack([centres, np.maximum(bh.counts, 1e-3)]))
         inside = (
-            (pts[:, 0] >= box.x0) & (pts[:, 0] <= box.x1) & (pts[:, 1] >= box.y0) & (pts[:, 1] <= box.y1)
+            (pts[:, 0] >= box.x0)
+            & (pts[:, 0] <= box.x1)
+            & (pts[:, 1] >= box.y0)
+            & (pts[:, 1] <= box.y1)
         )
         assert not inside.any()
         assert "local Z" in note.get_text() and _inside(box, fig.bbox)

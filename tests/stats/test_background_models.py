@@ -86,7 +86,9 @@ def test_control_template_recovers_the_efficiency_slope():
     passed = Histogram(EDGES, rng.poisson(shape * eps).astype(float))
     failed = Histogram(EDGES, rng.poisson(shape * (1 - eps)).astype(float))
     t = control_template(failed, passed, blind=(3300.0, 3700.0))
-    assert t.meta["efficiency_logit"] == pytest.approx([-3.0 - 1.5 * np.log(4000 / np.sqrt(EDGES[0] * EDGES[-1])), 1.5], abs=0.1)
+    assert t.meta["efficiency_logit"] == pytest.approx(
+        [-3.0 - 1.5 * np.log(4000 / np.sqrt(EDGES[0] * EDGES[-1])), 1.5], abs=0.1
+    )
     assert np.allclose(t.counts, shape * eps, rtol=0.1)
 
 
@@ -202,8 +204,13 @@ def test_null_check_is_seeded_and_reports_numbers(truth):
 def test_null_check_flags_a_miscalibrated_model(truth):
     """Pseudo-data from a shape the 3-parameter fit cannot follow: p-values pile up at 0."""
     mu = _wiggle(truth, 0.05) * 10
-    bad = null_pvalues(mu, EDGES, FitConfig(npar=3), BumpHunterConfig(),
-                       NullCheckConfig(n_pseudo=15, n_toys=50, seed=0))
+    bad = null_pvalues(
+        mu,
+        EDGES,
+        FitConfig(npar=3),
+        BumpHunterConfig(),
+        NullCheckConfig(n_pseudo=15, n_toys=50, seed=0),
+    )
     assert bad.fdr > 0.5 and bad.ks_p < 0.01
 
 
