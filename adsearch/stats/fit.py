@@ -733,7 +733,7 @@ def fit_spectrum(
     - ``"spurious"`` (default): the spurious-signal gate of
       :func:`adsearch.stats.spurious.choose_npar` on ``template`` (a background template, e.g.
       the control selection from :func:`adsearch.stats.spurious.control_template`; without
-      one, the most flexible function fitted to ``hist`` itself);
+      one, the 4-parameter function fitted to ``hist`` itself, so 3 or 4 parameters);
     - ``"wilks"``/``"ftest"``: starting from the smallest number of parameters, one is added
       while the improvement is significant (``Δ(-2 ln L)`` vs χ² with 1 dof, or an F-test) at
       level ``config.alpha``.

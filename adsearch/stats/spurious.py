@@ -17,8 +17,9 @@ The template should be an independent estimate of the background *shape*:
 - :func:`control_template`: the events *failing* the score cut (many more than pass),
   reweighted by the measured cut efficiency ``ε_B(mjj)`` (logistic in ``ln mjj``), which
   carries the cut's smooth sculpting into the template;
-- without a template, the most flexible function fitted to the data itself (a weaker check:
-  it catches shapes the smaller functions cannot follow only as far as the largest can).
+- without a template, the data's own 4-parameter fit: the gate then only simplifies to 3
+  parameters where that stays within the threshold of the 4-parameter fit (a weaker check;
+  the pipeline should pass the control selection).
 
 Examples
 --------
@@ -192,7 +193,8 @@ def choose_npar(hist: Histogram, config: Any = None, template: Any = None) -> An
     config : FitConfig
     template : Histogram or array, optional
         Background template with the data's binning (e.g. :func:`control_template`).
-        Default: the most flexible function fitted to ``hist``.
+        Default: the 4-parameter function fitted to ``hist`` (:func:`_self_template`), so the
+        choice is 3 or 4 parameters.
 
     Returns
     -------
@@ -205,16 +207,9 @@ def choose_npar(hist: Histogram, config: Any = None, template: Any = None) -> An
     lo, hi, _ = _FAMILIES[cfg.family]
     source = "template"
     if template is None:
-        source = f"self ({hi}-parameter fit of the data)"
-        k = hi
-        while True:
-            try:
-                t = fit_background(hist, cfg, npar=k).expected
-                break
-            except FitError:
-                if k == lo:
-                    raise
-                k -= 1
+        t, k_self = _self_template(hist, cfg)
+        source = f"self ({k_self}-parameter fit of the data)"
+        hi = k_self  # without a template the gate can only simplify the self-template's fit
     else:
         t = _scaled(template, hist)
     masses = gate_masses(hist.edges)
@@ -250,6 +245,29 @@ def choose_npar(hist: Histogram, config: Any = None, template: Any = None) -> An
         "passed": bool(passed),
     }
     return best
+
+
+def _self_template(hist: Histogram, cfg: Any) -> tuple[np.ndarray, int]:
+    """The data's own 4-parameter fit (fewer if it fails): the gate's fallback template.
+
+    Without an independent template the gate can only ask whether a simpler function stays
+    within ``spurious_fraction`` of the statistical error of the 4-parameter fit at every
+    mass — the fixed 4-parameter fit being the choice whose global p-value was uniform after
+    score cuts (benchmarks/results/null.md). The most flexible function fitted to the data
+    would be a noisy template (it follows fluctuations): it pushed every fit of small
+    spectra to 5 parameters.
+    """
+    from adsearch.stats.fit import _FAMILIES, fit_background
+
+    lo, hi, _ = _FAMILIES[cfg.family]
+    k = min(4, hi)
+    while True:
+        try:
+            return fit_background(hist, cfg, npar=k).expected, k
+        except FitError:
+            if k == lo:
+                raise
+            k -= 1
 
 
 def control_template(

@@ -71,13 +71,11 @@ def choose_window(
     maximum ``|ŝ / σ_s|``. The template is handled as in
     :func:`adsearch.stats.spurious.choose_npar`.
     """
-    from adsearch.stats.fit import _FAMILIES, fit_background
-    from adsearch.stats.spurious import _scaled, asimov_spurious, gate_masses
+    from adsearch.stats.spurious import _scaled, _self_template, asimov_spurious, gate_masses
 
     cfg = config
     if template is None:
-        hi = _FAMILIES[cfg.family][1]
-        t = fit_background(hist, cfg, npar=hi).expected
+        t = _self_template(hist, cfg)[0]
     else:
         t = _scaled(template, hist)
     masses = gate_masses(hist.edges)
