@@ -127,14 +127,14 @@ def build_cases(args: argparse.Namespace, edges: np.ndarray) -> tuple[dict[str, 
 
 
 def fit_configs(blind: tuple[float, float] | None) -> dict[str, Any]:
-    from adsearch.stats.fit import FitConfig, SwiftConfig
+    from adsearch.stats.fit import FitConfig
 
     return {
         "wilks": FitConfig(selection="wilks", blind=blind),
         "npar4": FitConfig(npar=4, blind=blind),
         "spurious": FitConfig(blind=blind),
         "self": FitConfig(blind=blind),  # the gate without a template (4-parameter self fit)
-        "swift": FitConfig(method="swift", blind=blind, swift=SwiftConfig(candidates=[8, 5])),
+        "swift": FitConfig(method="swift", blind=blind),
         "gp": FitConfig(method="gp", blind=blind),
     }
 
@@ -180,7 +180,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--blind", action=argparse.BooleanOptionalAction, default=True)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--tag", default="")
+    ap.add_argument(
+        "--merge",
+        default="",
+        help="instead of running: add the methods of results/null<MERGE>.json to null.json "
+        "(suffixed '<MERGE>' when the name is taken) and rewrite null.md",
+    )
     args = ap.parse_args(argv)
+    if args.merge:
+        merge(args.merge)
+        return
 
     from adsearch.stats.binning import Histogram, log_bins
     from adsearch.stats.nullcheck import summarise
@@ -263,6 +272,31 @@ def write(args, edges, blind, extra, results, sens, methods, t0) -> None:
         tmp.write_text(json.dumps(out, indent=1))
     with atomic_path(RESULTS / f"null{args.tag}.md") as tmp:
         tmp.write_text(markdown(out, methods))
+
+
+def merge(tag: str) -> None:
+    """Fold the methods of ``null<tag>.json`` (same cases and seeds) into ``null.json``/``.md``."""
+    from adsearch.io.atomic import atomic_path
+
+    main_ = json.loads((RESULTS / "null.json").read_text())
+    extra = json.loads((RESULTS / f"null{tag}.json").read_text())
+    names = {}
+    for case, r in extra["null"].items():
+        for m, row in r["methods"].items():
+            name = m if m not in main_["null"][case]["methods"] or m in names else m + tag
+            names.setdefault(m, name)
+            main_["null"][case]["methods"][names[m]] = row
+    sens, xs = main_.get("sensitivity") or {}, extra.get("sensitivity") or {}
+    for key in ("median_z_local", "mean_z_local", "z_local"):
+        for m, v in (xs.get(key) or {}).items():
+            sens.setdefault(key, {})[names.get(m, m)] = v
+    main_["merged"] = {"from": f"null{tag}.json", "config": extra["config"], "names": names}
+    main_["seconds"] += extra["seconds"]
+    methods = list(next(iter(main_["null"].values()))["methods"])
+    with atomic_path(RESULTS / "null.json") as tmp:
+        tmp.write_text(json.dumps(main_, indent=1))
+    with atomic_path(RESULTS / "null.md") as tmp:
+        tmp.write_text(markdown(main_, methods))
 
 
 def sensitivity(args: Any, edges: np.ndarray, extra: dict, cases: dict, methods: list[str]) -> dict:
@@ -363,6 +397,15 @@ def markdown(out: dict, methods: list[str]) -> str:
     for k, v in info.items():
         if isinstance(v, dict):
             lines.append(f"- {k}: {v['eps_sr_over_outside']:.2f}, {v['n_pass_generated']} events")
+    if out.get("merged"):
+        mg = out["merged"]
+        lines.append(
+            f"\nMerged from {mg['from']} (same cases, seeds and pseudo-data; "
+            f"{mg['config']['n_pseudo']} pseudo-datasets): "
+            + ", ".join(f"`{v}` = its `{k}`" for k, v in mg["names"].items())
+            + ". The first run's `swift` tried windows of 8 and 5 bins each side only; the"
+            " second run's tries the library default 9..4."
+        )
     lines.append(f"\nTotal time {out['seconds']:.0f} s.")
     return "\n".join(lines) + "\n"
 
