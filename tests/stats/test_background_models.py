@@ -227,3 +227,21 @@ def test_tiny_spectra_fit_without_overflow_warnings(truth):
                     fit_background(Histogram(EDGES, n), FitConfig(npar=k, min_events=0))
                 except FitError:
                     pass
+
+
+def test_fit_config_from_yaml_mapping():
+    """``stats.fit.method`` and the nested method options load like every other key."""
+    from adsearch.config import from_dict, to_dict
+    from adsearch.errors import ConfigError
+
+    cfg = from_dict(
+        FitConfig,
+        {"method": "swift", "swift": {"half_width": 4}, "gp": {"min_length": 10.0}},
+        source="stats:fit",
+    )
+    assert cfg.method == "swift" and cfg.swift.half_width == 4 and cfg.gp.min_length == 10.0
+    assert from_dict(FitConfig, to_dict(cfg)) == cfg
+    with pytest.raises(ConfigError, match="method"):
+        from_dict(FitConfig, {"method": "spline"})
+    with pytest.raises(ConfigError, match="min_length"):
+        FitConfig(gp=GPConfig(min_length=0.0))
