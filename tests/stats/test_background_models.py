@@ -119,10 +119,13 @@ def test_swift_follows_a_shape_the_global_function_cannot(truth):
 
 def test_swift_window_choice_and_refit(truth):
     wig = _wiggle(truth, 0.005)
-    res = fit_spectrum(_hist(wig, 5), FitConfig(method="swift"), template=Histogram(EDGES, wig))
+    cfg = FitConfig(method="swift", swift=SwiftConfig(candidates=[9, 8, 7, 6, 5, 4]))
+    res = fit_spectrum(_hist(wig, 5), cfg, template=Histogram(EDGES, wig))
     table = res.details["swift"]["window_choice"]
     assert table[-1]["passed"] and all(not r["passed"] for r in table[:-1])
+    assert table[0]["half_width"] == 9  # widest first
     assert res.details["swift"]["half_width"] < 9  # the whole range fails on the wiggle
+    assert FitConfig().swift.candidates == [8, 5]  # the benchmarked default
     toys = np.random.default_rng(0).poisson(res.expected, size=(50, res.expected.size))
     _, bk, ok = refit_batch(res, toys.astype(float))
     assert ok.all() and np.allclose(bk.mean(0), res.expected, rtol=0.03)
