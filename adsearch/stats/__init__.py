@@ -1,8 +1,14 @@
 """Statistics of the search: signal regions, background fit, BumpHunter, pyhf limits.
 
+Background models (``FitConfig.method``): the dijet function over the whole range, SWiFt
+(:mod:`adsearch.stats.swift`) or function + Gaussian process (:mod:`adsearch.stats.gp`); the
+number of function parameters is chosen by the spurious-signal gate
+(:mod:`adsearch.stats.spurious`); :mod:`adsearch.stats.nullcheck` calibrates the global
+p-value on background-only pseudo-data.
+
 >>> from adsearch.stats import FitConfig, BumpHunterConfig
->>> FitConfig().family, BumpHunterConfig().widths
-('dijet', [1, 2, 3, 4, 5])
+>>> FitConfig().family, FitConfig().method, FitConfig().selection, BumpHunterConfig().widths
+('dijet', 'function', 'spurious', [1, 2, 3, 4, 5])
 """
 
 from adsearch.stats.binning import Histogram, histogram, log_bins
@@ -11,13 +17,17 @@ from adsearch.stats.fit import (
     BinnedModel,
     FitConfig,
     FitResult,
+    GPConfig,
+    SwiftConfig,
     fit_background,
     fit_spectrum,
     refit_batch,
     spurious_signal,
 )
-from adsearch.stats.limits import LimitConfig, LimitResult, limits_for_fit
+from adsearch.stats.limits import LimitConfig, LimitResult, limits_for_fit, scan_masses
+from adsearch.stats.nullcheck import NullCheckConfig, NullCheckResult, null_check
 from adsearch.stats.regions import MjjWindow, WorkingPoint, select, working_points
+from adsearch.stats.spurious import choose_npar, control_template
 
 __all__ = [
     "BinnedModel",
@@ -25,19 +35,27 @@ __all__ = [
     "BumpHunterConfig",
     "FitConfig",
     "FitResult",
+    "GPConfig",
     "Histogram",
     "LimitConfig",
     "LimitResult",
     "MjjWindow",
+    "NullCheckConfig",
+    "NullCheckResult",
+    "SwiftConfig",
     "WorkingPoint",
     "bumphunt",
     "bumphunt_hist",
+    "choose_npar",
+    "control_template",
     "fit_background",
     "fit_spectrum",
     "histogram",
     "limits_for_fit",
     "log_bins",
+    "null_check",
     "refit_batch",
+    "scan_masses",
     "select",
     "spurious_signal",
     "working_points",
