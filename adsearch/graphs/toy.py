@@ -48,6 +48,8 @@ def toy_jets(
     spread : float or array of n_jets
         Gaussian angular width of the constituents about their prong.
 
+    Examples
+    --------
     >>> j = toy_jets(3, seed=1)
     >>> len(j), bool(ak.all(j.pt[:, :-1] >= j.pt[:, 1:]))
     (3, True)

@@ -64,6 +64,10 @@ class Objective(nn.Module, abc.ABC):
         """Per-jet anomaly score ``[B]``; larger means more anomalous."""
 
 
+#: anomaly-score metrics of :class:`DeepSVDD`
+METRICS = ("euclidean", "mahalanobis")
+
+
 class DeepSVDD(Objective):
     """Deep SVDD hypersphere objective (one-class, or soft-boundary with ``soft=True``).
 
@@ -77,18 +81,65 @@ class DeepSVDD(Objective):
         replaced by ``±eps * s`` (sign of ``c_i``, + for 0). Without a scale, ``eps`` is
         absolute.
 
+    metric : ``"euclidean"``: the anomaly score is the squared distance to ``c`` (Ruff et
+        al.); ``"mahalanobis"``: the squared distance after whitening with the mean and
+        covariance of background embeddings (:meth:`fit_metric`; the trainer fits it on the
+        validation jets every epoch and on up to ``data.norm_jets`` training jets for the
+        saved model), stored with the model. The loss is the Euclidean distance either way.
+    shrinkage : weight of the scaled identity in the covariance of the Mahalanobis metric
+        (0: plain inverse covariance, 1: Euclidean distance to the background mean).
+
+    Notes
+    -----
     The centre must be computed in the same mode as the training loss (the trainer uses
     training mode): with normalisation layers the two modes give embeddings of different
     scale, and a centre far from every training embedding makes the score ``≈ const - 2 c·z``,
     a linear projection that follows the jet mass.
+
+    Why Mahalanobis: training shrinks the directions of the embedding that vary most over
+    background jets, and the Euclidean distance is dominated by the few that still vary; they
+    change from epoch to epoch, and so did the score (GIN, 10k jets: event AUC 54-73 % over
+    ten epochs). Whitening weighs every direction by its background spread, so a jet that is
+    unusual along a direction the network compressed counts as unusual. Measured (GIN, 10k
+    training jets, epochs 1-4, event AUC 2-prong / 3-prong W'): Euclidean 50.5/54.6 ->
+    64.5/59.7; shrinkage 0.5: 58.9/62.6 -> 69.3/70.6; shrinkage 0: 64.8/67.4 -> 66.4/69.5.
+    On the mass-matched toy of ``graphs.toy`` (750 training jets) the Euclidean score does
+    better (0.88 against 0.83 at shrinkage 0.5 and 0.81 at 0): keep ``metric`` a choice.
+
+    Examples
+    --------
+    >>> svdd = DeepSVDD(dim=2, metric="mahalanobis")
+    >>> svdd.set_center(torch.zeros(2))
+    >>> z = torch.tensor([[-1.0, -10.0], [1.0, -10.0], [-1.0, 10.0], [1.0, 10.0]])
+    >>> svdd.fit_metric(z, shrinkage=0.0)  # variances 4/3 and 400/3
+    >>> svdd.score(torch.tensor([[2.0, 0.0], [0.0, 20.0]]), None).round(decimals=3)
+    tensor([3., 3.])
     """
 
     name = "deepsvdd"
 
-    def __init__(self, dim: int, soft: bool = False, nu: float = 0.1, eps: float = 0.1) -> None:
+    def __init__(
+        self,
+        dim: int,
+        soft: bool = False,
+        nu: float = 0.1,
+        eps: float = 0.1,
+        metric: str = "euclidean",
+        shrinkage: float = 0.5,
+    ) -> None:
         super().__init__()
         if not 0.0 < nu <= 1.0:
             raise ValueError(f"nu must be in (0, 1], got {nu}")
+        if metric not in METRICS:
+            raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+        if soft and metric != "euclidean":
+            raise ValueError("the soft-boundary radius is Euclidean: use metric 'euclidean'")
+        if not 0.0 <= shrinkage <= 1.0:
+            raise ValueError(f"shrinkage must be in [0, 1], got {shrinkage}")
+        self.metric = metric
+        self.shrinkage = float(shrinkage)
+        self.register_buffer("mu", torch.zeros(dim))
+        self.register_buffer("whiten", torch.eye(dim))
         self.soft = soft
         self.nu = nu
         self.eps = eps
@@ -133,7 +184,32 @@ class DeepSVDD(Objective):
         r = torch.quantile(distances.double().clamp(min=0).sqrt(), 1.0 - self.nu)
         self.radius.fill_(float(r))
 
+    @torch.no_grad()
+    def fit_metric(self, z: Tensor, shrinkage: float | None = None) -> None:
+        """Fit the Mahalanobis whitening on background embeddings ``z [n, D]``.
+
+        The covariance is shrunk towards the scaled identity, ``(1 - s) cov + s (tr cov /
+        D) 1`` with ``s = shrinkage`` (default: the objective's ``shrinkage``): directions
+        the network collapsed do not blow up, and the dominant directions are down-weighted
+        without the noise of the smallest ones taking over (``s = 1`` is the Euclidean
+        distance to the background mean). ``whiten`` is ``V diag(1/sqrt(lambda))``.
+        """
+        s = self.shrinkage if shrinkage is None else float(shrinkage)
+        zd = z.detach().double()
+        mu = zd.mean(0)
+        d = zd - mu
+        cov = d.T @ d / max(len(zd) - 1, 1)
+        tr = float(torch.trace(cov)) / cov.shape[0]
+        eye = torch.eye(cov.shape[0], dtype=cov.dtype)
+        cov = (1.0 - s) * cov + max(s * tr, 1e-30 * max(tr, 1e-30)) * eye
+        lam, vec = torch.linalg.eigh(cov)
+        self.mu.copy_(mu.to(self.mu.dtype))
+        self.whiten.copy_((vec / lam.clamp(min=1e-30).sqrt()).to(self.whiten.dtype))
+
     def score(self, z: Tensor, inputs) -> Tensor:
+        if self.metric == "mahalanobis":
+            w = (z.float() - self.mu.float()) @ self.whiten.float()
+            return (w * w).sum(-1)
         dist = self.distance(z)
         return dist - self.radius.float() ** 2 if self.soft else dist
 
@@ -185,6 +261,8 @@ class Autoencoder(Objective):
         reconstructed point takes the weight of its nearest input constituent. Off by
         default: not yet shown to help.
 
+    Notes
+    -----
     ``inputs`` is ``(x, mask)`` or ``(x, mask, w)``: ``x [B, N, F]`` are the target features
     as the model should reconstruct them (standardised by the caller), ``mask [B, N]`` marks
     the real constituents, ``w [B, N]`` are non-negative weights (the pT fractions), used

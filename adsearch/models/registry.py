@@ -53,6 +53,12 @@ class ModelConfig:
     blocks for transformers; ``bias`` defaults to ``False`` for DeepSVDD (required) and
     ``True`` otherwise; ``heads`` defaults to 8 for transformers and to the graph backbone's
     own default otherwise. ``options`` is passed unchanged to the graph backbone builder.
+    ``readout`` is one pool or several joined by ``+`` for graph backbones (``sum``,
+    ``mean``, ``max``, ``ptsum``: :func:`adsearch.models.gnn.graph_readout`).
+    ``svdd_metric`` / ``svdd_shrinkage``: the DeepSVDD anomaly score, the squared distance
+    to the centre (``euclidean``) or after whitening by the background covariance shrunk
+    towards the identity (``mahalanobis``, default; see
+    :class:`adsearch.models.objectives.DeepSVDD`).
     """
 
     backbone: Literal["gin", "egat", "gatv2", "transformer", "part"] = "gin"
@@ -60,12 +66,14 @@ class ModelConfig:
     width: int = 128
     layers: int | None = None
     mlp_layers: int = 3
-    readout: Literal["sum", "mean", "max"] = "mean"
+    readout: str = "mean"
     heads: int | None = None
     out_dim: int | None = None
     bias: bool | None = None
     nu: float = 0.1
     center_eps: float = 0.1
+    svdd_metric: Literal["euclidean", "mahalanobis"] = "mahalanobis"
+    svdd_shrinkage: float = 0.5
     radius_warmup_epochs: int = 1
     balance_classes: bool = True
     max_constituents: int = 256
@@ -93,10 +101,24 @@ class ModelConfig:
             )
         if not 0.0 < self.nu <= 1.0:
             raise ConfigError(f"model:nu: must be in (0, 1], got {self.nu}")
+        if not 0.0 <= self.svdd_shrinkage <= 1.0:
+            raise ConfigError(f"model:svdd_shrinkage: must be in [0, 1], got {self.svdd_shrinkage}")
         if self.center_eps <= 0:
             raise ConfigError(f"model:center_eps: must be > 0, got {self.center_eps}")
         if self.max_constituents < 1:
             raise ConfigError("model:max_constituents: must be >= 1")
+        if self.backbone in _GRAPH:
+            from adsearch.models.gnn import parse_readout
+
+            try:
+                parse_readout(self.readout)
+            except ValueError as e:
+                raise ConfigError(f"model:readout: {e}") from None
+        elif self.readout not in ("sum", "mean", "max"):
+            raise ConfigError(
+                f"model:readout: {self.readout!r} is not one of 'sum', 'mean', 'max' "
+                f"(the {self.backbone} backbone pools masked constituents)"
+            )
         heads = self.heads or 8
         if self.backbone not in _GRAPH and self.width % heads:
             raise ConfigError(f"model:heads: width {self.width} not divisible by {heads} heads")
@@ -246,7 +268,12 @@ def build_model(
     objective: Objective
     if cfg.objective in ("deepsvdd", "deepsvdd-soft"):
         objective = DeepSVDD(
-            dim, soft=cfg.objective == "deepsvdd-soft", nu=cfg.nu, eps=cfg.center_eps
+            dim,
+            soft=cfg.objective == "deepsvdd-soft",
+            nu=cfg.nu,
+            eps=cfg.center_eps,
+            metric="euclidean" if cfg.objective == "deepsvdd-soft" else cfg.svdd_metric,
+            shrinkage=cfg.svdd_shrinkage,
         )
     elif cfg.objective == "ae":
         objective = Autoencoder(

@@ -19,7 +19,14 @@ import numpy as np
 
 from adsearch.io.atomic import atomic_path
 
-__all__ = ["plot_brazil", "plot_bumphunt", "plot_fit", "plot_tstat"]
+__all__ = [
+    "brazil_figure",
+    "bumphunt_figure",
+    "plot_brazil",
+    "plot_bumphunt",
+    "plot_fit",
+    "plot_tstat",
+]
 
 
 def _figure(nrows: int = 1, ratios: tuple[float, ...] | None = None) -> tuple[Any, Any]:
@@ -111,38 +118,52 @@ def _bin_pscan(bh: Any) -> np.ndarray:
     return out
 
 
+def bumphunt_figure(bh: Any, title: str | None = None) -> tuple[Any, Any, Any]:
+    """Figure of :func:`plot_bumphunt`: returns ``(fig, (ax, axp), note)``.
+
+    The "local Z / global Z" note is drawn *above* the axes (outside the data area), so it
+    can never cover data points whatever the spectrum looks like.
+    """
+    fig, (ax, axp) = _figure(2, (2, 1.3))
+    e = bh.edges
+    _data(ax, e, bh.counts)
+    ax.stairs(bh.background, e, color="C3", lw=1.5, label="background")
+    for a in (ax, axp):
+        a.axvspan(
+            *bh.window_mjj,
+            color="C0",
+            alpha=0.25,
+            zorder=0,
+            label="most significant window" if a is ax else None,
+        )
+    ax.set_yscale("log")
+    ax.set_ylabel("events / bin")
+    ax.legend(fontsize=11, loc="best")
+    sign = "≥" if bh.global_p_is_bound else "="
+    note = ax.text(
+        1.0,
+        1.02,
+        f"local Z = {bh.z_local:.2f}, global Z {sign} {bh.z_global:.2f} "
+        f"({bh.n_toys} toys, {'refit' if bh.refit else 'no refit'})",
+        transform=ax.transAxes,
+        ha="right",
+        va="bottom",
+        fontsize=12,
+    )
+    if title:
+        ax.set_title(title, loc="left", pad=24)
+    axp.stairs(_bin_pscan(bh), e, color="C0", lw=1.5, baseline=None)
+    axp.set_yscale("log")
+    axp.set_ylim(top=1.5)
+    axp.set_ylabel("local p-value")
+    axp.set_xlabel(r"$m_{jj}$ [GeV]")
+    return fig, (ax, axp), note
+
+
 def plot_bumphunt(bh: Any, path: str | Path, title: str | None = None) -> Path:
     """Data and background with the most significant window; local p-value scan below."""
     with _style():
-        fig, (ax, axp) = _figure(2, (2, 1.3))
-        e = bh.edges
-        _data(ax, e, bh.counts)
-        ax.stairs(bh.background, e, color="C3", lw=1.5, label="background")
-        for a in (ax, axp):
-            a.axvspan(
-                *bh.window_mjj,
-                color="C0",
-                alpha=0.25,
-                zorder=0,
-                label="most significant window" if a is ax else None,
-            )
-        ax.set_yscale("log")
-        ax.set_ylabel("events / bin")
-        note = "≥" if bh.global_p_is_bound else "="
-        ax.legend(
-            title=(
-                f"local Z = {bh.z_local:.2f}, global Z {note} {bh.z_global:.2f}\n"
-                f"({bh.n_toys} toys, {'refit' if bh.refit else 'no refit'})"
-            ),
-            fontsize=11,
-        )
-        if title:
-            ax.set_title(title)
-        axp.stairs(_bin_pscan(bh), e, color="C0", lw=1.5, baseline=None)
-        axp.set_yscale("log")
-        axp.set_ylim(top=1.5)
-        axp.set_ylabel("local p-value")
-        axp.set_xlabel(r"$m_{jj}$ [GeV]")
+        fig, _, _ = bumphunt_figure(bh, title)
         return _save(fig, path)
 
 
@@ -168,26 +189,37 @@ def plot_tstat(bh: Any, path: str | Path) -> Path:
         return _save(fig, path)
 
 
-def plot_brazil(limits: Any, path: str | Path, events: bool = True) -> Path:
-    """Brazil plot: expected median, ±1σ (green) and ±2σ (yellow) bands, observed limit."""
+def brazil_figure(limits: Any, events: bool = True) -> tuple[Any, Any]:
+    """Figure of :func:`plot_brazil`: returns ``(fig, ax)``.
+
+    The y label is on two lines and the layout engine keeps every label inside the figure
+    (the one-line label was longer than the axes and was cut at the bottom of the image).
+    """
     rows = [m.to_dict() for m in limits.limits]
     mass = np.array([r["mass"] for r in rows])
     key = "events" if events else "mu"
     exp = np.array([r[f"{key}_expected"] for r in rows])
     obs = np.array([r[f"{key}_observed"] for r in rows])
+    fig, ax = _figure(1)
+    ax.fill_between(mass, exp[:, 0], exp[:, 4], color="#ffcc00", label=r"expected $\pm 2\sigma$")
+    ax.fill_between(mass, exp[:, 1], exp[:, 3], color="#00cc00", label=r"expected $\pm 1\sigma$")
+    ax.plot(mass, exp[:, 2], "k--", label="expected")
+    ax.plot(mass, obs, "k-", marker="o" if mass.size <= 12 else None, ms=4, label="observed")
+    ax.set_yscale("log")
+    ax.set_xlabel("signal mass [GeV]")
+    cl = round(100 * limits.cl)
+    ax.set_ylabel(f"{cl} % CL upper limit\non " + ("signal events" if events else r"$\mu$"))
+    ax.legend(fontsize=11)
+    fig.set_layout_engine("constrained")
+    return fig, ax
+
+
+def plot_brazil(limits: Any, path: str | Path, events: bool = True) -> Path:
+    """Brazil plot: expected median, ±1σ (green) and ±2σ (yellow) bands, observed limit.
+
+    Meant for a scan every ~100 GeV (:func:`adsearch.stats.spurious.scan_masses`); markers
+    are drawn only for coarse scans (≤ 12 masses).
+    """
     with _style():
-        fig, ax = _figure(1)
-        ax.fill_between(
-            mass, exp[:, 0], exp[:, 4], color="#ffcc00", label=r"expected $\pm 2\sigma$"
-        )
-        ax.fill_between(
-            mass, exp[:, 1], exp[:, 3], color="#00cc00", label=r"expected $\pm 1\sigma$"
-        )
-        ax.plot(mass, exp[:, 2], "k--", label="expected")
-        ax.plot(mass, obs, "k-o", ms=4, label="observed")
-        ax.set_yscale("log")
-        ax.set_xlabel("signal mass [GeV]")
-        cl = round(100 * limits.cl)
-        ax.set_ylabel(f"{cl} % CL upper limit on " + ("signal events" if events else r"$\mu$"))
-        ax.legend(fontsize=11)
+        fig, _ = brazil_figure(limits, events)
         return _save(fig, path)

@@ -1,8 +1,14 @@
 """Statistics of the search: signal regions, background fit, BumpHunter, pyhf limits.
 
+Background models (``FitConfig.method``): the dijet function over the whole range, SWiFt
+(:mod:`adsearch.stats.swift`) or function + Gaussian process (:mod:`adsearch.stats.gp`); the
+number of function parameters is chosen by the spurious-signal gate
+(:mod:`adsearch.stats.spurious`); :mod:`adsearch.stats.nullcheck` calibrates the global
+p-value on background-only pseudo-data.
+
 >>> from adsearch.stats import FitConfig, BumpHunterConfig
->>> FitConfig().family, BumpHunterConfig().widths
-('dijet', [1, 2, 3, 4, 5])
+>>> FitConfig().family, FitConfig().method, FitConfig().selection, BumpHunterConfig().widths
+('dijet', 'function', 'spurious', [1, 2, 3, 4, 5])
 """
 
 from adsearch.stats.binning import Histogram, histogram, log_bins
@@ -12,14 +18,17 @@ from adsearch.stats.fit import (
     BinnedModel,
     FitConfig,
     FitResult,
+    GPConfig,
     SpuriousSignalConfig,
+    SwiftConfig,
     fit_background,
     fit_spectrum,
     refit_batch,
     spurious_signal,
     spurious_signal_tests,
 )
-from adsearch.stats.limits import LimitConfig, LimitResult, limits_for_fit
+from adsearch.stats.limits import LimitConfig, LimitResult, limits_for_fit, scan_masses
+from adsearch.stats.nullcheck import NullCheckConfig, NullCheckResult, null_check
 from adsearch.stats.regions import (
     SIGNAL_REGION,
     MjjWindow,
@@ -29,6 +38,7 @@ from adsearch.stats.regions import (
     selection_name,
     working_points,
 )
+from adsearch.stats.spurious import choose_npar, control_template
 
 __all__ = [
     "SIGNAL_REGION",
@@ -37,23 +47,31 @@ __all__ = [
     "BumpHunterConfig",
     "FitConfig",
     "FitResult",
+    "GPConfig",
     "Histogram",
     "LimitConfig",
     "LimitResult",
     "MjjWindow",
+    "NullCheckConfig",
+    "NullCheckResult",
     "RegionsConfig",
     "SpuriousSignalConfig",
     "StatsConfig",
+    "SwiftConfig",
     "WorkingPoint",
     "bumphunt",
     "bumphunt_hist",
+    "choose_npar",
+    "control_template",
     "fit_background",
     "fit_spectrum",
     "histogram",
     "limits_for_fit",
     "log_bins",
+    "null_check",
     "refit_batch",
     "region_summary",
+    "scan_masses",
     "select",
     "selection_name",
     "spurious_signal",

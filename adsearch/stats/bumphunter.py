@@ -377,10 +377,10 @@ def bumphunt(fit: Any, config: BumpHunterConfig | None = None) -> BumpHuntResult
     ----------
     fit : adsearch.stats.fit.FitResult
         Data (``fit.counts``) and background (``fit.expected``). Toys are Poisson draws from
-        ``fit.expected``; with ``config.refit`` each toy is refitted (same function, number of
-        parameters and blinding) and scanned against its own fit. Toys whose batched refit
-        does not converge are refitted with iminuit; toys that still fail are dropped and
-        counted in ``n_toys_failed``.
+        ``fit.expected``; with ``config.refit`` each toy is refitted (same method — function,
+        SWiFt or GP —, number of parameters and blinding) and scanned against its own fit.
+        Toys whose batched refit does not converge are refitted with iminuit (function
+        method); toys that still fail are dropped and counted in ``n_toys_failed``.
     config : BumpHunterConfig
     """
 
@@ -400,8 +400,9 @@ def bumphunt(fit: Any, config: BumpHunterConfig | None = None) -> BumpHuntResult
     for s in track(starts, len(starts), "BumpHunter toys (refit)"):
         m = min(cfg.chunk, cfg.n_toys - s)
         toys = rng.poisson(b, size=(m, b.size)).astype(float)
-        _, bk, ok = refit_batch(fit, toys)
-        for j in np.flatnonzero(~ok):  # rare: fall back to iminuit for these toys
+        _, bk, ok = refit_batch(fit, toys)  # with the fit's method (function, swift, gp)
+        retry = np.flatnonzero(~ok) if getattr(fit, "method", "function") == "function" else []
+        for j in retry:  # rare: fall back to iminuit for these toys
             try:
                 bk[j] = fit_background(Histogram(fit.edges, toys[j]), fcfg).expected
                 ok[j] = True

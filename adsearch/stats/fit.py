@@ -47,9 +47,12 @@ __all__ = [
     "BinnedModel",
     "FitConfig",
     "FitResult",
+    "GPConfig",
     "SpuriousSignalConfig",
     "SpuriousSignalResult",
+    "SwiftConfig",
     "fit_background",
+    "fit_background_fast",
     "fit_spectrum",
     "gaussian_template",
     "refit_batch",
@@ -60,6 +63,7 @@ __all__ = [
 
 _QUAD = 4  # Gauss–Legendre points per bin (exact enough for 5 %-wide bins on a smooth falling f)
 _EXP_MAX = 700.0
+_NU_MIN = 1e-300  # expected counts are clipped here before dividing (1/nu must not overflow)
 
 _FAMILIES: dict[str, tuple[int, int, tuple[str, ...]]] = {
     # name: (min npar, max npar, physical parameter names)
@@ -97,6 +101,75 @@ def _phys_sign(family: str, npar: int) -> np.ndarray:
 
 
 @dataclass
+class SwiftConfig:
+    """Options of the sliding-window fit (SWiFt, ATLAS Phys. Rev. D 96, 052004).
+
+    Attributes
+    ----------
+    npar : int
+        Parameters of the dijet function fitted inside each window (3–5).
+    half_width : int or None
+        Window half-width in bins (the window holds ``2 * half_width + 1`` bins; with the
+        default 5 % binning a bin is about one mass resolution). ``None`` chooses the widest
+        candidate that passes the spurious-signal test.
+    candidates : list of int
+        Half-widths tried when ``half_width`` is ``None``. The default (8, 5) is the set
+        whose global p-values were calibrated in benchmarks/results/null.md; trying every
+        width down to 4 picked narrow windows that absorb fluctuations (conservative,
+        non-uniform p-values, and less sensitive).
+    """
+
+    npar: int = 3
+    half_width: int | None = None
+    candidates: list[int] = field(default_factory=lambda: [8, 5])
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` for out-of-range values."""
+        if not 3 <= self.npar <= 5:
+            raise ConfigError("fit.swift.npar: 3..5")
+        if self.half_width is not None and self.half_width < 1:
+            raise ConfigError("fit.swift.half_width: must be >= 1 (bins)")
+        if not self.candidates or any(int(c) != c or c < 1 for c in self.candidates):
+            raise ConfigError("fit.swift.candidates: need a list of positive integers")
+
+    def __post_init__(self) -> None:
+        self.candidates = sorted({int(c) for c in self.candidates}, reverse=True)
+        self.validate()
+
+
+@dataclass
+class GPConfig:
+    """Options of the Gaussian-process background (Frate et al., arXiv:1709.05681).
+
+    The GP models the relative deviation of the spectrum from the dijet-function mean,
+    ``n / mu - 1``, as a function of ``ln mjj`` with kernel ``a² · RBF(ℓ)``.
+
+    Attributes
+    ----------
+    min_length : float
+        Lower bound of the length scale ``ℓ`` in units of the relative mass resolution
+        (``FitConfig.resolution``, in ``ln mjj``). The default 8 (0.4 in ``ln mjj`` at 5 %
+        resolution) keeps a Gaussian bump of width 3× the resolution out of the GP's reach
+        (tested); smaller values let the GP absorb resonances.
+    max_length : float
+        Upper bound of ``ℓ`` (same units).
+    max_amplitude : float
+        Upper bound of the relative amplitude ``a`` of the deviations.
+    """
+
+    min_length: float = 8.0
+    max_length: float = 200.0
+    max_amplitude: float = 0.5
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` for out-of-range values."""
+        if not 0 < self.min_length < self.max_length:
+            raise ConfigError("fit.gp: need 0 < min_length < max_length")
+        if not self.max_amplitude > 0:
+            raise ConfigError("fit.gp.max_amplitude: must be positive")
+
+
+@dataclass
 class FitConfig:
     """Options of the background fit.
 
@@ -106,25 +179,46 @@ class FitConfig:
         Function family.
     npar : int or None
         Number of parameters (dijet 3–5, UA2 3–4); ``None`` chooses it with ``selection``.
-    selection : {"wilks", "ftest"}
-        Test used to add parameters when ``npar`` is ``None``.
+    selection : {"spurious", "wilks", "ftest"}
+        How ``npar`` is chosen when it is ``None``. ``"spurious"`` (default): the smallest
+        number of parameters whose spurious signal on a background template is below
+        ``spurious_fraction`` of the statistical error at every tested mass
+        (:mod:`adsearch.stats.spurious`); ``"wilks"``/``"ftest"``: add a parameter while the
+        test's p-value is below ``alpha`` (not calibrated after a score cut: it picks too few
+        parameters on blinded, sculpted spectra).
     alpha : float
-        A parameter is added while the test's p-value is below ``alpha``.
+        A parameter is added while the test's p-value is below ``alpha`` (wilks, ftest).
+    spurious_fraction : float
+        Threshold of ``|spurious signal| / statistical error`` of the spurious-signal gate.
+    resolution : float
+        Relative mjj resolution ``σ/m``: width of the spurious-signal Gaussian and unit of the
+        GP length-scale bound.
+    method : {"function", "swift", "gp"}
+        Background model: the function fitted over the whole range, the sliding-window fit
+        (:mod:`adsearch.stats.swift`) or the function plus a Gaussian process
+        (:mod:`adsearch.stats.gp`).
     sqrt_s : float
         Centre-of-mass energy in GeV (``x = mjj / sqrt_s``).
     blind : tuple of float or None
         ``(lo, hi)`` mjj window (GeV) left out of the fit (bins overlapping it are masked).
     min_events : int
         Fewer events than this in the fitted bins is a :class:`FitError`.
+    swift, gp : SwiftConfig, GPConfig
+        Options of the ``swift`` and ``gp`` methods.
     """
 
     family: Literal["dijet", "ua2"] = "dijet"
     npar: int | None = None
-    selection: Literal["wilks", "ftest"] = "wilks"
+    selection: Literal["spurious", "wilks", "ftest"] = "spurious"
     alpha: float = 0.05
+    spurious_fraction: float = 0.5
+    resolution: float = 0.05
+    method: Literal["function", "swift", "gp"] = "function"
     sqrt_s: float = 13000.0
     blind: tuple[float, float] | None = None
     min_events: int = 50
+    swift: SwiftConfig = field(default_factory=SwiftConfig)
+    gp: GPConfig = field(default_factory=GPConfig)
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` for out-of-range values."""
@@ -133,18 +227,34 @@ class FitConfig:
         lo, hi, _ = _FAMILIES[self.family]
         if self.npar is not None and not lo <= self.npar <= hi:
             raise ConfigError(f"fit.npar: {self.family} takes {lo}..{hi} parameters")
-        if self.selection not in ("wilks", "ftest"):
-            raise ConfigError(f"fit.selection: unknown test {self.selection!r} (wilks, ftest)")
+        if self.selection not in ("spurious", "wilks", "ftest"):
+            raise ConfigError(
+                f"fit.selection: unknown test {self.selection!r} (spurious, wilks, ftest)"
+            )
+        if self.method not in ("function", "swift", "gp"):
+            raise ConfigError(f"fit.method: unknown method {self.method!r} (function, swift, gp)")
+        if self.method == "swift" and self.family != "dijet":
+            raise ConfigError("fit.method swift: needs family dijet")
         if not 0 < self.alpha < 1:
             raise ConfigError("fit.alpha: must be in (0, 1)")
+        if not self.spurious_fraction > 0:
+            raise ConfigError("fit.spurious_fraction: must be positive")
+        if not 0 < self.resolution < 1:
+            raise ConfigError("fit.resolution: must be in (0, 1)")
         if not self.sqrt_s > 0:
             raise ConfigError("fit.sqrt_s: must be positive")
         if self.blind is not None and not (len(self.blind) == 2 and self.blind[0] < self.blind[1]):
             raise ConfigError("fit.blind: need (lo, hi) with lo < hi")
+        self.swift.validate()
+        self.gp.validate()
 
     def __post_init__(self) -> None:
         if self.blind is not None:
             self.blind = (float(self.blind[0]), float(self.blind[1]))
+        if isinstance(self.swift, dict):
+            self.swift = SwiftConfig(**self.swift)
+        if isinstance(self.gp, dict):
+            self.gp = GPConfig(**self.gp)
         self.validate()
 
 
@@ -254,7 +364,10 @@ class BinnedModel:
 
 def _half_deviance(nu: np.ndarray, n: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """-ln L of the extended binned Poisson likelihood minus its saturated value (>= 0)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
+    # on tiny spectra nu can underflow and n / nu overflow: the value is then inf (refused
+    # below), not a RuntimeWarning. (n ln(n / nu), not n (ln n - ln nu): the difference of
+    # logs loses the precision MIGRAD needs at 1e6 events per bin.)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         nlogn = np.where(n > 0, n * np.log(np.where(n > 0, n, 1.0) / nu), 0.0)
         val = np.where(mask, nu - n + nlogn, 0.0)
     out = val.sum(-1)
@@ -297,7 +410,7 @@ def _fisher_scoring(
     for _ in range(max_iter):
         if act.size == 0:
             break
-        nu_a, J_a, n_a = nu[act], J[act], n[act]
+        nu_a, J_a, n_a = np.maximum(nu[act], _NU_MIN), J[act], n[act]
         g = np.einsum("tb,tbp->tp", w * (n_a / nu_a - 1.0), J_a)
         info = np.matmul(J_a.transpose(0, 2, 1), J_a * (w / nu_a)[..., None])
         inv = _inv_spd(info)
@@ -324,7 +437,7 @@ def _fisher_scoring(
         if todo.size:  # no decrease along the Newton direction: at the numerical minimum
             stuck = act[todo]
             converged[stuck] = True
-            nu_s, J_s = nu[stuck], J[stuck]
+            nu_s, J_s = np.maximum(nu[stuck], _NU_MIN), J[stuck]
             info = np.matmul(J_s.transpose(0, 2, 1), J_s * (w / nu_s)[..., None])
             cov[stuck] = _inv_spd(info)
             act = np.setdiff1d(act, stuck)
@@ -362,6 +475,14 @@ class FitResult:
     edm: float
     blind: tuple[float, float] | None = None
     selection: list[dict[str, Any]] = field(default_factory=list)
+    #: background model: "function" (``expected`` is the function), "swift" or "gp"
+    method: str = "function"
+    #: method details (SWiFt window, GP hyperparameters, spurious-signal gate), JSON-ready
+    details: dict[str, Any] = field(default_factory=dict)
+    #: (nbins, nbins) covariance of ``expected`` for swift/gp (``None``: from ``cov``)
+    background_cov: np.ndarray | None = None
+    #: method state needed to refit toys (SWiFt window fits, GP smoother); not serialised
+    aux: Any = field(default=None, repr=False, compare=False)
 
     @property
     def model(self) -> BinnedModel:
@@ -403,6 +524,8 @@ class FitResult:
             "edm": self.edm,
             "blind": list(self.blind) if self.blind else None,
             "selection": self.selection,
+            "method": self.method,
+            "details": self.details,
         }
 
 
@@ -439,8 +562,7 @@ def _finish(
     dev = float(2.0 * _half_deviance(nu, n, mask))
     pear = float(np.sum(np.where(mask, (n - nu) ** 2 / nu, 0.0)))
     ndf = int(mask.sum()) - model.npar
-    pj = model.params_jacobian(theta)
-    perr = np.sqrt(np.maximum(np.diag(pj @ cov @ pj.T), 0.0))
+    perr = _param_errors(model, theta, cov)
     nu_err = np.sqrt(np.maximum(np.einsum("bp,pq,bq->b", J, cov, J), 0.0))
     return FitResult(
         family=model.family,
@@ -465,6 +587,34 @@ def _finish(
         edm=edm,
         blind=blind,
     )
+
+
+def _finish_stats(res: FitResult, expected: np.ndarray, error: np.ndarray, ndof: float) -> None:
+    """Set ``expected``/``expected_error`` and the goodness of fit of ``res`` (in place).
+
+    ``ndof`` is the (effective) number of fitted degrees of freedom.
+    """
+    n, mask = res.counts, res.fit_mask
+    nu = np.maximum(np.asarray(expected, float), 1e-12)
+    res.expected, res.expected_error = nu, np.asarray(error, float)
+    res.deviance = float(2.0 * _half_deviance(nu, n, mask))
+    res.pearson_chi2 = float(np.sum(np.where(mask, (n - nu) ** 2 / nu, 0.0)))
+    res.ndf = round(float(mask.sum()) - ndof)
+    res.p_value = float(stats.chi2.sf(res.deviance, res.ndf)) if res.ndf > 0 else float("nan")
+
+
+def _param_errors(model: BinnedModel, theta: np.ndarray, cov: np.ndarray) -> np.ndarray:
+    """Errors of the physical parameters; the normalisation's via ``ln p`` (no overflow).
+
+    ``p1 = exp(c0)`` can exceed 1e300 on steep, tiny spectra: propagating through the
+    Jacobian scaled by ``p1`` overflowed (RuntimeWarning); ``σ(p1) = p1 σ(c0)`` does not.
+    """
+    lin = model._M * model._sign[:, None]  # d(c0, p2, ...) / d theta, bounded
+    var = np.maximum(np.einsum("ip,pq,iq->i", lin, cov, lin), 0.0)
+    err = np.sqrt(var)
+    with np.errstate(over="ignore"):
+        err[0] = model.params_from_theta(theta)[0] * err[0]
+    return err
 
 
 def _check_hist(hist: Histogram, mask: np.ndarray, npar: int, min_events: int) -> None:
@@ -558,12 +708,45 @@ def fit_background(
     return _finish(model, hist, mask, theta, cov, True, float(fmin.edm), cfg.blind)
 
 
-def fit_spectrum(hist: Histogram, config: FitConfig | None = None) -> FitResult:
-    """Fit ``hist``, choosing the number of parameters when ``config.npar`` is ``None``.
+def fit_background_fast(hist: Histogram, config: FitConfig, npar: int) -> FitResult:
+    """:func:`fit_background` by Fisher scoring only (no MIGRAD/HESSE), for many small fits.
 
-    Starting from the smallest number of parameters, one is added while the improvement is
-    significant: Wilks' test (``Δ(-2 ln L)`` vs χ² with 1 dof) or an F-test, at level
-    ``config.alpha``. ``result.selection`` lists every fit tried with its test p-value.
+    Used for the SWiFt windows (one fit per mass). The minimum and the covariance (inverse
+    expected information) are those of :func:`fit_background` within its tolerance; falls
+    back to it when the scoring does not converge.
+    """
+    model = BinnedModel(hist.edges, config.family, npar, config.sqrt_s)
+    mask = _fit_mask(hist.edges, config.blind)
+    if mask.sum() <= npar:
+        return fit_background(hist, config, npar=npar)  # raises the FitError
+    _check_hist(hist, mask, npar, config.min_events)
+    n = hist.counts
+    theta, ok, cov, _ = _fisher_scoring(
+        model.expected_and_jacobian, n[None], mask, _start_theta(model, n, mask)[None]
+    )
+    if not ok[0] or not np.all(np.isfinite(cov[0])):
+        return fit_background(hist, config, npar=npar)
+    return _finish(model, hist, mask, theta[0], cov[0], True, 0.0, config.blind)
+
+
+def fit_spectrum(
+    hist: Histogram, config: FitConfig | None = None, template: Histogram | None = None
+) -> FitResult:
+    """Fit ``hist`` with the background model of ``config`` (``method``), choosing ``npar``.
+
+    With ``config.npar`` ``None`` the number of parameters is chosen by ``config.selection``:
+
+    - ``"spurious"`` (default): the spurious-signal gate of
+      :func:`adsearch.stats.spurious.choose_npar` on ``template`` (a background template, e.g.
+      the control selection from :func:`adsearch.stats.spurious.control_template`; without
+      one, the 4-parameter function fitted to ``hist`` itself, so 3 or 4 parameters);
+    - ``"wilks"``/``"ftest"``: starting from the smallest number of parameters, one is added
+      while the improvement is significant (``Δ(-2 ln L)`` vs χ² with 1 dof, or an F-test) at
+      level ``config.alpha``.
+
+    ``result.selection`` lists every fit tried. ``method="swift"``/``"gp"`` then build the
+    sliding-window (:func:`adsearch.stats.swift.fit_swift`) or Gaussian-process
+    (:func:`adsearch.stats.gp.fit_gp`) background on top (the GP's mean is the chosen function).
 
     Examples
     --------
@@ -571,12 +754,29 @@ def fit_spectrum(hist: Histogram, config: FitConfig | None = None) -> FitResult:
     >>> from adsearch.stats.binning import log_bins
     >>> m = BinnedModel(log_bins(2500.0, 6000.0, 0.05), "dijet", 3)
     >>> n = np.random.default_rng(0).poisson(m.expected(m.theta_from_params([3e3, 10.0, -5.0])))
-    >>> fit_spectrum(Histogram(m.edges, n)).npar
+    >>> fit_spectrum(Histogram(m.edges, n), FitConfig(selection="wilks")).npar
     3
     """
     cfg = config or FitConfig()
+    if cfg.method == "swift":
+        from adsearch.stats.swift import fit_swift
+
+        return fit_swift(hist, cfg, template=template)
+    best = _fit_function(hist, cfg, template)
+    if cfg.method == "gp":
+        from adsearch.stats.gp import fit_gp
+
+        return fit_gp(hist, cfg, mean=best)
+    return best
+
+
+def _fit_function(hist: Histogram, cfg: FitConfig, template: Histogram | None) -> FitResult:
     if cfg.npar is not None:
         return fit_background(hist, cfg)
+    if cfg.selection == "spurious":
+        from adsearch.stats.spurious import choose_npar
+
+        return choose_npar(hist, cfg, template)
     lo, hi, _ = _FAMILIES[cfg.family]
     best = fit_background(hist, cfg, npar=lo)
     table: list[dict[str, Any]] = [
@@ -604,22 +804,39 @@ def fit_spectrum(hist: Histogram, config: FitConfig | None = None) -> FitResult:
 def refit_batch(
     fit: FitResult, counts: np.ndarray, max_iter: int = 40
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Refit many toy spectra at once with the model (and blinding) of ``fit``.
+    """Refit many toy spectra at once with the model (method, blinding) of ``fit``.
 
     Parameters
     ----------
     fit : FitResult
-        Nominal fit; its ``theta`` is the starting point.
+        Nominal fit; its ``theta`` is the starting point. For ``fit.method`` ``"swift"`` and
+        ``"gp"`` every toy is refitted the same way as the data (every window; the mean
+        function, then the GP posterior mean with the data's hyperparameters).
     counts : numpy.ndarray
         Toy counts, shape ``(T, nbins)``.
 
     Returns
     -------
     theta : (T, npar) array
+        Parameters of the (global) function per toy.
     expected : (T, nbins) array
         Refitted background per toy.
     converged : (T,) bool array
     """
+    if fit.method == "swift":
+        from adsearch.stats.swift import refit_swift
+
+        return refit_swift(fit, counts, max_iter=max_iter)
+    if fit.method == "gp":
+        from adsearch.stats.gp import refit_gp
+
+        return refit_gp(fit, counts, max_iter=max_iter)
+    return _refit_function(fit, counts, max_iter)
+
+
+def _refit_function(
+    fit: FitResult, counts: np.ndarray, max_iter: int = 40
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     model = fit.model
     n = np.asarray(counts, dtype=float)
     theta0 = np.broadcast_to(fit.theta, (n.shape[0], fit.npar))

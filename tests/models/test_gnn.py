@@ -293,3 +293,20 @@ def test_gin_degree_scale_and_init_keep_bias_free_embeddings_of_order_one():
         z = net(batch)
     # five bias-free layers neither blow the scale up (raw sums) nor shrink it to ~1e-5
     assert 1e-2 < float(z.std()) < 1e2
+
+
+def test_ptsum_readout_is_the_pt_weighted_sum_and_order_free():
+    h = torch.tensor([[1.0, -1.0], [3.0, -3.0], [5.0, 2.0]])
+    w = torch.tensor([0.25, 0.75, 1.0])
+    out = graph_readout(h, torch.tensor([0, 0, 1]), torch.tensor([0, 2, 3]), ("ptsum",), w)
+    torch.testing.assert_close(out, torch.tensor([[2.5, -2.5], [5.0, 2.0]]))
+    perm = torch.tensor([1, 0, 2])
+    again = graph_readout(
+        h[perm], torch.tensor([0, 0, 1]), torch.tensor([0, 2, 3]), ("ptsum",), w[perm]
+    )
+    torch.testing.assert_close(again, out)
+    with pytest.raises(ValueError, match="pT fractions"):
+        graph_readout(h, torch.tensor([0, 0, 1]), torch.tensor([0, 2, 3]), ("ptsum",))
+    # a soft constituent at the edge moves max pooling, hardly the pT-weighted sum
+    gin = build_backbone("gin", width=8, layers=1, readout="ptsum")
+    assert gin.readout == ("ptsum",)

@@ -209,3 +209,22 @@ def test_autoencoder_loss_decreases_on_toy_batch():
         losses.append(float(loss.detach()))
         assert per.shape == (64,) and not per.requires_grad
     assert losses[-1] < 0.6 * losses[0], (losses[0], losses[-1])
+
+
+def test_mahalanobis_score_is_chi2_on_the_background_it_was_fitted_on():
+    gen = torch.Generator().manual_seed(0)
+    a = torch.tensor([[3.0, 0.0, 0.0], [1.0, 0.1, 0.0], [0.0, 0.0, 1e-3]])  # one squashed axis
+    z = torch.randn(20000, 3, generator=gen) @ a + torch.tensor([5.0, -2.0, 1.0])
+    svdd = DeepSVDD(3, metric="mahalanobis")
+    svdd.set_center(torch.ones(3))
+    svdd.fit_metric(z[:10000], shrinkage=0.0)
+    s = svdd.score(z[10000:], None)
+    assert abs(float(s.mean()) - 3.0) < 0.1  # chi2 with 3 degrees of freedom
+    # an outlier along the squashed direction is far; the Euclidean distance hardly sees it
+    out = z[10000:10001] + torch.tensor([0.0, 0.0, 0.01])
+    assert float(svdd.score(out, None)) > 50.0
+    assert abs(float(svdd.distance(out) - svdd.distance(z[10000:10001]))) < 0.1
+    with pytest.raises(ValueError, match="metric"):
+        DeepSVDD(3, metric="cosine")
+    with pytest.raises(ValueError, match="Euclidean"):
+        DeepSVDD(3, soft=True, metric="mahalanobis")

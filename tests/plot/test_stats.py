@@ -52,3 +52,55 @@ def test_plots_written_without_global_state(results, tmp_path):
     import matplotlib.pyplot as plt
 
     assert plt.get_fignums() == []
+
+
+def _inside(inner, outer, tol=1.0):
+    return (
+        inner.x0 >= outer.x0 - tol
+        and inner.y0 >= outer.y0 - tol
+        and inner.x1 <= outer.x1 + tol
+        and inner.y1 <= outer.y1 + tol
+    )
+
+
+def test_brazil_labels_inside_the_figure(results):
+    from adsearch.plot.stats import _style, brazil_figure
+
+    lim = LimitResult(
+        [
+            MassLimit(3100.0 + 100 * i, 1.0, [0.5, 0.7, 1.0, 1.4, 1.9], 300.0)
+            for i in range(24)  # a scan every 100 GeV
+        ],
+        0.95,
+        0.05,
+        "gaussian",
+    )
+    for events in (True, False):
+        with _style():
+            fig, ax = brazil_figure(lim, events)
+            fig.canvas.draw()
+            r = fig.canvas.get_renderer()
+            for label in (ax.yaxis.label, ax.xaxis.label):
+                assert _inside(label.get_window_extent(r), fig.bbox), label.get_text()
+
+
+def test_bumphunt_note_does_not_cover_data(results):
+    from adsearch.plot.stats import _style, bumphunt_figure
+
+    _, bh, _ = results
+    with _style():
+        fig, (ax, _), note = bumphunt_figure(bh, title="toy")
+        fig.canvas.draw()
+        box = note.get_window_extent(fig.canvas.get_renderer())
+        centres = 0.5 * (bh.edges[1:] + bh.edges[:-1])
+        pts = ax.transData.transform(np.column_stack([centres, np.maximum(bh.counts, 1e-3)]))
+        inside = (
+            (pts[:, 0] >= box.x0)
+            & (pts[:, 0] <= box.x1)
+            & (pts[:, 1] >= box.y0)
+            & (pts[:, 1] <= box.y1)
+        )
+        assert not inside.any()
+        assert "local Z" in note.get_text() and _inside(box, fig.bbox)
+        # above the axes: no data point can ever be under it
+        assert box.y0 >= ax.get_window_extent().y1

@@ -2,6 +2,7 @@
 
 import awkward as ak
 import numpy as np
+import pytest
 
 from adsearch.config import from_dict
 from adsearch.graphs.build import jet_axis
@@ -22,7 +23,8 @@ def _toy_sample(n: int = 1500) -> JetSample:
     return JetSample(cons, ax.pt, ax.eta, ax.phi, label, event, np.zeros(n_jets, np.int64))
 
 
-def test_gin_deepsvdd_learns_prong_structure_not_mass(tmp_path):
+@pytest.mark.parametrize(("metric", "auc_min"), [("euclidean", 0.85), ("mahalanobis", 0.8)])
+def test_gin_deepsvdd_learns_prong_structure_not_mass(tmp_path, metric, auc_min):
     sample = _toy_sample()
     cfg = from_dict(
         TrainConfig,
@@ -36,6 +38,7 @@ def test_gin_deepsvdd_learns_prong_structure_not_mass(tmp_path):
                 "layers": 2,
                 "mlp_layers": 2,
                 "readout": "max",
+                "svdd_metric": metric,
             },
             "optim": {"batch_size": 128, "epochs": 15, "patience": 5},
             "runtime": {"out_dir": str(tmp_path), "device": "cpu", "progress": False},
@@ -47,7 +50,8 @@ def test_gin_deepsvdd_learns_prong_structure_not_mass(tmp_path):
     mass = jet_axis(sample.constituents[test]).mass
     assert abs(roc_auc(y, mass) - 0.5) < 0.05  # the jet mass alone cannot tell them apart
     s = score_jets(res.model, sample.take(test), cfg.graph, 512, "cpu", False)
-    # trained on background only, the score finds the two-prong jets (0.92 when measured)
-    assert roc_auc(y, s) > 0.85
+    # trained on background only, the score finds the two-prong jets (measured: 0.88-0.92
+    # Euclidean, 0.83 Mahalanobis at shrinkage 0.5)
+    assert roc_auc(y, s) > auc_min
     # and it learned: the untrained network (its first-epoch centre distances) does worse
     assert res.history[-1]["val_loss"] < res.history[0]["val_loss"]

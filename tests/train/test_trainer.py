@@ -333,3 +333,43 @@ def test_principal_frame_in_the_input_builder(sample):
     x, m = framed[0].double(), framed[1].double()
     w = x[..., 0] * m
     assert bool(((w * x[..., 1] ** 2).sum(1) >= (w * x[..., 2] ** 2).sum(1) - 1e-6).all())
+
+
+def test_mahalanobis_metric_is_fitted_on_training_background_and_stored(tmp_path, sample):
+    from adsearch.train.data import InputBuilder, split_events
+
+    cfg = make(tmp_path / "w", model={"backbone": "gin", "objective": "deepsvdd", "heads": None})
+    assert cfg.model.svdd_metric == "mahalanobis" and cfg.model.svdd_shrinkage == 0.5
+    res = train(cfg, sample)
+    obj = res.model.objective
+    assert not torch.allclose(obj.whiten, torch.eye(len(obj.whiten)))
+    # the saved metric is that of the training background jets' embeddings
+    split = split_events(sample.n_events, 0.5, 0.2, cfg.data.seed)
+    tr = np.flatnonzero((split[sample.event] == 0) & (sample.label == 0))
+    with torch.no_grad():
+        z = res.model.eval().embed(InputBuilder("pyg", {})(sample, tr)).double()
+    torch.testing.assert_close(obj.mu.double(), z.mean(0), atol=1e-4, rtol=1e-4)
+    cov = torch.cov(z.T)
+    shrunk = 0.5 * cov + 0.5 * torch.trace(cov) / len(cov) * torch.eye(len(cov), dtype=cov.dtype)
+    w = obj.whiten.double()
+    torch.testing.assert_close(
+        w.T @ shrunk @ w, torch.eye(len(cov), dtype=cov.dtype), atol=1e-3, rtol=0
+    )
+    loaded, _ = load_model(tmp_path / "w")  # returned = saved (best epoch)
+    torch.testing.assert_close(loaded.objective.whiten, obj.whiten)
+    torch.testing.assert_close(loaded.objective.mu, obj.mu)
+
+
+def test_euclidean_metric_keeps_the_distance_to_the_centre(tmp_path, sample):
+    cfg = make(
+        tmp_path / "e",
+        model={
+            "backbone": "gin",
+            "objective": "deepsvdd",
+            "heads": None,
+            "svdd_metric": "euclidean",
+        },
+    )
+    res = train(cfg, sample)
+    z = torch.randn(5, 8)
+    torch.testing.assert_close(res.model.objective.score(z, None), res.model.objective.distance(z))

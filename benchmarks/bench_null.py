@@ -1,0 +1,416 @@
+"""Null calibration of the background models: global p-values on background-only pseudo-data.
+
+A **semi-toy** study. For each *case* a background shape after a selection is built from
+generated events, and ``--n-pseudo`` Poisson pseudo-datasets of it are run through the same
+fit + BumpHunter (refitted toys) as the search, once per *method*:
+
+* shape before the cut: the 5-parameter dijet fit to the mjj of the 100k generated QCD events
+  (``rnd2.parquet``, label 0), scaled to ``--n-bkg`` triggered events (LHCO: 1M);
+* real score cuts: the event score of a GNN (``gin-deepsvdd``, 2-prong, bench_auc.py test
+  split: 18k QCD events) cut at ε_B = 10 %, 1 %, 0.1 %; the cut's efficiency ε(mjj) is measured
+  on the generated QCD events with a Nadaraya–Watson smoother (Gaussian kernel of 0.2 in
+  ``ln mjj``, i.e. a *non-dijet* smooth shape) and multiplies the shape; "decorrelated": the
+  score is first replaced by its quantile among the QCD events of similar mjj (10 mjj-quantile
+  bins, a DDT-like decorrelation), so ε(mjj) is flat up to the measured residual;
+* smooth non-dijet distortions of the dijet shape at ε_B = 10 % statistics: a 3 % sine
+  (1.5 periods over the range) and a low-mass turn-on residual ``1 - 0.3 exp(-(m-2800)/150)``.
+
+Every pseudo-dataset also has a control selection (the events failing the cut: Poisson of
+the shape × (1 - ε) / ε at the pass normalisation) from which
+:func:`adsearch.stats.spurious.control_template` builds the spurious-signal template,
+reweighted by the *measured* (logistic-linear) efficiency slope — the template is itself
+imperfect, as in a real analysis. Methods: ``wilks`` (the old default), ``npar4`` (fixed),
+``spurious`` (the new default: spurious-signal gate on the control template), ``swift``
+(window chosen by the gate), ``gp`` (dijet mean chosen by the gate + GP); optional
+``self``: the gate without a template (the library default when the caller passes none).
+The fit is blinded
+in 3.3–3.7 TeV (``--no-blind``: not). Global p-values from ``--n-toys`` refitted toys.
+
+Sensitivity: ``--n-inject`` W' events (of 1M; mjj resampled from the generated W' events
+passing the cut, ε_S measured) are added to ``--n-sens`` pseudo-datasets of the ε_B = 10 %
+case; local Z = the most significant window containing 3.5 TeV (unblinded fit, as a
+discovery fit would be).
+
+    nice -n 10 python benchmarks/bench_null.py --n-pseudo 200
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+DATA = Path("/work/main/scratch/data100k/rnd2.parquet")
+SCORES = Path("/work/main/scratch/bwA/gin-deepsvdd_2prong.npz")
+METHODS = ["wilks", "npar4", "spurious", "swift", "gp"]
+
+
+def nw_efficiency(
+    mjj: np.ndarray, passed: np.ndarray, centres: np.ndarray, bw: float
+) -> np.ndarray:
+    """Nadaraya–Watson estimate of P(pass | mjj) at ``centres`` (Gaussian kernel in ln mjj)."""
+    d = (np.log(centres)[:, None] - np.log(mjj)[None, :]) / bw
+    w = np.exp(-0.5 * d**2)
+    return (w @ passed.astype(float)) / w.sum(axis=1)
+
+
+def decorrelate(score: np.ndarray, mjj: np.ndarray, nq: int = 10) -> np.ndarray:
+    """Quantile of the score among events in the same mjj-quantile bin (DDT-like)."""
+    qb = np.quantile(mjj, np.linspace(0, 1, nq + 1))
+    idx = np.clip(np.searchsorted(qb, mjj, side="right") - 1, 0, nq - 1)
+    out = np.empty_like(score)
+    for b in range(nq):
+        sel = idx == b
+        out[sel] = stats.rankdata(score[sel]) / sel.sum()
+    return out
+
+
+def build_cases(args: argparse.Namespace, edges: np.ndarray) -> tuple[dict[str, Any], Any]:
+    import pyarrow.parquet as pq
+
+    from adsearch.stats.binning import histogram
+    from adsearch.stats.fit import FitConfig, fit_background
+
+    t = pq.read_table(DATA, columns=["mjj", "label"]).to_pandas()
+    qcd = t["mjj"].to_numpy()[t["label"].to_numpy() == 0]
+    sig_all = t["mjj"].to_numpy()[t["label"].to_numpy() == 1]
+    lo, hi = edges[0], edges[-1]
+    f_range = float(np.mean((qcd >= lo) & (qcd < hi)))
+    base_fit = fit_background(histogram(qcd, edges), FitConfig(npar=5))
+    base = base_fit.expected / base_fit.expected.sum() * args.n_bkg * f_range
+    z = np.load(SCORES)
+    lab, mjj_s, score = z["label"].astype(bool), z["mjj"], z["score"]
+    qm, qs = mjj_s[~lab], score[~lab]
+    inr = (qm >= lo) & (qm < hi)
+    centres = np.sqrt(edges[1:] * edges[:-1])
+    cases: dict[str, Any] = {}
+    info: dict[str, Any] = {"f_range": f_range, "n_qcd_scored_in_range": int(inr.sum())}
+    for decor in (False, True):
+        s = decorrelate(qs, qm) if decor else qs
+        for eps in (0.1, 0.01, 0.001):
+            thr = np.quantile(s[inr], 1 - eps)
+            passed = s > thr
+            eff = nw_efficiency(qm[inr], passed[inr], centres, 0.2)
+            eff = eff / np.average(eff, weights=base) * eps  # mean efficiency eps over the shape
+            name = f"eps{eps:g}" + ("_decor" if decor else "")
+            sr = (centres > 3300) & (centres < 3700)
+            cases[name] = {
+                "shape": base * eff,
+                "eps": eff,
+                "n_pass_generated": int(passed[inr].sum()),
+            }
+            info[name] = {
+                "eps_sr_over_outside": float(eff[sr].mean() / eff[~sr].mean()),
+                "n_pass_generated": int(passed[inr].sum()),
+                "threshold": float(thr),
+            }
+            if not decor and eps == 0.1:
+                sig_pass = score[lab] > thr
+                info["eps_s_at_0.1"] = float(sig_pass.mean())
+    u = np.log(centres)
+    x = (u - u[0]) / (u[-1] - u[0])
+    flat = np.full(centres.size, 0.1)
+    cases["sine3pct"] = {
+        "shape": base * 0.1 * (1 + 0.03 * np.sin(2 * np.pi * 1.5 * x)),
+        "eps": flat,
+    }
+    turn = 1 - 0.3 * np.exp(-(centres - lo) / 150.0)
+    cases["turnon"] = {"shape": base * 0.1 * turn, "eps": flat}
+    return cases, {"info": info, "sig_all": sig_all, "base": base}
+
+
+def fit_configs(blind: tuple[float, float] | None) -> dict[str, Any]:
+    from adsearch.stats.fit import FitConfig
+
+    return {
+        "wilks": FitConfig(selection="wilks", blind=blind),
+        "npar4": FitConfig(npar=4, blind=blind),
+        "spurious": FitConfig(blind=blind),
+        "self": FitConfig(blind=blind),  # the gate without a template (4-parameter self fit)
+        "swift": FitConfig(method="swift", blind=blind),
+        "gp": FitConfig(method="gp", blind=blind),
+    }
+
+
+def analyse_all(
+    h: Any, template: Any, cfgs: dict[str, Any], n_toys: int, seed: int, methods: list[str]
+) -> dict[str, Any]:
+    """Fit + BumpHunter (refit toys) with every method; the gp mean reuses the spurious fit."""
+    from adsearch.errors import FitError
+    from adsearch.stats.bumphunter import BumpHunterConfig, bumphunt
+    from adsearch.stats.fit import fit_spectrum
+    from adsearch.stats.gp import fit_gp
+
+    bcfg = BumpHunterConfig(n_toys=n_toys, seed=seed)
+    out: dict[str, Any] = {}
+    spur = None
+    for m in methods:
+        try:
+            if m == "gp":
+                mean = spur if spur is not None else fit_spectrum(h, cfgs["spurious"], template)
+                fit = fit_gp(h, cfgs["gp"], mean=mean)
+            else:
+                fit = fit_spectrum(h, cfgs[m], template=None if m == "self" else template)
+                if m == "spurious":
+                    spur = fit
+            bh = bumphunt(fit, bcfg)
+            extra = fit.details.get("swift", {}).get("half_width", fit.npar)
+            out[m] = (int(np.sum(bh.t_toys >= bh.t_obs)), int(bh.t_toys.size), int(extra), bh)
+        except FitError:
+            out[m] = None
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--n-pseudo", type=int, default=200)
+    ap.add_argument("--n-toys", type=int, default=100)
+    ap.add_argument("--n-bkg", type=float, default=1e6)
+    ap.add_argument("--cases", default="all")
+    ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument("--n-sens", type=int, default=30)
+    ap.add_argument("--n-inject", type=int, default=1000)
+    ap.add_argument("--blind", action=argparse.BooleanOptionalAction, default=True)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--tag", default="")
+    ap.add_argument(
+        "--merge",
+        default="",
+        help="instead of running: add the methods of results/null<MERGE>.json to null.json "
+        "(suffixed '<MERGE>' when the name is taken) and rewrite null.md",
+    )
+    args = ap.parse_args(argv)
+    if args.merge:
+        merge(args.merge)
+        return
+
+    from adsearch.stats.binning import Histogram, log_bins
+    from adsearch.stats.nullcheck import summarise
+    from adsearch.stats.spurious import control_template
+
+    t0 = time.perf_counter()
+    edges = log_bins(2800.0, 6000.0, 0.05)
+    cases, extra = build_cases(args, edges)
+    case_seed = {name: i for i, name in enumerate(cases)}  # same pseudo-data in any subset
+    if args.cases != "all":
+        cases = {k: v for k, v in cases.items() if k in args.cases.split(",")}
+    methods = args.methods.split(",")
+    blind = (3300.0, 3700.0) if args.blind else None
+    cfgs = fit_configs(blind)
+    results: dict[str, Any] = {}
+    rng_summary = np.random.default_rng(0)
+    sens = sensitivity(args, edges, extra, cases, methods) if args.n_sens > 0 else {}
+    if sens:
+        print(f"sensitivity: median local Z {sens['median_z_local']}", flush=True)
+    for name, case in cases.items():
+        rng = np.random.default_rng(args.seed + 1000 * case_seed[name])
+        ks: dict[str, list[int]] = {m: [] for m in methods}
+        ns: dict[str, list[int]] = {m: [] for m in methods}
+        npars: dict[str, list[int]] = {m: [] for m in methods}
+        failed = dict.fromkeys(methods, 0)
+        tc = time.perf_counter()
+        fail_mean = case["shape"] * (1 - case["eps"]) / case["eps"]
+        for i in range(args.n_pseudo):
+            h = Histogram(edges, rng.poisson(case["shape"]).astype(float))
+            fail = Histogram(edges, rng.poisson(fail_mean).astype(float))
+            tmpl = control_template(fail, h, blind)
+            res = analyse_all(h, tmpl, cfgs, args.n_toys, args.seed + i, methods)
+            for m, r in res.items():
+                if r is None:
+                    failed[m] += 1
+                    continue
+                ks[m].append(r[0])
+                ns[m].append(r[1])
+                npars[m].append(r[2])
+        rows = {}
+        for m in methods:
+            s = summarise(f"{name}/{m}", np.array(ks[m]), np.array(ns[m]), 0.05, rng_summary)
+            s.n_failed, s.npar = failed[m], npars[m]
+            rows[m] = s.to_dict()
+        results[name] = {
+            "methods": rows,
+            "events": float(case["shape"].sum()),
+            "seconds": time.perf_counter() - tc,
+        }
+        print(
+            f"{name}: {case['shape'].sum():.0f} events, {time.perf_counter() - tc:.0f} s",
+            flush=True,
+        )
+        for m in methods:
+            r = rows[m]
+            print(
+                f"  {m:9s} FDR {r['fdr']:.3f} ± {r['fdr_error']:.3f}  KS p {r['ks_p']:.3f}  "
+                f"npar {r.get('npar_counts')}  failed {r['n_failed']}",
+                flush=True,
+            )
+
+        write(args, edges, blind, extra, results, sens, methods, t0)
+    write(args, edges, blind, extra, results, sens, methods, t0)
+    print(f"done in {time.perf_counter() - t0:.0f} s")
+
+
+def write(args, edges, blind, extra, results, sens, methods, t0) -> None:
+    """Write null{tag}.json/.md (after every case: a partial run keeps its finished cases)."""
+    from adsearch.io.atomic import atomic_path
+
+    out = {
+        "config": {**vars(args), "edges": edges.tolist(), "blind": blind},
+        "cases_info": extra["info"],
+        "null": results,
+        "sensitivity": sens,
+        "seconds": time.perf_counter() - t0,
+    }
+    RESULTS.mkdir(exist_ok=True)
+    with atomic_path(RESULTS / f"null{args.tag}.json") as tmp:
+        tmp.write_text(json.dumps(out, indent=1))
+    with atomic_path(RESULTS / f"null{args.tag}.md") as tmp:
+        tmp.write_text(markdown(out, methods))
+
+
+def merge(tag: str) -> None:
+    """Fold the methods of ``null<tag>.json`` (same cases and seeds) into ``null.json``/``.md``."""
+    from adsearch.io.atomic import atomic_path
+
+    main_ = json.loads((RESULTS / "null.json").read_text())
+    extra = json.loads((RESULTS / f"null{tag}.json").read_text())
+    names = {}
+    for case, r in extra["null"].items():
+        for m, row in r["methods"].items():
+            name = m if m not in main_["null"][case]["methods"] or m in names else m + tag
+            names.setdefault(m, name)
+            main_["null"][case]["methods"][names[m]] = row
+    sens, xs = main_.get("sensitivity") or {}, extra.get("sensitivity") or {}
+    for key in ("median_z_local", "mean_z_local", "z_local"):
+        for m, v in (xs.get(key) or {}).items():
+            sens.setdefault(key, {})[names.get(m, m)] = v
+    main_["merged"] = {"from": f"null{tag}.json", "config": extra["config"], "names": names}
+    main_["seconds"] += extra["seconds"]
+    methods = list(next(iter(main_["null"].values()))["methods"])
+    with atomic_path(RESULTS / "null.json") as tmp:
+        tmp.write_text(json.dumps(main_, indent=1))
+    with atomic_path(RESULTS / "null.md") as tmp:
+        tmp.write_text(markdown(main_, methods))
+
+
+def sensitivity(args: Any, edges: np.ndarray, extra: dict, cases: dict, methods: list[str]) -> dict:
+    """Local Z at 3.5 TeV with ``n_inject`` W' events in the ε_B = 10 % case, per method."""
+    from adsearch.stats.binning import Histogram
+    from adsearch.stats.bumphunter import BumpHunterConfig, bumphunt
+    from adsearch.stats.fit import fit_spectrum
+    from adsearch.stats.gp import fit_gp
+    from adsearch.stats.spurious import control_template
+
+    if "eps0.1" not in cases:
+        return {}
+    case = cases["eps0.1"]
+    eps_s = extra["info"]["eps_s_at_0.1"]
+    sig = extra["sig_all"]
+    cfgs = fit_configs(None)
+    rng = np.random.default_rng(args.seed + 777)
+    z: dict[str, list[float]] = {m: [] for m in methods}
+    fail_mean = case["shape"] * (1 - case["eps"]) / case["eps"]
+    for i in range(args.n_sens):
+        ns = rng.binomial(rng.poisson(args.n_inject), eps_s)
+        hs = np.histogram(rng.choice(sig, ns), edges)[0]
+        h = Histogram(edges, rng.poisson(case["shape"]) + hs.astype(float))
+        tmpl = control_template(Histogram(edges, rng.poisson(fail_mean).astype(float)), h, None)
+        spur = None
+        for m in methods:
+            try:
+                if m == "gp":
+                    fit = fit_gp(
+                        h, cfgs["gp"], mean=spur or fit_spectrum(h, cfgs["spurious"], tmpl)
+                    )
+                else:
+                    fit = fit_spectrum(h, cfgs[m], template=tmpl)
+                    spur = fit if m == "spurious" else spur
+                bh = bumphunt(fit, BumpHunterConfig(n_toys=20, seed=i))
+            except Exception:
+                z[m].append(0.0)
+                continue
+            lo_m, hi_m = edges[bh.window_lo], edges[bh.window_lo + bh.window_widths]
+            cov = (lo_m <= 3500) & (hi_m > 3500)
+            pmin = float(np.min(bh.p_local[cov]))
+            z[m].append(max(float(stats.norm.isf(pmin)), 0.0))
+    return {
+        "n_inject": args.n_inject,
+        "eps_s": eps_s,
+        "n_pseudo": args.n_sens,
+        "median_z_local": {m: float(np.median(v)) for m, v in z.items()},
+        "mean_z_local": {m: float(np.mean(v)) for m, v in z.items()},
+        "z_local": z,
+    }
+
+
+def markdown(out: dict, methods: list[str]) -> str:
+    c = out["config"]
+    lines = [
+        "# Null calibration: BumpHunter global p on background-only pseudo-data",
+        "",
+        f"{c['n_pseudo']} pseudo-datasets per case, {c['n_toys']} refitted BumpHunter toys each; "
+        f"mjj {c['edges'][0]:.0f}–{c['edges'][-1]:.0f} GeV, 5 % bins, blinded "
+        f"{c['blind']}; {c['n_bkg']:.0f} triggered QCD events before the cut. "
+        "Cells: false-discovery rate P(global p < 0.05) ± binomial error / KS p of uniformity "
+        "[chosen npar (or SWiFt half-width) counts]. Goal: FDR within 0.05 ± error, KS p > 0.05.",
+        "",
+        "| case | events | " + " | ".join(methods) + " |",
+        "|---|---|" + "---|" * len(methods),
+    ]
+    for name, r in out["null"].items():
+        cells = []
+        for m in methods:
+            x = r["methods"][m]
+            ok = abs(x["fdr"] - 0.05) <= max(x["fdr_error"], 0.0154) and x["ks_p"] > 0.05
+            cnt = ",".join(f"{k}:{v}" for k, v in (x.get("npar_counts") or {}).items())
+            cells.append(
+                f"{x['fdr']:.3f} ± {x['fdr_error']:.3f} / {x['ks_p']:.2f}{' ✓' if ok else ''}"
+                f" [{cnt}]"
+            )
+        lines.append(f"| {name} | {r['events']:.0f} | " + " | ".join(cells) + " |")
+    s = out.get("sensitivity") or {}
+    if s:
+        lines += [
+            "",
+            f"Sensitivity: {s['n_inject']} W' events injected (ε_S = {s['eps_s']:.3f} at "
+            f"ε_B = 10 %), {s['n_pseudo']} pseudo-datasets, unblinded fit; local Z of the most "
+            "significant window containing 3.5 TeV:",
+            "",
+            "| method | median local Z | mean local Z |",
+            "|---|---|---|",
+        ]
+        for m in s["median_z_local"]:
+            lines.append(f"| {m} | {s['median_z_local'][m]:.2f} | {s['mean_z_local'][m]:.2f} |")
+    info = out["cases_info"]
+    lines += [
+        "",
+        "Sculpting of the cases (ε_B in 3.3–3.7 TeV / outside, from the smoothed "
+        "efficiency; QCD events passing among the generated ones):",
+        "",
+    ]
+    for k, v in info.items():
+        if isinstance(v, dict):
+            lines.append(f"- {k}: {v['eps_sr_over_outside']:.2f}, {v['n_pass_generated']} events")
+    if out.get("merged"):
+        mg = out["merged"]
+        lines.append(
+            f"\nMerged from {mg['from']} (same cases, seeds and pseudo-data; "
+            f"{mg['config']['n_pseudo']} pseudo-datasets): "
+            + ", ".join(f"`{v}` = its `{k}`" for k, v in mg["names"].items())
+            + ". The first run's `swift` tried windows of 8 and 5 bins each side (now the"
+            " library default); the second run's tried 9, 8, 7, 6, 5, 4. Both runs use the same"
+            " seeds; the case shapes agree to ~1e-4 (the first run's base fit used an"
+            " intermediate, since reverted, rounding of the half-deviance)."
+        )
+    lines.append(f"\nTotal time {out['seconds']:.0f} s.")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
