@@ -385,7 +385,8 @@ class GINBackbone(_PygBackbone):
         ``"sym"``: ``w_ji / sqrt((1 + d_i)(1 + d_j))`` (:func:`degree_normalise`). Measured
         for GIN DeepSVDD (max readout, width 32) on the mass-matched toy of
         :func:`adsearch.graphs.toy.toy_substructure_pair`: AUC 0.88 (scaled), 0.71 (sum),
-        0.64 (mean), 0.66 (sym); the AUCs on the generated LHCO-like sample are on the docs benchmarks page.
+        0.64 (mean), 0.66 (sym); the AUCs on the generated LHCO-like sample are on the
+        docs' benchmarks page.
     edge_weight : {"gauss", "inv_dr"}
         Scalar edge weight, see :func:`edge_weight`: the bounded Gaussian kernel of Delta R
         (default, width ``edge_scale``) or the raw ``edge_scale / Delta R``.
@@ -503,8 +504,8 @@ class GATv2Backbone(_PygBackbone):
 
     Linear input embedding -> ``layers`` x GATv2Conv(width, heads, heads averaged, edge
     features 1/Delta R used in the attention) with ReLU -> readout -> MLP. The defaults
-    (4 layers, width 256) have ~1.4 M parameters, like Bauckhage's (DESY 2025) ~1.3 M. Graphs must already
-    carry self-loops (``GraphConfig.self_loops``, the default); none are added here.
+    (4 layers, width 256) have ~1.4 M parameters, like Bauckhage's ~1.3 M. Graphs must
+    already carry self-loops (``GraphConfig.self_loops``, the default); none are added here.
 
     >>> from adsearch.graphs import build_graphs, to_pyg, toy_jets
     >>> net = GATv2Backbone(width=16, layers=1)

@@ -549,10 +549,11 @@ def _train(
                 )
                 _write_metrics(out, history)
             bar.remove_task(task)
-    if rank == 0 and isinstance(model.objective, DeepSVDD) and (out / MODEL).is_file():
-        if model.objective.metric == "mahalanobis":
-            norm_idx = tr_idx[_epoch_order(len(tr_idx), rt.seed, -2, 0, 1)[: cfg.data.norm_jets]]
-            _refit_metric(model, builder, sample, np.sort(norm_idx), eval_bs, out / MODEL)
+    obj = model.objective
+    maha = isinstance(obj, DeepSVDD) and obj.metric == "mahalanobis"
+    if rank == 0 and maha and (out / MODEL).is_file():
+        norm_idx = tr_idx[_epoch_order(len(tr_idx), rt.seed, -2, 0, 1)[: cfg.data.norm_jets]]
+        _refit_metric(model, builder, sample, np.sort(norm_idx), eval_bs, out / MODEL)
     if world > 1:
         dist.barrier()
     if (out / MODEL).is_file():  # return the best epoch's model, as saved
