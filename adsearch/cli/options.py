@@ -13,7 +13,7 @@ Examples
 ...     return fit
 >>> list(inspect.signature(verb).parameters)[:3]
 ['family', 'npar', 'selection']
->>> verb(family="ua2", npar=3, selection="wilks", blind=False, sqrt_s=13000.0).family
+>>> verb(family="ua2", npar=3, selection="wilks", method="function", blind=False, sqrt_s=13000.0).family
 'ua2'
 """
 
@@ -225,8 +225,16 @@ class FitOptions:
         typer.Option("--npar", help="number of fit parameters (default: chosen by test)"),
     ] = None
     selection: Annotated[
-        str, typer.Option("--selection", help="parameter-number test: wilks or ftest")
-    ] = "wilks"
+        str,
+        typer.Option(
+            "--selection",
+            help="parameter-number choice: spurious (spurious-signal gate), wilks or ftest",
+        ),
+    ] = "spurious"
+    method: Annotated[
+        str,
+        typer.Option("--method", help="background model: function, swift (sliding window) or gp"),
+    ] = "function"
     blind: Annotated[
         bool, typer.Option("--blind/--no-blind", help="leave the --sr window out of the fit")
     ] = False
@@ -245,6 +253,7 @@ class FitOptions:
                 "family": self.family,
                 "npar": self.npar,
                 "selection": self.selection,
+                "method": self.method,
                 "sqrt_s": self.sqrt_s,
                 "blind": list(sr) if self.blind else None,
             },

@@ -67,14 +67,19 @@ stats:
   mjj_range: [2800, 6000]      # GeV, log-spaced bins of 5 %; starts above the trigger turn-on
   bin_width: 0.05
   fit:
-    family: dijet              # number of parameters chosen by Wilks' test
+    family: dijet              # parameters: the simplest passing the spurious-signal test
+    method: function           # function | swift (sliding window) | gp (Gaussian process)
     blind: false
   bumphunt:
     widths: [1, 2, 3, 4, 5]
     n_toys: 2000               # background refitted on every toy
     seed: 1
+  null_check:                  # background-only pseudo-data through fit + BumpHunter
+    n_pseudo: 100
+    n_toys: 100
   limits:
-    masses: [3000, 3500, 4000, 4500]
+    scan_step: 100             # GeV: a test mass every 100 GeV (~ the mass resolution)
+    engine: asymptotic         # numpy asymptotic CLs (the pyhf workspaces are written too)
     resolution: 0.05
 
 report:

@@ -43,6 +43,7 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -69,7 +70,9 @@ from adsearch.stats.binning import Histogram, histogram
 from adsearch.stats.bumphunter import bumphunt
 from adsearch.stats.fit import FitResult, fit_spectrum
 from adsearch.stats.limits import limits_for_fit
+from adsearch.stats.nullcheck import null_check
 from adsearch.stats.regions import region_summary, selection_name
+from adsearch.stats.spurious import control_template
 from adsearch.train import TrainConfig, train
 
 __all__ = ["STEPS", "Products", "Run", "Step", "plan_steps", "step_names"]
@@ -175,9 +178,25 @@ def _fits(run: Run) -> dict[str, FitResult]:
     out = {}
     for name, entry in read_json(run.path(Products.FIT))["selections"].items():
         if "fit" in entry:
-            h = Histogram.from_dict(entry["histogram"], source=f"{Products.FIT}:{name}")
-            out[name] = fit_spectrum(h, run.cfg.stats.fit)
+            src = f"{Products.FIT}:{name}"
+            h = Histogram.from_dict(entry["histogram"], source=src)
+            tmpl = _template(entry, src)
+            out[name] = fit_spectrum(h, run.cfg.stats.fit, template=tmpl)
     return out
+
+
+def _control(run: Run, failing: Histogram, passing: Histogram, name: str) -> Histogram | None:
+    try:
+        return control_template(failing, passing, blind=run.cfg.stats.fit.blind)
+    except InputError as e:
+        run.warn(f"{name}: no control template ({e}); the gate uses the 4-parameter fit")
+        return None
+
+
+def _template(entry: dict[str, Any], source: str) -> Histogram | None:
+    """The control-selection template stored with a fit.json entry (None: inclusive)."""
+    t = entry.get("template")
+    return None if t is None else Histogram.from_dict(t, source=f"{source}:template")
 
 
 # ---------------------------------------------------------------------------- generation
@@ -536,12 +555,19 @@ def _fit(run: Run) -> None:
     cuts: list[tuple[str, float | None, float | None]] = [("inclusive", None, None)]
     cuts += [(w["name"], w["efficiency"], w["threshold"]) for w in reg["working_points"]]
     res: dict[str, Any] = {}
+    fcfg = run.cfg.stats.fit
     for name, eff, thr in cuts:
         h = histogram(mjj if thr is None else mjj[score > thr], edges)
         entry: dict[str, Any] = {"efficiency": eff, "threshold": thr, "histogram": h.to_dict()}
         plot = run.path(run.plot(f"fit_{name}"))
+        tmpl = None
         try:
-            fit = fit_spectrum(h, run.cfg.stats.fit)
+            if thr is not None:  # the spurious-signal gate's template: the failing events,
+                # reweighted by the measured efficiency slope in mjj (control selection)
+                tmpl = _control(run, histogram(mjj[score <= thr], edges), h, name)
+                if tmpl is not None:
+                    entry["template"] = tmpl.to_dict()
+            fit = fit_spectrum(h, fcfg, template=tmpl)
         except FitError as e:
             entry["error"] = str(e)
             run.warn(f"fit of the {name} spectrum failed: {e}")
@@ -582,9 +608,20 @@ def _bumphunt(run: Run) -> None:
             continue
         bh = bumphunt(fits[name], run.cfg.stats.bumphunt)
         res[name] = bh.to_dict()
+        res[name]["null_check"] = _null_check(run, fits[name], name)
         plot_bumphunt(bh, run.path(run.plot(f"bumphunt_{name}")), title=name)
         plot_tstat(bh, run.path(run.plot(f"tstat_{name}")))
     write_json(run.path(Products.BUMPHUNT), {"selections": res})
+
+
+def _null_check(run: Run, fit: FitResult, name: str) -> dict[str, Any]:
+    """Global p-values of background-only pseudo-data through the same fit + BumpHunter:
+    drawn from the fitted model and (after a cut) from the control-selection template."""
+    entry = read_json(run.path(Products.FIT))["selections"][name]
+    tmpl = _template(entry, f"{Products.FIT}:{name}")
+    st = run.cfg.stats
+    out = null_check(fit, st.fit, st.bumphunt, st.null_check, control=tmpl, template=tmpl)
+    return {k: v.to_dict(with_pvalues=False) for k, v in out.items()}
 
 
 BUMPHUNT = Step(
@@ -596,6 +633,7 @@ BUMPHUNT = Step(
     ),
     config_of=lambda cfg: {
         "bumphunt": to_dict(cfg.stats.bumphunt),
+        "null_check": to_dict(cfg.stats.null_check),
         "plot_format": cfg.report.plot_format,
     },
     run=_bumphunt,
@@ -610,6 +648,7 @@ def _limits(run: Run) -> None:
     res: dict[str, Any] = {}
     ws_dir = run.path(Products.WORKSPACES)
     shutil.rmtree(ws_dir, ignore_errors=True)
+    lcfg = dataclasses.replace(run.cfg.stats.limits, masses=run.cfg.stats.limit_masses())
     for eff in run.cfg.regions.working_points:
         name = selection_name(eff)
         plot = run.path(run.plot(f"brazil_{name}"))
@@ -617,7 +656,7 @@ def _limits(run: Run) -> None:
             res[name] = {"error": "no background fit"}
             plot_message(plot, f"{name}: no fit")
             continue
-        lim = limits_for_fit(fits[name], run.cfg.stats.limits)
+        lim = limits_for_fit(fits[name], lcfg)
         res[name] = lim.to_dict()
         lim.write_workspaces(ws_dir / name)
         plot_brazil(lim, plot)
@@ -633,6 +672,7 @@ LIMITS = Step(
     ),
     config_of=lambda cfg: {
         "limits": to_dict(cfg.stats.limits),
+        "masses": cfg.stats.limit_masses(),
         "plot_format": cfg.report.plot_format,
     },
     run=_limits,

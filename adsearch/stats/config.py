@@ -28,7 +28,8 @@ from adsearch.errors import ConfigError
 from adsearch.stats.binning import BIN_WIDTH, MJJ_RANGE, log_bins
 from adsearch.stats.bumphunter import BumpHunterConfig
 from adsearch.stats.fit import FitConfig
-from adsearch.stats.limits import LimitConfig
+from adsearch.stats.limits import LimitConfig, scan_masses
+from adsearch.stats.nullcheck import NullCheckConfig
 from adsearch.stats.regions import SIGNAL_REGION, MjjWindow
 
 __all__ = ["RegionsConfig", "StatsConfig"]
@@ -77,6 +78,7 @@ class StatsConfig:
     fit: FitConfig = field(default_factory=FitConfig)
     bumphunt: BumpHunterConfig = field(default_factory=BumpHunterConfig)
     limits: LimitConfig = field(default_factory=LimitConfig)
+    null_check: NullCheckConfig = field(default_factory=NullCheckConfig)
 
     def validate(self) -> None:
         """Raise :class:`~adsearch.errors.ConfigError` naming the bad field."""
@@ -85,9 +87,17 @@ class StatsConfig:
             raise ConfigError(f"stats:mjj_range: need 0 < lo < hi, got {lo}, {hi}")
         if not 0 < self.bin_width < 1:
             raise ConfigError(f"stats:bin_width: must be in (0, 1), got {self.bin_width}")
-        for m in self.limits.masses:
+        for m in [] if self.limits.scan_step else self.limits.masses:
             if not lo < m < hi:
                 raise ConfigError(f"stats:limits:masses: {m:g} GeV outside mjj_range {lo:g}-{hi:g}")
+
+    def limit_masses(self) -> list[float]:
+        """The limit test masses: ``limits.masses``, or with ``limits.scan_step`` a scan every
+        ``scan_step`` GeV inside ``mjj_range`` (:func:`adsearch.stats.limits.scan_masses`)."""
+        if self.limits.scan_step:
+            lo, hi = self.mjj_range
+            return scan_masses(lo, hi, self.limits.resolution, self.limits.scan_step)
+        return list(self.limits.masses)
 
     def edges(self) -> np.ndarray:
         """The log-spaced bin edges of the mjj spectra."""

@@ -74,6 +74,9 @@ class LimitConfig:
         ``"pyhf"``: pyhf with Minuit; ``"asymptotic"``: the same model and asymptotic
         formulae in numpy (:mod:`adsearch.stats.asymptotic`, ~100× faster; for scans every
         ~100 GeV, see :func:`scan_masses`). The pyhf workspaces are written either way.
+    scan_step : float or None
+        When set, the pipeline tests masses every ``scan_step`` GeV inside its mjj range
+        (:meth:`adsearch.stats.config.StatsConfig.limit_masses`) instead of ``masses``.
     """
 
     masses: list[float] = field(default_factory=lambda: [3000.0, 3500.0, 4000.0, 4500.0, 5000.0])
@@ -83,6 +86,7 @@ class LimitConfig:
     n_eigen: int | None = None
     rtol: float = 1e-2
     engine: Literal["pyhf", "asymptotic"] = "pyhf"
+    scan_step: float | None = None
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` for bad values."""
@@ -94,6 +98,8 @@ class LimitConfig:
             raise ConfigError("limits.cl: must be in (0, 1)")
         if self.test_stat not in ("qtilde", "q"):
             raise ConfigError("limits.test_stat: qtilde or q")
+        if self.scan_step is not None and not self.scan_step > 0:
+            raise ConfigError(f"limits.scan_step: must be > 0 GeV, got {self.scan_step}")
         if self.engine not in ("pyhf", "asymptotic"):
             raise ConfigError("limits.engine: pyhf or asymptotic")
         if self.n_eigen is not None and self.n_eigen < 0:

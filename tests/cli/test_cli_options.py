@@ -28,14 +28,14 @@ def _describe(p) -> tuple:
             getattr(p, "help", None), p.required)  # fmt: skip
 
 
-def test_stats_verbs_share_the_fourteen_options_of_one_definition():
+def test_stats_verbs_share_the_fifteen_options_of_one_definition():
     shared = [f.name for f in dataclasses.fields(SpectrumOptions)]
     shared += [f.name for f in dataclasses.fields(FitOptions)]
-    assert len(shared) == 14
+    assert len(shared) == 15  # the 14 once repeated on fit/bumphunt/limits, and --method
     first = _params("fit")
     for verb in STATS_VERBS:
         params = _params(verb)
-        assert list(params)[:14] == shared, verb  # the sets' order, first on every verb
+        assert list(params)[:15] == shared, verb  # the sets' order, first on every verb
         assert [_describe(params[n]) for n in shared] == [_describe(first[n]) for n in shared]
 
 
@@ -65,7 +65,7 @@ def test_cli_defaults_are_the_library_defaults():
         assert tuple(_default(verb, "mjj_range")) == spec.mjj_range
         assert _default(verb, "bin_width") == spec.bin_width
         assert _default(verb, "nbins") == spec.nbins
-        for name in ("family", "npar", "selection", "sqrt_s"):
+        for name in ("family", "npar", "selection", "method", "sqrt_s"):
             assert _default(verb, name) == getattr(FitConfig(), name), (verb, name)
         assert _default(verb, "blind") is (FitConfig().blind is not None)
     spurious = SpuriousSignalConfig()
