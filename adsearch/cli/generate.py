@@ -85,6 +85,7 @@ def generate(
         if process is not None and process != cfg.process:
             raise ConfigError(f"{config}: process {cfg.process!r} but {process!r} was given")
     else:
+        assert process is not None  # checked above: a process or a config
         cfg = get_process(process, **overrides)
     trigger = TriggerConfig(enabled=not no_trigger, pt_min=trigger_pt, eta_max=trigger_eta)
     if truth_output is not None:

@@ -13,7 +13,8 @@ Examples
 ...     return fit
 >>> list(inspect.signature(verb).parameters)[:3]
 ['family', 'npar', 'selection']
->>> verb(family="ua2", npar=3, selection="wilks", method="function", blind=False, sqrt_s=13000.0).family
+>>> opts = dict(selection="wilks", method="function", blind=False, sqrt_s=13000.0)
+>>> verb(family="ua2", npar=3, **opts).family
 'ua2'
 """
 
@@ -162,7 +163,7 @@ class RootOptions:
         if len(names) not in (3, 4) or not all(names):
             raise InputError(f"--branches: expected 'pt,eta,phi[,label]', got {self.branches!r}")
         label = names[3] if len(names) == 4 else None
-        return RootBranches(*names[:3], label)
+        return RootBranches(pt=names[0], eta=names[1], phi=names[2], label=label)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -401,7 +401,9 @@ def bumphunt(fit: Any, config: BumpHunterConfig | None = None) -> BumpHuntResult
         m = min(cfg.chunk, cfg.n_toys - s)
         toys = rng.poisson(b, size=(m, b.size)).astype(float)
         _, bk, ok = refit_batch(fit, toys)  # with the fit's method (function, swift, gp)
-        retry = np.flatnonzero(~ok) if getattr(fit, "method", "function") == "function" else []
+        retry: list[int] = []
+        if getattr(fit, "method", "function") == "function":
+            retry = np.flatnonzero(~ok).tolist()
         for j in retry:  # rare: fall back to iminuit for these toys
             try:
                 bk[j] = fit_background(Histogram(fit.edges, toys[j]), fcfg).expected

@@ -146,6 +146,9 @@ def test_a_concurrent_writer_in_another_process_is_not_disturbed(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+            proc.wait(10)
+        proc.stdin.close()
+        proc.stdout.close()
     assert out.read_text() == "child"  # the later rename wins
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
 

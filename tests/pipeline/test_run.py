@@ -31,6 +31,7 @@ TINY = textwrap.dedent(
     stats:
       fit: {min_events: 20}
       bumphunt: {n_toys: 40, widths: [1, 2]}
+      null_check: {n_pseudo: 4, n_toys: 20}
       limits: {masses: [3500]}
     """
 )

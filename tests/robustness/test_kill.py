@@ -119,6 +119,7 @@ PIPELINE = textwrap.dedent(
     stats:
       fit: {{min_events: 20}}
       bumphunt: {{n_toys: 30, widths: [1, 2]}}
+      null_check: {{n_pseudo: 4, n_toys: 20}}
       limits: {{masses: [3500]}}
     """
 )
