@@ -1,10 +1,10 @@
 """Speed of jet-graph construction, conversion, augmentation and the GNN backbones (CPU).
 
 Jets are toy jets (:func:`adsearch.graphs.toy_jets`) tuned to the graph sizes of real LHCO
-leading jets (design.md 2b: ~56 constituents, ~25 Delta R < 0.2 neighbours per node).
+leading jets (real LHCO leading jets: ~56 constituents, ~25 Delta R < 0.2 neighbours per node).
 Graphs are built in batches of ``--batch`` jets, as a training loader would. Model rows
 time full training steps (forward + backward + Adam) and no-grad inference at width 128,
-5 layers (GATv2: seed 000_ size) on 2 threads.
+5 layers (GATv2: Bauckhage's 1.3 M-parameter layout) on 2 threads.
 
     nice -n 10 python benchmarks/bench_graphs.py            # ~3-5 min on 2 cores
     python benchmarks/bench_graphs.py --quick                # smoke run

@@ -1,7 +1,7 @@
 """Training and inference speed of every model kind at the default width (CPU).
 
 Jets: toy jets with real-LHCO graph sizes (:func:`adsearch.graphs.toy.toy_jets`, ~56
-constituents, ~25 ΔR < 0.2 neighbours per constituent; design.md 2b), two per event.
+constituents, ~25 ΔR < 0.2 neighbours per constituent; as real LHCO leading jets), two per event.
 Each model (default width 128, 5 message-passing layers / 3 attention blocks, batch 1024,
 default graph cap) trains ``--epochs`` epochs on ``--n`` jets with the real training
 loop (:func:`adsearch.train.train`, graph building included); the fastest epoch gives s/epoch

@@ -1,18 +1,18 @@
 """How LHCO-like are generated events? Real LHCO medians next to generated ones.
 
 Generates seeded QCD and W' 2-prong samples with ``adsearch.generate`` (Pythia 8 + the
-``adsearch.detector`` response + the LHCO jet trigger), computes the quantities of
-design.md section 2b (objects per event, constituents, masses, tau21, tau32 of the lighter /
-heavier of the two leading anti-kT R=1.0 jets, mjj, leading-jet pT) plus the object pT / eta
-spectra, and prints them next to the real-LHCO medians. QCD is made in several variants
-(``--qcd``): Pythia's multiparton interactions (MPI) on (the generator's default) or off,
+``adsearch.detector`` response + the LHCO jet trigger), computes the quantities whose medians
+on the first 1000 real LHCO R&D events we know (objects per event, constituents, masses,
+tau21, tau32 of the lighter / heavier of the two leading anti-kT R=1.0 jets, mjj,
+leading-jet pT) plus the object pT / eta spectra, and prints them next to the real-LHCO
+medians. QCD is made in several variants (``--qcd``): Pythia's multiparton interactions (MPI) on (the generator's default) or off,
 and optionally another ``PhaseSpace:pTHatMin``. Also times the detector response against
 Pythia generation.
 
 With ``--real FILE`` (an LHCO R&D HDF5 file, e.g. ``events_anomalydetection_tiny.h5`` of
 github.com/lhcolympics2020/parsingscripts, the first 1000 events of the R&D file) the real
-numbers are recomputed from that file and drawn as overlays; without it the medians of
-design.md 2b are used and the plots show generated samples only.
+numbers are recomputed from that file and drawn as overlays; without it the stored medians
+of those events are used and the plots show generated samples only.
 
 Writes ``benchmarks/results/lhco_fidelity.json`` and ``benchmarks/results/lhco_fidelity_*.png``.
 
@@ -37,7 +37,7 @@ from adsearch.io.events import Events
 
 RESULTS = Path(__file__).parent / "results"
 
-#: design.md section 2b: medians on the first 1000 events of the real R&D file
+#: medians on the first 1000 events of the real R&D file
 REAL_MEDIANS: dict[str, dict[str, float]] = {
     "qcd": {
         "objects_per_event": 166, "constituents_light": 39, "constituents_heavy": 65,
@@ -331,7 +331,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "seed": args.seed,
         "n_qcd": args.n_qcd,
         "n_sig": args.n_sig,
-        "real_source": args.real or "design.md section 2b (first 1000 events of the R&D file)",
+        "real_source": args.real
+        or "medians of the first 1000 events of the real LHCO R&D file (tests/data/lhco_real)",
         "real": real_med,
         "generated": gen_med,
         "signal_region_medians": sr,

@@ -1,7 +1,8 @@
 """Real LHCO data (tests/data/lhco_real): our reader + jets reproduce the reference statistics.
 
-The reference medians (design.md section 2b) were measured with fastjet + fastjet-contrib
-Nsubjettiness (OnePass_KT_Axes, beta = 1) on this file; the rows are (QCD, W' signal).
+The reference medians (docs/guide/data.md, fidelity against real LHCO) were measured with
+fastjet + fastjet-contrib Nsubjettiness (OnePass_KT_Axes, beta = 1) on this file; the rows
+are (QCD, W' signal).
 """
 
 from pathlib import Path

@@ -92,7 +92,7 @@ def test_wprime_2prong_reconstructs_x_and_y(sig2):
     assert np.median(j["mjj"]) == pytest.approx(3500.0, rel=0.05)
     assert np.median(j["m_heavy"]) == pytest.approx(500.0, rel=0.10)
     assert np.median(j["m_light"]) == pytest.approx(100.0, rel=0.15)
-    # LHCO signal trigger efficiency ~0.70 (design.md); 300 events: +-0.03 statistical
+    # LHCO signal trigger efficiency ~0.70 (LHCO R&D sample); 300 events: +-0.03 statistical
     assert 0.6 < summary.trigger_efficiency < 0.8
 
 

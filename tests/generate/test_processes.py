@@ -1,4 +1,5 @@
-"""Process configurations: the LHCO cards of design.md section 2, validation, YAML."""
+"""Process configurations: the LHCO 2020 cards (Kasieczka et al., Rep. Prog. Phys. 84 (2021)
+124201), validation, YAML."""
 
 import pytest
 
@@ -14,7 +15,7 @@ from adsearch.generate.truth import make_pythia
 
 COMMON = {"Beams:eCM = 13000.0", "Print:quiet = on", "Random:setSeed = on"}
 
-# The verified LHCO signal card (design.md section 2), as Pythia reads it.
+# The verified LHCO signal card (Kasieczka et al. 2021), as Pythia reads it.
 WPRIME_CARD = {
     "NewGaugeBoson:ffbar2Wprime = on",
     "34:m0 = 3500.0",

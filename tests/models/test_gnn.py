@@ -134,7 +134,7 @@ def test_readout_and_registry():
 
 def test_gatv2_default_size():
     n = sum(p.numel() for p in GATv2Backbone().parameters())
-    assert 1.2e6 < n < 1.6e6  # seed 000_: ~1.3 M parameters
+    assert 1.2e6 < n < 1.6e6  # Bauckhage (DESY 2025): ~1.3 M parameters
 
 
 def test_egat_gets_self_loops_when_graphs_have_none():
