@@ -6,8 +6,8 @@ on the first 1000 real LHCO R&D events we know (objects per event, constituents,
 tau21, tau32 of the lighter / heavier of the two leading anti-kT R=1.0 jets, mjj,
 leading-jet pT) plus the object pT / eta spectra, and prints them next to the real-LHCO
 medians. QCD is made in several variants (``--qcd``): Pythia's multiparton interactions
-(MPI) on (the generator's default) or off, and optionally another ``PhaseSpace:pTHatMin``. Also times the detector response against
-Pythia generation.
+(MPI) on (the generator's default) or off, and optionally another ``PhaseSpace:pTHatMin``.
+Also times the detector response against Pythia generation.
 
 With ``--real FILE`` (an LHCO R&D HDF5 file, e.g. ``events_anomalydetection_tiny.h5`` of
 github.com/lhcolympics2020/parsingscripts, the first 1000 events of the R&D file) the real
