@@ -107,8 +107,23 @@ def test_products_results_cache_and_downstream_reruns(tiny_run, capsys):
         0.3 * (r["split"]["test"] - json.loads((out / "regions.json").read_text())["n_test_sr"]),
         abs=2,
     )
-    assert "fit" in json.loads((out / "fit.json").read_text())["selections"]["eff0.3"]
+    fits = json.loads((out / "fit.json").read_text())["selections"]
+    assert "fit" in fits["eff0.3"]
+    # the cut's fit chose its parameters on the control-selection template, stored with it
+    tmpl = fits["eff0.3"]["template"]
+    assert (
+        tmpl["edges"] == fits["eff0.3"]["histogram"]["edges"]
+        and "template" not in fits["inclusive"]
+    )
+    assert sum(tmpl["counts"]) == pytest.approx(sum(fits["eff0.3"]["histogram"]["counts"]), rel=0.3)
     assert r["bumphunt"]["eff0.3"]["n_toys"] == 40
+    # the null check: pseudo-data from the fit and (after the cut) from the control shape
+    nc = r["bumphunt"]["eff0.3"]["null_check"]
+    assert set(nc) == {"fit", "control"} and nc["fit"]["n_pseudo"] == 4
+    assert set(r["bumphunt"]["inclusive"]["null_check"]) == {"fit"}
+    assert (
+        0.0 <= nc["control"]["fdr"] <= 1.0 and "**Null check.**" in (out / "report.md").read_text()
+    )
     assert r["limits"]["eff0.3"][0]["mass"] == 3500.0
     assert set(r["timings_s"]) == set(STEPS) - {"report"}
     assert 0 <= r["sculpting"]["eff0.3"]["mjj_js_divergence"] <= 1
@@ -229,7 +244,8 @@ def test_cli_config_errors_exit_1(tmp_path, capsys):
     cfg.write_text("regions:\n  working_points: [1.5]\n")
     assert main(["run", str(cfg), "-o", str(tmp_path / "o")]) == 1
     assert "regions:working_points: 1.5 is not in (0, 1)" in capsys.readouterr().err
-    assert main(["run", "--set", "stats.limits.masses=[9000]", "--show-config"]) == 1
+    no_scan = ["--set", "stats.limits.scan_step=null"]  # the quickstart scans every 100 GeV
+    assert main(["run", *no_scan, "--set", "stats.limits.masses=[9000]", "--show-config"]) == 1
     assert "outside mjj_range" in capsys.readouterr().err
     good = tmp_path / "good.yaml"
     good.write_text("name: x\n")

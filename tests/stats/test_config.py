@@ -68,3 +68,17 @@ def test_spurious_signal_tests_seed_each_mass(truth3, edges, poisson):
     assert [g.to_dict() for g in got] == [w.to_dict() for w in want]
     with pytest.raises(ConfigError, match="n_toys"):
         SpuriousSignalConfig(n_toys=1).validate()
+
+
+def test_limit_masses_scan_every_step_inside_the_range():
+    from adsearch.stats.limits import LimitConfig
+
+    st = StatsConfig(mjj_range=(2800.0, 6000.0), limits=LimitConfig(scan_step=100.0))
+    m = st.limit_masses()
+    # every 100 GeV, the +-2 sigma signal window (5 % resolution) inside the range
+    assert m[0] == 3100.0 and m[-1] == 5400.0 and np.all(np.diff(m) == 100.0)
+    assert StatsConfig(mjj_range=(2800.0, 6000.0)).limit_masses() == LimitConfig().masses
+    with pytest.raises(ConfigError, match="scan_step"):
+        LimitConfig(scan_step=-5.0).validate()
+    with pytest.raises(ConfigError, match="outside mjj_range"):  # listed masses are checked
+        StatsConfig(mjj_range=(2800.0, 6000.0), limits=LimitConfig(masses=[9000.0])).validate()
