@@ -1,7 +1,8 @@
 """Toy samples for the weakly supervised methods: a falling mjj spectrum and CATHODE-like features.
 
-Background: mjj from 2.5 TeV with an exponential tail; the lighter jet mass (TeV) drifts
-slowly with mjj, the mass difference is exponential, τ21 of both jets are Beta-distributed.
+Background: mjj from 2.5 TeV with an exponential tail; the lighter jet mass (TeV, Gamma
+distributed) drifts slowly with mjj, the mass difference is Gamma distributed, τ21 of both
+jets are Beta distributed.
 Signal (planted): mjj Gaussian inside the signal region, and a Gaussian bump in two
 features — the lighter jet mass at 0.1 TeV and the mass difference at 0.4 TeV (the LHCO
 W' → X(500 GeV) Y(100 GeV) kinematics) — with background-like τ21.
@@ -43,8 +44,8 @@ class WeakToy:
 
 def _background(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     mjj = 2500.0 + rng.exponential(700.0, n)
-    mj = np.abs(rng.normal(0.08 + 0.01 * (mjj / 1000.0 - 3.5), 0.04))
-    dm = rng.exponential(0.12, n)
+    mj = rng.gamma(4.0, 0.02 * (1.0 + 0.1 * (mjj / 1000.0 - 3.5)))
+    dm = rng.gamma(2.0, 0.06, n)
     t1, t2 = rng.beta(6.0, 4.0, n), rng.beta(6.0, 4.0, n)
     return np.column_stack([mj, dm, t1, t2]), mjj
 
