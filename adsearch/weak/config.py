@@ -206,8 +206,7 @@ class WeakConfig:
             raise ConfigError("weak:features: duplicate names")
         if self.n_folds < 3:
             raise ConfigError(
-                "weak:n_folds: need at least 3 folds (train, validation, test), "
-                f"got {self.n_folds}"
+                f"weak:n_folds: need at least 3 folds (train, validation, test), got {self.n_folds}"
             )
         if self.min_events < 1:
             raise ConfigError(f"weak:min_events: must be >= 1, got {self.min_events}")

@@ -103,7 +103,9 @@ FEATURES: dict[str, tuple[Callable[[Mapping[str, Any]], np.ndarray], tuple[str, 
 }
 
 
-def feature_matrix(table: Mapping[str, Any], names: Sequence[str], what: str = "table") -> np.ndarray:
+def feature_matrix(
+    table: Mapping[str, Any], names: Sequence[str], what: str = "table"
+) -> np.ndarray:
     """The ``(n_events, len(names))`` float64 matrix of the named features of ``table``.
 
     Only the columns the features need are read (never ``label``).

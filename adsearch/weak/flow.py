@@ -141,7 +141,7 @@ class ConditionalFlow:
             raise InputError("flow: the training features or conditions contain NaN/inf")
         rng = np.random.default_rng(seed)
         order = rng.permutation(len(x))
-        n_val = max(1, int(round(self.cfg.val_fraction * len(x))))
+        n_val = max(1, round(self.cfg.val_fraction * len(x)))
         if len(x) - n_val < 2:
             raise InputError(f"flow: {len(x)} training events are too few")
         self.n_features = x.shape[1]

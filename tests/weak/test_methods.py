@@ -83,7 +83,11 @@ def _bad(kind):
     if kind == "too_few":
         return table.iloc[:200], cfg, None
     if kind == "nan":
-        return table.assign(tau2j2=np.where(np.arange(len(table)) == 5, np.nan, table.tau2j2)), cfg, None
+        return (
+            table.assign(tau2j2=np.where(np.arange(len(table)) == 5, np.nan, table.tau2j2)),
+            cfg,
+            None,
+        )
     ref = table.drop(columns="tau3j1")
     return table, small_config("reference"), ref
 
