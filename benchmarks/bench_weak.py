@@ -83,8 +83,10 @@ def evaluate(res, cfg, data, test) -> dict:
         "test_eps_s_at_max_sic": at,
         "test_n_signal": int(y_t.sum()),
         "test_n_background": int((y_t == 0).sum()),
-        "sic_curve": {"eps_s": es[:: max(1, es.size // 400)].tolist(),
-                      "sic": sic[:: max(1, es.size // 400)].tolist()},  # fmt: skip
+        "sic_curve": {
+            "eps_s": es[:: max(1, es.size // 400)].tolist(),
+            "sic": sic[:: max(1, es.size // 400)].tolist(),
+        },
     }
     sr, _ = regions(data["mjj"].to_numpy(), cfg)
     y_d = data["label"].to_numpy()[sr]
@@ -158,8 +160,11 @@ def main() -> None:
         "data": Path(args.data).name,
         "classifier": args.classifier,
         "args": vars(args),
-        "machine": {"python": platform.python_version(), "torch": torch.__version__,
-                    "cpu_threads": 1},  # fmt: skip
+        "machine": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "cpu_threads": 1,
+        },
         "setup": (
             f"QCD split {args.data_fraction:.0%} data / {args.ref_fraction:.0%} reference / "
             f"rest test; W' injected into the data, the other W' (beyond the first "

@@ -85,7 +85,8 @@ def _delta_r(t: Mapping[str, Any]) -> np.ndarray:
     return np.hypot(eta[0] - eta[1], dphi)
 
 
-_TAU = ("tau1j1", "tau2j1", "tau3j1", "tau1j2", "tau2j2", "tau3j2")
+_TAU21 = ("tau1j1", "tau2j1", "tau1j2", "tau2j2")
+_TAU32 = ("tau2j1", "tau3j1", "tau2j2", "tau3j2")
 _P = ("pxj1", "pyj1", "pzj1", "pxj2", "pyj2", "pzj2")
 
 #: feature name -> (function of a table, the table columns it reads); masses and pT in TeV
@@ -93,10 +94,10 @@ FEATURES: dict[str, tuple[Callable[[Mapping[str, Any]], np.ndarray], tuple[str, 
     "mj_lighter": (lambda t: _masses(t)[0] / 1000.0, ("mj1", "mj2")),
     "mj_heavier": (lambda t: _masses(t)[1] / 1000.0, ("mj1", "mj2")),
     "delta_mj": (lambda t: (_masses(t)[1] - _masses(t)[0]) / 1000.0, ("mj1", "mj2")),
-    "tau21_lighter": (lambda t: _ratio(t, 2, 1, True), ("mj1", "mj2", *_TAU)),
-    "tau21_heavier": (lambda t: _ratio(t, 2, 1, False), ("mj1", "mj2", *_TAU)),
-    "tau32_lighter": (lambda t: _ratio(t, 3, 2, True), ("mj1", "mj2", *_TAU)),
-    "tau32_heavier": (lambda t: _ratio(t, 3, 2, False), ("mj1", "mj2", *_TAU)),
+    "tau21_lighter": (lambda t: _ratio(t, 2, 1, True), ("mj1", "mj2", *_TAU21)),
+    "tau21_heavier": (lambda t: _ratio(t, 2, 1, False), ("mj1", "mj2", *_TAU21)),
+    "tau32_lighter": (lambda t: _ratio(t, 3, 2, True), ("mj1", "mj2", *_TAU32)),
+    "tau32_heavier": (lambda t: _ratio(t, 3, 2, False), ("mj1", "mj2", *_TAU32)),
     "pt_lighter": (lambda t: _pt_sorted(t, True), ("mj1", "mj2", *_P)),
     "pt_heavier": (lambda t: _pt_sorted(t, False), ("mj1", "mj2", *_P)),
     "delta_r": (_delta_r, _P),

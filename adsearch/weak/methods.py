@@ -111,7 +111,7 @@ def regions(mjj: np.ndarray, cfg: WeakConfig) -> tuple[np.ndarray, np.ndarray]:
     The SR is ``lo <= mjj < hi``; the sidebands are ``sideband_width`` GeV on each side
     (everything outside the SR when ``None``).
 
-    >>> sr, sb = regions(np.array([3000.0, 3350.0, 3800.0]), WeakConfig(sideband_width=300.0))
+    >>> sr, sb = regions(np.array([2900.0, 3350.0, 3800.0]), WeakConfig(sideband_width=300.0))
     >>> sr.tolist(), sb.tolist()
     ([False, True, False], [False, False, True])
     """
