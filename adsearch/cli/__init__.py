@@ -8,6 +8,7 @@ module                 verbs                                            library
 :mod:`.data`           ``info``, ``features``                           io, jets
 :mod:`.generate`       ``generate``, ``mix``, ``simulate``              generate, detector
 :mod:`.train`          ``train``, ``score``, ``export``                 train, score
+:mod:`.weak`           ``weak``                                         weak
 :mod:`.stats`          ``fit``, ``bumphunt``, ``limits``                stats, plot
 :mod:`.run`            ``run``                                          pipeline
 =====================  ===============================================  ====================
@@ -23,7 +24,7 @@ The command reference can be generated from :data:`app`, e.g.
 
 from __future__ import annotations
 
-from adsearch.cli import data, generate, run, stats, train
+from adsearch.cli import data, generate, run, stats, train, weak
 from adsearch.cli.app import app, cli_entry, main, register
 
 # every verb, in the order of `adsearch --help` (the order of a search)
@@ -36,6 +37,7 @@ register(
     train.train,
     train.score,
     train.export,
+    weak.weak,
     stats.fit,
     stats.bumphunt,
     stats.limits,

@@ -20,7 +20,7 @@ from adsearch.cli import app, main
 ROOT = Path(__file__).resolve().parents[2]
 CLI_DIR = ROOT / "adsearch" / "cli"
 VERBS = [
-    "info", "generate", "mix", "simulate", "features", "train", "score", "export",
+    "info", "generate", "mix", "simulate", "features", "train", "score", "export", "weak",
     "fit", "bumphunt", "limits", "run",
 ]  # fmt: skip
 

@@ -1,0 +1,252 @@
+"""Event tables and the weak-supervision features computed from them.
+
+A *table* is one row per event with the LHCO features-file columns (``pxj1 ... tau3j2``,
+optionally ``label``) and ``mjj`` (GeV): the Parquet features file of ``adsearch features``,
+the LHC Olympics ``events_anomalydetection_v2.features.h5`` (``mjj``, jet pT/η/φ and the
+τ ratios are then computed), or a pandas DataFrame with those columns.
+
+Features are computed from the jet columns only; ``label`` is never read by
+:func:`feature_matrix`, so it cannot reach a training (the test suite asserts it).
+
+Default features (CATHODE, Hallin et al., PRD 106, 055006): the lighter jet's mass and the
+mass difference in TeV, and τ21 of the lighter and of the heavier jet.
+
+Examples
+--------
+>>> import pandas as pd
+>>> t = pd.DataFrame({"mj1": [500.0, 80.0], "mj2": [100.0, 90.0],
+...                   "tau1j1": [0.2, 0.1], "tau2j1": [0.1, 0.05],
+...                   "tau1j2": [0.4, 0.1], "tau2j2": [0.1, 0.08]})
+>>> feature_matrix(t, ["mj_lighter", "delta_mj", "tau21_lighter"]).round(3).tolist()
+[[0.1, 0.4, 0.25], [0.08, 0.01, 0.5]]
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from adsearch.errors import InputError
+from adsearch.jets.features import COLUMNS, LHCO_COLUMNS
+from adsearch.jets.nsubjettiness import tau_ratio
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "FEATURES",
+    "TABLE_COLUMNS",
+    "check_finite",
+    "check_same_columns",
+    "feature_matrix",
+    "read_table",
+]
+
+#: the columns of a table (``label`` optional): the LHCO ones, then mjj, jet kinematics, ratios
+TABLE_COLUMNS: tuple[str, ...] = tuple(c for c in COLUMNS if c not in ("label", "event_index"))
+_SKIP = ("label", "event_index", "constituentsj1", "constituentsj2")
+
+
+def _get(table: Mapping[str, Any], name: str) -> np.ndarray:
+    return np.asarray(table[name], dtype=np.float64)
+
+
+def _masses(t: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(m_lighter, m_heavier, j1_is_lighter)`` in GeV."""
+    m1, m2 = _get(t, "mj1"), _get(t, "mj2")
+    first = m1 <= m2
+    return np.where(first, m1, m2), np.where(first, m2, m1), first
+
+
+def _ratio(t: Mapping[str, Any], num: int, den: int, lighter: bool) -> np.ndarray:
+    _, _, first = _masses(t)
+    r1 = tau_ratio(_get(t, f"tau{num}j1"), _get(t, f"tau{den}j1"))
+    r2 = tau_ratio(_get(t, f"tau{num}j2"), _get(t, f"tau{den}j2"))
+    return np.where(first == lighter, r1, r2)
+
+
+def _pt(t: Mapping[str, Any], k: int) -> np.ndarray:
+    return np.hypot(_get(t, f"pxj{k}"), _get(t, f"pyj{k}"))
+
+
+def _pt_sorted(t: Mapping[str, Any], lighter: bool) -> np.ndarray:
+    _, _, first = _masses(t)
+    return np.where(first == lighter, _pt(t, 1), _pt(t, 2)) / 1000.0
+
+
+def _delta_r(t: Mapping[str, Any]) -> np.ndarray:
+    eta = [np.arcsinh(_get(t, f"pzj{k}") / np.maximum(_pt(t, k), 1e-12)) for k in (1, 2)]
+    phi = [np.arctan2(_get(t, f"pyj{k}"), _get(t, f"pxj{k}")) for k in (1, 2)]
+    dphi = (phi[0] - phi[1] + np.pi) % (2 * np.pi) - np.pi
+    return np.hypot(eta[0] - eta[1], dphi)
+
+
+_TAU21 = ("tau1j1", "tau2j1", "tau1j2", "tau2j2")
+_TAU32 = ("tau2j1", "tau3j1", "tau2j2", "tau3j2")
+_P = ("pxj1", "pyj1", "pzj1", "pxj2", "pyj2", "pzj2")
+
+#: feature name -> (function of a table, the table columns it reads); masses and pT in TeV
+FEATURES: dict[str, tuple[Callable[[Mapping[str, Any]], np.ndarray], tuple[str, ...]]] = {
+    "mj_lighter": (lambda t: _masses(t)[0] / 1000.0, ("mj1", "mj2")),
+    "mj_heavier": (lambda t: _masses(t)[1] / 1000.0, ("mj1", "mj2")),
+    "delta_mj": (lambda t: (_masses(t)[1] - _masses(t)[0]) / 1000.0, ("mj1", "mj2")),
+    "tau21_lighter": (lambda t: _ratio(t, 2, 1, True), ("mj1", "mj2", *_TAU21)),
+    "tau21_heavier": (lambda t: _ratio(t, 2, 1, False), ("mj1", "mj2", *_TAU21)),
+    "tau32_lighter": (lambda t: _ratio(t, 3, 2, True), ("mj1", "mj2", *_TAU32)),
+    "tau32_heavier": (lambda t: _ratio(t, 3, 2, False), ("mj1", "mj2", *_TAU32)),
+    "pt_lighter": (lambda t: _pt_sorted(t, True), ("mj1", "mj2", *_P)),
+    "pt_heavier": (lambda t: _pt_sorted(t, False), ("mj1", "mj2", *_P)),
+    "delta_r": (_delta_r, _P),
+}
+
+
+def feature_matrix(
+    table: Mapping[str, Any], names: Sequence[str], what: str = "table"
+) -> np.ndarray:
+    """The ``(n_events, len(names))`` float64 matrix of the named features of ``table``.
+
+    Only the columns the features need are read (never ``label``).
+
+    Raises
+    ------
+    InputError
+        An unknown feature name, or a column the features need is missing.
+
+    Examples
+    --------
+    >>> feature_matrix({"mj1": [300.0], "mj2": [100.0]}, ["delta_mj"]).tolist()
+    [[0.2]]
+    """
+    cols = []
+    for name in names:
+        if name not in FEATURES:
+            raise InputError(f"unknown feature {name!r} (known: {', '.join(FEATURES)})")
+        missing = [c for c in FEATURES[name][1] if c not in table]
+        if missing:
+            raise InputError(f"{what}: feature {name!r} needs column(s) {', '.join(missing)}")
+        cols.append(FEATURES[name][0](table))
+    n = len(cols[0]) if cols else 0
+    return np.column_stack(cols) if cols else np.zeros((n, 0))
+
+
+def check_finite(x: np.ndarray, names: Sequence[str], what: str) -> None:
+    """Raise one :class:`InputError` line for the first feature with NaN/inf values.
+
+    >>> check_finite(np.array([[1.0, np.nan]]), ["a", "b"], "DATA")
+    Traceback (most recent call last):
+    ...
+    adsearch.errors.InputError: DATA: feature 'b' has 1 NaN/inf value(s) (first at row 0)
+    """
+    bad = ~np.isfinite(x)
+    for j, name in enumerate(names):
+        if bad[:, j].any():
+            rows = np.flatnonzero(bad[:, j])
+            raise InputError(
+                f"{what}: feature {name!r} has {rows.size} NaN/inf value(s) "
+                f"(first at row {rows[0]})"
+            )
+
+
+def _columns(table: Mapping[str, Any]) -> set[str]:
+    return {str(c) for c in table} - set(_SKIP)
+
+
+def check_same_columns(
+    data: Mapping[str, Any], other: Mapping[str, Any], what: str = "reference"
+) -> None:
+    """Raise :class:`InputError` when ``other`` (e.g. the reference) has other columns.
+
+    ``label``, ``event_index`` and the constituents are not compared.
+
+    >>> check_same_columns({"mj1": 1, "label": 0}, {"mj1": 1, "mj2": 2})
+    Traceback (most recent call last):
+    ...
+    adsearch.errors.InputError: reference: columns differ from the data's (extra: mj2)
+    """
+    a, b = _columns(data), _columns(other)
+    if a != b:
+        parts = []
+        if a - b:
+            parts.append(f"missing: {', '.join(sorted(a - b))}")
+        if b - a:
+            parts.append(f"extra: {', '.join(sorted(b - a))}")
+        raise InputError(f"{what}: columns differ from the data's ({'; '.join(parts)})")
+
+
+def _complete(frame: pd.DataFrame) -> pd.DataFrame:
+    """Add mjj, jet pT/η/φ and the τ ratios when absent (LHCO features HDF5)."""
+    t = {c: frame[c].to_numpy(np.float64) for c in frame.columns}
+    e = [np.sqrt(t[f"pxj{k}"] ** 2 + t[f"pyj{k}"] ** 2 + t[f"pzj{k}"] ** 2 + t[f"mj{k}"] ** 2)
+         for k in (1, 2)]  # fmt: skip
+    p2 = sum((t[f"p{a}j1"] + t[f"p{a}j2"]) ** 2 for a in "xyz")
+    new: dict[str, np.ndarray] = {"mjj": np.sqrt(np.clip((e[0] + e[1]) ** 2 - p2, 0.0, None))}
+    for k in (1, 2):
+        pt = np.hypot(t[f"pxj{k}"], t[f"pyj{k}"])
+        new[f"ptj{k}"] = pt
+        new[f"etaj{k}"] = np.arcsinh(t[f"pzj{k}"] / np.maximum(pt, 1e-12))
+        new[f"phij{k}"] = np.arctan2(t[f"pyj{k}"], t[f"pxj{k}"])
+        new[f"tau21j{k}"] = tau_ratio(t[f"tau2j{k}"], t[f"tau1j{k}"])
+        new[f"tau32j{k}"] = tau_ratio(t[f"tau3j{k}"], t[f"tau2j{k}"])
+    for c, v in new.items():
+        if c not in frame.columns:
+            frame[c] = v
+    return frame
+
+
+def read_table(path: str | os.PathLike[str], what: str | None = None) -> pd.DataFrame:
+    """Read an events table: a Parquet features file or an LHCO features HDF5 file.
+
+    Parameters
+    ----------
+    path
+        ``.parquet`` (the flat columns are read, not the constituents) or ``.h5``/``.hdf5``
+        (the LHCO features layout, :func:`adsearch.jets.featurefile.read_lhco_features_h5`).
+    what
+        Name used in error messages (default: the path).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per event, file order: the table's columns; for the LHCO HDF5, also ``mjj``,
+        jet pT/η/φ and the τ ratios.
+
+    Raises
+    ------
+    InputError
+        Missing or unreadable file, unknown extension, or no ``mjj``/LHCO jet columns.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from adsearch.jets.featurefile import (
+        LHCO_H5_SUFFIXES,
+        PARQUET_SUFFIXES,
+        read_lhco_features_h5,
+    )
+
+    p = Path(path)
+    name = what or str(p)
+    suffix = p.suffix.lower()
+    if not p.is_file():
+        raise InputError(f"{name}: no such file")
+    if suffix in LHCO_H5_SUFFIXES:
+        frame = read_lhco_features_h5(p)
+        frame.attrs.clear()
+        return _complete(frame)
+    if suffix not in PARQUET_SUFFIXES:
+        raise InputError(f"{name}: unknown table extension {p.suffix!r} (.parquet or .h5)")
+    try:
+        schema = pq.read_schema(p)
+        cols = [c for c in schema.names if c not in ("constituentsj1", "constituentsj2")]
+        frame = pq.read_table(p, columns=cols).to_pandas()
+    except (pa.ArrowException, OSError) as e:
+        raise InputError(f"{name}: not a Parquet table ({str(e).splitlines()[0]})") from None
+    missing = [c for c in ("mjj", *LHCO_COLUMNS[:-1]) if c not in frame.columns]
+    if missing:
+        raise InputError(f"{name}: lacks column(s) {', '.join(missing[:6])} of an events table")
+    frame.attrs.clear()
+    return frame

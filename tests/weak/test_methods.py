@@ -1,0 +1,130 @@
+"""The three methods on toys: planted signal found, background-only at chance, labels unused,
+seeded, and one-line errors for bad inputs with no output written."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from adsearch.errors import InputError
+from adsearch.stats.metrics import max_sic, roc_auc
+from adsearch.weak import cathode, cwola, planted_toy, reference, regions, weak_scores
+from adsearch.weak.output import PRODUCTS, load_ensemble, write_outputs
+from adsearch.weak.toys import toy_table
+from tests.weak.common import small_config
+
+_CACHE: dict = {}
+
+
+def _run(method, toy, kind="hgb", x_test=None, seed=0):
+    cfg = small_config(method, kind, seed=seed)
+    if method == "reference":
+        ref = planted_toy(10000, 0, seed=11)  # an independent true-background sample
+        return cfg, reference(toy.x, toy.mjj, ref.x, ref.mjj, cfg, x_test)
+    return cfg, (cwola if method == "cwola" else cathode)(toy.x, toy.mjj, cfg, x_test)
+
+
+def _data_vs_template_auc(toy, cfg, res):
+    sr, _ = regions(toy.mjj, cfg)
+    y = np.r_[np.ones(int(sr.sum())), np.zeros(len(res.template_scores))]
+    return roc_auc(y, np.r_[res.scores[sr], res.template_scores])
+
+
+@pytest.mark.parametrize(("method", "kind"),
+                         [("cwola", "hgb"), ("cathode", "hgb"), ("reference", "hgb"),
+                          ("cathode", "mlp")])  # fmt: skip
+def test_planted_signal_is_found(method, kind, planted, labelled_test):
+    x_test, y_test = labelled_test
+    cfg, res = _run(method, planted, kind, x_test)
+    _CACHE[method, kind] = res
+    assert res.scores.shape == planted.mjj.shape and np.isfinite(res.scores).all()
+    assert max_sic(y_test, res.test_scores).sic > 3
+    assert roc_auc(y_test, res.test_scores) > 0.9
+    # the out-of-fold scores of the data itself single out the planted events
+    sr, _ = regions(planted.mjj, cfg)
+    assert max_sic(planted.label[sr], res.scores[sr]).sic > 3
+    assert _data_vs_template_auc(planted, cfg, res) > 0.52
+
+
+@pytest.mark.parametrize("method", ["cwola", "cathode", "reference"])
+def test_background_only_is_at_chance(method, background_only):
+    cfg, res = _run(method, background_only)
+    assert abs(_data_vs_template_auc(background_only, cfg, res) - 0.5) < 0.04
+
+
+def test_label_column_never_reaches_training(planted):
+    """Same scores whether the table's label is the truth, scrambled, or absent."""
+    table = toy_table(planted)
+    cfg = small_config("cwola")
+    a = weak_scores(table, cfg).scores
+    scrambled = table.assign(label=np.random.default_rng(0).permutation(table["label"]))
+    np.testing.assert_array_equal(a, weak_scores(scrambled, cfg).scores)
+    np.testing.assert_array_equal(a, weak_scores(table.drop(columns="label"), cfg).scores)
+
+
+def test_same_seed_same_scores(planted):
+    small = planted_toy(4000, 100, seed=5)
+    a = _run("cathode", small, seed=3)[1]
+    b = _run("cathode", small, seed=3)[1]
+    np.testing.assert_array_equal(a.scores, b.scores)
+    np.testing.assert_array_equal(a.template_scores, b.template_scores)
+    c = _run("cathode", small, seed=4)[1]
+    assert not np.array_equal(a.scores, c.scores)
+
+
+def _bad(kind):
+    toy = planted_toy(3000, 0, seed=7)
+    cfg = small_config("cathode")
+    table = toy_table(toy)
+    if kind == "sr_outside":
+        return table, small_config("cathode", signal_region=(8000.0, 9000.0)), None
+    if kind == "empty_sidebands":
+        return table[(table.mjj >= 3300) & (table.mjj < 3700)], cfg, None
+    if kind == "too_few":
+        return table.iloc[:200], cfg, None
+    if kind == "nan":
+        return (
+            table.assign(tau2j2=np.where(np.arange(len(table)) == 5, np.nan, table.tau2j2)),
+            cfg,
+            None,
+        )
+    ref = table.drop(columns="tau3j1")
+    return table, small_config("reference"), ref
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("sr_outside", "data: signal region 8000-9000 GeV lies outside the data's mjj range"),
+        ("empty_sidebands", "data: the sidebands of 3300-3700 GeV hold no event"),
+        ("too_few", "events in the signal region 3300-3700 GeV, too few (min_events = 100)"),
+        ("nan", "data: feature 'tau21_heavier' has 1 NaN/inf value(s) (first at row 5)"),
+        ("reference_columns", "reference: columns differ from the data's (missing: tau3j1)"),
+    ],
+)
+def test_bad_inputs_are_one_line_errors(kind, message, tmp_path):
+    table, cfg, ref = _bad(kind)
+    out = tmp_path / "out"
+    with pytest.raises(InputError) as e:
+        res = weak_scores(table, cfg, reference_table=ref)
+        write_outputs(out, res, cfg)
+    assert message in str(e.value) and "\n" not in str(e.value)
+    assert not out.exists()
+
+
+def test_outputs_are_written_and_reload(planted, labelled_test, tmp_path):
+    x_test, _ = labelled_test
+    res = _CACHE.get(("cathode", "hgb")) or _run("cathode", planted, "hgb", x_test)[1]
+    cfg = small_config("cathode")
+    paths = write_outputs(tmp_path, res, cfg, {"data": "toy"})
+    assert sorted(paths) == sorted(PRODUCTS)
+    import pandas as pd
+    import torch
+
+    np.testing.assert_array_equal(pd.read_parquet(paths["scores"])["score"], res.scores)
+    np.testing.assert_array_equal(pd.read_parquet(paths["test_scores"])["score"], res.test_scores)
+    ens = load_ensemble(paths["models"])
+    np.testing.assert_allclose(ens.predict(x_test[:50]), res.test_scores[:50])
+    blob = torch.load(paths["flow"], weights_only=True)
+    assert blob["config"]["oversampling"] == 4 and blob["state"]
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
