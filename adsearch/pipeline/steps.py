@@ -656,7 +656,13 @@ def _limits(run: Run) -> None:
             res[name] = {"error": "no background fit"}
             plot_message(plot, f"{name}: no fit")
             continue
-        lim = limits_for_fit(fits[name], lcfg)
+        try:
+            lim = limits_for_fit(fits[name], lcfg)
+        except FitError as e:  # e.g. pyhf on a tiny spectrum: the other selections go on
+            res[name] = {"error": str(e)}
+            run.warn(f"limits of the {name} selection failed: {e}")
+            plot_message(plot, f"{name}: {e}")
+            continue
         res[name] = lim.to_dict()
         lim.write_workspaces(ws_dir / name)
         plot_brazil(lim, plot)
