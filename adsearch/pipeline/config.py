@@ -37,6 +37,7 @@ from adsearch.generate.config import GenerateConfig
 from adsearch.graphs import GraphConfig
 from adsearch.io.root import RootBranches
 from adsearch.jets.config import FeaturesConfig
+from adsearch.score.config import ScoreConfig
 from adsearch.stats.config import RegionsConfig, StatsConfig
 from adsearch.train.config import TrainConfig
 
@@ -51,9 +52,6 @@ __all__ = [
     "load_config",
     "override_config",
 ]
-
-#: event-score kind -> column of the scores table (adsearch.score)
-SCORE_COLUMNS = {"mean": "score", "max": "score_max", "min": "score_min"}
 
 
 @dataclass
@@ -114,20 +112,6 @@ class InputConfig:
                 "input: inject, key, keep_signal and max_events apply to input files; for "
                 "kind 'generate' set input:generate:n_background / n_signal instead"
             )
-
-
-@dataclass
-class ScoreConfig:
-    """Scoring: the event score (``mean``, ``max`` or ``min`` of the two jets' scores)."""
-
-    event_score: Literal["mean", "max", "min"] = "mean"
-    batch_size: int | None = None
-    device: Literal["cpu", "cuda"] = "cpu"
-
-    @property
-    def column(self) -> str:
-        """The column of the scores table holding this event score."""
-        return SCORE_COLUMNS[self.event_score]
 
 
 @dataclass

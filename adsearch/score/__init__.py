@@ -9,6 +9,7 @@ from adsearch.graphs import jet_axis
 from adsearch.graphs.toy import toy_jets
 from adsearch.models.registry import build_model
 from adsearch.score.baselines import GMMBaseline, proxy_report, proxy_scores
+from adsearch.score.config import ScoreConfig
 from adsearch.score.export import ExportError, check_onnx, export_onnx, onnx_inputs
 from adsearch.score.scoring import event_scores, score_features, score_jets
 from adsearch.train.data import InputBuilder, JetSample
@@ -17,6 +18,7 @@ from adsearch.train.trainer import load_model
 __all__ = [
     "ExportError",
     "GMMBaseline",
+    "ScoreConfig",
     "check_onnx",
     "event_scores",
     "export_onnx",
