@@ -2,7 +2,8 @@
 
 ``build_model(ModelConfig(...))`` returns an :class:`AnomalyModel` (backbone + objective)
 whose call gives the per-jet anomaly score. Graph backbones (GIN, EGAT, GATv2) live in
-:mod:`adsearch.models.gnn` / :mod:`adsearch.models.egat`; transformers in
+:mod:`adsearch.models.backbones` (built by name in :mod:`adsearch.models.gnn`, with their
+layers, kernel, edge weights and readout in sibling modules); transformers in
 :mod:`adsearch.models.transformer`; losses in :mod:`adsearch.models.objectives`.
 """
 

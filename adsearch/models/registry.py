@@ -1,7 +1,7 @@
 """Build a complete anomaly model (backbone + objective) from a :class:`ModelConfig`.
 
-Backbones: ``gin``, ``egat``, ``gatv2`` (graph networks, :mod:`adsearch.models.gnn` /
-:mod:`adsearch.models.egat`), ``transformer`` and ``part`` (:mod:`adsearch.models.transformer`).
+Backbones: ``gin``, ``egat``, ``gatv2`` (graph networks, :mod:`adsearch.models.gnn`),
+``transformer`` and ``part`` (:mod:`adsearch.models.transformer`).
 Objectives: ``deepsvdd``, ``deepsvdd-soft``, ``ae`` (transformer backbones only),
 ``supervised`` (:mod:`adsearch.models.objectives`).
 
@@ -54,7 +54,7 @@ class ModelConfig:
     ``True`` otherwise; ``heads`` defaults to 8 for transformers and to the graph backbone's
     own default otherwise. ``options`` is passed unchanged to the graph backbone builder.
     ``readout`` is one pool or several joined by ``+`` for graph backbones (``sum``,
-    ``mean``, ``max``, ``ptsum``: :func:`adsearch.models.gnn.graph_readout`).
+    ``mean``, ``max``, ``ptsum``: :func:`adsearch.models.readout.graph_readout`).
     ``svdd_metric`` / ``svdd_shrinkage``: the DeepSVDD anomaly score, the squared distance
     to the centre (``euclidean``) or after whitening by the background covariance shrunk
     towards the identity (``mahalanobis``, default; see
