@@ -136,6 +136,13 @@ def limits(
     no_discovery: Annotated[
         bool, typer.Option("--no-discovery", help="skip the discovery p0 fits")
     ] = False,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="pyhf, or asymptotic (the same model and formulae in numpy, ~100x faster)",
+        ),
+    ] = "pyhf",
 ) -> None:
     """CLs upper limits (observed, expected ±1σ/±2σ) and discovery p0 per test mass (pyhf).
 
@@ -151,7 +158,9 @@ def limits(
 
     m = number_list(masses, float, "--masses")
     cfg = from_dict(
-        LimitConfig, {"masses": m, "resolution": resolution, "cl": cl}, source="options"
+        LimitConfig,
+        {"masses": m, "resolution": resolution, "cl": cl, "engine": engine},
+        source="options",
     )
     out_dir = spectrum.out_dir
     hist, info = spectrum.load()

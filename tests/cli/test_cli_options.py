@@ -80,6 +80,7 @@ def test_cli_defaults_are_the_library_defaults():
     lim = LimitConfig()
     assert [float(m) for m in _default("limits", "masses").split(",")] == lim.masses
     assert (_default("limits", "resolution"), _default("limits", "cl")) == (lim.resolution, lim.cl)
+    assert _default("limits", "engine") == lim.engine
     feats = FeaturesConfig()
     for name in ("r", "min_pt", "chunk_size", "workers"):
         assert _default("features", name) == getattr(feats, name), name

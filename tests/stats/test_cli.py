@@ -119,3 +119,18 @@ def test_bad_input_is_one_line_exit_1(features, tmp_path, capsys, args, message)
     assert main(argv) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and message in err and "\n" not in err
+
+
+def test_limits_verb_asymptotic_engine_agrees_with_pyhf(features, tmp_path, capsys):
+    assert main(["fit", str(features / "f.parquet"), "-o", str(tmp_path / "f")]) == 0
+    out = {}
+    for engine in ("pyhf", "asymptotic"):
+        args = ["limits", str(tmp_path / "f" / "fit.json"), "-o", str(tmp_path / engine)]
+        rc = main([*args, "--masses", "4000", "--no-discovery", "--engine", engine])
+        assert rc == 0, capsys.readouterr().err
+        (out[engine],) = json.loads((tmp_path / engine / "limits.json").read_text())["limits"]
+    assert out["asymptotic"]["events_observed"] == pytest.approx(
+        out["pyhf"]["events_observed"], rel=0.02
+    )
+    assert main(["limits", str(tmp_path / "f" / "fit.json"), "-o", str(tmp_path / "x"),
+                 "--engine", "toys"]) == 1  # fmt: skip
