@@ -173,16 +173,26 @@ def _test_events(run: Run, column: str) -> tuple[np.ndarray, np.ndarray]:
     return t["mjj"][test], t[column][test]
 
 
-def _fits(run: Run) -> dict[str, FitResult]:
-    """The fits of fit.json, refitted from their stored histograms (deterministic)."""
+def _fit_inputs(run: Run) -> dict[str, tuple[Histogram, Histogram | None]]:
+    """Histogram and control template (None: inclusive) of every fitted selection of
+    fit.json."""
     out = {}
     for name, entry in read_json(run.path(Products.FIT))["selections"].items():
         if "fit" in entry:
             src = f"{Products.FIT}:{name}"
-            h = Histogram.from_dict(entry["histogram"], source=src)
-            tmpl = _template(entry, src)
-            out[name] = fit_spectrum(h, run.cfg.stats.fit, template=tmpl)
+            out[name] = (Histogram.from_dict(entry["histogram"], source=src), _template(entry, src))
     return out
+
+
+def _fits(
+    run: Run, inputs: dict[str, tuple[Histogram, Histogram | None]] | None = None
+) -> dict[str, FitResult]:
+    """The fits of fit.json, refitted from their stored histograms (deterministic)."""
+    inputs = _fit_inputs(run) if inputs is None else inputs
+    return {
+        name: fit_spectrum(h, run.cfg.stats.fit, template=tmpl)
+        for name, (h, tmpl) in inputs.items()
+    }
 
 
 def _control(run: Run, failing: Histogram, passing: Histogram, name: str) -> Histogram | None:
@@ -598,7 +608,8 @@ FIT = Step(
 
 
 def _bumphunt(run: Run) -> None:
-    fits = _fits(run)
+    inputs = _fit_inputs(run)
+    fits = _fits(run, inputs)
     res: dict[str, Any] = {}
     for name in _selection_names(run.cfg):
         if name not in fits:
@@ -608,19 +619,17 @@ def _bumphunt(run: Run) -> None:
             continue
         bh = bumphunt(fits[name], run.cfg.stats.bumphunt)
         res[name] = bh.to_dict()
-        res[name]["null_check"] = _null_check(run, fits[name], name)
+        res[name]["null_check"] = _null_check(run, fits[name], inputs[name][1])
         plot_bumphunt(bh, run.path(run.plot(f"bumphunt_{name}")), title=name)
         plot_tstat(bh, run.path(run.plot(f"tstat_{name}")))
     write_json(run.path(Products.BUMPHUNT), {"selections": res})
 
 
-def _null_check(run: Run, fit: FitResult, name: str) -> dict[str, Any]:
+def _null_check(run: Run, fit: FitResult, template: Histogram | None) -> dict[str, Any]:
     """Global p-values of background-only pseudo-data through the same fit + BumpHunter:
     drawn from the fitted model and (after a cut) from the control-selection template."""
-    entry = read_json(run.path(Products.FIT))["selections"][name]
-    tmpl = _template(entry, f"{Products.FIT}:{name}")
     st = run.cfg.stats
-    out = null_check(fit, st.fit, st.bumphunt, st.null_check, control=tmpl, template=tmpl)
+    out = null_check(fit, st.fit, st.bumphunt, st.null_check, control=template, template=template)
     return {k: v.to_dict(with_pvalues=False) for k, v in out.items()}
 
 
