@@ -14,6 +14,7 @@ background(-dominated) sample:
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -62,6 +63,18 @@ def _log_edges(values: np.ndarray, n_bins: int) -> np.ndarray:
     if not hi > lo:
         hi = lo * 1.01 + 1e-12
     return np.geomspace(lo, hi, n_bins + 1)
+
+
+def _correlations(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """Pearson and Spearman correlation; NaN when either input is (nearly) constant, where
+    neither is defined (e.g. a classifier that learned nothing scores every event alike)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", stats.ConstantInputWarning)
+        warnings.simplefilter("error", stats.NearConstantInputWarning)
+        try:
+            return float(stats.pearsonr(a, b)[0]), float(stats.spearmanr(a, b)[0])
+        except (stats.ConstantInputWarning, stats.NearConstantInputWarning):
+            return float("nan"), float("nan")
 
 
 def mass_sculpting_report(
@@ -117,10 +130,10 @@ def mass_sculpting_report(
     b1, a1 = _shape(m1, e1), _shape(m1[keep], e1)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(b2 > 0, a2 / b2, np.nan)
-    const = np.ptp(s) == 0 or np.ptp(m1) == 0
+    pearson, spearman = _correlations(s, m1)
     return SculptingReport(
-        pearson_mj=float("nan") if const else float(stats.pearsonr(s, m1)[0]),
-        spearman_mj=float("nan") if const else float(stats.spearmanr(s, m1)[0]),
+        pearson_mj=pearson,
+        spearman_mj=spearman,
         cut_eff=float(cut_eff),
         threshold=threshold,
         n_before=len(s),

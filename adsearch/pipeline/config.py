@@ -160,7 +160,13 @@ class PipelineConfig:
 _PIPELINE_OWNED = {("data", "path"): "data.path", ("runtime", "out_dir"): "runtime.out_dir"}
 
 #: dotted keys holding file paths: relative values are relative to the config file
-_PATH_KEYS = ("input.path", "input.key", "input.inject.path", "input.generate.detector")
+_PATH_KEYS = (
+    "input.path",
+    "input.key",
+    "input.inject.path",
+    "input.generate.detector",
+    "score.reference.path",
+)
 
 _BLIND = "stats.fit.blind"
 
@@ -309,9 +315,12 @@ def _cross_checks(cfg: PipelineConfig, source: str) -> None:
             f"{source}:regions:signal_region: {srlo:g}-{srhi:g} GeV not inside "
             f"stats:mjj_range {lo:g}-{hi:g}"
         )
+    ref = cfg.score.reference.path
+    if cfg.score.method == "reference" and ref is not None and not Path(ref).is_file():
+        raise ConfigError(f"{source}:score:reference:path: {ref}: no such file")
     mode, objective = cfg.train.data.mode, cfg.train.model.objective
     needs_labels = mode == "background-only" or objective == "supervised"
-    if cfg.labelled is False and needs_labels:
+    if cfg.score.trains_model and cfg.labelled is False and needs_labels:
         raise ConfigError(
             f"{source}:train:data:mode: the events have no labels (black box); training needs "
             f"mode 'data-like' and an unsupervised objective (got mode {mode!r}, "

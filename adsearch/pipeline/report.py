@@ -129,20 +129,29 @@ def _proxies(
         )
     prox = proxy_scores(table_all, sample)
     labelled = bool(manifest.get("labelled")) and bool(np.all(table_all["label"] >= 0))
-    fit_mask = table_all["split"] == 0
-    if labelled:
-        fit_mask &= table_all["label"] == 0
+    split = table_all["split"]
     test_table = {c: v[test] for c, v in table_all.items()}
     scores = {"mass": prox["mass"][test], "girth": prox["girth"][test]}
-    gmm_info: dict[str, Any] = {
-        "fit_sample": "training-split background" if labelled else "training-split events",
-    }
+    what = "background" if labelled else "events"
+    if (split == 0).any():
+        halves = [(split == 0, test)]
+        fit_sample = f"training-split {what}"
+    else:  # a weakly supervised score: every event is a test event; fit on one half of
+        # them, score the other (two folds by event position), so no event scores itself
+        odd = (np.arange(split.size) % 2).astype(bool)
+        halves = [(~odd, test & odd), (odd, test & ~odd)]
+        fit_sample = f"{what} of the other half (2-fold)"
+    gmm_info: dict[str, Any] = {"fit_sample": fit_sample}
+    gmm_all = np.full(split.size, np.nan)
     try:
-        gmm = GMMBaseline(seed=cfg.train.data.seed).fit(table_all, fit_mask)
+        for fit_on, apply in halves:
+            fit_mask = fit_on & (table_all["label"] == 0) if labelled else fit_on
+            gmm = GMMBaseline(seed=cfg.train.data.seed).fit(table_all, fit_mask)
+            gmm_all[apply] = gmm.score({c: v[apply] for c, v in table_all.items()})
     except InputError as e:  # too few training events for the mixture
         gmm_info["error"] = str(e)
     else:
-        scores["gmm"] = gmm.score(test_table)
+        scores["gmm"] = gmm_all[test]
         gmm_info["model"] = gmm.to_dict()
     mj = np.maximum(test_table["mj1"], test_table["mj2"])
     rep = proxy_report(truth, test_table[col], scores, mj, cfg.report.sic_min_background)
@@ -202,6 +211,8 @@ def _performance(
            (("mean", "score"), ("max", "score_max"), ("min", "score_min"))}  # fmt: skip
     jet_s = np.concatenate([table["score_j1"], table["score_j2"]])
     jet_y = np.concatenate([truth, truth])
+    # a weakly supervised score is one per event: no jet scores (NaN), no jet AUC
+    auc_jet = None if np.isnan(jet_s).all() else metrics.roc_auc(jet_y, jet_s)
     es, eb, _ = metrics.roc_points(truth, table[col])
     best = metrics.sic_from_roc(es, eb, n_b, cfg.report.sic_min_background)[2]
     perf = {
@@ -209,7 +220,7 @@ def _performance(
         "n_signal_test": n_s,
         "n_background_test": n_b,
         "auc_event": auc,
-        "auc_jet": metrics.roc_auc(jet_y, jet_s),
+        "auc_jet": auc_jet,
         "max_sic": best.sic,
         "max_sic_background_efficiency": best.eps_b,
         "sic_min_background_events": cfg.report.sic_min_background,
@@ -352,6 +363,29 @@ def _sculpting(
     return sculpt
 
 
+def _weak_info(cfg: Any, out: Path) -> dict[str, Any]:
+    """What the weakly supervised scores step ran (``weak/weak.json``)."""
+    w = _load(out / Products.WEAK_INFO)
+    c = w.get("config", {})
+    keys = ("n_data", "n_signal_region", "n_sidebands", "n_reference_signal_region",
+            "n_samples", "members", "flow_epochs", "seconds_flow", "seconds_classifier",
+            "auc_data_vs_template")  # fmt: skip
+    info = {
+        "method": cfg.score.method,
+        "classifier": (c.get("classifier") or {}).get("kind"),
+        "features": c.get("features"),
+        "n_folds": c.get("n_folds"),
+        "sideband_width": c.get("sideband_width"),
+        **{k: w[k] for k in keys if k in w},
+    }
+    if cfg.score.method == "reference":
+        ref = cfg.score.reference
+        info["reference"] = ref.path or (
+            f"generated QCD, {ref.n_events} events, mhat window {ref.mhat_window}"
+        )
+    return info
+
+
 def _training_info(cfg: Any, history: list[dict[str, Any]]) -> dict[str, Any]:
     info: dict[str, Any] = {
         "backbone": cfg.train.model.backbone,
@@ -390,9 +424,10 @@ def _summary_plots(
         es, eb, _ = metrics.roc_points(truth, s)
         made.append(plot("roc"))
         plot_roc_sic(eb, es, metrics.roc_auc(truth, s), out / made[-1])
-    made.append(plot("learning_curve"))
-    title = f"{cfg.train.model.backbone} {cfg.train.model.objective}"
-    plot_learning_curve(history, out / made[-1], title=title)
+    if cfg.score.trains_model:
+        made.append(plot("learning_curve"))
+        title = f"{cfg.train.model.backbone} {cfg.train.model.objective}"
+        plot_learning_curve(history, out / made[-1], title=title)
     return made
 
 
@@ -443,7 +478,8 @@ def write_report(
             "validation": int((split == 1).sum()),
             "test": int(test.sum()),
         },
-        "training": _training_info(cfg, run["history"]),
+        "training": (_training_info(cfg, run["history"]) if cfg.score.trains_model else None),
+        "weak": None if cfg.score.trains_model else _weak_info(cfg, out),
         "event_score": regions["event_score"],
         "signal_region": regions["signal_region"],
         "performance": perf,
@@ -522,6 +558,34 @@ def _proxy_lines(px: dict[str, Any] | None, event_score: str) -> list[str]:
     return lines
 
 
+_WEAK_TEMPLATES = {
+    "cwola": "the sideband data (CWoLa hunting)",
+    "cathode": "samples of a conditional flow trained on the sidebands (CATHODE)",
+    "reference": "the signal-region events of a background reference sample",
+}
+
+
+def _weak_lines(w: dict[str, Any], sr_txt: str) -> list[str]:
+    """The "Score" paragraph of a weakly supervised run."""
+    n_t = w.get("n_sidebands") if w["method"] == "cwola" else (
+        w.get("n_samples") or w.get("n_reference_signal_region"))  # fmt: skip
+    lines = [
+        f"**Score**: weakly supervised, `{w['method']}`: a {w.get('classifier')} ensemble "
+        f"({w.get('members')} members, {w.get('n_folds')}-fold) tells the "
+        f"{w.get('n_signal_region')} signal-region data events from {n_t} events of "
+        f"{_WEAK_TEMPLATES[w['method']]}, on the features {', '.join(w.get('features') or [])}. "
+        "Every event is scored by members that never trained on it (out of fold), so every "
+        f"event is a test event. {sr_txt}",
+        "",
+        f"Signal-region data vs template, out-of-fold AUC: "
+        f"{_fmt(w.get('auc_data_vs_template'))} (≈ 0.5 when the data hold nothing the "
+        "template lacks).",
+    ]
+    if "reference" in w:
+        lines.append(f"Reference: {w['reference']}.")
+    return [*lines, ""]
+
+
 def _markdown(cfg: Any, r: dict[str, Any], plot: Callable[[str], str]) -> str:
     inp, sp = r["input"], r["split"]
     lines = [f"# adsearch report: {r['name']}", ""]
@@ -551,17 +615,20 @@ def _markdown(cfg: Any, r: dict[str, Any], plot: Callable[[str], str]) -> str:
         "",
     ]
     t = r["training"]
-    lines += [
-        f"**Model**: {t['backbone']} {t['objective']} (width {t['width']}, training mode "
-        f"`{t['mode']}`), {t['epochs_run']} epochs, best epoch {t.get('best_epoch', '–')} "
-        f"(validation loss {_fmt(t.get('best_val_loss'), 4)}).",
-        "",
-        f"![learning curve]({plot('learning_curve')})",
-        "",
-        f"**Event score**: `{r['event_score']}` of the two leading jets' scores. Signal region "
-        f"{r['signal_region'][0]:g}–{r['signal_region'][1]:g} GeV.",
-        "",
-    ]
+    sr_txt = f"Signal region {r['signal_region'][0]:g}–{r['signal_region'][1]:g} GeV."
+    if t is not None:
+        lines += [
+            f"**Model**: {t['backbone']} {t['objective']} (width {t['width']}, training mode "
+            f"`{t['mode']}`), {t['epochs_run']} epochs, best epoch {t.get('best_epoch', '–')} "
+            f"(validation loss {_fmt(t.get('best_val_loss'), 4)}).",
+            "",
+            f"![learning curve]({plot('learning_curve')})",
+            "",
+            f"**Event score**: `{r['event_score']}` of the two leading jets' scores. {sr_txt}",
+            "",
+        ]
+    else:
+        lines += _weak_lines(r["weak"], sr_txt)
     p = r["performance"]
     if p is not None:
         a = p["auc_event"]

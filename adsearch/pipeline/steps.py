@@ -15,9 +15,15 @@ signal         ``events/signal.h5`` (generated signal, if ``n_signal > 0``)
 events         ``events.json`` (which event file, how many events, labels, answer key);
                ``events/events.h5`` when events are mixed, filtered or injected
 features       ``features.parquet`` (two leading anti-kT jets, constituents)
+reference      ``events/reference.h5``, ``reference_features.parquet``: generated QCD, the
+               background template of ``score.method: reference`` (when no
+               ``score.reference.path`` is given)
 train          ``train/`` (``model.pt``, ``checkpoint.pt``, metrics; an interrupted
-               training of the same step resumes from its checkpoint)
-scores         ``scores.parquet`` (event features, jet and event scores, train/val/test split)
+               training of the same step resumes from its checkpoint); ``score.method:
+               model`` only
+scores         ``scores.parquet`` (event features, jet and event scores, train/val/test
+               split); with a weakly supervised ``score.method`` the out-of-fold classifier
+               score of every event and ``weak/`` (ensemble, flow, ``weak.json``)
 regions        ``regions.json`` (working-point thresholds from test events outside the SR)
 fit            ``fit.json`` + ``plots/fit_<selection>.png`` (inclusive and every working point)
 bumphunt       ``bumphunt.json`` + ``plots/bumphunt_*.png``, ``plots/tstat_*.png``
@@ -56,6 +62,7 @@ from adsearch.config import from_dict, to_dict
 from adsearch.errors import ConfigError, FitError, InputError
 from adsearch.generate import generate_to_file
 from adsearch.generate.mixing import mix, resample
+from adsearch.generate.processes import process_to_dict
 from adsearch.io import detect_format, has_labels, lhco_attrs, num_events
 from adsearch.io.atomic import atomic_path
 from adsearch.io.jsonfile import read_json, write_json
@@ -65,7 +72,7 @@ from adsearch.pipeline.config import PipelineConfig, config_to_dict
 from adsearch.pipeline.products import Products
 from adsearch.pipeline.report import write_report
 from adsearch.plot import plot_brazil, plot_bumphunt, plot_fit, plot_message, plot_tstat
-from adsearch.score import score_features
+from adsearch.score import score_features, weak_score_table
 from adsearch.stats.binning import Histogram, histogram
 from adsearch.stats.bumphunter import bumphunt
 from adsearch.stats.fit import FitResult, fit_spectrum
@@ -440,6 +447,70 @@ FEATURES = Step(
 )
 
 
+# ---------------------------------------------------------------------------- reference
+
+
+def _reference_process(cfg: PipelineConfig) -> Any:
+    """The QCD process of the generated reference: the data's recipe (``input.generate``),
+    restricted to ``score.reference.mhat_window``."""
+    proc = cfg.input.generate.process("background")
+    window = cfg.score.reference.mhat_window
+    if window is None:
+        return proc
+    lo, hi = window
+    extra = [*proc.extra, f"PhaseSpace:mHatMin = {lo}", f"PhaseSpace:mHatMax = {hi}"]
+    return dataclasses.replace(proc, extra=extra)
+
+
+def _generates_reference(cfg: PipelineConfig) -> bool:
+    return cfg.score.method == "reference" and cfg.score.reference.generates
+
+
+def _reference_config(cfg: PipelineConfig) -> dict[str, Any]:
+    gen, ref = cfg.input.generate, cfg.score.reference
+    det = gen.detector
+    return {
+        "process": process_to_dict(_reference_process(cfg)),
+        "n": ref.n_events,
+        "seed": ref.seed,
+        "detector": det if det in ("lhco", "none") else {"card": file_hash(det)},
+        "trigger": to_dict(gen.trigger),
+        "block_size": gen.block_size,
+        "features": to_dict(cfg.features),
+    }
+
+
+def _reference(run: Run) -> None:
+    gen, ref = run.cfg.input.generate, run.cfg.score.reference
+    generate_to_file(
+        run.path(Products.REFERENCE),
+        _reference_process(run.cfg),
+        ref.n_events,
+        seed=ref.seed,
+        workers=gen.workers,
+        detector=gen.detector,
+        trigger=gen.trigger,
+        block_size=gen.block_size,
+        progress=run.progress,
+    )
+    features_from_file(
+        run.path(Products.REFERENCE),
+        run.path(Products.REFERENCE_FEATURES),
+        run.cfg.features,
+        progress=run.progress,
+    )
+
+
+REFERENCE = Step(
+    "reference",
+    inputs=lambda _: [],
+    outputs=lambda _: [Products.REFERENCE, Products.REFERENCE_FEATURES],
+    config_of=_reference_config,
+    run=_reference,
+    when=_generates_reference,
+)
+
+
 # ---------------------------------------------------------------------------- train
 
 
@@ -492,14 +563,41 @@ TRAIN = Step(
     outputs=lambda _: [Products.MODEL],
     config_of=_train_key_config,
     run=_train,
+    when=lambda cfg: cfg.score.trains_model,
 )
 
 
 # ---------------------------------------------------------------------------- scores
 
 
+def _reference_table(cfg: PipelineConfig, out: Path) -> Path:
+    ref = cfg.score.reference
+    return out / Products.REFERENCE_FEATURES if ref.path is None else Path(ref.path)
+
+
+def _weak_scores(run: Run) -> None:
+    cfg = run.cfg
+    wcfg = cfg.score.weak_config(cfg.regions.signal_region)
+    weak_dir = run.path(Products.WEAK_DIR)
+    shutil.rmtree(weak_dir, ignore_errors=True)
+    info = weak_score_table(
+        run.path(Products.FEATURES),
+        run.path(Products.SCORES),
+        wcfg,
+        reference_path=_reference_table(cfg, run.out) if wcfg.method == "reference" else None,
+        products_dir=weak_dir,
+        progress=run.progress,
+    )
+    auc = info.get("auc_data_vs_template")
+    if run.log and auc is not None:
+        run.log(f"  {wcfg.method}: signal-region data vs template AUC {auc:.3f} (out of fold)")
+
+
 def _scores(run: Run) -> None:
     s = run.cfg.score
+    if not s.trains_model:
+        _weak_scores(run)
+        return
     nt = run.cfg.train.runtime.num_threads
     if nt:  # as in training (the trainer sets it; a skipped train step did not)
         import torch
@@ -515,11 +613,33 @@ def _scores(run: Run) -> None:
     )
 
 
+def _scores_inputs(run: Run) -> list[Path]:
+    s = run.cfg.score
+    if s.trains_model:
+        return [run.path(Products.MODEL), run.path(Products.FEATURES)]
+    if s.method == "reference":
+        return [run.path(Products.FEATURES), _reference_table(run.cfg, run.out)]
+    return [run.path(Products.FEATURES)]
+
+
+def _scores_config(cfg: PipelineConfig) -> dict[str, Any]:
+    s = cfg.score
+    if s.trains_model:
+        return {"batch_size": s.batch_size, "device": s.device}
+    return {
+        "method": s.method,
+        "weak": to_dict(s.weak_config(cfg.regions.signal_region)),
+        "reference": to_dict(s.reference) if s.method == "reference" else None,
+    }
+
+
 SCORES = Step(
     "scores",
-    inputs=lambda run: [run.path(Products.MODEL), run.path(Products.FEATURES)],
-    outputs=lambda _: [Products.SCORES],
-    config_of=lambda cfg: {"batch_size": cfg.score.batch_size, "device": cfg.score.device},
+    inputs=_scores_inputs,
+    outputs=lambda run: (
+        [Products.SCORES] + ([] if run.cfg.score.trains_model else [Products.WEAK_INFO])
+    ),
+    config_of=_scores_config,
     run=_scores,
 )
 
@@ -701,6 +821,8 @@ def _report_inputs(run: Run) -> list[Path]:
     names = (Products.MANIFEST, Products.FEATURES, Products.SCORES, Products.REGIONS,
              Products.FIT, Products.BUMPHUNT, Products.LIMITS)  # fmt: skip
     inputs = [run.path(n) for n in names]
+    if not run.cfg.score.trains_model:
+        inputs.append(run.path(Products.WEAK_INFO))
     manifest = run.path(Products.MANIFEST)
     m = read_json(manifest) if manifest.is_file() else {}
     if m.get("key"):
@@ -718,7 +840,8 @@ REPORT = Step(
     inputs=_report_inputs,
     outputs=lambda run: (
         [Products.REPORT, Products.RESULTS]
-        + [run.plot(n) for n in ("scores", "mjj", "learning_curve")]
+        + [run.plot(n) for n in ("scores", "mjj")]
+        + ([run.plot("learning_curve")] if run.cfg.score.trains_model else [])
     ),
     config_of=lambda cfg: {"report": to_dict(cfg.report), "config": config_to_dict(cfg)},
     run=_report,
@@ -731,6 +854,7 @@ STEPS: tuple[Step, ...] = (
     SIGNAL,
     EVENTS,
     FEATURES,
+    REFERENCE,
     TRAIN,
     SCORES,
     REGIONS,

@@ -67,17 +67,24 @@ def plot_scores(
     fig = _figure((6.5, 4.5))
     ax = fig.add_subplot()
     lo, hi = np.quantile(s, [0.001, 1.0])
-    if lo > 0 and hi > lo:  # positive, heavy-tailed scores (DeepSVDD distances, MSE): log x
-        bins: Any = np.geomspace(lo, hi, 61)
+    q_lo, q_hi = np.quantile(s, [0.001, 0.999])
+    # (nearly) constant scores, e.g. a classifier that learned nothing: one unit around them
+    bins: Any = np.linspace(hi - 0.5, hi + 0.5, 41)
+    spread = hi - lo > 1e-9 * max(1.0, abs(hi))
+    if (
+        spread and lo > 0 and hi > 50 * lo
+    ):  # positive, heavy-tailed (DeepSVDD distances, MSE): log x
+        bins = np.geomspace(lo, hi, 61)
         ax.set_xscale("log")
-    else:
-        q_lo, q_hi = np.quantile(s, [0.001, 0.999])
-        bins = np.linspace(q_lo, q_hi, 61) if hi > lo else 40
+    elif spread:
+        bins = np.linspace(q_lo, q_hi, 61) if q_hi > q_lo else np.linspace(lo, hi, 61)
     if truth is None:
         ax.hist(s, bins=bins, histtype="step", label="test events")
     else:
-        ax.hist(s[truth == 0], bins=bins, histtype="step", density=True, label="background")
-        ax.hist(s[truth == 1], bins=bins, histtype="step", density=True, label="signal")
+        for k, name in ((0, "background"), (1, "signal")):
+            v = s[truth == k]
+            inside = v.size and np.histogram(v, bins=bins)[0].sum() > 0
+            ax.hist(v, bins=bins, histtype="step", density=bool(inside), label=name)
     for k, (name, thr) in enumerate(thresholds):
         ax.axvline(thr, ls="--", lw=1, color=f"C{k + 2}", label=f"cut {name}")
     ax.set_xlabel(xlabel)

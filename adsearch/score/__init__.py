@@ -9,15 +9,17 @@ from adsearch.graphs import jet_axis
 from adsearch.graphs.toy import toy_jets
 from adsearch.models.registry import build_model
 from adsearch.score.baselines import GMMBaseline, proxy_report, proxy_scores
-from adsearch.score.config import ScoreConfig
+from adsearch.score.config import ReferenceConfig, ScoreConfig
 from adsearch.score.export import ExportError, check_onnx, export_onnx, onnx_inputs
 from adsearch.score.scoring import event_scores, score_features, score_jets
+from adsearch.score.weak import weak_score_table
 from adsearch.train.data import InputBuilder, JetSample
 from adsearch.train.trainer import load_model
 
 __all__ = [
     "ExportError",
     "GMMBaseline",
+    "ReferenceConfig",
     "ScoreConfig",
     "check_onnx",
     "event_scores",
@@ -29,6 +31,7 @@ __all__ = [
     "proxy_scores",
     "score_features",
     "score_jets",
+    "weak_score_table",
 ]
 
 

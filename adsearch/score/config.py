@@ -1,33 +1,110 @@
-"""Scoring options: which event score the search cuts on, and how jets are scored.
+"""Scoring options: which score the search cuts on, and how it is computed.
+
+``method: model`` scores jets with the trained network of the ``train`` section (the event
+score is the mean, max or min of the two leading jets' scores). ``cwola``, ``cathode`` and
+``reference`` replace the network by a weakly supervised classifier of the events
+(:mod:`adsearch.weak`, configured by ``weak``); ``reference`` needs a background template,
+a features table (``reference.path``) or QCD the pipeline generates (``reference``).
 
 >>> ScoreConfig(event_score="max").column
 'score_max'
+>>> cfg = ScoreConfig(method="cwola")
+>>> cfg.weak_config((3300.0, 3700.0)).method, cfg.column, cfg.trains_model
+('cwola', 'score', False)
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
 from typing import Literal
 
 from adsearch.errors import ConfigError
+from adsearch.weak.config import METHODS, WeakConfig
 
-__all__ = ["EVENT_SCORE_COLUMNS", "ScoreConfig"]
+__all__ = ["EVENT_SCORE_COLUMNS", "SCORE_METHODS", "ReferenceConfig", "ScoreConfig"]
 
 #: event-score kind -> column of the scores table (:func:`adsearch.score.score_features`)
 EVENT_SCORE_COLUMNS = {"mean": "score", "max": "score_max", "min": "score_min"}
 
+#: ``model`` (the trained jet network) or a weakly supervised method of :mod:`adsearch.weak`
+SCORE_METHODS: tuple[str, ...] = ("model", *METHODS)
+
 
 @dataclass
-class ScoreConfig:
-    """Scoring: the event score (``mean``, ``max`` or ``min`` of the two jets' scores), the
-    scoring batch size (``None``: the training batch size) and the device."""
+class ReferenceConfig:
+    """The background template of ``method: reference``.
 
-    event_score: Literal["mean", "max", "min"] = "mean"
-    batch_size: int | None = None
-    device: Literal["cpu", "cuda"] = "cpu"
+    Attributes
+    ----------
+    path : a features table of background events (a Parquet file of ``adsearch features``
+        or an LHCO features ``.h5``); relative to the analysis file. ``None``: the pipeline
+        generates QCD with the package's recipe, detector and trigger (those of
+        ``input.generate``).
+    n_events : generated events passing the trigger (``path`` unset).
+    seed : seed of the generated template (keep it different from the data's).
+    mhat_window : ``PhaseSpace:mHatMin``/``mHatMax`` of the generated QCD in GeV, an
+        enriched template around the signal region (``None``: the whole spectrum). The
+        classifier only sees the template's signal-region events; the window must contain
+        every parton mass that can give a dijet mass in the signal region (reconstructed
+        mjj sits 0-15 % below mhat), so that the template's mjj shape in the SR is the
+        background's.
+    """
+
+    path: str | None = None
+    n_events: int = 30000
+    seed: int = 1001
+    mhat_window: tuple[float, float] | None = (3000.0, 5000.0)
+
+    def __post_init__(self) -> None:
+        self.validate()
 
     def validate(self) -> None:
         """Raise :class:`~adsearch.errors.ConfigError` naming the bad field."""
+        if self.n_events < 1:
+            raise ConfigError(f"score:reference:n_events: must be >= 1, got {self.n_events}")
+        if self.mhat_window is not None:
+            lo, hi = self.mhat_window
+            if not 0 <= lo < hi:
+                raise ConfigError(f"score:reference:mhat_window: need 0 <= lo < hi, got {lo}, {hi}")
+
+    @property
+    def generates(self) -> bool:
+        """True when the template is generated (no ``path``)."""
+        return self.path is None
+
+
+@dataclass
+class ScoreConfig:
+    """Scoring: the method, the event score, the batch size and the device.
+
+    Attributes
+    ----------
+    method : ``model`` (the network of the ``train`` section), or ``cwola``, ``cathode``,
+        ``reference`` (:mod:`adsearch.weak`; no network is trained).
+    event_score : ``mean``, ``max`` or ``min`` of the two jets' scores (``method: model``;
+        a weakly supervised score is one per event).
+    batch_size : jets per forward pass (``None``: the training batch size).
+    device : ``cpu`` or ``cuda``.
+    weak : the weakly supervised search (:class:`~adsearch.weak.WeakConfig`); its ``method``
+        and ``signal_region`` are set by the pipeline (``score.method``,
+        ``regions.signal_region``).
+    reference : the background template of ``method: reference``.
+    """
+
+    method: Literal["model", "cwola", "cathode", "reference"] = "model"
+    event_score: Literal["mean", "max", "min"] = "mean"
+    batch_size: int | None = None
+    device: Literal["cpu", "cuda"] = "cpu"
+    weak: WeakConfig = field(default_factory=WeakConfig)
+    reference: ReferenceConfig = field(default_factory=ReferenceConfig)
+
+    def validate(self) -> None:
+        """Raise :class:`~adsearch.errors.ConfigError` naming the bad field."""
+        if self.method not in SCORE_METHODS:
+            raise ConfigError(
+                f"score:method: {self.method!r} is not one of {', '.join(SCORE_METHODS)}"
+            )
         if self.event_score not in EVENT_SCORE_COLUMNS:
             raise ConfigError(
                 f"score:event_score: {self.event_score!r} is not one of 'mean', 'max', 'min'"
@@ -36,6 +113,19 @@ class ScoreConfig:
             raise ConfigError(f"score:batch_size: must be >= 1, got {self.batch_size}")
 
     @property
+    def trains_model(self) -> bool:
+        """True for ``method: model`` (the pipeline trains the network)."""
+        return self.method == "model"
+
+    @property
     def column(self) -> str:
         """The column of the scores table holding this event score."""
-        return EVENT_SCORE_COLUMNS[self.event_score]
+        return EVENT_SCORE_COLUMNS[self.event_score] if self.trains_model else "score"
+
+    def weak_config(self, signal_region: tuple[float, float]) -> WeakConfig:
+        """The :class:`~adsearch.weak.WeakConfig` of this method in ``signal_region``."""
+        if self.trains_model:
+            raise ConfigError("score:method: 'model' is not a weakly supervised method")
+        return dataclasses.replace(
+            self.weak, method=self.method, signal_region=tuple(signal_region)
+        )
