@@ -27,7 +27,9 @@ def test_builtin_quickstart_is_the_shipped_file():
     )
 
 
-@pytest.mark.parametrize("name", ["lhco_rnd_2prong", "lhco_3prong", "lhco_blackbox"])
+@pytest.mark.parametrize(
+    "name", ["lhco_rnd_2prong", "lhco_3prong", "lhco_blackbox", "lhco_rnd_cathode"]
+)
 def test_lhco_analyses_load_and_fall_back(name):
     cfg = load_config(ANALYSES / f"{name}.yaml")
     assert cfg.input.kind == "lhco" and Path(cfg.input.path).is_absolute()
@@ -35,6 +37,14 @@ def test_lhco_analyses_load_and_fall_back(name):
     assert cfg.input.generate.n_background > 0  # the fallback recipe is complete
     fb = load_config(ANALYSES / f"{name}.yaml", overrides=["input.fallback=generate"])
     assert fb.input.fallback == "generate"
+
+
+def test_cathode_analysis_trains_no_network():
+    cfg = load_config(ANALYSES / "lhco_rnd_cathode.yaml")
+    assert cfg.score.method == "cathode" and "train" not in plan_steps(cfg)
+    w = cfg.score.weak_config(cfg.regions.signal_region)
+    assert w.method == "cathode" and w.signal_region == (3300.0, 3700.0)
+    assert w.classifier.kind == "mlp" and w.flow.oversampling == 4
 
 
 def test_blackbox_configs_train_without_labels():
