@@ -37,6 +37,7 @@ from adsearch.pipeline.products import Products
 from adsearch.plot import plot_learning_curve, plot_mjj_selections, plot_roc_sic, plot_scores
 from adsearch.score.baselines import GMMBaseline, proxy_report, proxy_scores
 from adsearch.stats import metrics
+from adsearch.stats.flatten import MjjQuantileMap
 from adsearch.train.data import load_jets
 
 __all__ = ["max_sic", "roc_auc", "roc_curve", "write_report"]
@@ -349,11 +350,22 @@ def _sculpting(
     bkg = truth == 0 if truth is not None else np.ones(table["mjj"].size, dtype=bool)
     mj = np.maximum(table["mj1"], table["mj2"])[bkg]
     sculpt: dict[str, Any] = {"sample": "background (truth)" if truth is not None else "all"}
+    lo, hi = regions["signal_region"]
+    mjj = table["mjj"]
+    in_sr = (mjj >= lo) & (mjj < hi)
+    near = (mjj >= edges[0]) & (mjj < edges[-1]) & ~in_sr
     for w in regions["working_points"]:
         rep = mass_sculpting_report(
             table[col][bkg], mj, table["mjj"][bkg], w["efficiency"], mjj_bins=edges
         )
+        passed = table[col] > w["threshold"]
+        # a score that learned the signal region's mjj (CWoLa's risk) passes more background
+        # there than outside it: a bump made by the cut (truth background only)
+        ratio = None
+        if truth is not None and (bkg & in_sr).any() and passed[bkg & near].any():
+            ratio = float(passed[bkg & in_sr].mean() / passed[bkg & near].mean())
         sculpt[w["name"]] = {
+            "background_efficiency_sr_over_outside": ratio,
             "pearson_score_mj": rep.pearson_mj,
             "spearman_score_mj": rep.spearman_mj,
             "mjj_js_divergence": rep.mjj_js,
@@ -446,8 +458,12 @@ def write_report(
     run = _read_run(out)
     manifest, regions = run["manifest"], run["regions"]
     fits, lims = run["fits"], run["limits"]
-    col = regions["score_column"]
+    col = cut_col = regions["score_column"]
     table_all = _read_scores(out)
+    if regions.get("flatten"):  # the cuts are on the score's quantile at its own mjj
+        qmap = MjjQuantileMap.from_dict(regions["flatten"])
+        cut_col = "score_mjj_quantile"
+        table_all[cut_col] = qmap.transform(table_all["mjj"], table_all[col])
     split = table_all["split"]
     test = split == 2
     table = {c: v[test] for c, v in table_all.items()}
@@ -483,17 +499,18 @@ def write_report(
         "event_score": regions["event_score"],
         "signal_region": regions["signal_region"],
         "performance": perf,
+        "cut_score": cut_col,
         "working_points": _working_point_rows(
-            regions, table[col], truth if perf is not None else None, in_sr
+            regions, table[cut_col], truth if perf is not None else None, in_sr
         ),
         "fit": {name: _fit_row(e) for name, e in fits.items()},
         "bumphunt": {name: _bumphunt_row(b) for name, b in run["bumphunts"].items()},
         "limits": {name: _limit_rows(li) for name, li in lims.items()},
-        "sculpting": _sculpting(regions, table, col, truth, edges),
+        "sculpting": _sculpting(regions, table, cut_col, truth, edges),
         "timings_s": dict(timings or {}),
     }
     thresholds = [(w["name"], w["threshold"]) for w in regions["working_points"]]
-    plots = _summary_plots(cfg, out, plot, table, col, truth, thresholds, edges, run["history"])
+    plots = _summary_plots(cfg, out, plot, table, cut_col, truth, thresholds, edges, run["history"])
     results["plots"] = (
         plots
         + [plot(f"{p}_{n}") for p in ("fit", "bumphunt", "tstat") for n in fits]
@@ -653,7 +670,13 @@ def _markdown(cfg: Any, r: dict[str, Any], plot: Callable[[str], str]) -> str:
     lines += [
         "## Working points",
         "",
-        "Thresholds are quantiles of the scores of test events outside the SR.",
+        "Thresholds are quantiles of the scores of test events outside the SR"
+        + (
+            "; the cut score is the event score's quantile among events of the same mjj "
+            "(mjj-flat cuts: `regions.flatten`)."
+            if r.get("cut_score") == "score_mjj_quantile"
+            else "."
+        ),
         "",
         "| selection | ε_B target | threshold | events | in SR | ε_S | ε_B | S / B in SR |",
         "|---|---|---|---|---|---|---|---|",
@@ -670,17 +693,20 @@ def _markdown(cfg: Any, r: dict[str, Any], plot: Callable[[str], str]) -> str:
         "",
         f"Mass sculpting ({sc['sample']} test events; the cut keeps the working point's "
         "fraction of them): correlation of the score with the heavier jet mass, and "
-        "Jensen–Shannon divergence of the mjj and m_j shapes after / before the cut.",
+        "Jensen–Shannon divergence of the mjj and m_j shapes after / before the cut; with truth, "
+        "the background efficiency of the cut inside the signal region over that outside it "
+        "(in the fitted mjj range): above 1, the cut itself makes a bump.",
         "",
-        "| selection | Pearson (score, m_j) | Spearman | JS mjj | JS m_j |",
-        "|---|---|---|---|---|",
+        "| selection | Pearson (score, m_j) | Spearman | JS mjj | JS m_j | ε_B SR / outside |",
+        "|---|---|---|---|---|---|",
     ]
     for name, v in sc.items():
         if name == "sample":
             continue
         lines.append(
             f"| {name} | {_fmt(v['pearson_score_mj'], 2)} | {_fmt(v['spearman_score_mj'], 2)} "
-            f"| {_fmt(v['mjj_js_divergence'], 2)} | {_fmt(v['mj_js_divergence'], 2)} |"
+            f"| {_fmt(v['mjj_js_divergence'], 2)} | {_fmt(v['mj_js_divergence'], 2)} "
+            f"| {_fmt(v.get('background_efficiency_sr_over_outside'), 3)} |"
         )
     lines += ["", f"![scores]({plot('scores')}) ![mjj]({plot('mjj')})", ""]
     lines += [

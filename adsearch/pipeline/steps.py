@@ -76,6 +76,7 @@ from adsearch.score import score_features, weak_score_table
 from adsearch.stats.binning import Histogram, histogram
 from adsearch.stats.bumphunter import bumphunt
 from adsearch.stats.fit import FitResult, fit_spectrum
+from adsearch.stats.flatten import MjjQuantileMap
 from adsearch.stats.limits import limits_for_fit
 from adsearch.stats.nullcheck import null_check
 from adsearch.stats.regions import region_summary, selection_name
@@ -178,6 +179,15 @@ def _test_events(run: Run, column: str) -> tuple[np.ndarray, np.ndarray]:
     t = _scores_table(run, ["mjj", column, "split"])
     test = t["split"] == 2
     return t["mjj"][test], t[column][test]
+
+
+def _cut_events(run: Run, reg: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """mjj and the score the working points cut on (mjj-flattened when regions.json holds
+    a quantile map) of the test events."""
+    mjj, score = _test_events(run, reg["score_column"])
+    if reg.get("flatten"):
+        score = MjjQuantileMap.from_dict(reg["flatten"]).transform(mjj, score)
+    return mjj, score
 
 
 def _fit_inputs(run: Run) -> dict[str, tuple[Histogram, Histogram | None]]:
@@ -654,13 +664,20 @@ def _regions(run: Run) -> None:
         raise InputError(
             f"{run.path(Products.SCORES)}: no test events (train.data fractions leave none)"
         )
-    summary = region_summary(
-        mjj, score, run.cfg.regions.working_points, run.cfg.regions.signal_region
-    )
+    rc = run.cfg.regions
+    flat = None
+    if rc.flatten:  # cut on the score's quantile at its own mjj (mjj-flat efficiency)
+        qmap = MjjQuantileMap.fit(
+            mjj, score, [1.0 - e for e in rc.working_points], rc.signal_region,
+            run.cfg.stats.mjj_range, rc.flatten_degree, rc.flatten_bins,
+        )  # fmt: skip
+        score, flat = qmap.transform(mjj, score), qmap.to_dict()
+    summary = region_summary(mjj, score, rc.working_points, rc.signal_region)
     write_json(
         run.path(Products.REGIONS),
-        {"event_score": run.cfg.score.event_score, "score_column": col, **summary},
-    )
+        {"event_score": run.cfg.score.event_score, "score_column": col, "flatten": flat,
+         **summary},
+    )  # fmt: skip
 
 
 REGIONS = Step(
@@ -670,6 +687,7 @@ REGIONS = Step(
     config_of=lambda cfg: {
         "regions": to_dict(cfg.regions),
         "event_score": cfg.score.event_score,
+        "mjj_range": list(cfg.stats.mjj_range) if cfg.regions.flatten else None,
     },
     run=_regions,
 )
@@ -680,7 +698,7 @@ REGIONS = Step(
 
 def _fit(run: Run) -> None:
     reg = read_json(run.path(Products.REGIONS))
-    mjj, score = _test_events(run, reg["score_column"])
+    mjj, score = _cut_events(run, reg)
     edges = run.cfg.stats.edges()
     cuts: list[tuple[str, float | None, float | None]] = [("inclusive", None, None)]
     cuts += [(w["name"], w["efficiency"], w["threshold"]) for w in reg["working_points"]]

@@ -54,7 +54,7 @@ class ReferenceConfig:
     path: str | None = None
     n_events: int = 30000
     seed: int = 1001
-    mhat_window: tuple[float, float] | None = (3000.0, 5000.0)
+    mhat_window: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         self.validate()

@@ -27,6 +27,7 @@ from adsearch.stats.fit import (
     spurious_signal,
     spurious_signal_tests,
 )
+from adsearch.stats.flatten import MjjQuantileMap
 from adsearch.stats.limits import LimitConfig, LimitResult, limits_for_fit, scan_masses
 from adsearch.stats.nullcheck import NullCheckConfig, NullCheckResult, null_check
 from adsearch.stats.regions import (
@@ -51,6 +52,7 @@ __all__ = [
     "Histogram",
     "LimitConfig",
     "LimitResult",
+    "MjjQuantileMap",
     "MjjWindow",
     "NullCheckConfig",
     "NullCheckResult",

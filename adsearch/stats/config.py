@@ -42,13 +42,27 @@ class RegionsConfig:
     Thresholds are the ``1 - eff`` quantiles of the scores of test events *outside* the
     ``signal_region`` (:func:`adsearch.stats.regions.region_summary`): fixed without looking
     at the SR.
+
+    ``flatten: true`` makes the cuts mjj-flat: the score is replaced by its quantile among
+    the events of the same mjj (:class:`adsearch.stats.flatten.MjjQuantileMap`, polynomials
+    of degree ``flatten_degree`` in log mjj through ``flatten_bins`` equal-count bins outside
+    the SR), so each cut keeps the same background fraction at every mjj and does not
+    sculpt the spectrum.
     """
 
     working_points: list[float] = field(default_factory=lambda: [0.1, 0.01])
     signal_region: tuple[float, float] = SIGNAL_REGION
+    flatten: bool = False
+    flatten_degree: int = 2
+    flatten_bins: int = 10
 
     def validate(self) -> None:
         """Raise :class:`~adsearch.errors.ConfigError` naming the bad field."""
+        if self.flatten_degree < 0 or self.flatten_bins < self.flatten_degree + 1:
+            raise ConfigError(
+                "regions:flatten_bins: need more bins than flatten_degree "
+                f"(got {self.flatten_bins} bins, degree {self.flatten_degree})"
+            )
         if not self.working_points:
             raise ConfigError("regions:working_points: give at least one background efficiency")
         for eff in self.working_points:

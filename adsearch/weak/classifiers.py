@@ -73,19 +73,28 @@ def assign_folds(n: int, n_folds: int, seed: int) -> np.ndarray:
     return folds[rng.permutation(n)]
 
 
-def class_weights(y: np.ndarray, balanced: bool = True) -> np.ndarray:
+def class_weights(
+    y: np.ndarray, balanced: bool = True, base: np.ndarray | None = None
+) -> np.ndarray:
     """Per-row weights giving both classes the same total weight (mean weight 1).
+
+    ``base`` are per-row weights to start from (e.g. a template reweighted to the data's
+    mjj); the classes are then balanced in total weight.
 
     >>> class_weights(np.array([1, 0, 0, 0])).tolist()
     [2.0, 0.6666666666666666, 0.6666666666666666, 0.6666666666666666]
+    >>> class_weights(np.array([1, 0, 0]), base=np.array([1.0, 3.0, 1.0])).tolist()
+    [1.5, 1.125, 0.375]
     """
     y = np.asarray(y)
-    w = np.ones(y.shape, dtype=np.float64)
+    w = np.ones(y.shape, dtype=np.float64) if base is None else np.asarray(base, np.float64).copy()
     if not balanced:
         return w
-    n1, n0 = int((y == 1).sum()), int((y == 0).sum())
-    w[y == 1] = y.size / (2.0 * max(n1, 1))
-    w[y == 0] = y.size / (2.0 * max(n0, 1))
+    for cls in (0, 1):
+        rows = y == cls
+        total = w[rows].sum()
+        if total > 0:
+            w[rows] *= y.size / (2.0 * total)
     return w
 
 
@@ -202,10 +211,13 @@ def train_member(
     cfg: ClassifierConfig,
     seed: int,
     fold: int = -1,
+    weight: np.ndarray | None = None,
+    weight_val: np.ndarray | None = None,
 ) -> Member:
     """Train one model on ``(x, y)`` with early stopping on ``(x_val, y_val)``.
 
     The inputs are standardised with the training rows' mean and standard deviation.
+    ``weight``/``weight_val`` are optional per-row weights (before class balancing).
 
     >>> rng = np.random.default_rng(0)
     >>> x = np.r_[rng.normal(0, 1, (200, 1)), rng.normal(2, 1, (200, 1))]
@@ -218,8 +230,8 @@ def train_member(
     std = x.std(axis=0)
     std = np.where(std > 0, std, 1.0)
     z, zv = (x - mean) / std, (x_val - mean) / std
-    w = class_weights(y, cfg.class_weight)
-    wv = class_weights(y_val, cfg.class_weight)
+    w = class_weights(y, cfg.class_weight, weight)
+    wv = class_weights(y_val, cfg.class_weight, weight_val)
     if cfg.kind == "hgb":
         params, history = _train_hgb(z, y, w, (zv, y_val, wv), cfg, seed)
         return Member(fold, "hgb", mean, std, params, [], history)
@@ -287,6 +299,7 @@ def kfold_classify(
     seed: int,
     trainable: np.ndarray | None = None,
     progress: bool | None = None,
+    weight: np.ndarray | None = None,
 ) -> KFoldResult:
     """Train the k-fold ensemble on rows ``x`` with weak labels ``y`` and score out of fold.
 
@@ -299,6 +312,7 @@ def kfold_classify(
     seed : seeds every member (:func:`member_seed` of seed, fold, member).
     trainable : rows that may be trained on (default all); the others are only scored.
     progress : show a progress bar (default: when stderr is a terminal).
+    weight : optional ``(n,)`` per-row training weights (classes are balanced on top).
 
     Returns
     -------
@@ -326,8 +340,9 @@ def kfold_classify(
         v = others[j % len(others)]
         tr = train & (folds != i) & (folds != v)
         va = train & (folds == v)
+        wt, wv = (None, None) if weight is None else (weight[tr], weight[va])
         members.append(
-            train_member(x[tr], y[tr], x[va], y[va], cfg, member_seed(seed, i, j), fold=i)
+            train_member(x[tr], y[tr], x[va], y[va], cfg, member_seed(seed, i, j), i, wt, wv)
         )
     ensemble = Ensemble(members)
     return KFoldResult(ensemble.predict_out_of_fold(x, folds), ensemble, folds, y, train)

@@ -168,6 +168,12 @@ class WeakConfig:
     min_events : fewest events accepted in the signal region, the sidebands, the reference.
     seed : seeds folds, models and flow samples (same seed, same scores).
     threads : CPU threads for torch and the trees while training (``None``: library default).
+    reweight_mjj : ``reference`` only: weight the template's SR events so that their mjj
+        distribution is the data's (ratio of the two SR histograms in ``mjj_bins`` bins).
+        Else a template with another mjj shape inside the SR (e.g. generated in an mhat
+        window) teaches the classifier mjj through the mjj-correlated features (the jet
+        masses), and its cut sculpts a bump.
+    mjj_bins : equal-width mjj bins across the SR for ``reweight_mjj``.
     """
 
     method: Literal["cwola", "cathode", "reference"] = "cathode"
@@ -178,6 +184,8 @@ class WeakConfig:
     min_events: int = 100
     seed: int = 0
     threads: int | None = None
+    reweight_mjj: bool = True
+    mjj_bins: int = 20
     classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
     flow: FlowConfig = field(default_factory=FlowConfig)
 
@@ -210,5 +218,7 @@ class WeakConfig:
             )
         if self.min_events < 1:
             raise ConfigError(f"weak:min_events: must be >= 1, got {self.min_events}")
+        if self.mjj_bins < 1:
+            raise ConfigError(f"weak:mjj_bins: must be >= 1, got {self.mjj_bins}")
         if self.threads is not None and self.threads < 1:
             raise ConfigError(f"weak:threads: must be >= 1, got {self.threads}")

@@ -279,6 +279,27 @@ def cathode(
     return _finish(cfg, kf, len(x), x_test, info, flow)
 
 
+def mjj_weights(mjj_data: np.ndarray, mjj_template: np.ndarray, cfg: WeakConfig) -> np.ndarray:
+    """Weights of template events making their SR mjj histogram the data's (mean 1).
+
+    Ratio of the two normalised histograms in ``cfg.mjj_bins`` equal bins across the SR; a
+    bin without template events gets no weight to give (its data stay unmatched).
+
+    >>> cfg = WeakConfig(signal_region=(1.0, 3.0), mjj_bins=2)
+    >>> data, template = np.array([1.5, 2.5, 2.5, 2.5]), np.array([1.5, 1.5, 2.5])
+    >>> mjj_weights(data, template, cfg).round(3).tolist()
+    [0.375, 0.375, 2.25]
+    """
+    lo, hi = cfg.signal_region
+    edges = np.linspace(lo, hi, cfg.mjj_bins + 1)
+    hd = np.histogram(mjj_data, edges)[0].astype(np.float64)
+    ht = np.histogram(mjj_template, edges)[0].astype(np.float64)
+    ratio = np.divide(hd / hd.sum(), ht / ht.sum(), out=np.zeros_like(hd), where=ht > 0)
+    b = np.clip(np.searchsorted(edges, mjj_template, side="right") - 1, 0, cfg.mjj_bins - 1)
+    w = ratio[b]
+    return w / w.mean()
+
+
 def reference(
     x: np.ndarray,
     mjj: np.ndarray,
@@ -291,7 +312,9 @@ def reference(
     """Classify signal-region data (1) against the signal-region events of a reference (0).
 
     With the true background as reference this is the idealized anomaly detector. The
-    reference events are split into folds of their own (seeded) and only trained on.
+    reference events are split into folds of their own (seeded) and only trained on; with
+    ``cfg.reweight_mjj`` they are weighted to the data's mjj distribution in the SR
+    (:func:`mjj_weights`).
 
     Parameters and returns as :func:`cwola`, plus ``x_ref``/``mjj_ref`` of the reference.
     """
@@ -310,9 +333,12 @@ def reference(
     rows = np.r_[x, x_ref[sr_ref]]
     y = np.r_[np.ones(len(x)), np.zeros(int(sr_ref.sum()))]
     trainable = np.r_[sr, np.ones(int(sr_ref.sum()), bool)]
+    weight = None
+    if cfg.reweight_mjj:
+        weight = np.r_[np.ones(len(x)), mjj_weights(mjj[sr], mjj_ref[sr_ref], cfg)]
     with _threads(cfg.threads):
         kf = kfold_classify(rows, y, np.r_[folds, ref_folds], cfg.classifier, cfg.seed,
-                            trainable, progress)  # fmt: skip
+                            trainable, progress, weight)  # fmt: skip
     info = {
         "method": "reference",
         "n_data": len(x),

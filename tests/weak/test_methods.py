@@ -128,3 +128,33 @@ def test_outputs_are_written_and_reload(planted, labelled_test, tmp_path):
     blob = torch.load(paths["flow"], weights_only=True)
     assert blob["config"]["oversampling"] == 4 and blob["state"]
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_reference_reweighted_to_the_data_mjj_learns_no_mjj():
+    """A template whose mjj shape in the SR differs from the data's (e.g. generated in an mhat
+    window) teaches the classifier mjj through mjj-correlated features; reweighted, it does
+    not: the data-vs-template AUC of pure background falls back to chance."""
+    from adsearch.weak.methods import mjj_weights
+
+    data = planted_toy(n_background=20000, n_signal=0, seed=5)
+    ref = planted_toy(n_background=60000, n_signal=0, seed=6)
+    rng = np.random.default_rng(0)
+    sr_ref = (ref.mjj >= 3300) & (ref.mjj < 3700)
+    # keep the template's low-mjj SR events with a probability rising with mjj
+    keep = ~sr_ref | (rng.random(ref.mjj.size) < (ref.mjj - 3250.0) / 450.0)
+    x_ref = ref.x[keep].copy()
+    x_ref[:, 0] += 0.05 * (ref.mjj[keep] - 3500.0) / 200.0  # a feature correlated with mjj
+    x = data.x.copy()
+    x[:, 0] += 0.05 * (data.mjj - 3500.0) / 200.0
+    sr = (data.mjj >= 3300) & (data.mjj < 3700)
+    aucs = {}
+    for rw in (False, True):
+        res = reference(
+            x, data.mjj, x_ref, ref.mjj[keep], small_config("reference", reweight_mjj=rw)
+        )
+        y = np.r_[np.ones(sr.sum()), np.zeros(res.template_scores.size)]
+        aucs[rw] = roc_auc(y, np.r_[res.scores[sr], res.template_scores])
+    assert aucs[False] > 0.53 and abs(aucs[True] - 0.5) < 0.025, aucs
+    assert aucs[False] - aucs[True] > 0.03, aucs
+    w = mjj_weights(data.mjj[sr], ref.mjj[keep][sr_ref[keep]], small_config("reference"))
+    assert w.mean() == pytest.approx(1.0) and w.min() > 0
