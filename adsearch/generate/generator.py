@@ -23,7 +23,7 @@ import json
 import multiprocessing
 import os
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -194,28 +194,30 @@ def _worker_run(block: int) -> _BlockResult:
 
 
 def _iter_blocks(
-    job: _Job, workers: int, estimate: _Estimate
+    job: _Job, workers: int, estimate: _Estimate, first_block: int = 0
 ) -> Generator[_BlockResult, None, None]:
-    """Results of blocks 0, 1, 2, ... in order (until the consumer stops)."""
+    """Results of blocks ``first_block``, ``first_block + 1``, ... in order (until the
+    consumer stops). A block's content depends only on ``(job, block)``, so a run may start
+    at any block (resumable sharded generation does)."""
     if workers == 1:
         runner = _BlockRunner(job)
-        block = 0
+        block = first_block
         while True:
             yield runner.run(block)
             block += 1
-    yield from _iter_blocks_pool(job, workers, estimate)
+    yield from _iter_blocks_pool(job, workers, estimate, first_block)
 
 
 def _iter_blocks_pool(
-    job: _Job, workers: int, estimate: _Estimate
+    job: _Job, workers: int, estimate: _Estimate, first_block: int = 0
 ) -> Generator[_BlockResult, None, None]:
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(
         max_workers=workers, mp_context=ctx, initializer=_worker_init, initargs=(job,)
     ) as pool:
         pending: dict[int, Future[_BlockResult]] = {}
-        next_block = 0
-        block = 0
+        next_block = first_block
+        block = first_block
         try:
             while True:
                 try:
@@ -541,28 +543,50 @@ def generate_to_file(
     than 700 particles (truth-level QCD: ~1/4 of the events) keep their 700 highest-pT ones,
     the layout's limit; ``n_truncated`` counts them. The file appears only when complete.
     """
-    import h5py
-
     cfg, job, n_events = _prepare(process, n_events, seed, workers, detector, trigger, block_size)
     check_output_path(path)
     t0 = time.perf_counter()
     tally = _Tally()
+    chunks = _run(cfg, job, n_events, workers, max_generated, progress, tally)
+
+    def attrs_of(n_truncated: int) -> dict[str, Any]:
+        return {**_attrs(cfg, job, n_events, tally.generated), "n_truncated": n_truncated}
+
+    attrs = write_generated(path, cfg.label, chunks, attrs_of)
+    summary = _summary(cfg, job, n_events, workers, tally, time.perf_counter() - t0)
+    summary.path, summary.n_truncated, summary.attrs = str(path), attrs["n_truncated"], attrs
+    return summary
+
+
+def write_generated(
+    path: str | Path,
+    label: int,
+    chunks: Iterable[ak.Array],
+    attrs_of: Callable[[int], dict[str, Any]],
+) -> dict[str, Any]:
+    """Stream chunks of events into a new LHCO file at ``path`` (atomically), as generated
+    files are written: massless ``pt, eta, phi`` objects, one ``label`` for every event, and
+    the attributes ``attrs_of(n_truncated)`` (computed after the last chunk, when the counts
+    are known) on the ``df`` group. Returns those attributes.
+
+    Shared by :func:`generate_to_file` and :mod:`adsearch.generate.shards`, so one-file runs,
+    shards and merged shards have the same layout and attributes.
+    """
+    import h5py
+
     try:
         with atomic_path(path) as tmp:
             with LHCOWriter(tmp, with_label=True) as writer:
-                for particles in _run(cfg, job, n_events, workers, max_generated, progress, tally):
+                for particles in chunks:
                     out = ak.zip({k: particles[k] for k in ("pt", "eta", "phi")})  # massless
-                    writer.append(out, np.full(len(out), cfg.label, dtype=np.int8))
-            attrs = _attrs(cfg, job, n_events, tally.generated)
-            attrs["n_truncated"] = writer.n_truncated
+                    writer.append(out, np.full(len(out), label, dtype=np.int8))
+            attrs = attrs_of(writer.n_truncated)
             with h5py.File(tmp, "r+") as f:  # counts are known only now; file not in place yet
                 for k, v in attrs.items():
                     f["df"].attrs[k] = _h5_attr(v)
     except OSError as e:  # permissions, full disk: one line, no traceback
         raise InputError(f"{path}: cannot write ({e.strerror or e})") from None
-    summary = _summary(cfg, job, n_events, workers, tally, time.perf_counter() - t0)
-    summary.path, summary.n_truncated, summary.attrs = str(path), writer.n_truncated, attrs
-    return summary
+    return attrs
 
 
 def check_output_path(path: str | os.PathLike[str]) -> None:
