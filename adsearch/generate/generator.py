@@ -19,7 +19,6 @@ is wasted at the end.
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import time
@@ -43,7 +42,6 @@ from adsearch.generate.processes import (
     process_to_dict,
 )
 from adsearch.generate.truth import ChargeTable, make_pythia, truth_particles
-from adsearch.io.atomic import atomic_path
 from adsearch.io.events import Events
 from adsearch.io.lhco import LHCOWriter
 from adsearch.jets.trigger import TriggerConfig, passes_trigger
@@ -572,18 +570,13 @@ def write_generated(
     Shared by :func:`generate_to_file` and :mod:`adsearch.generate.shards`, so one-file runs,
     shards and merged shards have the same layout and attributes.
     """
-    import h5py
-
     try:
-        with atomic_path(path) as tmp:
-            with LHCOWriter(tmp, with_label=True) as writer:
-                for particles in chunks:
-                    out = ak.zip({k: particles[k] for k in ("pt", "eta", "phi")})  # massless
-                    writer.append(out, np.full(len(out), label, dtype=np.int8))
+        with LHCOWriter(path, with_label=True) as writer:  # atomic: appears when complete
+            for particles in chunks:
+                out = ak.zip({k: particles[k] for k in ("pt", "eta", "phi")})  # massless
+                writer.append(out, np.full(len(out), label, dtype=np.int8))
             attrs = attrs_of(writer.n_truncated)
-            with h5py.File(tmp, "r+") as f:  # counts are known only now; file not in place yet
-                for k, v in attrs.items():
-                    f["df"].attrs[k] = _h5_attr(v)
+            writer.set_attrs(attrs)  # counts are known only now; the file is not in place yet
     except OSError as e:  # permissions, full disk: one line, no traceback
         raise InputError(f"{path}: cannot write ({e.strerror or e})") from None
     return attrs
@@ -602,12 +595,3 @@ def check_output_path(path: str | os.PathLike[str]) -> None:
         parent = parent.parent
     if not os.access(parent, os.W_OK):
         raise ConfigError(f"{p}: cannot write in {parent}")
-
-
-def _h5_attr(v: Any) -> Any:
-    """As adsearch.io.lhco stores attributes: strings as UTF-8 bytes, others as JSON."""
-    if isinstance(v, str):
-        return np.bytes_(v.encode("utf-8"))
-    if isinstance(v, bool | int | float):
-        return np.asarray(v)[()]
-    return np.bytes_(json.dumps(v, sort_keys=True).encode("utf-8"))
