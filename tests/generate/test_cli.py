@@ -126,3 +126,14 @@ def test_shard_options_one_line_errors(args, match, tmp_path, capsys, monkeypatc
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and match in err and "\n" not in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_shard_size_help_states_the_library_default():
+    import typer.main
+
+    from adsearch.cli import app
+    from adsearch.generate import DEFAULT_SHARD_SIZE
+
+    params = typer.main.get_command(app).commands["generate"].params
+    (opt,) = [p for p in params if p.name == "shard_size"]
+    assert opt.default is None and f"(default {DEFAULT_SHARD_SIZE})" in opt.help
