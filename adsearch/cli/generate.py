@@ -22,9 +22,16 @@ def generate(
     n_events: Annotated[
         int, typer.Option("-n", "--n-events", help="Triggered events to write")
     ] = 1000,
-    output: Annotated[Path, typer.Option("-o", "--output", help="Output LHCO HDF5 file")] = Path(
-        "events.h5"
-    ),
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "-o",
+            "--output",
+            help="Output LHCO HDF5 file (default events.h5); with --shard-dir: the merged "
+            "file, written once every shard is done; with --merge: required",
+            show_default=False,
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Master seed (same seed -> same file)")] = 1,
     workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
     detector: Annotated[
@@ -62,12 +69,50 @@ def generate(
             "700 cap) to this truth file, for `adsearch simulate` later"
         ),
     ] = None,
+    shard_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Generate resumably into shard files in this directory (rerun the same "
+            "command to continue after a kill; merge with --merge or -o)",
+            show_default=False,
+        ),
+    ] = None,
+    shard_size: Annotated[
+        int | None,
+        typer.Option(help="With --shard-dir: triggered events per shard (default 20000)"),
+    ] = None,
+    max_shards: Annotated[
+        int | None,
+        typer.Option(help="With --shard-dir: stop after this many new shards (batch jobs)"),
+    ] = None,
+    merge: Annotated[
+        Path | None,
+        typer.Option(
+            help="Merge the finished shards of this directory into -o FILE (no generation)",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Generate LHCO-like events with Pythia 8 and write them as LHCO-format HDF5."""
+    """Generate LHCO-like events with Pythia 8 and write them as LHCO-format HDF5.
+
+    Large samples: --shard-dir DIR writes shards resumably (rerun to continue after a kill).
+
+    Then --merge DIR -o FILE writes them as one file (the events of a one-file run).
+    """
     from adsearch.errors import ConfigError
     from adsearch.generate import TriggerConfig, generate_to_file, get_process, load_process
     from adsearch.generate.processes import PROCESSES
 
+    if merge is not None:
+        if process is not None or config is not None or shard_dir is not None:
+            raise ConfigError(
+                "--merge takes no PROCESS, --config or --shard-dir (the shard directory's "
+                "manifest holds the configuration)"
+            )
+        _merge(merge, output)
+        return
+    if shard_dir is None and (shard_size is not None or max_shards is not None):
+        raise ConfigError("--shard-size and --max-shards need --shard-dir")
     if process is None and config is None:
         raise ConfigError(f"give a PROCESS ({', '.join(PROCESSES)}) or --config")
     if process is not None and process not in PROCESSES:
@@ -88,6 +133,14 @@ def generate(
         assert process is not None  # checked above: a process or a config
         cfg = get_process(process, **overrides)
     trigger = TriggerConfig(enabled=not no_trigger, pt_min=trigger_pt, eta_max=trigger_eta)
+    if shard_dir is not None:
+        if truth_output is not None:
+            raise ConfigError("--truth-output cannot be combined with --shard-dir")
+        kwargs = {"shard_size": shard_size, "max_shards": max_shards, "block_size": block_size}
+        kwargs = {k: v for k, v in kwargs.items() if v is not None}
+        _generate_shards(shard_dir, output, cfg, n_events, seed, workers, detector, trigger, kwargs)
+        return
+    output = Path("events.h5") if output is None else output
     if truth_output is not None:
         if detector != "none":
             raise ConfigError("--truth-output needs --detector none (truth-level generation)")
@@ -111,6 +164,61 @@ def generate(
         f"trigger efficiency {s.trigger_efficiency:.3f}{trunc}) in {s.seconds:.1f} s: "
         f"{s.events_per_second:.1f} events/s, {s.generated_per_second:.1f} Pythia events/s "
         f"with {s.workers} worker(s)"
+    )
+
+
+def _generate_shards(
+    shard_dir: Path,
+    output: Path | None,
+    cfg: Any,
+    n_events: int,
+    seed: int,
+    workers: int,
+    detector: str,
+    trigger: Any,
+    kwargs: dict[str, Any],
+) -> None:
+    """Resumable generation into ``shard_dir``; merged into ``output`` once complete."""
+    from adsearch.generate.generator import check_output_path
+    from adsearch.generate.shards import ShardInfo, generate_shards
+
+    if output is not None:
+        check_output_path(output)  # before hours of generation
+
+    def report(s: ShardInfo) -> None:
+        typer.echo(
+            f"shard {s.index + 1}/{s.n_shards} ({Path(s.path).name}): {s.n_events} events in "
+            f"{s.seconds:.1f} s ({s.n_events / max(s.seconds, 1e-9):.1f} events/s)"
+        )
+
+    s = generate_shards(
+        shard_dir, cfg, n_events, seed, workers, detector, trigger, on_shard=report, **kwargs
+    )
+    new = (
+        f"{s.n_new} new: {s.n_events_new} events in {s.seconds:.1f} s, "
+        f"{s.events_per_second:.1f} events/s with {s.workers} worker(s)"
+        if s.n_new
+        else "nothing left to generate"
+    )
+    typer.echo(f"{s.n_done} of {s.n_shards} shards done in {shard_dir} ({new})")
+    if not s.complete:
+        typer.echo("rerun the same command to generate the rest")
+    elif output is not None:
+        _merge(shard_dir, output)
+    else:
+        typer.echo(f"merge them with: adsearch generate --merge {shard_dir} -o FILE.h5")
+
+
+def _merge(shard_dir: Path, output: Path | None) -> None:
+    from adsearch.errors import ConfigError
+    from adsearch.generate.shards import merge_shards
+
+    if output is None:
+        raise ConfigError("--merge needs -o FILE (the merged LHCO file)")
+    m = merge_shards(shard_dir, output)
+    typer.echo(
+        f"merged {m.n_events} {m.process} events of {m.n_shards} shards from {shard_dir} into "
+        f"{output} in {m.seconds:.1f} s"
     )
 
 

@@ -19,11 +19,10 @@ is wasted at the end.
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -43,7 +42,6 @@ from adsearch.generate.processes import (
     process_to_dict,
 )
 from adsearch.generate.truth import ChargeTable, make_pythia, truth_particles
-from adsearch.io.atomic import atomic_path
 from adsearch.io.events import Events
 from adsearch.io.lhco import LHCOWriter
 from adsearch.jets.trigger import TriggerConfig, passes_trigger
@@ -194,28 +192,30 @@ def _worker_run(block: int) -> _BlockResult:
 
 
 def _iter_blocks(
-    job: _Job, workers: int, estimate: _Estimate
+    job: _Job, workers: int, estimate: _Estimate, first_block: int = 0
 ) -> Generator[_BlockResult, None, None]:
-    """Results of blocks 0, 1, 2, ... in order (until the consumer stops)."""
+    """Results of blocks ``first_block``, ``first_block + 1``, ... in order (until the
+    consumer stops). A block's content depends only on ``(job, block)``, so a run may start
+    at any block (resumable sharded generation does)."""
     if workers == 1:
         runner = _BlockRunner(job)
-        block = 0
+        block = first_block
         while True:
             yield runner.run(block)
             block += 1
-    yield from _iter_blocks_pool(job, workers, estimate)
+    yield from _iter_blocks_pool(job, workers, estimate, first_block)
 
 
 def _iter_blocks_pool(
-    job: _Job, workers: int, estimate: _Estimate
+    job: _Job, workers: int, estimate: _Estimate, first_block: int = 0
 ) -> Generator[_BlockResult, None, None]:
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(
         max_workers=workers, mp_context=ctx, initializer=_worker_init, initargs=(job,)
     ) as pool:
         pending: dict[int, Future[_BlockResult]] = {}
-        next_block = 0
-        block = 0
+        next_block = first_block
+        block = first_block
         try:
             while True:
                 try:
@@ -541,28 +541,45 @@ def generate_to_file(
     than 700 particles (truth-level QCD: ~1/4 of the events) keep their 700 highest-pT ones,
     the layout's limit; ``n_truncated`` counts them. The file appears only when complete.
     """
-    import h5py
-
     cfg, job, n_events = _prepare(process, n_events, seed, workers, detector, trigger, block_size)
     check_output_path(path)
     t0 = time.perf_counter()
     tally = _Tally()
+    chunks = _run(cfg, job, n_events, workers, max_generated, progress, tally)
+
+    def attrs_of(n_truncated: int) -> dict[str, Any]:
+        return {**_attrs(cfg, job, n_events, tally.generated), "n_truncated": n_truncated}
+
+    attrs = write_generated(path, cfg.label, chunks, attrs_of)
+    summary = _summary(cfg, job, n_events, workers, tally, time.perf_counter() - t0)
+    summary.path, summary.n_truncated, summary.attrs = str(path), attrs["n_truncated"], attrs
+    return summary
+
+
+def write_generated(
+    path: str | Path,
+    label: int,
+    chunks: Iterable[ak.Array],
+    attrs_of: Callable[[int], dict[str, Any]],
+) -> dict[str, Any]:
+    """Stream chunks of events into a new LHCO file at ``path`` (atomically), as generated
+    files are written: massless ``pt, eta, phi`` objects, one ``label`` for every event, and
+    the attributes ``attrs_of(n_truncated)`` (computed after the last chunk, when the counts
+    are known) on the ``df`` group. Returns those attributes.
+
+    Shared by :func:`generate_to_file` and :mod:`adsearch.generate.shards`, so one-file runs,
+    shards and merged shards have the same layout and attributes.
+    """
     try:
-        with atomic_path(path) as tmp:
-            with LHCOWriter(tmp, with_label=True) as writer:
-                for particles in _run(cfg, job, n_events, workers, max_generated, progress, tally):
-                    out = ak.zip({k: particles[k] for k in ("pt", "eta", "phi")})  # massless
-                    writer.append(out, np.full(len(out), cfg.label, dtype=np.int8))
-            attrs = _attrs(cfg, job, n_events, tally.generated)
-            attrs["n_truncated"] = writer.n_truncated
-            with h5py.File(tmp, "r+") as f:  # counts are known only now; file not in place yet
-                for k, v in attrs.items():
-                    f["df"].attrs[k] = _h5_attr(v)
+        with LHCOWriter(path, with_label=True) as writer:  # atomic: appears when complete
+            for particles in chunks:
+                out = ak.zip({k: particles[k] for k in ("pt", "eta", "phi")})  # massless
+                writer.append(out, np.full(len(out), label, dtype=np.int8))
+            attrs = attrs_of(writer.n_truncated)
+            writer.set_attrs(attrs)  # counts are known only now; the file is not in place yet
     except OSError as e:  # permissions, full disk: one line, no traceback
         raise InputError(f"{path}: cannot write ({e.strerror or e})") from None
-    summary = _summary(cfg, job, n_events, workers, tally, time.perf_counter() - t0)
-    summary.path, summary.n_truncated, summary.attrs = str(path), writer.n_truncated, attrs
-    return summary
+    return attrs
 
 
 def check_output_path(path: str | os.PathLike[str]) -> None:
@@ -578,12 +595,3 @@ def check_output_path(path: str | os.PathLike[str]) -> None:
         parent = parent.parent
     if not os.access(parent, os.W_OK):
         raise ConfigError(f"{p}: cannot write in {parent}")
-
-
-def _h5_attr(v: Any) -> Any:
-    """As adsearch.io.lhco stores attributes: strings as UTF-8 bytes, others as JSON."""
-    if isinstance(v, str):
-        return np.bytes_(v.encode("utf-8"))
-    if isinstance(v, bool | int | float):
-        return np.asarray(v)[()]
-    return np.bytes_(json.dumps(v, sort_keys=True).encode("utf-8"))

@@ -763,6 +763,30 @@ class LHCOWriter:
         )
         _carray_attrs(d, index=False)
 
+    def set_attrs(self, attrs: Mapping[str, Any]) -> None:
+        """Set or replace attributes of the ``df`` group (encoded as ``attrs`` of the writer).
+
+        For metadata known only after the last :meth:`append`, such as event counts: they
+        are in the file before it is renamed into place, so no complete file lacks them.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> from adsearch.io.events import make_particles
+        >>> f = pathlib.Path(tempfile.mkdtemp()) / "c.h5"
+        >>> with LHCOWriter(f, with_label=False, attrs={"n_events": 0}) as w:
+        ...     w.append(make_particles([[5.0]], [[0.1]], [[1.0]]))
+        ...     w.set_attrs({"n_events": w.n_written, "note": "counted"})
+        >>> lhco_attrs(f)
+        {'n_events': 1, 'note': 'counted'}
+        """
+        if self._file is None:
+            raise RuntimeError("LHCOWriter.set_attrs outside its 'with' block")
+        encoded = {k: _user_attr(k, v) for k, v in attrs.items()}  # all checked first
+        group = self._file[_KEY]
+        for k, v in encoded.items():
+            _set_attr(group, k, v)
+
     def append(self, particles: ak.Array, labels: np.ndarray | list[int] | None = None) -> None:
         """Validate and append a batch of events (``var * {pt, eta, phi[, mass]}``).
 

@@ -1,5 +1,6 @@
 """`adsearch generate` and `adsearch mix` through the CLI entry point."""
 
+import awkward as ak
 import numpy as np
 import pytest
 
@@ -73,3 +74,66 @@ def test_output_is_a_directory(tmp_path, capsys):
     args = ["generate", "wprime-2prong", "-n", "5", "--detector", "none", "-o", str(tmp_path)]
     assert main(args) == 1
     assert "is a directory" in capsys.readouterr().err
+
+
+def test_generate_shards_resume_and_merge(tmp_path, capsys):
+    d, merged = tmp_path / "sig", tmp_path / "sig.h5"
+    args = ["generate", "wprime-2prong", "-n", "50", "--seed", "4", "--block-size", "20",
+            "--shard-dir", str(d), "--shard-size", "20"]  # fmt: skip
+    assert main([*args, "--max-shards", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "shard 1/3 (shard_00000.h5): 20 events" in out and "shard 2/3" in out
+    assert "2 of 3 shards done" in out and "rerun the same command" in out
+    assert main(["generate", "--merge", str(d), "-o", str(merged)]) == 1
+    assert "2 of 3 shards finished (shard_00002.h5 missing)" in capsys.readouterr().err
+    assert main([*args, "-o", str(merged)]) == 0  # resumes, then merges
+    out = capsys.readouterr().out
+    assert "shard 3/3 (shard_00002.h5): 10 events" in out and "shard 1/3" not in out
+    assert "3 of 3 shards done" in out and "merged 50 wprime-2prong events of 3 shards" in out
+    again = tmp_path / "again.h5"
+    assert main(["generate", "--merge", str(d), "-o", str(again)]) == 0
+    assert "merged 50" in capsys.readouterr().out
+    one = tmp_path / "one.h5"
+    assert main(["generate", "wprime-2prong", "-n", "50", "--seed", "4", "--block-size", "20",
+                 "-o", str(one)]) == 0  # fmt: skip
+    a, b = read_lhco(merged), read_lhco(one)
+    assert len(a) == 50 and np.array_equal(a.labels, b.labels)
+    np.testing.assert_array_equal(ak.to_numpy(ak.flatten(a.particles.pt)),
+                                  ak.to_numpy(ak.flatten(b.particles.pt)))  # fmt: skip
+    assert lhco_attrs(merged) == lhco_attrs(one) == lhco_attrs(again)
+    assert main([*args, "--seed", "5"]) == 1  # another seed in the same directory
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "seed 4 -> 5" in err and "\n" not in err
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (["generate", "--merge", "d"], "--merge needs -o FILE"),
+        (["generate", "qcd", "--merge", "d", "-o", "x.h5"], "--merge takes no PROCESS"),
+        (["generate", "qcd", "-n", "5", "--shard-size", "3"], "need --shard-dir"),
+        (["generate", "qcd", "-n", "5", "--max-shards", "1"], "need --shard-dir"),
+        (["generate", "qcd", "-n", "5", "--shard-dir", "d", "--shard-size", "0"],
+         "shard_size must be an integer >= 1"),
+        (["generate", "qcd", "-n", "5", "--shard-dir", "d", "--detector", "none",
+          "--truth-output", "t.h5"], "--truth-output cannot be combined with --shard-dir"),
+        (["generate", "--merge", "nowhere", "-o", "x.h5"], "nowhere: no such shard directory"),
+    ],
+)  # fmt: skip
+def test_shard_options_one_line_errors(args, match, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(args) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and match in err and "\n" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_shard_size_help_states_the_library_default():
+    import typer.main
+
+    from adsearch.cli import app
+    from adsearch.generate import DEFAULT_SHARD_SIZE
+
+    params = typer.main.get_command(app).commands["generate"].params
+    (opt,) = [p for p in params if p.name == "shard_size"]
+    assert opt.default is None and f"(default {DEFAULT_SHARD_SIZE})" in opt.help

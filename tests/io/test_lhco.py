@@ -182,6 +182,20 @@ def test_streaming_writer_equals_one_shot(tmp_path, rand_particles):
     assert list(pd.read_hdf(tmp_path / "s.h5", "df").index) == list(range(100))
 
 
+def test_attrs_set_at_the_end_are_in_the_file_when_it_appears(tmp_path, rand_particles):
+    path = tmp_path / "late.h5"
+    with LHCOWriter(path, with_label=False, attrs={"n_events": -1, "seed": 3}) as w:
+        w.append(rand_particles(5, seed=2))
+        assert not path.exists()
+        w.set_attrs({"n_events": w.n_written, "counts": {"kept": 5, "tried": [7, 8]}})
+        with pytest.raises(InputError, match="reserved"):
+            w.set_attrs({"n_events": 0, "pandas_type": "x"})  # refused as a whole
+    assert lhco_attrs(path) == {"n_events": 5, "seed": 3, "counts": {"kept": 5, "tried": [7, 8]}}
+    assert pd.read_hdf(path, "df").shape == (5, 2100)
+    with pytest.raises(RuntimeError, match="outside its 'with' block"):
+        w.set_attrs({"x": 1})
+
+
 def test_truncation_keeps_hardest(tmp_path):
     rng = np.random.default_rng(1)
     pt = [rng.uniform(1, 100, 720).tolist(), [3.0, 1.0, 2.0]]
