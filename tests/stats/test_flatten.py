@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -20,7 +22,7 @@ def _sample(n=40000, seed=0):
 
 
 def _eff_by_mjj(mjj, passed, edges=(2800, 3100, 3300, 3700, 4200, 6000)):
-    return np.array([passed[(mjj >= a) & (mjj < b)].mean() for a, b in zip(edges, edges[1:])])
+    return np.array([passed[(mjj >= a) & (mjj < b)].mean() for a, b in itertools.pairwise(edges)])
 
 
 def test_cuts_keep_the_same_fraction_at_every_mjj_including_the_unseen_sr():
