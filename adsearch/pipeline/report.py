@@ -540,7 +540,7 @@ _PROXY_ROWS = {
 }
 
 
-def _proxy_lines(px: dict[str, Any] | None, event_score: str) -> list[str]:
+def _proxy_lines(px: dict[str, Any] | None, score_label: str) -> list[str]:
     """The "Score vs proxies" table of the performance section."""
     if not px:
         return []
@@ -557,7 +557,7 @@ def _proxy_lines(px: dict[str, Any] | None, event_score: str) -> list[str]:
         "",
         "| score | AUC | AUC (better direction) | max SIC | Spearman with m_j |",
         "|---|---|---|---|---|",
-        f"| model event score ({event_score}) | {_fmt(m['auc'])} | – | {_fmt(m['max_sic'])} | "
+        f"| {score_label} | {_fmt(m['auc'])} | – | {_fmt(m['max_sic'])} | "
         f"{_fmt(m['spearman_mj'], 2)} |",
     ]
     for key, label in _PROXY_ROWS.items():
@@ -664,7 +664,12 @@ def _markdown(cfg: Any, r: dict[str, Any], plot: Callable[[str], str]) -> str:
             f"![ROC]({plot('roc')})",
             "",
         ]
-        lines += _proxy_lines(p.get("proxies"), r["event_score"])
+        label = (
+            f"model event score ({r['event_score']})"
+            if r["training"] is not None
+            else f"{r['weak']['method']} event score"
+        )
+        lines += _proxy_lines(p.get("proxies"), label)
     else:
         lines += ["## Performance", "", "No truth labels: performance not computed.", ""]
     lines += [
