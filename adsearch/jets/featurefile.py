@@ -53,6 +53,7 @@ __all__ = [
     "iter_features",
     "read_features",
     "read_features_metadata",
+    "read_features_table",
     "read_lhco_features_h5",
     "write_features",
 ]
@@ -390,3 +391,19 @@ def read_lhco_features_h5(path: str | os.PathLike[str]) -> pd.DataFrame:
         except ValueError:
             raise InputError(f"{p}: corrupt '{METADATA_KEY}' attribute") from None
     return frame
+
+
+def read_features_table(path: str | os.PathLike[str]) -> Features:
+    """Any features file as :class:`Features`: ours (Parquet, with constituents) or an LHCO
+    features ``.h5`` (ours or the LHCO 2020 ``*.features.h5``; no constituents,
+    :meth:`Features.from_lhco_frame`).
+
+    Raises
+    ------
+    InputError
+        One line naming the file (missing, unknown extension, wrong layout).
+    """
+    p = Path(path)
+    if features_file_format(p) == "parquet":
+        return read_features(p)
+    return Features.from_lhco_frame(read_lhco_features_h5(p), meta={"source": str(p)})

@@ -55,6 +55,7 @@ __all__ = [
     "UNLABELLED",
     "Features",
     "compute_features",
+    "lhco_derived",
 ]
 
 log = logging.getLogger(__name__)
@@ -182,12 +183,78 @@ class Features:
             meta=dict(parts[0].meta),
         )
 
+    @classmethod
+    def from_lhco_frame(cls, frame: Any, meta: dict[str, Any] | None = None) -> Features:
+        """Features of an LHCO features table (the 14 jet columns, ``label`` optional).
+
+        The derived columns (mjj, jet pT/η/φ, τ ratios) are computed from the jets
+        (:func:`lhco_derived`); ``event_index`` is the row number. There are no constituents
+        (every jet's list is empty): enough for event-level scores (:mod:`adsearch.weak`), not
+        for the constituent networks.
+
+        >>> import pandas as pd
+        >>> row = dict(pxj1=1000.0, pyj1=0.0, pzj1=0.0, mj1=100.0, tau1j1=0.5, tau2j1=0.2,
+        ...            tau3j1=0.1, pxj2=-1000.0, pyj2=0.0, pzj2=0.0, mj2=50.0, tau1j2=0.4,
+        ...            tau2j2=0.2, tau3j2=0.1)
+        >>> f = Features.from_lhco_frame(pd.DataFrame([row]))
+        >>> round(float(f.table["mjj"][0]), 1), f.table["label"].tolist(), f.labelled
+        (2006.2, [-1.0], False)
+        """
+        n = len(frame)
+        missing = [c for c in LHCO_COLUMNS[:-1] if c not in frame]
+        if missing:
+            raise InputError(f"LHCO features table lacks column(s) {', '.join(missing)}")
+        t = {c: np.asarray(frame[c], dtype=np.float64) for c in LHCO_COLUMNS[:-1]}
+        t["label"] = (
+            np.asarray(frame["label"], dtype=np.float64)
+            if "label" in frame
+            else np.full(n, UNLABELLED)
+        )
+        t.update(lhco_derived(t))
+        t["event_index"] = np.arange(n, dtype=np.int64)
+        none = _pack_constituents(np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(2 * n, int))
+        return cls({c: t[c] for c in COLUMNS}, none, n, 0, 0, dict(meta or {}))
+
+    def take(self, rows: np.ndarray) -> Features:
+        """The events ``rows`` (indices, in that order) as a new Features; its counters
+        describe the subset (``n_input`` = rows kept)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        table = {c: v[rows] for c, v in self.table.items()}
+        cons = self.constituents[rows]
+        n_single = int(np.sum(ak.num(ak.flatten(cons, axis=1), axis=1) == 1)) if len(rows) else 0
+        return Features(table, cons, len(rows), 0, n_single, dict(self.meta))
+
     def lhco_frame(self) -> pd.DataFrame:
         """The 15 LHCO columns as a pandas DataFrame (``label`` dropped if unlabelled)."""
         import pandas as pd
 
         cols = LHCO_COLUMNS if self.labelled else LHCO_COLUMNS[:-1]
         return pd.DataFrame({c: self.table[c] for c in cols})
+
+
+def lhco_derived(t: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """mjj, jet pT/η/φ and τ21/τ32 of both jets from the LHCO jet columns (GeV).
+
+    >>> z = np.zeros(1)
+    >>> t = dict(pxj1=z + 1000, pyj1=z, pzj1=z, mj1=z, pxj2=z - 1000, pyj2=z, pzj2=z, mj2=z,
+    ...          tau1j1=z + 1, tau2j1=z, tau3j1=z, tau1j2=z + 1, tau2j2=z, tau3j2=z)
+    >>> float(lhco_derived(t)["mjj"][0]), float(lhco_derived(t)["ptj1"][0])
+    (2000.0, 1000.0)
+    """
+    e = [
+        np.sqrt(t[f"pxj{k}"] ** 2 + t[f"pyj{k}"] ** 2 + t[f"pzj{k}"] ** 2 + t[f"mj{k}"] ** 2)
+        for k in (1, 2)
+    ]
+    p2 = sum((t[f"p{a}j1"] + t[f"p{a}j2"]) ** 2 for a in "xyz")
+    out = {"mjj": np.sqrt(np.clip((e[0] + e[1]) ** 2 - p2, 0.0, None))}
+    for k in (1, 2):
+        pt = np.hypot(t[f"pxj{k}"], t[f"pyj{k}"])
+        out[f"ptj{k}"] = pt
+        out[f"etaj{k}"] = np.arcsinh(t[f"pzj{k}"] / np.maximum(pt, 1e-12))
+        out[f"phij{k}"] = np.arctan2(t[f"pyj{k}"], t[f"pxj{k}"])
+        out[f"tau21j{k}"] = tau_ratio(t[f"tau2j{k}"], t[f"tau1j{k}"])
+        out[f"tau32j{k}"] = tau_ratio(t[f"tau3j{k}"], t[f"tau2j{k}"])
+    return out
 
 
 def compute_features(

@@ -75,7 +75,10 @@ class InputConfig:
 
     ``kind``: ``generate`` (the :class:`GenerateConfig` in ``generate``), ``lhco`` (an LHCO
     HDF5 file: R&D, 3-prong or Black Box) or ``root`` (a ROOT TTree ``events`` with
-    ``part_pt/eta/phi``, see ``adsearch.io``). For files: ``max_events`` reads the first rows
+    ``part_pt/eta/phi``, see ``adsearch.io``) or ``features`` (a features table: the LHCO
+    features ``.h5``, e.g. ``events_anomalydetection_v2.features.h5``, or a Parquet file of
+    ``adsearch features``; event-level, so for the weakly supervised ``score.method`` only,
+    no ``inject``). For files: ``max_events`` reads the first rows
     only; ``keep_signal`` keeps only the first N label-1 events (0: background only), e.g. to
     reduce the R&D file's 100k signal events to the standard ~1000; ``inject`` mixes a signal
     file in (needs ``keep_signal: 0`` if the file is labelled); ``key`` is a Black Box answer key
@@ -86,7 +89,7 @@ class InputConfig:
     ``download`` says where to get the file (shown when it is missing).
     """
 
-    kind: Literal["generate", "lhco", "root"] = "generate"
+    kind: Literal["generate", "lhco", "root", "features"] = "generate"
     path: str | None = None
     max_events: int | None = None
     keep_signal: int | None = None
@@ -101,6 +104,8 @@ class InputConfig:
     def validate(self) -> None:
         if self.kind != "generate" and not self.path:
             raise ConfigError(f"input:path: kind {self.kind!r} needs an event file path")
+        if self.kind == "features" and self.inject is not None:
+            raise ConfigError("input:inject: applies to event files, not to kind 'features'")
         if self.max_events is not None and self.max_events < 1:
             raise ConfigError(f"input:max_events: must be >= 1, got {self.max_events}")
         if self.keep_signal is not None and self.keep_signal < 0:
@@ -318,6 +323,12 @@ def _cross_checks(cfg: PipelineConfig, source: str) -> None:
     ref = cfg.score.reference.path
     if cfg.score.method == "reference" and ref is not None and not Path(ref).is_file():
         raise ConfigError(f"{source}:score:reference:path: {ref}: no such file")
+    if cfg.input.kind == "features" and cfg.score.trains_model:
+        raise ConfigError(
+            f"{source}:input:kind: a features table has no jet constituents for the network of "
+            "score.method 'model'; use a weakly supervised score.method (cwola, cathode, "
+            "reference)"
+        )
     mode, objective = cfg.train.data.mode, cfg.train.model.objective
     needs_labels = mode == "background-only" or objective == "supervised"
     if cfg.score.trains_model and cfg.labelled is False and needs_labels:

@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import awkward as ak
 import numpy as np
 
 from adsearch import __version__
@@ -32,13 +33,13 @@ from adsearch.errors import InputError
 from adsearch.graphs import mass_sculpting_report
 from adsearch.io.atomic import atomic_path
 from adsearch.io.jsonfile import write_json
-from adsearch.jets import read_features_metadata
+from adsearch.jets import read_features, read_features_metadata
 from adsearch.pipeline.products import Products
 from adsearch.plot import plot_learning_curve, plot_mjj_selections, plot_roc_sic, plot_scores
 from adsearch.score.baselines import GMMBaseline, proxy_report, proxy_scores
 from adsearch.stats import metrics
 from adsearch.stats.flatten import MjjQuantileMap
-from adsearch.train.data import load_jets
+from adsearch.train.data import JetSample
 
 __all__ = ["max_sic", "roc_auc", "roc_curve", "write_report"]
 
@@ -123,16 +124,20 @@ def _proxies(
     events when the features have labels, else on all training-split events.
     """
     n = table_all["mjj"].size
-    sample, _ = load_jets(out / Products.FEATURES, max_events=n)
-    if sample.n_events != n:
+    feats = read_features(out / Products.FEATURES)
+    if len(feats) != n:
         raise InputError(
-            f"{out / Products.FEATURES}: {sample.n_events} events, {Products.SCORES} has {n}"
+            f"{out / Products.FEATURES}: {len(feats)} events, {Products.SCORES} has {n}"
         )
+    # a features table (input.kind: features) has no constituents: no girth
+    n_cons = ak.num(ak.flatten(feats.constituents, axis=1), axis=1)
+    has_constituents = n > 0 and int(ak.sum(n_cons)) > 0
+    sample = JetSample.from_features(feats, max_events=n) if has_constituents else None
     prox = proxy_scores(table_all, sample)
     labelled = bool(manifest.get("labelled")) and bool(np.all(table_all["label"] >= 0))
     split = table_all["split"]
     test_table = {c: v[test] for c, v in table_all.items()}
-    scores = {"mass": prox["mass"][test], "girth": prox["girth"][test]}
+    scores = {k: prox[k][test] for k in ("mass", "girth") if k in prox}
     what = "background" if labelled else "events"
     if (split == 0).any():
         halves = [(split == 0, test)]

@@ -30,6 +30,11 @@ from adsearch.errors import ConfigError, InputError
 from adsearch.io import detect_format, has_labels, num_events
 from adsearch.io.atomic import atomic_path
 from adsearch.io.jsonfile import read_json, write_json
+from adsearch.jets.featurefile import (
+    features_file_format,
+    read_features_metadata,
+    read_lhco_features_h5,
+)
 from adsearch.pipeline.cache import read_record, run_step, step_seconds
 from adsearch.pipeline.config import PipelineConfig, config_to_dict, load_config
 from adsearch.pipeline.defaults import quickstart_config
@@ -123,6 +128,12 @@ def check_input(cfg: PipelineConfig) -> None:
         return
     inp = cfg.input
     src = Path(inp.path or "")
+    if inp.kind == "features":  # a features table: its layout (an LHCO .h5 is read whole)
+        if features_file_format(src) == "parquet":
+            read_features_metadata(src)
+        else:
+            read_lhco_features_h5(src)
+        return
     read_kw: dict[str, Any] = (
         {"tree": inp.tree, "branches": inp.branches} if inp.kind == "root" else {}
     )

@@ -14,7 +14,8 @@ background     ``events/background.h5`` (generated QCD, ``input.kind: generate``
 signal         ``events/signal.h5`` (generated signal, if ``n_signal > 0``)
 events         ``events.json`` (which event file, how many events, labels, answer key);
                ``events/events.h5`` when events are mixed, filtered or injected
-features       ``features.parquet`` (two leading anti-kT jets, constituents)
+features       ``features.parquet`` (two leading anti-kT jets, constituents; for
+               ``input.kind: features`` the table's kept rows, without constituents)
 reference      ``events/reference.h5``, ``reference_features.parquet``: generated QCD, the
                background template of ``score.method: reference`` (when no
                ``score.reference.path`` is given)
@@ -66,6 +67,7 @@ from adsearch.generate.processes import process_to_dict
 from adsearch.io import detect_format, has_labels, lhco_attrs, num_events
 from adsearch.io.atomic import atomic_path
 from adsearch.io.jsonfile import read_json, write_json
+from adsearch.jets.featurefile import read_features_table, write_features
 from adsearch.jets.stream import features_from_file
 from adsearch.pipeline.cache import file_hash, input_key, step_seconds
 from adsearch.pipeline.config import PipelineConfig, config_to_dict
@@ -153,6 +155,10 @@ def _has_signal(cfg: PipelineConfig) -> bool:
 
 
 def _rewrites_input(cfg: PipelineConfig) -> bool:
+    """True when the events step writes an events file of its own (a features table is
+    filtered by the features step instead)."""
+    if cfg.input.kind == "features":
+        return False
     return cfg.input.keep_signal is not None or cfg.input.inject is not None
 
 
@@ -362,8 +368,51 @@ def _events_generated(run: Run) -> None:
     )
 
 
+def _table_rows(labels: np.ndarray, max_events: int | None, keep_signal: int | None) -> np.ndarray:
+    """Rows of a features table kept by ``max_events`` (first rows) and ``keep_signal`` (the
+    first N label-1 events), in file order."""
+    rows = np.arange(min(labels.size, max_events or labels.size))
+    if keep_signal is not None:
+        sig = np.flatnonzero(labels[rows] == 1)
+        rows = np.setdiff1d(rows, sig[keep_signal:], assume_unique=True)
+    return rows
+
+
+def _events_table(run: Run) -> None:
+    """``input.kind: features``: the manifest of a features table (no event file)."""
+    inp = run.cfg.input
+    src = Path(inp.path or "")
+    f = read_features_table(src)
+    labels = f.table["label"]
+    if inp.keep_signal is not None and not f.labelled:
+        raise ConfigError(f"input:keep_signal: {src} has no labels")
+    key = Path(inp.key) if inp.key else None
+    if key is not None and f.labelled:
+        raise ConfigError(f"input:key: {src} has labels already; remove input.key")
+    rows = _table_rows(labels, inp.max_events, inp.keep_signal)
+    write_json(
+        run.path(Products.MANIFEST),
+        {
+            "source": str(src.resolve()),
+            "path": str(src.resolve()),
+            "kind": "features",
+            "n_events": int(rows.size),
+            "labelled": f.labelled,
+            "n_signal_injected": None,
+            "n_signal": int((labels[rows] == 1).sum()) if f.labelled else None,
+            "key": str(key.resolve()) if key else None,
+            "stop": inp.max_events,
+            "keep_signal": inp.keep_signal,
+            "file": _file_state(src),
+        },
+    )
+
+
 def _events_file(run: Run) -> None:
     inp = run.cfg.input
+    if inp.kind == "features":
+        _events_table(run)
+        return
     src = Path(inp.path or "")
     if inp.kind == "lhco" and detect_format(src) != "hdf5":
         raise InputError(f"{src}: input.kind is 'lhco' but the file is not HDF5")
@@ -438,6 +487,11 @@ def _features_inputs(run: Run) -> list[Path]:
 
 def _features(run: Run) -> None:
     m = read_json(run.path(Products.MANIFEST))
+    if m.get("kind") == "features":  # a features table: its rows, as a features file
+        f = read_features_table(m["path"])
+        rows = _table_rows(f.table["label"], m.get("stop"), m.get("keep_signal"))
+        write_features(run.path(Products.FEATURES), f.take(rows))
+        return
     features_from_file(
         m["path"],
         run.path(Products.FEATURES),

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from adsearch.errors import InputError
-from adsearch.jets.features import COLUMNS, LHCO_COLUMNS
+from adsearch.jets.features import COLUMNS, LHCO_COLUMNS, lhco_derived
 from adsearch.jets.nsubjettiness import tau_ratio
 
 if TYPE_CHECKING:
@@ -180,18 +180,7 @@ def check_same_columns(
 def _complete(frame: pd.DataFrame) -> pd.DataFrame:
     """Add mjj, jet pT/η/φ and the τ ratios when absent (LHCO features HDF5)."""
     t = {c: frame[c].to_numpy(np.float64) for c in frame.columns}
-    e = [np.sqrt(t[f"pxj{k}"] ** 2 + t[f"pyj{k}"] ** 2 + t[f"pzj{k}"] ** 2 + t[f"mj{k}"] ** 2)
-         for k in (1, 2)]  # fmt: skip
-    p2 = sum((t[f"p{a}j1"] + t[f"p{a}j2"]) ** 2 for a in "xyz")
-    new: dict[str, np.ndarray] = {"mjj": np.sqrt(np.clip((e[0] + e[1]) ** 2 - p2, 0.0, None))}
-    for k in (1, 2):
-        pt = np.hypot(t[f"pxj{k}"], t[f"pyj{k}"])
-        new[f"ptj{k}"] = pt
-        new[f"etaj{k}"] = np.arcsinh(t[f"pzj{k}"] / np.maximum(pt, 1e-12))
-        new[f"phij{k}"] = np.arctan2(t[f"pyj{k}"], t[f"pxj{k}"])
-        new[f"tau21j{k}"] = tau_ratio(t[f"tau2j{k}"], t[f"tau1j{k}"])
-        new[f"tau32j{k}"] = tau_ratio(t[f"tau3j{k}"], t[f"tau2j{k}"])
-    for c, v in new.items():
+    for c, v in lhco_derived(t).items():
         if c not in frame.columns:
             frame[c] = v
     return frame

@@ -76,7 +76,8 @@ def test_cwola_through_the_whole_chain(tiny_run, tmp_path):
 
 def test_reference_generated_by_the_pipeline(tiny_run, tmp_path):
     _, out, _, _ = tiny_run
-    score = {**WEAK, "method": "reference", "reference": {"n_events": 40, "seed": 7}}
+    ref = {"n_events": 40, "seed": 7, "mhat_window": [3000, 5000]}
+    score = {**WEAK, "method": "reference", "reference": ref}
     cfg = _config(tmp_path, out / "events/events.h5", score, name="ref")
     conf = load_config(cfg)
     assert plan_steps(conf)[:3] == ["events", "features", "reference"]
@@ -109,3 +110,33 @@ def test_reference_from_a_table_and_a_missing_one(tiny_run, tmp_path):
         load_config(bad)
     with pytest.raises(ConfigError, match="score:method: bad value 'deepsvdd'"):
         load_config(_config(tmp_path, out / "events/events.h5", {"method": "deepsvdd"}, "m"))
+
+
+def test_features_table_input_lhco_h5(tiny_run, tmp_path):
+    """``input.kind: features``: an LHCO features .h5 (no constituents) through the chain,
+    keep_signal applied; a network score is refused before anything runs."""
+    _, out, _, _ = tiny_run
+    from adsearch.jets import read_features
+    from adsearch.jets.featurefile import export_lhco_features_h5
+
+    h5 = tmp_path / "events.features.h5"
+    export_lhco_features_h5(h5, read_features(out / "features.parquet"))
+    cfg = json.loads(_config(tmp_path, h5, WEAK).read_text())
+    cfg["input"] = {"kind": "features", "path": str(h5), "keep_signal": 20}
+    path = tmp_path / "feat.yaml"
+    path.write_text(json.dumps(cfg))
+    res = run_pipeline(path, tmp_path / "o", log=None, progress=False)
+    assert set(res.statuses.values()) == {"ran"} and "train" not in res.statuses
+    m = json.loads((tmp_path / "o/events.json").read_text())
+    assert m["kind"] == "features" and m["n_events"] == 320 and m["n_signal"] == 20
+    assert not (tmp_path / "o/events").exists()
+    t = pq.read_table(tmp_path / "o/scores.parquet").to_pandas()
+    assert len(t) == 320 and int(t["label"].sum()) == 20
+    src = read_features(out / "features.parquet").table["mjj"]
+    assert np.allclose(np.sort(t["mjj"]), np.sort(src[np.isin(src, t["mjj"])]))  # same jets
+    px = res.results["performance"]["proxies"]["proxies"]
+    assert "mass" in px and "girth" not in px  # no constituents, no girth
+    cfg["score"] = {"method": "model"}
+    path.write_text(json.dumps(cfg))
+    with pytest.raises(ConfigError, match="input:kind: a features table has no jet constituents"):
+        load_config(path)
