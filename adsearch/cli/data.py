@@ -15,11 +15,17 @@ __all__ = ["features", "info"]
 
 @uses_options
 def info(
-    path: Annotated[Path, typer.Argument(help="LHCO HDF5, ROOT, or features file")],
+    path: Annotated[
+        Path,
+        typer.Argument(help="LHCO HDF5, ROOT, or features file (Parquet or LHCO features HDF5)"),
+    ],
     root: RootOptions,
 ) -> None:
-    """Print what a file is: format, events, signal fraction, multiplicity statistics."""
-    from adsearch.io.info import describe
+    """Print what a file is: format, events, signal fraction, multiplicity statistics.
+
+    LHCO features HDF5 files: events, columns, label counts and the mjj range.
+    """
+    from adsearch.jets.info import describe
 
     typer.echo(describe(path, root.tree, root.root_branches()))
 

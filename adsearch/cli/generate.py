@@ -100,7 +100,13 @@ def generate(
     Then --merge DIR -o FILE writes them as one file (the events of a one-file run).
     """
     from adsearch.errors import ConfigError
-    from adsearch.generate import TriggerConfig, generate_to_file, get_process, load_process
+    from adsearch.generate import (
+        TriggerConfig,
+        generate_to_file,
+        generate_truth_to_files,
+        get_process,
+        load_process,
+    )
     from adsearch.generate.processes import PROCESSES
 
     if merge is not None:
@@ -144,8 +150,12 @@ def generate(
     if truth_output is not None:
         if detector != "none":
             raise ConfigError("--truth-output needs --detector none (truth-level generation)")
-        _generate_with_truth(
-            output, truth_output, cfg, n_events, seed, workers, trigger, block_size
+        t = generate_truth_to_files(
+            output, truth_output, cfg, n_events, seed, workers, trigger, block_size=block_size
+        )
+        typer.echo(
+            f"wrote {t.n_events} truth-level {t.process} events to {output} ({t.n_truncated} "
+            f"cut to 700 particles) and to the truth file {truth_output}"
         )
         return
     s = generate_to_file(
@@ -219,45 +229,6 @@ def _merge(shard_dir: Path, output: Path | None) -> None:
     typer.echo(
         f"merged {m.n_events} {m.process} events of {m.n_shards} shards from {shard_dir} into "
         f"{output} in {m.seconds:.1f} s"
-    )
-
-
-def _generate_with_truth(
-    output: Path,
-    truth_output: Path,
-    cfg: Any,
-    n_events: int,
-    seed: int,
-    workers: int,
-    trigger: Any,
-    block_size: int,
-) -> None:
-    """Truth-level generation in memory, written both as LHCO HDF5 and as a truth file."""
-    import json
-
-    from adsearch.detector import write_truth
-    from adsearch.generate import generate_with_summary
-    from adsearch.generate.generator import check_output_path
-    from adsearch.generate.processes import process_to_dict
-    from adsearch.io import write_lhco
-
-    check_output_path(output)
-    check_output_path(truth_output)
-    ev, s = generate_with_summary(
-        cfg,
-        n_events,
-        seed,
-        workers=workers,
-        detector="none",
-        trigger=trigger,
-        block_size=block_size,
-    )
-    attrs = {"process": json.dumps(process_to_dict(cfg)), "seed": seed, "detector": "none"}
-    write_truth(truth_output, ev.particles, ev.labels, attrs=attrs)
-    n_trunc = write_lhco(output, ev.particles, ev.labels, attrs=attrs)
-    typer.echo(
-        f"wrote {len(ev)} truth-level {s.process} events to {output} ({n_trunc} cut to 700 "
-        f"particles) and to the truth file {truth_output}"
     )
 
 

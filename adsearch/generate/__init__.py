@@ -12,6 +12,7 @@ from adsearch.generate.generator import (
     GenerationSummary,
     generate,
     generate_to_file,
+    generate_truth_to_files,
     generate_with_summary,
     resolve_detector,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "generate",
     "generate_shards",
     "generate_to_file",
+    "generate_truth_to_files",
     "generate_with_summary",
     "get_process",
     "load_process",

@@ -19,6 +19,7 @@ is wasted at the end.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import time
@@ -33,7 +34,13 @@ import awkward as ak
 import numpy as np
 
 import adsearch
-from adsearch.detector import DetectorCard, apply_detector, card_to_json, load_card
+from adsearch.detector import (
+    DetectorCard,
+    apply_detector,
+    card_to_json,
+    load_card,
+    write_truth,
+)
 from adsearch.errors import AdsearchError, ConfigError, InputError
 from adsearch.generate.processes import (
     PYTHIA_MAX_SEED,
@@ -43,7 +50,7 @@ from adsearch.generate.processes import (
 )
 from adsearch.generate.truth import ChargeTable, make_pythia, truth_particles
 from adsearch.io.events import Events
-from adsearch.io.lhco import LHCOWriter
+from adsearch.io.lhco import LHCOWriter, write_lhco
 from adsearch.jets.trigger import TriggerConfig, passes_trigger
 from adsearch.progress import progress_bar
 
@@ -52,6 +59,7 @@ __all__ = [
     "GenerationSummary",
     "generate",
     "generate_to_file",
+    "generate_truth_to_files",
     "generate_with_summary",
     "resolve_detector",
 ]
@@ -274,6 +282,8 @@ class GenerationSummary:
     seconds: float
     path: str = ""
     n_truncated: int = 0
+    #: The truth file written by :func:`generate_truth_to_files` ("" otherwise).
+    truth_path: str = ""
     attrs: dict[str, Any] = field(default_factory=dict, repr=False)
     #: Pythia events in the blocks used (>= n_generated: the last block may be cut short).
     n_pythia_events: int = 0
@@ -553,6 +563,72 @@ def generate_to_file(
     attrs = write_generated(path, cfg.label, chunks, attrs_of)
     summary = _summary(cfg, job, n_events, workers, tally, time.perf_counter() - t0)
     summary.path, summary.n_truncated, summary.attrs = str(path), attrs["n_truncated"], attrs
+    return summary
+
+
+def generate_truth_to_files(
+    path: str | os.PathLike[str],
+    truth_path: str | os.PathLike[str],
+    process: str | ProcessConfig,
+    n_events: int,
+    seed: int,
+    workers: int = 1,
+    trigger: TriggerConfig | None = None,
+    *,
+    block_size: int = DEFAULT_BLOCK_SIZE,
+    max_generated: int | None = None,
+    progress: bool | None = None,
+) -> GenerationSummary:
+    """Generate truth-level events and write them both as LHCO HDF5 and as a truth file.
+
+    The truth file (:func:`adsearch.detector.write_truth`) keeps every visible final-state
+    particle with its ``pid`` and ``charge``, so the detector response can be applied later
+    (:func:`adsearch.detector.simulate_file`, ``adsearch simulate``); the LHCO file at
+    ``path`` holds the same events in the LHCO layout (massless objects, at most 700 per
+    event, highest pT kept). Both output paths are checked before any event is generated;
+    the events are held in memory (use :func:`generate_to_file` for large detector-level
+    samples). Both files carry the attributes ``process`` (JSON), ``seed`` and
+    ``detector = "none"``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Output LHCO-format HDF5 file (with a label column).
+    truth_path : str or os.PathLike
+        Output truth file.
+    process, n_events, seed, workers, trigger, block_size, max_generated, progress
+        As for :func:`generate` (the detector is ``"none"``).
+
+    Returns
+    -------
+    GenerationSummary
+        Counts and timing; ``path``, ``truth_path``, ``n_truncated`` (events cut to 700
+        particles in the LHCO file) and ``attrs`` (the attributes written) are set.
+
+    Raises
+    ------
+    adsearch.errors.ConfigError
+        An output path is a directory or not writable, or an argument is invalid.
+    """
+    cfg = _as_process(process)
+    check_output_path(path)
+    check_output_path(truth_path)
+    ev, summary = generate_with_summary(
+        cfg,
+        n_events,
+        seed,
+        workers=workers,
+        detector="none",
+        trigger=trigger,
+        block_size=block_size,
+        max_generated=max_generated,
+        progress=progress,
+    )
+    attrs = {"process": json.dumps(process_to_dict(cfg)), "seed": seed, "detector": "none"}
+    write_truth(truth_path, ev.particles, ev.labels, attrs=attrs)
+    massless = ak.zip({k: ev.particles[k] for k in ("pt", "eta", "phi")})  # as LHCO stores
+    summary.n_truncated = write_lhco(path, massless, ev.labels, attrs=attrs)
+    summary.path, summary.truth_path, summary.attrs = str(path), str(truth_path), attrs
     return summary
 
 

@@ -22,7 +22,7 @@ from adsearch.io.lhco import _NPART_COLS, iter_lhco, lhco_attrs, lhco_shape, ope
 from adsearch.io.root import RootBranches, _branch_plan, _open_tree, iter_root
 from adsearch.progress import track
 
-__all__ = ["describe"]
+__all__ = ["describe", "format_row"]
 
 #: Events used for the multiplicity statistics.
 MULTIPLICITY_EVENTS = 10_000
@@ -30,7 +30,8 @@ _LABEL_CHUNK = 50_000
 _ATTR_WIDTH = 200
 
 
-def _row(key: str, value: str) -> str:
+def format_row(key: str, value: str) -> str:
+    """One ``key: value`` line of a description, values aligned in one column."""
     return f"{key + ':':<16}{value}"
 
 
@@ -65,8 +66,8 @@ def _describe_lhco(p: Path) -> list[str]:
     labelled = ncols == _NPART_COLS + 1
     kind = "R&D-like, last column = truth label" if labelled else "Black-Box-like, no label column"
     rows = [
-        _row("format", f"LHCO HDF5 (pandas fixed layout, key 'df'), {ncols} columns: {kind}"),
-        _row("events", f"{n:,}"),
+        format_row("format", f"LHCO HDF5 (pandas fixed layout, key 'df'), {ncols} columns: {kind}"),
+        format_row("events", f"{n:,}"),
     ]
     if labelled:
         with open_values(p, chunk_cache_bytes=16 * 2**20) as dset:
@@ -83,12 +84,12 @@ def _describe_lhco(p: Path) -> list[str]:
                     ) from None
                 parts.append(validate_labels(col, str(p), event_offset=b0))
         labels = np.concatenate(parts) if parts else np.zeros(0, np.int8)
-        rows.append(_row("signal", _signal(labels)))
+        rows.append(format_row("signal", _signal(labels)))
     first = next(iter_lhco(p, 0, min(n, MULTIPLICITY_EVENTS), MULTIPLICITY_EVENTS), None)
     counts = np.zeros(0) if first is None else ak.to_numpy(ak.num(first.particles, axis=1))
-    rows.append(_row("objects/event", _multiplicity(counts)))
+    rows.append(format_row("objects/event", _multiplicity(counts)))
     for k, v in lhco_attrs(p).items():
-        rows.append(_row(f"attr {k}", _attr_text(v)))
+        rows.append(format_row(f"attr {k}", _attr_text(v)))
     return rows
 
 
@@ -103,21 +104,21 @@ def _describe_root(p: Path, tree: str, branches: RootBranches) -> list[str]:
         _, label = _branch_plan(t, p, tree, branches)
         n = int(t.num_entries)
     rows = [
-        _row("format", f"ROOT, TTree '{tree}' (TTrees: {', '.join(others)})"),
-        _row(
+        format_row("format", f"ROOT, TTree '{tree}' (TTrees: {', '.join(others)})"),
+        format_row(
             "branches",
             ", ".join(branches.particle_branches().values())
             + (f"; label {label}" if label else "; no label branch"),
         ),
-        _row("events", f"{n:,}"),
+        format_row("events", f"{n:,}"),
     ]
     if label is not None:
-        rows.append(_row("signal", _signal(_root_labels(p, tree, label, n))))
+        rows.append(format_row("signal", _signal(_root_labels(p, tree, label, n))))
     first = next(
         iter_root(p, tree, branches, stop=min(n, MULTIPLICITY_EVENTS), chunk_size=10**9), None
     )
     counts = np.zeros(0) if first is None else ak.to_numpy(ak.num(first.particles, axis=1))
-    rows.append(_row("objects/event", _multiplicity(counts)))
+    rows.append(format_row("objects/event", _multiplicity(counts)))
     return rows
 
 
@@ -146,9 +147,9 @@ def _describe_parquet(p: Path) -> list[str]:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise InputError(f"{p}: not a readable parquet file: {msg}") from None
     return [
-        _row("format", "parquet (features table)"),
-        _row("rows", f"{n:,}"),
-        _row("columns", f"{len(schema.names)}: {', '.join(schema.names)}"),
+        format_row("format", "parquet (features table)"),
+        format_row("rows", f"{n:,}"),
+        format_row("columns", f"{len(schema.names)}: {', '.join(schema.names)}"),
     ]
 
 
@@ -183,7 +184,7 @@ def describe(
 
     p = Path(path)
     fmt = detect_format(p)
-    rows = [_row("file", str(p))]
+    rows = [format_row("file", str(p))]
     if fmt == "hdf5":
         rows += _describe_lhco(p)
     elif fmt == "root":

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -150,6 +150,16 @@ def gmm_features(table: Mapping[str, Any]) -> np.ndarray:
     )
 
 
+class _GMMParameters(NamedTuple):
+    """The fitted state of a :class:`GMMBaseline` (standardisation and mixture)."""
+
+    mean: np.ndarray
+    std: np.ndarray
+    weights: np.ndarray
+    means: np.ndarray
+    covariances: np.ndarray
+
+
 @dataclass
 class GMMBaseline:
     """Gaussian-mixture density baseline on the four standard dijet features.
@@ -186,7 +196,17 @@ class GMMBaseline:
 
     @property
     def fitted(self) -> bool:
+        """True once :meth:`fit` or :meth:`from_dict` has set the mixture's parameters."""
         return self.weights is not None
+
+    def _parameters(self) -> _GMMParameters:
+        """The fitted parameters, or InputError when the baseline is not fitted."""
+        mean, std, weights, means, cov = (
+            self.mean, self.std, self.weights, self.means, self.covariances
+        )  # fmt: skip
+        if mean is None or std is None or weights is None or means is None or cov is None:
+            raise InputError("GMM baseline: not fitted")
+        return _GMMParameters(mean, std, weights, means, cov)
 
     def fit(self, table: Mapping[str, Any], mask: np.ndarray | None = None) -> GMMBaseline:
         """Fit on the events of ``table`` selected by the boolean ``mask`` (all if None)."""
@@ -224,20 +244,19 @@ class GMMBaseline:
 
     def log_density(self, table: Mapping[str, Any]) -> np.ndarray:
         """Log density of the standardised features of every event of ``table``."""
-        if not self.fitted:
-            raise InputError("GMM baseline: not fitted")
+        p = self._parameters()
         from scipy.linalg import solve_triangular
         from scipy.special import logsumexp
 
-        z = (gmm_features(table) - self.mean) / self.std
+        z = (gmm_features(table) - p.mean) / p.std
         d = z.shape[1]
-        per = np.empty((z.shape[0], self.weights.size))
-        for k in range(self.weights.size):  # a loop over the few components, not the events
-            chol = np.linalg.cholesky(self.covariances[k])
-            sol = solve_triangular(chol, (z - self.means[k]).T, lower=True)
+        per = np.empty((z.shape[0], p.weights.size))
+        for k in range(p.weights.size):  # a loop over the few components, not the events
+            chol = np.linalg.cholesky(p.covariances[k])
+            sol = solve_triangular(chol, (z - p.means[k]).T, lower=True)
             half_logdet = np.log(np.diag(chol)).sum()
             per[:, k] = -0.5 * (d * np.log(2 * np.pi) + (sol * sol).sum(axis=0)) - half_logdet
-        return logsumexp(per + np.log(self.weights), axis=1)
+        return logsumexp(per + np.log(p.weights), axis=1)
 
     def score(self, table: Mapping[str, Any]) -> np.ndarray:
         """Anomaly score ``-log density`` of every event (larger = more anomalous)."""
@@ -245,19 +264,18 @@ class GMMBaseline:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready parameters (lists of floats)."""
-        if not self.fitted:
-            raise InputError("GMM baseline: not fitted")
+        p = self._parameters()
         return {
             "features": list(GMM_FEATURES),
             "n_components": self.n_components,
             "seed": self.seed,
             "max_iter": self.max_iter,
             "n_fit": self.n_fit,
-            "mean": self.mean.tolist(),
-            "std": self.std.tolist(),
-            "weights": self.weights.tolist(),
-            "means": self.means.tolist(),
-            "covariances": self.covariances.tolist(),
+            "mean": p.mean.tolist(),
+            "std": p.std.tolist(),
+            "weights": p.weights.tolist(),
+            "means": p.means.tolist(),
+            "covariances": p.covariances.tolist(),
         }
 
     @classmethod

@@ -124,8 +124,8 @@ class ScoreConfig:
 
     def weak_config(self, signal_region: tuple[float, float]) -> WeakConfig:
         """The :class:`~adsearch.weak.WeakConfig` of this method in ``signal_region``."""
-        if self.trains_model:
+        method = self.method
+        if method == "model":
             raise ConfigError("score:method: 'model' is not a weakly supervised method")
-        return dataclasses.replace(
-            self.weak, method=self.method, signal_region=tuple(signal_region)
-        )
+        lo, hi = signal_region  # a YAML list as well as a tuple
+        return dataclasses.replace(self.weak, method=method, signal_region=(lo, hi))

@@ -24,7 +24,7 @@ import io
 import logging
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -32,6 +32,7 @@ from torch import Tensor, nn
 
 from adsearch.errors import AdsearchError, InputError
 from adsearch.io.atomic import atomic_path
+from adsearch.models.backbones import GraphBackbone
 from adsearch.models.registry import AnomalyModel
 
 __all__ = ["ExportError", "check_onnx", "export_onnx", "onnx_inputs"]
@@ -51,7 +52,11 @@ class _DenseScore(nn.Module):
 
 
 class _PygScore(nn.Module):
-    """``(x, edge_index, edge_attr, batch, ptr)`` -> score, via ``backbone.forward_tensors``."""
+    """``(x, edge_index, edge_attr, batch, ptr)`` -> score, via ``backbone.forward_tensors``.
+
+    The model's backbone is a :class:`~adsearch.models.backbones.GraphBackbone` (checked by
+    :func:`_wrapper`).
+    """
 
     def __init__(self, model: AnomalyModel) -> None:
         super().__init__()
@@ -60,7 +65,8 @@ class _PygScore(nn.Module):
     def forward(
         self, x: Tensor, edge_index: Tensor, edge_attr: Tensor, batch: Tensor, ptr: Tensor
     ) -> Tensor:
-        z = self.model.backbone.forward_tensors(x, edge_index, edge_attr, batch, ptr)
+        backbone = cast(GraphBackbone, self.model.backbone)  # checked by _wrapper
+        z = backbone.forward_tensors(x, edge_index, edge_attr, batch, ptr)
         return self.model.objective.score(z, None)
 
 
@@ -74,6 +80,10 @@ def _wrapper(model: AnomalyModel) -> nn.Module:
     if model.input_kind == "dense":
         return _DenseScore(model)
     if model.input_kind == "pyg":
+        if not isinstance(model.backbone, GraphBackbone):
+            raise ExportError(
+                f"input kind 'pyg' needs a graph backbone, got {type(model.backbone).__name__}"
+            )
         return _PygScore(model)
     raise ExportError(f"cannot export input kind {model.input_kind!r}")
 
@@ -156,6 +166,8 @@ def export_onnx(
                 opset_version=opset,
                 verbose=False,
             )
+            if prog is None:  # only the legacy exporter (dynamo=False) returns None
+                raise ExportError(f"{path}: the ONNX exporter returned no program")
             prog.save(str(tmp))
     except ExportError:
         raise

@@ -42,11 +42,14 @@ from adsearch.weak.output import write_outputs
 __all__ = ["weak_score_table"]
 
 
-def _auc(data: np.ndarray, template: np.ndarray) -> float | None:
-    """AUC of the classifier between SR data (1) and its template (0), out of fold."""
+def _auc(data: np.ndarray, template: np.ndarray | None) -> float | None:
+    """AUC of the classifier between SR data (1) and its template (0), out of fold.
+
+    None when either side is empty or no template scores were kept.
+    """
     from adsearch.stats.metrics import roc_auc
 
-    if data.size == 0 or template.size == 0:
+    if template is None or data.size == 0 or template.size == 0:
         return None
     y = np.r_[np.ones(data.size), np.zeros(template.size)]
     return float(roc_auc(y, np.r_[data, template]))

@@ -52,6 +52,19 @@ def test_generate_and_mix(tmp_path, capsys):
     assert capsys.readouterr().err.strip().startswith("error: ")
 
 
+def test_generate_truth_output(tmp_path, capsys):
+    ev, truth = tmp_path / "ev.h5", tmp_path / "truth.h5"
+    rc = main(["generate", "wprime-2prong", "-n", "6", "-o", str(ev), "--seed", "3", "--detector",
+               "none", "--truth-output", str(truth), "--block-size", "20"])  # fmt: skip
+    assert rc == 0
+    out = capsys.readouterr().out.strip()
+    assert out.startswith(f"wrote 6 truth-level wprime-2prong events to {ev} (")
+    assert out.endswith(f"cut to 700 particles) and to the truth file {truth}")
+    assert len(read_lhco(ev)) == 6 and truth.exists()
+    assert main(["generate", "qcd", "-n", "5", "-o", str(ev), "--truth-output", str(truth)]) == 1
+    assert "--truth-output needs --detector none" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("args", "match"),
     [

@@ -8,8 +8,15 @@ import awkward as ak
 import numpy as np
 import pytest
 
+from adsearch.detector import read_truth
 from adsearch.errors import AdsearchError, ConfigError
-from adsearch.generate import TriggerConfig, generate, generate_to_file, generate_with_summary
+from adsearch.generate import (
+    TriggerConfig,
+    generate,
+    generate_to_file,
+    generate_truth_to_files,
+    generate_with_summary,
+)
 from adsearch.io.lhco import lhco_attrs, read_lhco
 from adsearch.jets.features import compute_features
 
@@ -132,6 +139,34 @@ def test_trigger_off_keeps_every_event():
         progress=False,
     )
     assert len(events) == 30 and summary.n_generated == 30
+
+
+def test_truth_to_files_writes_the_same_events_twice(tmp_path):
+    lhco, truth = tmp_path / "ev.h5", tmp_path / "truth.h5"
+    s = generate_truth_to_files(
+        lhco, truth, "wprime-2prong", 8, seed=5, block_size=20, progress=False
+    )
+    assert (s.n_events, s.process) == (8, "wprime-2prong")
+    assert (s.path, s.truth_path) == (str(lhco), str(truth))
+    ref = generate("wprime-2prong", 8, seed=5, detector="none", block_size=20, progress=False)
+    particles, labels, attrs = read_truth(truth)
+    assert ak.fields(particles) == ["pt", "eta", "phi", "mass", "pid", "charge"]
+    for k in ("pt", "pid"):
+        got, want = (ak.to_numpy(ak.flatten(p[k])) for p in (particles, ref.particles))
+        np.testing.assert_array_equal(got, want)
+    assert labels.tolist() == [1] * 8
+    ev = read_lhco(lhco)
+    assert len(ev) == 8 and ev.labels.tolist() == [1] * 8
+    assert s.n_truncated == int(np.sum(ak.num(ref.particles) > 700))
+    assert attrs["seed"] == 5 and attrs["detector"] == "none"
+    file_attrs = lhco_attrs(lhco)
+    assert file_attrs["process"]["process"] == "wprime-2prong" and file_attrs["seed"] == 5
+
+
+def test_truth_to_files_checks_both_paths_before_generating(tmp_path):
+    with pytest.raises(ConfigError, match="is a directory"):
+        generate_truth_to_files(tmp_path / "ev.h5", tmp_path, "wprime-2prong", 5, seed=1)
+    assert list(tmp_path.iterdir()) == []
 
 
 # ------------------------------------------------------------------------------- errors

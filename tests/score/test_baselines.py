@@ -113,6 +113,11 @@ def test_gmm_baseline_fit_mask_and_errors():
         GMMBaseline().fit(bkg, np.arange(1000) < 5)
     with pytest.raises(InputError, match="not fitted"):
         GMMBaseline().score(bkg)
+    with pytest.raises(InputError, match="not fitted"):
+        GMMBaseline().to_dict()
+    partial = GMMBaseline(weights=masked.weights, means=masked.means)  # no standardisation
+    with pytest.raises(InputError, match="not fitted"):
+        partial.score(bkg)
     with pytest.raises(InputError, match="missing column 'tau2j2'"):
         GMMBaseline().fit({k: v for k, v in bkg.items() if k != "tau2j2"})
     with pytest.raises(InputError, match="missing key 'means'"):

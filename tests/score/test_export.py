@@ -92,3 +92,13 @@ def test_onnx_applies_the_fitted_input_standardisation(tmp_path, backbone):
     norm.shift.zero_()
     norm.scale.fill_(1.0)
     assert not torch.allclose(model(batches[0]).detach(), ref)
+
+
+def test_pyg_export_needs_a_graph_backbone():
+    from types import SimpleNamespace
+
+    from adsearch.score.export import _wrapper
+
+    fake = SimpleNamespace(input_kind="pyg", backbone=torch.nn.Linear(2, 1))
+    with pytest.raises(ExportError, match="needs a graph backbone, got Linear"):
+        _wrapper(fake)

@@ -87,3 +87,21 @@ def test_bad_inputs_one_error_no_output(tables, tmp_path):
     with pytest.raises(InputError, match="lies outside the data's mjj range"):
         weak_score_table(tables / "bkg.parquet", out, far)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_auc_without_template_scores_is_none():
+    from adsearch.score.weak import _auc
+
+    assert _auc(np.ones(3), None) is None and _auc(np.ones(3), np.zeros(0)) is None
+    assert _auc(np.ones(3), np.ones(2)) == pytest.approx(0.5)
+    assert _auc(np.ones(3), np.zeros(2)) == pytest.approx(1.0)
+
+
+def test_score_config_weak_config():
+    from adsearch.errors import ConfigError
+    from adsearch.score.config import ScoreConfig
+
+    w = ScoreConfig(method="reference").weak_config([3400.0, 3600.0])  # a YAML list
+    assert w.method == "reference" and w.signal_region == (3400.0, 3600.0)
+    with pytest.raises(ConfigError, match="'model' is not a weakly supervised method"):
+        ScoreConfig().weak_config((3300.0, 3700.0))
