@@ -56,6 +56,7 @@ __all__ = [
     "Features",
     "compute_features",
     "lhco_derived",
+    "lhco_mjj",
 ]
 
 log = logging.getLogger(__name__)
@@ -204,7 +205,9 @@ class Features:
         missing = [c for c in LHCO_COLUMNS[:-1] if c not in frame]
         if missing:
             raise InputError(f"LHCO features table lacks column(s) {', '.join(missing)}")
-        t = {c: np.asarray(frame[c], dtype=np.float64) for c in LHCO_COLUMNS[:-1]}
+        t: dict[str, np.ndarray] = {
+            c: np.asarray(frame[c], dtype=np.float64) for c in LHCO_COLUMNS[:-1]
+        }
         t["label"] = (
             np.asarray(frame["label"], dtype=np.float64)
             if "label" in frame
@@ -232,6 +235,29 @@ class Features:
         return pd.DataFrame({c: self.table[c] for c in cols})
 
 
+def lhco_mjj(t: Any) -> np.ndarray:
+    """Dijet invariant mass (GeV) of each row of an LHCO features table.
+
+    Each jet's energy is ``sqrt(px² + py² + pz² + m²)`` from its ``px, py, pz, m`` columns
+    (``pxj1, pyj1, pzj1, mj1`` and the same for ``j2``); ``mjj² = (E1 + E2)² - |p1 + p2|²``,
+    clipped at 0 against rounding. ``t``: a DataFrame or a mapping of columns.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> row = {"pxj1": 1000.0, "pyj1": 0.0, "pzj1": 0.0, "mj1": 0.0,
+    ...        "pxj2": -1000.0, "pyj2": 0.0, "pzj2": 0.0, "mj2": 0.0}
+    >>> lhco_mjj(pd.DataFrame([row])).tolist()
+    [2000.0]
+    """
+    c = {k: np.asarray(t[k], dtype=np.float64) for k in
+         ("pxj1", "pyj1", "pzj1", "mj1", "pxj2", "pyj2", "pzj2", "mj2")}  # fmt: skip
+    e = [np.sqrt(c[f"pxj{k}"] ** 2 + c[f"pyj{k}"] ** 2 + c[f"pzj{k}"] ** 2 + c[f"mj{k}"] ** 2)
+         for k in (1, 2)]  # fmt: skip
+    p2 = sum((c[f"p{a}j1"] + c[f"p{a}j2"]) ** 2 for a in "xyz")
+    return np.sqrt(np.clip((e[0] + e[1]) ** 2 - p2, 0.0, None))
+
+
 def lhco_derived(t: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """mjj, jet pT/η/φ and τ21/τ32 of both jets from the LHCO jet columns (GeV).
 
@@ -241,12 +267,7 @@ def lhco_derived(t: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     >>> float(lhco_derived(t)["mjj"][0]), float(lhco_derived(t)["ptj1"][0])
     (2000.0, 1000.0)
     """
-    e = [
-        np.sqrt(t[f"pxj{k}"] ** 2 + t[f"pyj{k}"] ** 2 + t[f"pzj{k}"] ** 2 + t[f"mj{k}"] ** 2)
-        for k in (1, 2)
-    ]
-    p2 = sum((t[f"p{a}j1"] + t[f"p{a}j2"]) ** 2 for a in "xyz")
-    out = {"mjj": np.sqrt(np.clip((e[0] + e[1]) ** 2 - p2, 0.0, None))}
+    out = {"mjj": lhco_mjj(t)}
     for k in (1, 2):
         pt = np.hypot(t[f"pxj{k}"], t[f"pyj{k}"])
         out[f"ptj{k}"] = pt

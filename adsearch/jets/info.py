@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -22,13 +22,7 @@ from adsearch.io.info import describe as describe_events_file
 from adsearch.io.info import format_row
 from adsearch.io.root import RootBranches
 from adsearch.jets.featurefile import METADATA_KEY, read_lhco_features_h5
-from adsearch.jets.features import LHCO_COLUMNS
-
-if TYPE_CHECKING:
-    import pandas as pd
-
-#: Column prefixes of one jet's four-momentum in the LHCO features layout.
-_P4 = ("px", "py", "pz", "m")
+from adsearch.jets.features import LHCO_COLUMNS, lhco_mjj
 
 __all__ = ["LHCOFeaturesInfo", "describe", "is_lhco_features_h5", "lhco_features_info", "lhco_mjj"]
 
@@ -83,29 +77,6 @@ def is_lhco_features_h5(path: str | os.PathLike[str]) -> bool:
         return False
     names = tuple(v.decode() if isinstance(v, bytes) else str(v) for v in np.ravel(axis0))
     return names in (LHCO_COLUMNS, LHCO_COLUMNS[:-1])
-
-
-def lhco_mjj(frame: pd.DataFrame) -> np.ndarray:
-    """Dijet invariant mass (GeV) of each row of an LHCO features table.
-
-    Each jet's energy is ``sqrt(px² + py² + pz² + m²)`` from its ``px, py, pz, m`` columns
-    (``pxj1, pyj1, pzj1, mj1`` and the same for ``j2``); ``mjj² = (E1 + E2)² - |p1 + p2|²``,
-    clipped at 0 against rounding.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> row = {"pxj1": 1000.0, "pyj1": 0.0, "pzj1": 0.0, "mj1": 0.0,
-    ...        "pxj2": -1000.0, "pyj2": 0.0, "pzj2": 0.0, "mj2": 0.0}
-    >>> lhco_mjj(pd.DataFrame([row])).tolist()
-    [2000.0]
-    """
-    e = px = py = pz = np.zeros(len(frame))
-    for j in ("j1", "j2"):
-        jx, jy, jz, jm = (np.asarray(frame[f"{k}{j}"], dtype=np.float64) for k in _P4)
-        e = e + np.sqrt(jx**2 + jy**2 + jz**2 + jm**2)
-        px, py, pz = px + jx, py + jy, pz + jz
-    return np.sqrt(np.clip(e**2 - (px**2 + py**2 + pz**2), 0.0, None))
 
 
 def lhco_features_info(path: str | os.PathLike[str]) -> LHCOFeaturesInfo:

@@ -137,7 +137,7 @@ def _proxies(
     labelled = bool(manifest.get("labelled")) and bool(np.all(table_all["label"] >= 0))
     split = table_all["split"]
     test_table = {c: v[test] for c, v in table_all.items()}
-    scores = {k: prox[k][test] for k in ("mass", "girth") if k in prox}
+    scores: dict[str, np.ndarray] = {k: prox[k][test] for k in ("mass", "girth") if k in prox}
     what = "background" if labelled else "events"
     if (split == 0).any():
         halves = [(split == 0, test)]
