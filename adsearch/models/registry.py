@@ -102,7 +102,7 @@ class ModelConfig:
         if self.objective == "ae" and self.backbone in _GRAPH:
             raise ConfigError(
                 f"model:objective: 'ae' reconstructs the constituent set and needs a "
-                f"padded-input backbone (transformer, part or particlenet), not {self.backbone!r}"
+                f"transformer backbone (transformer or part) or particlenet, not {self.backbone!r}"
             )
         if self.backbone == "particlenet" and (self.layers is not None or self.heads is not None):
             raise ConfigError(
