@@ -73,7 +73,9 @@ def test_sizes_reproduce_the_published_parameter_counts():
 
 @pytest.mark.parametrize("objective", ["deepsvdd", "deepsvdd-soft", "supervised"])
 def test_registry_builds_bias_free_deepsvdd_and_batch_norm_supervised(objective):
-    cfg = ModelConfig(backbone="particlenet", objective=objective, width=8, options={"size": "lite"})
+    cfg = ModelConfig(
+        backbone="particlenet", objective=objective, width=8, options={"size": "lite"}
+    )
     model = build_model(cfg)
     assert model.input_kind == "dense"
     names = [n for n, _ in model.backbone.named_parameters()]
