@@ -30,21 +30,24 @@ __all__ = ["MaskedBatchNorm"]
 class MaskedBatchNorm(nn.Module):
     """Batch norm of ``h [..., C]`` over the entries with ``mask [...] = True``.
 
-    Training mode::
+        Training mode::
 
-        mu    = sum_e m_e h_e / sum_e m_e                         [C]
-        var   = sum_e m_e (h_e - mu)² / sum_e m_e                 [C]  (biased, as BatchNorm)
-        y     = gamma (h - mu) / sqrt(var + eps) + beta          [..., C]
+            mu    = sum_e m_e h_e / sum_e m_e                         [C]
+            var   = sum_e m_e h_e² / sum_e m_e - mu²                  [C]  (biased, as BatchNorm)
+            y     = gamma (h - mu) / sqrt(var + eps) + beta          [..., C]
 
-    and the running statistics are updated with ``momentum`` (the unbiased variance, as
-    ``nn.BatchNorm1d``). Evaluation mode uses the running statistics. Masked entries of ``y``
-    are not defined to be zero: the caller masks them.
+    (the masked sums are matrix products ``m [1, M] @ h [M, C]``, and ``y`` is computed as
+    ``h * scale + shift`` with per-channel ``scale``, ``shift``: one elementwise pass over ``h``)
 
-    Parameters
-    ----------
-    dim : number of channels ``C`` (last axis).
-    affine : learnable ``gamma`` and ``beta``.
-    momentum, eps : as ``nn.BatchNorm1d``.
+        and the running statistics are updated with ``momentum`` (the unbiased variance, as
+        ``nn.BatchNorm1d``). Evaluation mode uses the running statistics. Masked entries of ``y``
+        are not defined to be zero: the caller masks them.
+
+        Parameters
+        ----------
+        dim : number of channels ``C`` (last axis).
+        affine : learnable ``gamma`` and ``beta``.
+        momentum, eps : as ``nn.BatchNorm1d``.
     """
 
     def __init__(
@@ -61,22 +64,25 @@ class MaskedBatchNorm(nn.Module):
 
     def forward(self, h: Tensor, mask: Tensor) -> Tensor:
         if self.training:
-            m = mask.to(h.dtype).unsqueeze(-1)
-            flat_h = h.reshape(-1, self.dim)
-            flat_m = m.reshape(-1, 1)
-            n = flat_m.sum()
-            mean = (flat_h * flat_m).sum(0) / n.clamp(min=1.0)
-            var = (((flat_h - mean) * flat_m) ** 2).sum(0) / n.clamp(min=1.0)
+            flat = h.reshape(-1, self.dim)
+            m = mask.reshape(1, -1).to(h.dtype)  # [1, M]: masked sums as one matrix product
+            n = m.sum()
+            mean = (m @ flat).squeeze(0) / n.clamp(min=1.0)
+            var = ((m @ (flat * flat)).squeeze(0) / n.clamp(min=1.0) - mean * mean).clamp(min=0.0)
             with torch.no_grad():
                 unbiased = var * n / (n - 1.0).clamp(min=1.0)
                 self.running_mean.lerp_(mean.detach().to(self.running_mean.dtype), self.momentum)
                 self.running_var.lerp_(unbiased.detach().to(self.running_var.dtype), self.momentum)
         else:
             mean, var = self.running_mean.to(h.dtype), self.running_var.to(h.dtype)
-        y = (h - mean) * torch.rsqrt(var + self.eps)
-        if self.weight is not None and self.bias is not None:
-            y = y * self.weight + self.bias
-        return y
+        # y = h * scale + shift: one pass over h (the statistics are per channel)
+        scale = torch.rsqrt(var + self.eps)
+        if self.weight is not None:
+            scale = scale * self.weight
+        shift = -mean * scale
+        if self.bias is not None:
+            shift = shift + self.bias
+        return h * scale + shift
 
     def extra_repr(self) -> str:
         return f"{self.dim}, affine={self.weight is not None}, momentum={self.momentum}"

@@ -111,8 +111,9 @@ class EdgeConvBlock(nn.Module):
         e = torch.relu(self._norm(self.norms[0], e, valid))
         for lin, norm in zip(self.lins[1:], self.norms[1:], strict=True):
             e = torch.relu(self._norm(norm, lin(e), valid))
-        v = valid.unsqueeze(-1).to(e.dtype)
-        agg = (e * v).sum(2) / v.sum(2).clamp(min=1.0)  # mean over the real neighbours
+        v = valid.to(e.dtype).unsqueeze(-2)  # [B, N, 1, k]
+        # mean over the real neighbours, as a batched product [1, k] @ [k, C]
+        agg = torch.matmul(v, e).squeeze(-2) / v.sum(-1).clamp(min=1.0)
         sc = h
         if self.shortcut is not None and self.shortcut_norm is not None:
             sc = self._norm(self.shortcut_norm, self.shortcut(h), mask)
