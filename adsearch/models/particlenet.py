@@ -46,6 +46,7 @@ True
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from torch import Tensor, nn
 
@@ -57,7 +58,7 @@ from adsearch.models.transformer import _unpack, masked_readout
 __all__ = ["SIZES", "ParticleNetBackbone"]
 
 #: published sizes: neighbours k and the channels of each EdgeConv block
-SIZES: dict[str, dict[str, object]] = {
+SIZES: dict[str, dict[str, Any]] = {
     "default": {"k": 16, "blocks": ((64, 64, 64), (128, 128, 128), (256, 256, 256))},
     "lite": {"k": 7, "blocks": ((32, 32, 32), (64, 64, 64))},
 }
@@ -108,9 +109,9 @@ class ParticleNetBackbone(nn.Module):
         if readout not in ("sum", "mean", "max"):
             raise ValueError(f"unknown readout {readout!r} (allowed: sum, mean, max)")
         preset = SIZES[size]
-        self.k = int(k if k is not None else preset["k"])  # type: ignore[call-overload]
+        self.k = int(k if k is not None else preset["k"])
         chans = blocks if blocks is not None else preset["blocks"]
-        self.blocks_channels = tuple(tuple(int(c) for c in b) for b in chans)  # type: ignore[attr-defined]
+        self.blocks_channels = tuple(tuple(int(c) for c in b) for b in chans)
         if not self.blocks_channels:
             raise ValueError("ParticleNet needs at least one EdgeConv block")
         cols = tuple(int(c) for c in coord_columns)
