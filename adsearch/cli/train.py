@@ -105,7 +105,7 @@ def export(
         ),
     ] = 1e-4,
 ) -> None:
-    """Export a trained model (GIN, GATv2, EGAT, transformer, ParT) to ONNX and check it.
+    """Export a trained model (GIN, GATv2, EGAT, transformer, ParT, ParticleNet) to ONNX.
 
     The ONNX graph maps one batch of jets to their anomaly scores with dynamic sizes; it is
     compared with PyTorch through onnxruntime at several graph sizes. DGL kernels cannot be

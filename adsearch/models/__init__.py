@@ -4,10 +4,12 @@
 whose call gives the per-jet anomaly score. Graph backbones (GIN, EGAT, GATv2) live in
 :mod:`adsearch.models.backbones` (built by name in :mod:`adsearch.models.gnn`, with their
 layers, kernel, edge weights and readout in sibling modules); transformers in
-:mod:`adsearch.models.transformer`; losses in :mod:`adsearch.models.objectives`.
+:mod:`adsearch.models.transformer`; ParticleNet (EdgeConv blocks on padded jets) in
+:mod:`adsearch.models.particlenet`; losses in :mod:`adsearch.models.objectives`.
 """
 
 from adsearch.models.objectives import Autoencoder, DeepSVDD, Objective, Supervised
+from adsearch.models.particlenet import ParticleNetBackbone
 from adsearch.models.registry import AnomalyModel, ModelConfig, build_model
 from adsearch.models.transformer import (
     ParticleTransformerBackbone,
@@ -22,6 +24,7 @@ __all__ = [
     "DeepSVDD",
     "ModelConfig",
     "Objective",
+    "ParticleNetBackbone",
     "ParticleTransformerBackbone",
     "SetDecoder",
     "Supervised",

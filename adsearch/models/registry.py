@@ -1,8 +1,9 @@
 """Build a complete anomaly model (backbone + objective) from a :class:`ModelConfig`.
 
 Backbones: ``gin``, ``egat``, ``gatv2`` (graph networks, :mod:`adsearch.models.gnn`),
-``transformer`` and ``part`` (:mod:`adsearch.models.transformer`).
-Objectives: ``deepsvdd``, ``deepsvdd-soft``, ``ae`` (transformer backbones only),
+``transformer`` and ``part`` (:mod:`adsearch.models.transformer`), ``particlenet``
+(:mod:`adsearch.models.particlenet`; the last three eat padded jets).
+Objectives: ``deepsvdd``, ``deepsvdd-soft``, ``ae`` (padded-input backbones only),
 ``supervised`` (:mod:`adsearch.models.objectives`).
 
 Examples
@@ -28,6 +29,7 @@ from torch import Tensor, nn
 
 from adsearch.errors import ConfigError
 from adsearch.models.objectives import Autoencoder, DeepSVDD, Objective, Supervised
+from adsearch.models.particlenet import ParticleNetBackbone
 from adsearch.models.transformer import ParticleTransformerBackbone, TransformerBackbone
 
 __all__ = [
@@ -40,7 +42,7 @@ __all__ = [
     "log_columns",
 ]
 
-BACKBONES = ("gin", "egat", "gatv2", "transformer", "part")
+BACKBONES = ("gin", "egat", "gatv2", "transformer", "part", "particlenet")
 OBJECTIVES = ("deepsvdd", "deepsvdd-soft", "ae", "supervised")
 _GRAPH = ("gin", "egat", "gatv2")
 
@@ -52,7 +54,10 @@ class ModelConfig:
     ``layers`` defaults to 5 message-passing layers for graph backbones and 3 attention
     blocks for transformers; ``bias`` defaults to ``False`` for DeepSVDD (required) and
     ``True`` otherwise; ``heads`` defaults to 8 for transformers and to the graph backbone's
-    own default otherwise. ``options`` is passed unchanged to the graph backbone builder.
+    own default otherwise. ``options`` is passed unchanged to the graph backbone builder
+    and to the padded-input backbones (``particlenet``: ``size`` ``default`` or ``lite``,
+    ``k``, ``blocks``, ``norm``; its blocks come from these, so ``layers`` and ``heads``
+    are refused, and ``width`` / ``mlp_layers`` shape its output MLP).
     ``readout`` is one pool or several joined by ``+`` for graph backbones (``sum``,
     ``mean``, ``max``, ``ptsum``: :func:`adsearch.models.readout.graph_readout`).
     ``svdd_metric`` / ``svdd_shrinkage``: the DeepSVDD anomaly score, the squared distance
@@ -61,7 +66,7 @@ class ModelConfig:
     :class:`adsearch.models.objectives.DeepSVDD`).
     """
 
-    backbone: Literal["gin", "egat", "gatv2", "transformer", "part"] = "gin"
+    backbone: Literal["gin", "egat", "gatv2", "transformer", "part", "particlenet"] = "gin"
     objective: Literal["deepsvdd", "deepsvdd-soft", "ae", "supervised"] = "deepsvdd"
     width: int = 128
     layers: int | None = None
@@ -97,7 +102,12 @@ class ModelConfig:
         if self.objective == "ae" and self.backbone in _GRAPH:
             raise ConfigError(
                 f"model:objective: 'ae' reconstructs the constituent set and needs a "
-                f"transformer backbone (transformer or part), not {self.backbone!r}"
+                f"transformer backbone (transformer or part) or particlenet, not {self.backbone!r}"
+            )
+        if self.backbone == "particlenet" and (self.layers is not None or self.heads is not None):
+            raise ConfigError(
+                "model: particlenet has no 'layers' or 'heads'; its EdgeConv blocks are set by "
+                "options.size (default / lite), options.blocks and options.k"
             )
         if not 0.0 < self.nu <= 1.0:
             raise ConfigError(f"model:nu: must be in (0, 1], got {self.nu}")
@@ -120,7 +130,8 @@ class ModelConfig:
                 f"(the {self.backbone} backbone pools masked constituents)"
             )
         heads = self.heads or 8
-        if self.backbone not in _GRAPH and self.width % heads:
+        attention = self.backbone in ("transformer", "part") or self.objective == "ae"
+        if attention and self.width % heads:
             raise ConfigError(f"model:heads: width {self.width} not divisible by {heads} heads")
 
     @property
@@ -246,6 +257,20 @@ def build_model(
     log_columns = tuple(c for c in log_columns if c < in_dim)
     if cfg.backbone in _GRAPH:
         backbone = _graph_backbone(cfg, in_dim, edge_dim, log_columns)
+    elif cfg.backbone == "particlenet":
+        try:
+            backbone = ParticleNetBackbone(
+                in_dim=in_dim,
+                width=cfg.width,
+                readout=cfg.readout,
+                mlp_layers=cfg.mlp_layers,
+                out_dim=cfg.out_dim,
+                bias=bias,
+                log_columns=log_columns,
+                **cfg.options,
+            )
+        except (TypeError, ValueError) as e:
+            raise ConfigError(f"model: particlenet backbone: {e}") from None
     else:
         cls = ParticleTransformerBackbone if cfg.backbone == "part" else TransformerBackbone
         opts = dict(cfg.options)

@@ -2,8 +2,9 @@
 
 The exported graph maps model inputs to the per-jet anomaly score ``score [B]``:
 
-* transformer / ParT models: inputs ``x [B, N, F]`` (float32) and ``mask [B, N]`` (bool), with
-  dynamic ``B`` and ``N``;
+* transformer / ParT / ParticleNet models: inputs ``x [B, N, F]`` (float32) and ``mask [B, N]``
+  (bool), with dynamic ``B`` and ``N`` (ParticleNet's kNN is a ``TopK`` node: exported
+  with ``k`` fixed and any ``N``, also ``N < k``);
 * PyG graph models (GIN, GATv2): ``x [n_nodes, F]``, ``edge_index [2, n_edges]`` (int64),
   ``edge_attr [n_edges, E]``, ``batch [n_nodes]`` (int64, jet of each node) and ``ptr
   [B + 1]`` (int64 node offsets of the jets, as in a PyG batch), all sizes dynamic.

@@ -7,10 +7,13 @@ from adsearch.models import ModelConfig, build_model
 from adsearch.models.objectives import Autoencoder, DeepSVDD, Supervised
 
 
-@pytest.mark.parametrize("backbone", ["transformer", "part"])
+@pytest.mark.parametrize("backbone", ["transformer", "part", "particlenet"])
 @pytest.mark.parametrize("objective", ["deepsvdd", "deepsvdd-soft", "ae", "supervised"])
 def test_every_dense_model_builds_and_scores(backbone, objective):
-    cfg = ModelConfig(backbone=backbone, objective=objective, width=8, heads=2, layers=1)
+    opts: dict = {"heads": 2, "layers": 1}
+    if backbone == "particlenet":  # EdgeConv blocks from options, no attention heads
+        opts = {"options": {"size": "lite", "k": 3}}
+    cfg = ModelConfig(backbone=backbone, objective=objective, width=8, **opts)
     model = build_model(cfg)
     assert model.input_kind == "dense"
     x, mask = torch.randn(3, 5, 3), torch.ones(3, 5, dtype=torch.bool)
@@ -40,6 +43,13 @@ def test_model_config_is_strict():
         from_dict(ModelConfig, {"objective": "deepsvdd-soft", "nu": 0.0})
     with pytest.raises(ConfigError, match="heads"):
         from_dict(ModelConfig, {"backbone": "part", "width": 10, "heads": 4})
+    # particlenet: blocks from options (no layers, no heads); any width without the AE
+    from_dict(ModelConfig, {"backbone": "particlenet", "width": 10})
+    for bad in ({"layers": 3}, {"heads": 2}):
+        with pytest.raises(ConfigError, match="particlenet has no 'layers' or 'heads'"):
+            from_dict(ModelConfig, {"backbone": "particlenet", **bad})
+    with pytest.raises(ConfigError, match="heads"):
+        from_dict(ModelConfig, {"backbone": "particlenet", "objective": "ae", "width": 10})
 
 
 @pytest.mark.parametrize(

@@ -74,12 +74,39 @@ def test_cli_export_of_a_pyg_gin_model_is_checked_at_several_sizes(tmp_path, cap
     assert main(["export", str(tmp_path / "nothing")]) == 1
 
 
-@pytest.mark.parametrize("backbone", ["gin", "transformer"])
+def test_export_of_a_trained_particlenet_matches_at_several_jet_sizes(tmp_path):
+    # supervised ParticleNet (published default size, k = 16) with masked batch norm whose
+    # running statistics were moved by training; the parity batches hold jets with fewer
+    # and with more constituents than k, and padding
+    cfg = from_dict(
+        TrainConfig,
+        {
+            "data": {"train_fraction": 0.5, "val_fraction": 0.2},
+            "model": {"backbone": "particlenet", "objective": "supervised", "width": 8},
+            "optim": {"batch_size": 32, "epochs": 1},
+            "runtime": {"out_dir": str(tmp_path / "run"), "device": "cpu", "progress": False},
+        },
+    )
+    res = train(cfg, toy_sample(60, seed=2))
+    bn = res.model.backbone.edge_convs[0].norms[0]
+    assert not torch.allclose(bn.running_var, torch.ones_like(bn.running_var))
+    batches = parity_batches(res.model)
+    assert {b[0].shape[1] for b in batches} & set(range(1, 16))  # N < k
+    assert max(b[0].shape[1] for b in batches) > 16
+    path, diff = export_run(tmp_path / "run", tolerance=1e-5)  # what `adsearch export` runs
+    assert path.is_file() and diff <= 1e-5
+
+
+@pytest.mark.parametrize("backbone", ["gin", "transformer", "particlenet"])
 def test_onnx_applies_the_fitted_input_standardisation(tmp_path, backbone):
     # a non-trivial standardisation (logs, shifts, scales) must be inside the exported graph
     torch.manual_seed(1)
-    heads = 2 if backbone == "transformer" else None  # GIN has no attention heads
-    cfg = ModelConfig(backbone=backbone, objective="deepsvdd", width=16, heads=heads, layers=2)
+    opts: dict = {"layers": 2}
+    if backbone == "transformer":
+        opts["heads"] = 2  # GIN has no attention heads
+    if backbone == "particlenet":  # DeepSVDD: bias-free, no batch norm; blocks from options
+        opts = {"options": {"size": "lite"}}
+    cfg = ModelConfig(backbone=backbone, objective="deepsvdd", width=16, **opts)
     model = build_model(cfg, log_columns=(0,)).eval()
     norm = model.backbone.input_norm
     norm.fit(torch.rand(500, 3) * torch.tensor([0.2, 0.6, 0.6]) + torch.tensor([1e-3, -0.3, -0.3]))
