@@ -342,7 +342,17 @@ def kfold_classify(
         va = train & (folds == v)
         wt, wv = (None, None) if weight is None else (weight[tr], weight[va])
         members.append(
-            train_member(x[tr], y[tr], x[va], y[va], cfg, member_seed(seed, i, j), i, wt, wv)
+            train_member(
+                x[tr],
+                y[tr],
+                x[va],
+                y[va],
+                cfg,
+                member_seed(seed, i, j),
+                fold=i,
+                weight=wt,
+                weight_val=wv,
+            )  # fmt: skip
         )
     ensemble = Ensemble(members)
     return KFoldResult(ensemble.predict_out_of_fold(x, folds), ensemble, folds, y, train)

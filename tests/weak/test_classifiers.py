@@ -31,9 +31,9 @@ def test_no_member_trains_or_validates_on_the_fold_it_scores(monkeypatch):
     seen: list[tuple[int, set, set]] = []
     real = clf.train_member
 
-    def spy(x, y, x_val, y_val, cfg, seed, fold=-1):
+    def spy(x, y, x_val, y_val, cfg, seed, fold=-1, **weights):
         seen.append((fold, set(x[:, 0].astype(int)), set(x_val[:, 0].astype(int))))
-        return real(x, y, x_val, y_val, cfg, seed, fold)
+        return real(x, y, x_val, y_val, cfg, seed, fold, **weights)
 
     monkeypatch.setattr(clf, "train_member", spy)
     rng = np.random.default_rng(0)
