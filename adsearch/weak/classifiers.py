@@ -341,18 +341,7 @@ def kfold_classify(
         tr = train & (folds != i) & (folds != v)
         va = train & (folds == v)
         wt, wv = (None, None) if weight is None else (weight[tr], weight[va])
-        members.append(
-            train_member(
-                x[tr],
-                y[tr],
-                x[va],
-                y[va],
-                cfg,
-                member_seed(seed, i, j),
-                fold=i,
-                weight=wt,
-                weight_val=wv,
-            )  # fmt: skip
-        )
+        xt, yt, xv, yv, seed_ij = x[tr], y[tr], x[va], y[va], member_seed(seed, i, j)
+        members.append(train_member(xt, yt, xv, yv, cfg, seed_ij, fold=i, weight=wt, weight_val=wv))
     ensemble = Ensemble(members)
     return KFoldResult(ensemble.predict_out_of_fold(x, folds), ensemble, folds, y, train)
