@@ -117,6 +117,13 @@ class DeepSVDD(Objective):
     """
 
     name = "deepsvdd"
+    # buffers (``register_buffer`` in ``__init__``), declared for the type checker
+    mu: Tensor
+    whiten: Tensor
+    c: Tensor
+    radius: Tensor
+    center_set: Tensor
+    guard: Tensor
 
     def __init__(
         self,

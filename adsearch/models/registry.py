@@ -145,6 +145,8 @@ class AnomalyModel(nn.Module):
     (``(x [B, N, F], mask [B, N])``).
     """
 
+    train_meta: dict[str, Any]  # set by adsearch.train.load_model: feature sizes, class weight
+
     def __init__(self, backbone: nn.Module, objective: Objective, config: ModelConfig) -> None:
         super().__init__()
         self.backbone = backbone

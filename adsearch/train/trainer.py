@@ -32,7 +32,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, cast, runtime_checkable
 
 import numpy as np
 import torch
@@ -177,7 +177,15 @@ def load_model(
 # ------------------------------------------------------------------ steps
 
 
-def _autocast(device: torch.device, amp: bool):
+@runtime_checkable
+class _FitsDegree(Protocol):
+    """A backbone with a fitted degree scale (GIN's ``aggr="scaled"``)."""
+
+    def fit_degree(self, edge_index: torch.Tensor, edge_attr: torch.Tensor, num_nodes: int) -> None:
+        """Fit the scale on the graphs of one batch."""
+
+
+def _autocast(device: torch.device, amp: bool) -> contextlib.AbstractContextManager[Any]:
     if amp and device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.float16)
     return contextlib.nullcontext()
@@ -235,7 +243,7 @@ def _fit_input_norm(
             rows.append(x[mask.to(torch.bool)])
         elif builder.kind == "pyg":
             rows.append(inputs.x)
-            if hasattr(model.backbone, "fit_degree") and len(rows) == 1:  # GIN degree scale
+            if isinstance(model.backbone, _FitsDegree) and len(rows) == 1:  # GIN degree scale
                 model.backbone.fit_degree(inputs.edge_index, inputs.edge_attr, inputs.x.shape[0])
         else:
             rows.append(inputs.ndata["x"])
@@ -301,8 +309,8 @@ def _evaluate(
             loss, _ = net(builder(sample, idx), builder.labels(sample, idx), loss=True)
         s += float(loss) * len(idx)
         n += len(idx)
-    s, n = _all_sum([s, float(n)], device, world)
-    return s / max(n, 1)
+    total, count = _all_sum([s, float(n)], device, world)
+    return total / max(count, 1)
 
 
 # ------------------------------------------------------------------ main
@@ -442,8 +450,8 @@ def _train(
         net = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None
         )
-    if rt.compile:
-        net = torch.compile(net, dynamic=True)
+    if rt.compile:  # an OptimizedModule (a Module); torch types the result as a callable
+        net = cast(torch.nn.Module, torch.compile(net, dynamic=True))
     per_rank = max(1, opt_cfg.batch_size // world)
     eval_bs = rt.eval_batch_size or per_rank
     show = (rt.progress if progress is None else progress) if rank == 0 else False
@@ -480,7 +488,7 @@ def _train(
                 if getattr(model.objective, "soft", False):
                     dists.append(per.float().cpu())
                 bar.advance(task)
-            s, n = _all_sum([s, float(n)], device, world)
+            s, n_jets = _all_sum([s, float(n)], device, world)
             t_train = time.perf_counter() - t0
             obj = model.objective
             if isinstance(obj, DeepSVDD) and obj.soft and epoch + 1 >= mcfg.radius_warmup_epochs:
@@ -489,11 +497,11 @@ def _train(
             dt = time.perf_counter() - t0
             row = {
                 "epoch": epoch + 1,
-                "train_loss": s / max(n, 1),
+                "train_loss": s / max(n_jets, 1),
                 "val_loss": val,
                 "epoch_time_s": dt,
                 "train_time_s": t_train,
-                "train_jets_per_s": n / t_train if t_train > 0 else float("nan"),
+                "train_jets_per_s": n_jets / t_train if t_train > 0 else float("nan"),
                 "lr": optim.param_groups[0]["lr"],
             }
             if isinstance(obj, DeepSVDD) and obj.soft:
@@ -586,6 +594,7 @@ def _refit_metric(
     best.load_state_dict(blob["state_dict"])
     best.eval()
     z = torch.cat([best.embed(builder(sample, b)).double().cpu() for b in _batches(idx, bs)])
+    assert isinstance(best.objective, DeepSVDD)  # only called for a Mahalanobis DeepSVDD
     best.objective.fit_metric(z)
     blob["state_dict"] = _state(best)
     blob["metric_refit"] = True
