@@ -341,6 +341,7 @@ class Supervised(Objective):
 
     name = "supervised"
     needs_labels = True
+    pos_weight: Tensor  # a buffer (``register_buffer`` in ``__init__``)
 
     def __init__(self, dim: int, pos_weight: float = 1.0) -> None:
         super().__init__()

@@ -152,7 +152,7 @@ class AnomalyModel(nn.Module):
         self.backbone = backbone
         self.objective = objective
         self.config = config
-        self.input_kind: str = backbone.input_kind
+        self.input_kind: str = str(backbone.input_kind)  # a str attribute of every backbone
 
     def embed(self, inputs) -> Tensor:
         """Backbone embeddings ``[B, D]``."""
