@@ -28,9 +28,12 @@ from adsearch.models.readout import graph_readout, parse_readout
 __all__ = ["EGATBackbone", "GATv2Backbone", "GINBackbone", "GraphBackbone"]
 
 
-def _unpack_pyg(data) -> tuple[Tensor, Tensor, Tensor | None, Tensor, Tensor]:
+def _unpack_pyg(data: Any) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """``(x, edge_index, edge_attr, batch, ptr)`` of a PyG batch (or one graph)."""
     x, edge_index = data.x, data.edge_index
     edge_attr = getattr(data, "edge_attr", None)
+    if edge_attr is None:  # every graph backbone weighs its edges by their features
+        raise ValueError("graph backbones need edge features: the batch has no edge_attr")
     batch = getattr(data, "batch", None)
     ptr = getattr(data, "ptr", None)
     if batch is None:
@@ -192,6 +195,8 @@ class GINBackbone(GraphBackbone):
     >>> net(to_pyg(build_graphs(toy_jets(3, seed=0)))).shape
     torch.Size([3, 16])
     """
+
+    degree_scale: Tensor  # a buffer (``register_buffer`` in ``__init__``)
 
     def __init__(
         self,

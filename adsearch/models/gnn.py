@@ -69,7 +69,11 @@ __all__ = [
 ]
 
 
-BACKBONES = {"gin": GINBackbone, "egat": EGATBackbone, "gatv2": GATv2Backbone}
+BACKBONES: dict[str, type[GraphBackbone]] = {
+    "gin": GINBackbone,
+    "egat": EGATBackbone,
+    "gatv2": GATv2Backbone,
+}
 
 
 def build_backbone(name: str, **cfg) -> nn.Module:

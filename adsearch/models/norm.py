@@ -48,6 +48,12 @@ class InputNorm(nn.Module):
     log_columns : indices of the features that enter as ``ln x`` (pT, energy, fractions).
     """
 
+    # buffers (``register_buffer`` in ``__init__``), declared for the type checker
+    log_mask: Tensor
+    shift: Tensor
+    scale: Tensor
+    fitted: Tensor
+
     def __init__(self, dim: int, log_columns: Sequence[int] = ()) -> None:
         super().__init__()
         mask = torch.zeros(dim, dtype=torch.bool)

@@ -117,6 +117,13 @@ class DeepSVDD(Objective):
     """
 
     name = "deepsvdd"
+    # buffers (``register_buffer`` in ``__init__``), declared for the type checker
+    mu: Tensor
+    whiten: Tensor
+    c: Tensor
+    radius: Tensor
+    center_set: Tensor
+    guard: Tensor
 
     def __init__(
         self,
@@ -334,6 +341,7 @@ class Supervised(Objective):
 
     name = "supervised"
     needs_labels = True
+    pos_weight: Tensor  # a buffer (``register_buffer`` in ``__init__``)
 
     def __init__(self, dim: int, pos_weight: float = 1.0) -> None:
         super().__init__()

@@ -56,18 +56,19 @@ def graph_readout(
     outs = []
     total = None
     for kind in how:
-        if kind in ("sum", "mean") and total is None:
-            total = h.new_zeros((n_graphs, h.shape[1])).scatter_add(0, idx, h)
         if kind == "ptsum":
             if weight is None:
                 raise ValueError("readout 'ptsum' needs the constituent pT fractions")
             wh = h * weight.to(h.dtype).unsqueeze(-1)
             outs.append(h.new_zeros((n_graphs, h.shape[1])).scatter_add(0, idx, wh))
-        elif kind == "sum":
-            outs.append(total)
-        elif kind == "mean":
-            count = (ptr[1:] - ptr[:-1]).clamp(min=1).to(h.dtype).unsqueeze(-1)
-            outs.append(total / count)
+        elif kind in ("sum", "mean"):
+            if total is None:  # computed once for both
+                total = h.new_zeros((n_graphs, h.shape[1])).scatter_add(0, idx, h)
+            if kind == "sum":
+                outs.append(total)
+            else:
+                count = (ptr[1:] - ptr[:-1]).clamp(min=1).to(h.dtype).unsqueeze(-1)
+                outs.append(total / count)
         else:
             start = h.new_full((n_graphs, h.shape[1]), float("-inf"))
             outs.append(start.scatter_reduce(0, idx, h, reduce="amax", include_self=True))

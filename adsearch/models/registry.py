@@ -156,12 +156,14 @@ class AnomalyModel(nn.Module):
     (``(x [B, N, F], mask [B, N])``).
     """
 
+    train_meta: dict[str, Any]  # set by adsearch.train.load_model: feature sizes, class weight
+
     def __init__(self, backbone: nn.Module, objective: Objective, config: ModelConfig) -> None:
         super().__init__()
         self.backbone = backbone
         self.objective = objective
         self.config = config
-        self.input_kind: str = backbone.input_kind
+        self.input_kind: str = str(backbone.input_kind)  # a str attribute of every backbone
 
     def embed(self, inputs) -> Tensor:
         """Backbone embeddings ``[B, D]``."""

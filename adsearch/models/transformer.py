@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Literal
 
 import torch
 from torch import Tensor, nn
@@ -50,7 +49,6 @@ __all__ = [
     "pair_features",
 ]
 
-Readout = Literal["sum", "mean", "max"]
 _EPS = 1e-8
 
 
@@ -217,7 +215,7 @@ class TransformerBackbone(nn.Module):
         width: int = 128,
         layers: int = 3,
         heads: int = 8,
-        readout: Readout = "mean",
+        readout: str = "mean",  # checked below (model.readout of a configuration)
         mlp_layers: int = 3,
         out_dim: int | None = None,
         bias: bool = True,

@@ -34,10 +34,15 @@ import torch
 
 from adsearch.config import from_dict
 from adsearch.errors import InputError
-from adsearch.graphs import GraphConfig, build_graphs, to_dense, to_dgl, to_pyg
+from adsearch.graphs import GraphConfig, JetGraphs, build_graphs, to_dense, to_dgl, to_pyg
 from adsearch.graphs.augment import random_mass_rescale, rescale_to_mass, standardise
 from adsearch.graphs.frame import principal_frame
 from adsearch.jets.featurefile import read_features
+from adsearch.train.config import AugmentConfig
+
+# what a backbone eats: a PyG ``Batch``, a DGL graph or dense ``(x, mask)`` tensors (dgl and
+# PyG ship no type stubs, so the union would be Any anyway)
+ModelInputs = Any
 
 __all__ = [
     "SPLIT_NAMES",
@@ -214,14 +219,15 @@ class InputBuilder:
     kind : ``"pyg"``, ``"dgl"`` or ``"dense"``.
     graph : :class:`adsearch.graphs.GraphConfig` options (a dict, checked strictly).
     device : where the tensors go.
+    augment : the mass-decorrelating transformation (``data.augment``); None: none.
     """
 
     def __init__(
         self,
         kind: str,
         graph: dict[str, Any] | None = None,
-        device="cpu",
-        augment: Any = None,
+        device: str | torch.device = "cpu",
+        augment: AugmentConfig | None = None,
     ) -> None:
 
         if kind not in ("pyg", "dgl", "dense"):
@@ -229,7 +235,7 @@ class InputBuilder:
         self.kind = kind
         self.graph_config = from_dict(GraphConfig, dict(graph or {}), source="graph")
         self.device = torch.device(device)
-        self.augment = augment  # AugmentConfig or None
+        self.augment = augment
 
     def jets(
         self, sample: JetSample, idx: np.ndarray, rng: np.random.Generator | None = None
@@ -247,25 +253,27 @@ class InputBuilder:
     def _augmented(
         self, sub: JetSample, rng: np.random.Generator | None
     ) -> tuple[ak.Array, np.ndarray, np.ndarray, np.ndarray]:
-        kind = getattr(self.augment, "kind", "none")
-        if kind == "to-mass":
-            a = rescale_to_mass(sub.constituents, self.augment.mass)
-        elif kind == "standardise":
-            a = standardise(sub.constituents, self.augment.pt, self.augment.mass)
-        elif kind == "random-mass" and rng is not None:
-            a = random_mass_rescale(
-                sub.constituents, rng, low=self.augment.low, high=self.augment.high
-            )
+        aug = self.augment if self.augment is not None else AugmentConfig()  # kind "none"
+        if aug.kind == "to-mass":
+            a = rescale_to_mass(sub.constituents, aug.mass)
+        elif aug.kind == "standardise":
+            a = standardise(sub.constituents, aug.pt, aug.mass)
+        elif aug.kind == "random-mass" and rng is not None:
+            a = random_mass_rescale(sub.constituents, rng, low=aug.low, high=aug.high)
         else:
             return sub.constituents, sub.pt, sub.eta, sub.phi
         return a.constituents, a.axis.pt, a.axis.eta, a.axis.phi
 
-    def graphs(self, sample: JetSample, idx: np.ndarray, rng: np.random.Generator | None = None):
+    def graphs(
+        self, sample: JetSample, idx: np.ndarray, rng: np.random.Generator | None = None
+    ) -> JetGraphs:
         """``JetGraphs`` of the jets at ``idx``."""
 
         return build_graphs(*self.jets(sample, idx, rng), self.graph_config)
 
-    def __call__(self, sample: JetSample, idx: np.ndarray, rng: np.random.Generator | None = None):
+    def __call__(
+        self, sample: JetSample, idx: np.ndarray, rng: np.random.Generator | None = None
+    ) -> ModelInputs:
         """Backbone inputs for the jets at ``idx`` (PyG Batch, DGL graph or (x, mask)).
 
         ``rng`` (training only) draws the random augmentation, if configured.

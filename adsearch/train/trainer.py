@@ -32,11 +32,12 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, cast, runtime_checkable
 
 import numpy as np
 import torch
 import torch.distributed as dist
+from rich.progress import Progress, TaskID
 
 from adsearch.config import from_dict, to_dict
 from adsearch.errors import ConfigError, InputError, TrainingError
@@ -177,7 +178,15 @@ def load_model(
 # ------------------------------------------------------------------ steps
 
 
-def _autocast(device: torch.device, amp: bool):
+@runtime_checkable
+class _FitsDegree(Protocol):
+    """A backbone with a fitted degree scale (GIN's ``aggr="scaled"``)."""
+
+    def fit_degree(self, edge_index: torch.Tensor, edge_attr: torch.Tensor, num_nodes: int) -> None:
+        """Fit the scale on the graphs of one batch."""
+
+
+def _autocast(device: torch.device, amp: bool) -> contextlib.AbstractContextManager[Any]:
     if amp and device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.float16)
     return contextlib.nullcontext()
@@ -235,7 +244,7 @@ def _fit_input_norm(
             rows.append(x[mask.to(torch.bool)])
         elif builder.kind == "pyg":
             rows.append(inputs.x)
-            if hasattr(model.backbone, "fit_degree") and len(rows) == 1:  # GIN degree scale
+            if isinstance(model.backbone, _FitsDegree) and len(rows) == 1:  # GIN degree scale
                 model.backbone.fit_degree(inputs.edge_index, inputs.edge_attr, inputs.x.shape[0])
         else:
             rows.append(inputs.ndata["x"])
@@ -301,8 +310,8 @@ def _evaluate(
             loss, _ = net(builder(sample, idx), builder.labels(sample, idx), loss=True)
         s += float(loss) * len(idx)
         n += len(idx)
-    s, n = _all_sum([s, float(n)], device, world)
-    return s / max(n, 1)
+    total, count = _all_sum([s, float(n)], device, world)
+    return total / max(count, 1)
 
 
 # ------------------------------------------------------------------ main
@@ -349,8 +358,64 @@ def _train(
     rank: int,
     world: int,
 ) -> TrainResult:
-    rt, opt_cfg, mcfg = cfg.runtime, cfg.optim, cfg.model
+    """:func:`train` on this process: set up, then epochs until done or stopped early."""
+    rt, opt_cfg = cfg.runtime, cfg.optim
     out = Path(rt.out_dir)
+    _setup_runtime(cfg, device, world)
+    sample, tr_idx, va_idx = _training_data(cfg, sample)
+    model, builder, meta = _build(cfg, sample, tr_idx, device)
+    optim = torch.optim.AdamW(model.parameters(), lr=opt_cfg.lr, weight_decay=opt_cfg.weight_decay)
+    use_amp = rt.amp and device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    cfg_dict = to_dict(cfg)
+    if resume:
+        book = _resume(out / CHECKPOINT, cfg_dict, model, optim, scaler)
+    else:
+        book = _Bookkeeping()
+        _initialise(model, builder, sample, tr_idx, cfg, device, rank, world)
+    if rank == 0:
+        import yaml
+
+        with atomic_path(out / "config.yaml") as tmp:
+            tmp.write_text(yaml.safe_dump(cfg_dict, sort_keys=False))
+
+    per_rank = max(1, opt_cfg.batch_size // world)
+    loop = _Loop(
+        cfg=cfg,
+        model=model,
+        net=_wrap(model, device, world, rt.compile),
+        builder=builder,
+        sample=sample,
+        optim=optim,
+        scaler=scaler,
+        device=device,
+        rank=rank,
+        world=world,
+        use_amp=use_amp,
+        per_rank=per_rank,
+        eval_bs=rt.eval_batch_size or per_rank,
+    )
+    show = (rt.progress if progress is None else progress) if rank == 0 else False
+    with progress_bar(show) as bar:
+        for epoch in range(book.epochs_done, opt_cfg.epochs):
+            if book.stopped(opt_cfg.patience):
+                break
+            row = _run_epoch(loop, epoch, tr_idx, va_idx, bar)
+            improved = book.record(row, epoch + 1, opt_cfg.min_delta)
+            if rank == 0:
+                _save_epoch(out, loop, cfg_dict, meta, book, improved)
+    _finish(loop, tr_idx, out)
+    return TrainResult(
+        book.history, book.best_epoch, book.best_val, book.stopped(opt_cfg.patience), out, model
+    )
+
+
+# ------------------------------------------------------------------ run setup
+
+
+def _setup_runtime(cfg: TrainConfig, device: torch.device, world: int) -> None:
+    """Threads, deterministic kernels, and the batch size check against the process count."""
+    rt = cfg.runtime
     if rt.num_threads:
         torch.set_num_threads(rt.num_threads)
     if rt.deterministic:
@@ -358,8 +423,14 @@ def _train(
         if device.type == "cuda":
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
             torch.backends.cudnn.benchmark = False
-    if opt_cfg.batch_size < world:
-        raise ConfigError(f"optim:batch_size: {opt_cfg.batch_size} < {world} processes")
+    if cfg.optim.batch_size < world:
+        raise ConfigError(f"optim:batch_size: {cfg.optim.batch_size} < {world} processes")
+
+
+def _training_data(
+    cfg: TrainConfig, sample: JetSample | None
+) -> tuple[JetSample, np.ndarray, np.ndarray]:
+    """The jets (read from ``data.path`` unless given) and the training and validation jets."""
     if sample is None:
         sample, _ = load_jets(cfg.data.path, cfg.data.max_events)
     elif cfg.data.max_events is not None:
@@ -367,199 +438,311 @@ def _train(
     split = split_events(
         sample.n_events, cfg.data.train_fraction, cfg.data.val_fraction, cfg.data.seed
     )
-    tr_idx = training_jets(sample, split, 0, cfg.data.mode, mcfg.objective)
-    va_idx = training_jets(sample, split, 1, cfg.data.mode, mcfg.objective)
+    tr_idx = training_jets(sample, split, 0, cfg.data.mode, cfg.model.objective)
+    va_idx = training_jets(sample, split, 1, cfg.data.mode, cfg.model.objective)
     if len(tr_idx) < 2 or len(va_idx) < 1:
         raise InputError(
             f"{cfg.data.path or 'data'}: too few jets to train ({len(tr_idx)} train, "
             f"{len(va_idx)} validation); use more events or larger fractions"
         )
-    pos_weight = 1.0
-    if mcfg.objective == "supervised":
-        n_sig = int((sample.label[tr_idx] == 1).sum())
-        n_bkg = len(tr_idx) - n_sig
-        if n_sig == 0 or n_bkg == 0:
-            raise InputError("features: the supervised objective needs both classes in training")
-        if mcfg.balance_classes:
-            pos_weight = n_bkg / n_sig
+    return sample, tr_idx, va_idx
 
-    # model (init from the seed without touching the global RNG state)
-    kind = input_kind(mcfg)
-    probe = InputBuilder(kind, cfg.graph)
+
+def _pos_weight(cfg: TrainConfig, sample: JetSample, tr_idx: np.ndarray) -> float:
+    """Signal-class weight of the supervised loss (``n_background / n_signal`` if balanced)."""
+    if cfg.model.objective != "supervised":
+        return 1.0
+    n_sig = int((sample.label[tr_idx] == 1).sum())
+    n_bkg = len(tr_idx) - n_sig
+    if n_sig == 0 or n_bkg == 0:
+        raise InputError("features: the supervised objective needs both classes in training")
+    return n_bkg / n_sig if cfg.model.balance_classes else 1.0
+
+
+def _build(
+    cfg: TrainConfig, sample: JetSample, tr_idx: np.ndarray, device: torch.device
+) -> tuple[AnomalyModel, InputBuilder, dict[str, Any]]:
+    """The model (initialised from ``runtime.seed`` without touching the global RNG state),
+    its input builder, and the metadata saved with it (feature sizes, class weight)."""
+    mcfg = cfg.model
+    pos_weight = _pos_weight(cfg, sample, tr_idx)
+    probe = InputBuilder(input_kind(mcfg), cfg.graph)
     in_dim, edge_dim = probe.dims(sample)
     logs = log_columns(probe.graph_config.node_features)
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(rt.seed)
+        torch.manual_seed(cfg.runtime.seed)
         model = build_model(
             mcfg, in_dim=in_dim, edge_dim=edge_dim, pos_weight=pos_weight, log_columns=logs
         )
     model.to(device)
     builder = InputBuilder(model.input_kind, cfg.graph, device, cfg.data.augment)
     meta = {"in_dim": in_dim, "edge_dim": edge_dim, "pos_weight": pos_weight}
-    optim = torch.optim.AdamW(model.parameters(), lr=opt_cfg.lr, weight_decay=opt_cfg.weight_decay)
-    use_amp = rt.amp and device.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
-    cfg_dict = to_dict(cfg)
+    return model, builder, meta
 
-    history: list[dict[str, float]] = []
-    start_epoch, best_val, best_epoch, bad = 0, math.inf, -1, 0
-    ckpt_path = out / CHECKPOINT
-    if resume:
-        if not ckpt_path.is_file():
-            raise InputError(f"{ckpt_path}: no checkpoint to resume from")
-        ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-        old = {k: v for k, v in ck["config"].items() if k != "runtime"}
-        new = {k: v for k, v in cfg_dict.items() if k != "runtime"}
-        old["optim"] = {k: v for k, v in old["optim"].items() if k not in ("epochs", "patience")}
-        new["optim"] = {k: v for k, v in new["optim"].items() if k not in ("epochs", "patience")}
-        if old != new:
-            raise ConfigError(f"{ckpt_path}: config differs from the checkpoint's; cannot resume")
-        model.load_state_dict(ck["model"])
-        optim.load_state_dict(ck["optimizer"])
-        scaler.load_state_dict(ck["scaler"])
-        start_epoch, best_val, best_epoch, bad = (
-            ck["epoch"],
-            ck["best_val"],
-            ck["best_epoch"],
-            ck["bad_epochs"],
-        )
-        history = list(ck["history"])
-    else:
-        # the same jets on every rank (a permutation of the seed only): identical transforms
-        norm_idx = tr_idx[_epoch_order(len(tr_idx), rt.seed, -2, 0, 1)[: cfg.data.norm_jets]]
-        _fit_input_norm(model, builder, sample, np.sort(norm_idx))
-        if isinstance(model.objective, DeepSVDD):
-            first = tr_idx[_epoch_order(len(tr_idx), rt.seed, -1, rank, world)]
-            _init_center(model, builder, sample, first, cfg, device, world)
-    if rank == 0:
-        import yaml
 
-        with atomic_path(out / "config.yaml") as tmp:
-            tmp.write_text(yaml.safe_dump(cfg_dict, sort_keys=False))
+def _norm_jets(tr_idx: np.ndarray, cfg: TrainConfig) -> np.ndarray:
+    """The ``data.norm_jets`` training jets that fit the input standardisation (sorted); the
+    same jets on every rank (a permutation of the seed only): identical transforms."""
+    norm_idx = tr_idx[_epoch_order(len(tr_idx), cfg.runtime.seed, -2, 0, 1)[: cfg.data.norm_jets]]
+    return np.sort(norm_idx)
 
+
+def _initialise(
+    model: AnomalyModel,
+    builder: InputBuilder,
+    sample: JetSample,
+    tr_idx: np.ndarray,
+    cfg: TrainConfig,
+    device: torch.device,
+    rank: int,
+    world: int,
+) -> None:
+    """A new run: fit the input standardisation, then fix the DeepSVDD centre."""
+    _fit_input_norm(model, builder, sample, _norm_jets(tr_idx, cfg))
+    if isinstance(model.objective, DeepSVDD):
+        first = tr_idx[_epoch_order(len(tr_idx), cfg.runtime.seed, -1, rank, world)]
+        _init_center(model, builder, sample, first, cfg, device, world)
+
+
+def _wrap(
+    model: AnomalyModel, device: torch.device, world: int, compile_model: bool
+) -> torch.nn.Module:
+    """The module the epochs call: ``model``, in DDP on several processes, compiled if asked."""
     net: torch.nn.Module = model
     if world > 1:
         net = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None
         )
-    if rt.compile:
-        net = torch.compile(net, dynamic=True)
-    per_rank = max(1, opt_cfg.batch_size // world)
-    eval_bs = rt.eval_batch_size or per_rank
-    show = (rt.progress if progress is None else progress) if rank == 0 else False
-    stopped = bad >= opt_cfg.patience
-    with progress_bar(show) as bar:
-        for epoch in range(start_epoch, opt_cfg.epochs):
-            if stopped:
-                break
-            net.train()
-            t0 = time.perf_counter()
-            order = tr_idx[_epoch_order(len(tr_idx), rt.seed, epoch, rank, world)]
-            batches = _batches(order, per_rank)
-            task = bar.add_task(f"epoch {epoch + 1}/{opt_cfg.epochs}", total=len(batches))
-            s, n = 0.0, 0
-            dists: list[torch.Tensor] = []
-            for b, idx in enumerate(batches):
-                inputs = builder(sample, idx, _batch_rng(rt.seed, epoch, b, rank))
-                labels = builder.labels(sample, idx)
-                with _autocast(device, use_amp):
-                    loss, per = net(inputs, labels, loss=True)
-                if not torch.isfinite(loss):
-                    raise InputError(
-                        f"epoch {epoch + 1}: loss is {float(loss)}; lower optim:lr or check inputs"
-                    )
-                optim.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                if opt_cfg.grad_clip:
-                    scaler.unscale_(optim)
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), opt_cfg.grad_clip)
-                scaler.step(optim)
-                scaler.update()
-                s += float(loss.detach()) * len(idx)
-                n += len(idx)
-                if getattr(model.objective, "soft", False):
-                    dists.append(per.float().cpu())
-                bar.advance(task)
-            s, n = _all_sum([s, float(n)], device, world)
-            t_train = time.perf_counter() - t0
-            obj = model.objective
-            if isinstance(obj, DeepSVDD) and obj.soft and epoch + 1 >= mcfg.radius_warmup_epochs:
-                obj.update_radius(_gather(torch.cat(dists), world))
-            val = _evaluate(net, builder, sample, va_idx, eval_bs, device, use_amp, rank, world)
-            dt = time.perf_counter() - t0
-            row = {
-                "epoch": epoch + 1,
-                "train_loss": s / max(n, 1),
-                "val_loss": val,
-                "epoch_time_s": dt,
-                "train_time_s": t_train,
-                "train_jets_per_s": n / t_train if t_train > 0 else float("nan"),
-                "lr": optim.param_groups[0]["lr"],
-            }
-            if isinstance(obj, DeepSVDD) and obj.soft:
-                row["radius"] = float(obj.radius)
-            if isinstance(obj, DeepSVDD):
-                row.update(
-                    _collapse_check(
-                        model,
-                        builder,
-                        sample,
-                        va_idx,
-                        eval_bs,
-                        opt_cfg.collapse_threshold,
-                        epoch + 1,
-                    )
-                )
-            history.append(row)
-            improved = val < best_val - opt_cfg.min_delta
-            if improved:
-                best_val, best_epoch, bad = val, epoch + 1, 0
-            else:
-                bad += 1
-            stopped = bad >= opt_cfg.patience
-            if rank == 0:
-                if improved:
-                    _save(
-                        {
-                            "format": "adsearch-model",
-                            "version": FORMAT_VERSION,
-                            "config": cfg_dict,
-                            "meta": meta,
-                            "state_dict": _state(model),
-                            "epoch": epoch + 1,
-                        },
-                        out / MODEL,
-                    )
-                _save(
-                    {
-                        "format": "adsearch-checkpoint",
-                        "version": FORMAT_VERSION,
-                        "config": cfg_dict,
-                        "meta": meta,
-                        "epoch": epoch + 1,
-                        "model": _state(model),
-                        "optimizer": optim.state_dict(),
-                        "scaler": scaler.state_dict(),
-                        "best_val": best_val,
-                        "best_epoch": best_epoch,
-                        "bad_epochs": bad,
-                        "history": history,
-                    },
-                    ckpt_path,
-                )
-                _write_metrics(out, history)
-            bar.remove_task(task)
-    obj = model.objective
+    if compile_model:  # an OptimizedModule (a Module); torch types the result as a callable
+        net = cast(torch.nn.Module, torch.compile(net, dynamic=True))
+    return net
+
+
+# ------------------------------------------------------------------ bookkeeping
+
+
+@dataclass
+class _Bookkeeping:
+    """Progress of a run: the metrics rows, the best epoch and the early-stopping count.
+
+    Saved in ``checkpoint.pt`` after every epoch and restored by a resume.
+    """
+
+    history: list[dict[str, float]] = field(default_factory=list)
+    epochs_done: int = 0
+    best_val: float = math.inf
+    best_epoch: int = -1
+    bad: int = 0
+
+    def stopped(self, patience: int) -> bool:
+        """Whether early stopping has ended the run (``patience`` epochs without gain)."""
+        return self.bad >= patience
+
+    def record(self, row: dict[str, float], epoch: int, min_delta: float) -> bool:
+        """Append the metrics of (1-based) ``epoch``; return whether its validation loss
+        improved on the best by more than ``min_delta``."""
+        self.history.append(row)
+        self.epochs_done = epoch
+        val = row["val_loss"]
+        improved = val < self.best_val - min_delta
+        if improved:
+            self.best_val, self.best_epoch, self.bad = val, epoch, 0
+        else:
+            self.bad += 1
+        return improved
+
+
+def _resume_key(config: dict[str, Any]) -> dict[str, Any]:
+    """The part of a config a resumed run must share with its checkpoint: all but the
+    runtime section and the stopping rule (``optim.epochs``, ``optim.patience``)."""
+    key = {k: v for k, v in config.items() if k != "runtime"}
+    key["optim"] = {k: v for k, v in key["optim"].items() if k not in ("epochs", "patience")}
+    return key
+
+
+def _resume(
+    ckpt_path: Path,
+    cfg_dict: dict[str, Any],
+    model: AnomalyModel,
+    optim: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+) -> _Bookkeeping:
+    """Load weights, optimiser and scaler state from ``checkpoint.pt``; its progress."""
+    if not ckpt_path.is_file():
+        raise InputError(f"{ckpt_path}: no checkpoint to resume from")
+    ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+    if _resume_key(ck["config"]) != _resume_key(cfg_dict):
+        raise ConfigError(f"{ckpt_path}: config differs from the checkpoint's; cannot resume")
+    model.load_state_dict(ck["model"])
+    optim.load_state_dict(ck["optimizer"])
+    scaler.load_state_dict(ck["scaler"])
+    return _Bookkeeping(
+        history=list(ck["history"]),
+        epochs_done=ck["epoch"],
+        best_val=ck["best_val"],
+        best_epoch=ck["best_epoch"],
+        bad=ck["bad_epochs"],
+    )
+
+
+def _save_epoch(
+    out: Path,
+    loop: _Loop,
+    cfg_dict: dict[str, Any],
+    meta: dict[str, Any],
+    book: _Bookkeeping,
+    improved: bool,
+) -> None:
+    """After an epoch (rank 0): ``model.pt`` if it improved, ``checkpoint.pt``, the metrics."""
+    if improved:
+        _save(
+            {
+                "format": "adsearch-model",
+                "version": FORMAT_VERSION,
+                "config": cfg_dict,
+                "meta": meta,
+                "state_dict": _state(loop.model),
+                "epoch": book.epochs_done,
+            },
+            out / MODEL,
+        )
+    _save(
+        {
+            "format": "adsearch-checkpoint",
+            "version": FORMAT_VERSION,
+            "config": cfg_dict,
+            "meta": meta,
+            "epoch": book.epochs_done,
+            "model": _state(loop.model),
+            "optimizer": loop.optim.state_dict(),
+            "scaler": loop.scaler.state_dict(),
+            "best_val": book.best_val,
+            "best_epoch": book.best_epoch,
+            "bad_epochs": book.bad,
+            "history": book.history,
+        },
+        out / CHECKPOINT,
+    )
+    _write_metrics(out, book.history)
+
+
+# ------------------------------------------------------------------ epochs
+
+
+@dataclass
+class _Loop:
+    """What the epochs of one run share."""
+
+    cfg: TrainConfig
+    model: AnomalyModel
+    net: torch.nn.Module  # the model, or its DDP / compiled wrapper
+    builder: InputBuilder
+    sample: JetSample
+    optim: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    device: torch.device
+    rank: int
+    world: int
+    use_amp: bool
+    per_rank: int  # training batch size of this process
+    eval_bs: int
+
+
+def _run_epoch(
+    loop: _Loop, epoch: int, tr_idx: np.ndarray, va_idx: np.ndarray, bar: Progress
+) -> dict[str, float]:
+    """Train one (0-based) ``epoch``, update the soft-boundary radius, validate and run the
+    collapse monitor; return the epoch's metrics row."""
+    rt, obj = loop.cfg.runtime, loop.model.objective
+    loop.net.train()
+    t0 = time.perf_counter()
+    order = tr_idx[_epoch_order(len(tr_idx), rt.seed, epoch, loop.rank, loop.world)]
+    batches = _batches(order, loop.per_rank)
+    task = bar.add_task(f"epoch {epoch + 1}/{loop.cfg.optim.epochs}", total=len(batches))
+    loss_sum, n, dists = _train_batches(loop, epoch, batches, bar, task)
+    loss_sum, n_jets = _all_sum([loss_sum, float(n)], loop.device, loop.world)
+    t_train = time.perf_counter() - t0
+    if isinstance(obj, DeepSVDD) and obj.soft and epoch + 1 >= loop.cfg.model.radius_warmup_epochs:
+        obj.update_radius(_gather(torch.cat(dists), loop.world))
+    val = _evaluate(
+        loop.net,
+        loop.builder,
+        loop.sample,
+        va_idx,
+        loop.eval_bs,
+        loop.device,
+        loop.use_amp,
+        loop.rank,
+        loop.world,
+    )
+    dt = time.perf_counter() - t0
+    row = {
+        "epoch": epoch + 1,
+        "train_loss": loss_sum / max(n_jets, 1),
+        "val_loss": val,
+        "epoch_time_s": dt,
+        "train_time_s": t_train,
+        "train_jets_per_s": n_jets / t_train if t_train > 0 else float("nan"),
+        "lr": loop.optim.param_groups[0]["lr"],
+    }
+    if isinstance(obj, DeepSVDD) and obj.soft:
+        row["radius"] = float(obj.radius)
+    if isinstance(obj, DeepSVDD):
+        threshold = loop.cfg.optim.collapse_threshold
+        row.update(
+            _collapse_check(
+                loop.model, loop.builder, loop.sample, va_idx, loop.eval_bs, threshold, epoch + 1
+            )
+        )
+    bar.remove_task(task)
+    return row
+
+
+def _train_batches(
+    loop: _Loop, epoch: int, batches: list[np.ndarray], bar: Progress, task: TaskID
+) -> tuple[float, int, list[torch.Tensor]]:
+    """The optimisation steps of one epoch: (sum of batch loss x jets, jets, and the per-jet
+    distances of a soft-boundary DeepSVDD for its radius update)."""
+    rt, opt_cfg = loop.cfg.runtime, loop.cfg.optim
+    s, n = 0.0, 0
+    dists: list[torch.Tensor] = []
+    for b, idx in enumerate(batches):
+        inputs = loop.builder(loop.sample, idx, _batch_rng(rt.seed, epoch, b, loop.rank))
+        labels = loop.builder.labels(loop.sample, idx)
+        with _autocast(loop.device, loop.use_amp):
+            loss, per = loop.net(inputs, labels, loss=True)
+        if not torch.isfinite(loss):
+            raise InputError(
+                f"epoch {epoch + 1}: loss is {float(loss)}; lower optim:lr or check inputs"
+            )
+        loop.optim.zero_grad(set_to_none=True)
+        loop.scaler.scale(loss).backward()
+        if opt_cfg.grad_clip:
+            loop.scaler.unscale_(loop.optim)
+            torch.nn.utils.clip_grad_norm_(loop.model.parameters(), opt_cfg.grad_clip)
+        loop.scaler.step(loop.optim)
+        loop.scaler.update()
+        s += float(loss.detach()) * len(idx)
+        n += len(idx)
+        if getattr(loop.model.objective, "soft", False):
+            dists.append(per.float().cpu())
+        bar.advance(task)
+    return s, n, dists
+
+
+def _finish(loop: _Loop, tr_idx: np.ndarray, out: Path) -> None:
+    """After the epochs: refit the saved DeepSVDD's Mahalanobis metric on training jets
+    (rank 0), wait for every rank, and load the best epoch's weights, as saved."""
+    obj = loop.model.objective
     maha = isinstance(obj, DeepSVDD) and obj.metric == "mahalanobis"
-    if rank == 0 and maha and (out / MODEL).is_file():
-        norm_idx = tr_idx[_epoch_order(len(tr_idx), rt.seed, -2, 0, 1)[: cfg.data.norm_jets]]
-        _refit_metric(model, builder, sample, np.sort(norm_idx), eval_bs, out / MODEL)
-    if world > 1:
+    if loop.rank == 0 and maha and (out / MODEL).is_file():
+        norm_idx = _norm_jets(tr_idx, loop.cfg)
+        _refit_metric(loop.model, loop.builder, loop.sample, norm_idx, loop.eval_bs, out / MODEL)
+    if loop.world > 1:
         dist.barrier()
     if (out / MODEL).is_file():  # return the best epoch's model, as saved
-        blob = torch.load(out / MODEL, map_location=device, weights_only=True)
-        model.load_state_dict(blob["state_dict"])
-    return TrainResult(history, best_epoch, best_val, stopped, out, model)
+        blob = torch.load(out / MODEL, map_location=loop.device, weights_only=True)
+        loop.model.load_state_dict(blob["state_dict"])
 
 
 @torch.no_grad()
@@ -586,6 +769,7 @@ def _refit_metric(
     best.load_state_dict(blob["state_dict"])
     best.eval()
     z = torch.cat([best.embed(builder(sample, b)).double().cpu() for b in _batches(idx, bs)])
+    assert isinstance(best.objective, DeepSVDD)  # only called for a Mahalanobis DeepSVDD
     best.objective.fit_metric(z)
     blob["state_dict"] = _state(best)
     blob["metric_refit"] = True
