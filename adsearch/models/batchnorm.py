@@ -50,6 +50,9 @@ class MaskedBatchNorm(nn.Module):
         momentum, eps : as ``nn.BatchNorm1d``.
     """
 
+    running_mean: Tensor
+    running_var: Tensor
+
     def __init__(
         self, dim: int, affine: bool = True, momentum: float = 0.1, eps: float = 1e-5
     ) -> None:

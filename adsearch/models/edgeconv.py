@@ -103,6 +103,7 @@ class EdgeConvBlock(nn.Module):
         mask = mask.to(torch.bool)
         idx, valid = knn(points, mask, self.k)  # [B, N, k]
         first = self.lins[0]
+        assert isinstance(first, nn.Linear)  # narrows nn.ModuleList's item type
         w_a, w_b = first.weight[:, : self.in_dim], first.weight[:, self.in_dim :]
         own = torch.matmul(h, (w_a - w_b).t())  # [B, N, C_1]
         if first.bias is not None:
