@@ -43,10 +43,11 @@ def run(
 ) -> None:
     """Run a whole search from one analysis config; write OUT_DIR/report.md and results.json.
 
-    Steps: events, features, training, scores, signal regions, background fit, BumpHunter,
-    limits, report. Each is skipped when its config and inputs are unchanged, so a rerun after
-    a crash or an edit redoes only what changed. Without CONFIG the built-in quickstart runs
-    (generated events, about 10 minutes on 2 cores).
+    Steps: events, features, training (score.method model) or a reference template
+    (score.method reference), scores, signal regions, background fit, BumpHunter, limits,
+    report. Each is skipped when its config and inputs are unchanged, so a rerun after a crash
+    or an edit redoes only what changed. Without CONFIG the built-in quickstart runs
+    (generated events scored by CATHODE, about 3-5 minutes on 2 cores).
     """
     import yaml
 
