@@ -43,6 +43,7 @@ DECODER_CHANNELS: tuple[int, ...] = (64, 32, 16)
 class ImageDecoder(nn.Module):
     """Latent ``[B, latent_dim]`` -> image ``[B, 1, pixels, pixels]`` (see the module).
 
+    >>> import torch
     >>> ImageDecoder(3, pixels=25, width=8, channels=(4, 4, 4))(torch.zeros(2, 3)).shape
     torch.Size([2, 1, 25, 25])
     """
