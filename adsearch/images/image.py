@@ -72,9 +72,16 @@ def jet_images(
     """
     cfg = config if config is not None else ImagesConfig()
     if isinstance(x, np.ndarray):
-        out = jet_images(torch.from_numpy(x), torch.from_numpy(np.asarray(mask)), cfg, generator)
-        return out.numpy()
-    m = torch.as_tensor(mask).to(torch.bool)
+        m = torch.from_numpy(np.asarray(mask))
+        return _jet_images(torch.from_numpy(x), m, cfg, generator).numpy()
+    return _jet_images(x, torch.as_tensor(mask), cfg, generator)
+
+
+def _jet_images(
+    x: Tensor, mask: Tensor, cfg: ImagesConfig, generator: torch.Generator | None
+) -> Tensor:
+    """:func:`jet_images` on tensors."""
+    m = mask.to(torch.bool)
     w = torch.where(m, x[..., cfg.pt_column], torch.zeros_like(x[..., 0]))
     u, v = x[..., cfg.eta_column], x[..., cfg.phi_column]
     if cfg.augment and generator is not None:

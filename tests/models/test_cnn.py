@@ -129,9 +129,13 @@ def test_augmentation_is_seeded_training_only_and_resumable(tmp_path, sample):
         twin = CNNBackbone(width=8, **opts).train()
         assert torch.equal(twin.prepare((x, mask)), a)  # same seed, same draw
     # a training with augmentation is deterministic under its seed
-    h1 = train(_cfg(tmp_path / "a", epochs=2, options=opts), sample).history
-    h2 = train(_cfg(tmp_path / "b", epochs=2, options=opts), sample).history
+    h1 = train(_cfg(tmp_path / "a", epochs=3, options=opts), sample).history
+    h2 = train(_cfg(tmp_path / "b", epochs=3, options=opts), sample).history
     assert [h["train_loss"] for h in h1] == [h["train_loss"] for h in h2]
+    # the generator state is saved with the model: a resumed training continues the draws
+    train(_cfg(tmp_path / "c", epochs=2, options=opts), sample)
+    resumed = train(_cfg(tmp_path / "c", epochs=3, options=opts), sample, resume=True).history
+    assert resumed[2]["train_loss"] == h1[2]["train_loss"]
 
 
 @pytest.mark.parametrize("objective", ["supervised", "deepsvdd"])
