@@ -13,7 +13,7 @@ packages of one layer may depend on each other in one direction only, see the cy
     1   io                                          event files (LHCO HDF5, ROOT), atomic output
     2   generate, detector                          Pythia 8 generation, detector response
     3   jets, distributed                           clustering, trigger, features (+ on dask)
-    4   graphs, images                              constituent graphs (images: reserved)
+    4   graphs, images                              constituent graphs, jet images
     5   models                                      backbones, objectives, registry
     6   train, pretrain                             training loop (pretrain: reserved)
     7   score, weak                                 anomaly scores, baselines (weak: reserved)

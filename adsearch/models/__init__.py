@@ -5,9 +5,13 @@ whose call gives the per-jet anomaly score. Graph backbones (GIN, EGAT, GATv2) l
 :mod:`adsearch.models.backbones` (built by name in :mod:`adsearch.models.gnn`, with their
 layers, kernel, edge weights and readout in sibling modules); transformers in
 :mod:`adsearch.models.transformer`; ParticleNet (EdgeConv blocks on padded jets) in
-:mod:`adsearch.models.particlenet`; losses in :mod:`adsearch.models.objectives`.
+:mod:`adsearch.models.particlenet`; the jet-image CNN in :mod:`adsearch.models.cnn` (images
+from :mod:`adsearch.images`) with its autoencoder in :mod:`adsearch.models.imageae`; losses
+in :mod:`adsearch.models.objectives`.
 """
 
+from adsearch.models.cnn import CNNBackbone
+from adsearch.models.imageae import ImageAutoencoder
 from adsearch.models.objectives import Autoencoder, DeepSVDD, Objective, Supervised
 from adsearch.models.particlenet import ParticleNetBackbone
 from adsearch.models.registry import AnomalyModel, ModelConfig, build_model
@@ -21,7 +25,9 @@ from adsearch.models.transformer import (
 __all__ = [
     "AnomalyModel",
     "Autoencoder",
+    "CNNBackbone",
     "DeepSVDD",
+    "ImageAutoencoder",
     "ModelConfig",
     "Objective",
     "ParticleNetBackbone",

@@ -2,8 +2,10 @@
 
 Backbones: ``gin``, ``egat``, ``gatv2`` (graph networks, :mod:`adsearch.models.gnn`),
 ``transformer`` and ``part`` (:mod:`adsearch.models.transformer`), ``particlenet``
-(:mod:`adsearch.models.particlenet`; the last three eat padded jets).
-Objectives: ``deepsvdd``, ``deepsvdd-soft``, ``ae`` (padded-input backbones only),
+(:mod:`adsearch.models.particlenet`), ``cnn`` (jet images, :mod:`adsearch.models.cnn`; the
+last four eat padded jets).
+Objectives: ``deepsvdd``, ``deepsvdd-soft``, ``ae`` (padded-input backbones only; with
+``cnn`` the image autoencoder of :mod:`adsearch.models.imageae`),
 ``supervised`` (:mod:`adsearch.models.objectives`).
 
 Examples
@@ -28,6 +30,8 @@ import torch
 from torch import Tensor, nn
 
 from adsearch.errors import ConfigError
+from adsearch.models.cnn import CNNBackbone
+from adsearch.models.imageae import ImageAutoencoder
 from adsearch.models.objectives import Autoencoder, DeepSVDD, Objective, Supervised
 from adsearch.models.particlenet import ParticleNetBackbone
 from adsearch.models.transformer import ParticleTransformerBackbone, TransformerBackbone
@@ -42,7 +46,7 @@ __all__ = [
     "log_columns",
 ]
 
-BACKBONES = ("gin", "egat", "gatv2", "transformer", "part", "particlenet")
+BACKBONES = ("gin", "egat", "gatv2", "transformer", "part", "particlenet", "cnn")
 OBJECTIVES = ("deepsvdd", "deepsvdd-soft", "ae", "supervised")
 _GRAPH = ("gin", "egat", "gatv2")
 
@@ -57,7 +61,10 @@ class ModelConfig:
     own default otherwise. ``options`` is passed unchanged to the graph backbone builder
     and to the padded-input backbones (``particlenet``: ``size`` ``default`` or ``lite``,
     ``k``, ``blocks``, ``norm``; its blocks come from these, so ``layers`` and ``heads``
-    are refused, and ``width`` / ``mlp_layers`` shape its output MLP).
+    are refused, and ``width`` / ``mlp_layers`` shape its output MLP; ``cnn``: ``images``
+    (an :class:`adsearch.images.ImagesConfig` mapping), ``channels``, ``norm``,
+    ``decoder_channels`` (objective ``ae``); ``layers``, ``heads`` refused, ``readout``
+    unused: the feature map is flattened).
     ``readout`` is one pool or several joined by ``+`` for graph backbones (``sum``,
     ``mean``, ``max``, ``ptsum``: :func:`adsearch.models.readout.graph_readout`).
     ``svdd_metric`` / ``svdd_shrinkage``: the DeepSVDD anomaly score, the squared distance
@@ -66,7 +73,7 @@ class ModelConfig:
     :class:`adsearch.models.objectives.DeepSVDD`).
     """
 
-    backbone: Literal["gin", "egat", "gatv2", "transformer", "part", "particlenet"] = "gin"
+    backbone: Literal["gin", "egat", "gatv2", "transformer", "part", "particlenet", "cnn"] = "gin"
     objective: Literal["deepsvdd", "deepsvdd-soft", "ae", "supervised"] = "deepsvdd"
     width: int = 128
     layers: int | None = None
@@ -109,6 +116,11 @@ class ModelConfig:
                 "model: particlenet has no 'layers' or 'heads'; its EdgeConv blocks are set by "
                 "options.size (default / lite), options.blocks and options.k"
             )
+        if self.backbone == "cnn" and (self.layers is not None or self.heads is not None):
+            raise ConfigError(
+                "model: cnn has no 'layers' or 'heads'; its convolution blocks are set by "
+                "options.channels"
+            )
         if not 0.0 < self.nu <= 1.0:
             raise ConfigError(f"model:nu: must be in (0, 1], got {self.nu}")
         if not 0.0 <= self.svdd_shrinkage <= 1.0:
@@ -130,7 +142,9 @@ class ModelConfig:
                 f"(the {self.backbone} backbone pools masked constituents)"
             )
         heads = self.heads or 8
-        attention = self.backbone in ("transformer", "part") or self.objective == "ae"
+        attention = self.backbone in ("transformer", "part") or (
+            self.objective == "ae" and self.backbone != "cnn"
+        )
         if attention and self.width % heads:
             raise ConfigError(f"model:heads: width {self.width} not divisible by {heads} heads")
 
@@ -179,7 +193,15 @@ class AnomalyModel(nn.Module):
         m = mask.unsqueeze(-1).to(x.dtype)
         return self.backbone.input_norm(x) * m, mask, x[..., 0] * mask.to(x.dtype)
 
+    def prepare(self, inputs):
+        """Inputs as backbone and objective share them: the backbone's ``prepare`` (the CNN
+        builds its images once per batch, so the image autoencoder's target is the image the
+        encoder saw), unchanged for the other backbones."""
+        prepare = getattr(self.backbone, "prepare", None)
+        return inputs if prepare is None else prepare(inputs)
+
     def forward(self, inputs, labels: Tensor | None = None, *, loss: bool = False):
+        inputs = self.prepare(inputs)
         z = self.backbone(inputs)
         if loss:
             return self.objective.loss(z, self.objective_inputs(inputs), labels)
@@ -259,6 +281,19 @@ def build_model(
     log_columns = tuple(c for c in log_columns if c < in_dim)
     if cfg.backbone in _GRAPH:
         backbone = _graph_backbone(cfg, in_dim, edge_dim, log_columns)
+    elif cfg.backbone == "cnn":
+        opts = {k: v for k, v in cfg.options.items() if k != "decoder_channels"}
+        try:
+            backbone = CNNBackbone(
+                in_dim=in_dim,
+                width=cfg.width,
+                mlp_layers=cfg.mlp_layers,
+                out_dim=cfg.out_dim,
+                bias=bias,
+                **opts,
+            )
+        except (TypeError, ValueError) as e:
+            raise ConfigError(f"model: cnn backbone: {e}") from None
     elif cfg.backbone == "particlenet":
         try:
             backbone = ParticleNetBackbone(
@@ -302,6 +337,21 @@ def build_model(
             metric="euclidean" if cfg.objective == "deepsvdd-soft" else cfg.svdd_metric,
             shrinkage=cfg.svdd_shrinkage,
         )
+    elif cfg.objective == "ae" and isinstance(backbone, CNNBackbone):
+        try:
+            objective = ImageAutoencoder(
+                dim,
+                latent_dim=cfg.latent_dim,
+                pixels=backbone.images.pixels,
+                width=cfg.width,
+                **(
+                    {"channels": cfg.options["decoder_channels"]}
+                    if "decoder_channels" in cfg.options
+                    else {}
+                ),
+            )
+        except (TypeError, ValueError) as e:
+            raise ConfigError(f"model: cnn autoencoder: {e}") from None
     elif cfg.objective == "ae":
         objective = Autoencoder(
             dim,
