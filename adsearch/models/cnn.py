@@ -90,6 +90,7 @@ class CNNBackbone(nn.Module):
     """
 
     input_kind = "dense"
+    augment_state: Tensor  # the augmentation generator's state (a buffer, with augment on)
 
     def __init__(
         self,
