@@ -356,8 +356,8 @@ def proxy_report(
 
     model = _row(y, arr("model_score", model_score), mjb, min_bkg)
     rows: dict[str, Any] = {}
-    for name, p in proxies.items():
-        p = arr(name, p)
+    for name, raw in proxies.items():
+        p = arr(name, raw)
         auc = metrics.roc_auc(y, p)
         lower = auc < 0.5
         r = _row(y, -p if lower else p, mjb, min_bkg)

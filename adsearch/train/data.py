@@ -112,8 +112,8 @@ class JetSample:
         if len(nj) and not np.all(nj == 2):
             raise InputError("constituents: every event must hold exactly two jets")
         axes = []
-        for name, a in (("jet_pt", jet_pt), ("jet_eta", jet_eta), ("jet_phi", jet_phi)):
-            a = np.asarray(a, dtype=np.float64)[:n_ev]
+        for name, given in (("jet_pt", jet_pt), ("jet_eta", jet_eta), ("jet_phi", jet_phi)):
+            a = np.asarray(given, dtype=np.float64)[:n_ev]
             if a.shape != (n_ev, 2):
                 raise InputError(f"{name}: expected shape ({n_ev}, 2), got {a.shape}")
             if not np.all(np.isfinite(a)):
