@@ -71,6 +71,11 @@ class ModelConfig:
     to the centre (``euclidean``) or after whitening by the background covariance shrunk
     towards the identity (``mahalanobis``, default; see
     :class:`adsearch.models.objectives.DeepSVDD`).
+    ``max_constituents`` is the set autoencoder's decoder size (objective ``ae`` on the
+    transformer backbones): the most constituents it reconstructs, which fixes the shape (and
+    the seeded initialisation) of its slot embeddings. It is not the input cap: that is
+    ``graph.max_constituents`` (:class:`adsearch.graphs.GraphConfig`), which the training
+    config checks to be at most this.
     """
 
     backbone: Literal["gin", "egat", "gatv2", "transformer", "part", "particlenet", "cnn"] = "gin"
