@@ -65,7 +65,7 @@ def test_blackbox_configs_train_without_labels():
         ({"input": {"generate": {"signal": "qcd"}}}, r"'qcd' is not a signal process"),
         ({"input": {"generate": {"signal": {"process": "wprime-2prong", "m_x": -5}}}}, "m_x"),
         ({"train": {"optim": {"lr": -1}}}, r"x.yaml:train: optim:lr: must be > 0"),
-        ({"train": {"model": {"backbone": "cnn"}}}, r"x.yaml:train:model:backbone: bad value"),
+        ({"train": {"model": {"backbone": "resnet"}}}, r"x.yaml:train:model:backbone: bad value"),
         ({"train": {"data": {"path": "f.parquet"}}}, r"train:data:path: set by the pipeline"),
         ({"train": {"graph": {"edge": "knn"}}}, r"x.yaml:train:graph: unknown key 'edge'"),
         ({"score": {"event_score": "median"}}, r"x.yaml:score:event_score: bad value"),
