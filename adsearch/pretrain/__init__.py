@@ -1,0 +1,1 @@
+"""Self-supervised (contrastive) pretraining of jet encoders (issue 15)."""
