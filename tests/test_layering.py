@@ -15,7 +15,7 @@ packages of one layer may depend on each other in one direction only, see the cy
     3   jets, distributed                           clustering, trigger, features (+ on dask)
     4   graphs, images                              constituent graphs, jet images
     5   models                                      backbones, objectives, registry
-    6   train, pretrain                             training loop (pretrain: reserved)
+    6   train, pretrain                             training loop, contrastive pretraining
     7   score, weak                                 anomaly scores, baselines (weak: reserved)
     8   stats                                       regions, fit, BumpHunter, limits, metrics
     9   plot                                        every figure

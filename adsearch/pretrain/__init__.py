@@ -1,0 +1,43 @@
+"""Self-supervised (contrastive) pretraining of jet encoders (issue 15).
+
+Physical augmentations of padded jets (:mod:`~adsearch.pretrain.augment`), the NT-Xent loss
+(:mod:`~adsearch.pretrain.losses`), alignment and uniformity
+(:mod:`~adsearch.pretrain.quality`), the configuration (:mod:`~adsearch.pretrain.config`),
+the encoder file (:mod:`~adsearch.pretrain.encoder`) and the loop
+(:mod:`~adsearch.pretrain.trainer`), after JetCLR (Dillon, Kasieczka, Olischlager, Plehn,
+Thaler, Zhao, "Symmetries, safety, and self-supervision", SciPost Phys. 12, 188 (2022)).
+"""
+
+from adsearch.pretrain.augment import (
+    collinear_split,
+    pad_slots,
+    random_view,
+    rotate,
+    smear_pt,
+    smear_soft,
+    translate,
+)
+from adsearch.pretrain.config import PretrainConfig, load_pretrain_config
+from adsearch.pretrain.encoder import ContrastiveModel, load_encoder
+from adsearch.pretrain.losses import nt_xent
+from adsearch.pretrain.quality import alignment, uniformity
+from adsearch.pretrain.trainer import PretrainResult, pretrain
+
+__all__ = [
+    "ContrastiveModel",
+    "PretrainConfig",
+    "PretrainResult",
+    "alignment",
+    "collinear_split",
+    "load_encoder",
+    "load_pretrain_config",
+    "nt_xent",
+    "pad_slots",
+    "pretrain",
+    "random_view",
+    "rotate",
+    "smear_pt",
+    "smear_soft",
+    "translate",
+    "uniformity",
+]
