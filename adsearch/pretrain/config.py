@@ -33,6 +33,7 @@ from typing import Literal
 
 from adsearch.config import load_yaml
 from adsearch.errors import ConfigError
+from adsearch.train.config import check_split
 
 __all__ = [
     "EncoderConfig",
@@ -67,18 +68,9 @@ class PretrainDataConfig:
     norm_jets: int = 20_000
 
     def validate(self) -> None:
-        for name in ("train_fraction", "val_fraction"):
-            v = getattr(self, name)
-            if not 0.0 < v < 1.0:
-                raise ConfigError(f"data:{name}: must be in (0, 1), got {v}")
-        if self.train_fraction + self.val_fraction > 1.0:
-            raise ConfigError("data: train_fraction + val_fraction must be <= 1")
-        if self.max_events is not None and self.max_events < 1:
-            raise ConfigError(f"data:max_events: must be >= 1, got {self.max_events}")
+        check_split(self.train_fraction, self.val_fraction, self.max_events, self.norm_jets)
         if self.max_constituents < 1:
             raise ConfigError(f"data:max_constituents: must be >= 1, got {self.max_constituents}")
-        if self.norm_jets < 2:
-            raise ConfigError(f"data:norm_jets: must be >= 2, got {self.norm_jets}")
 
 
 @dataclass

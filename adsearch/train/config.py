@@ -66,6 +66,22 @@ class AugmentConfig:
             raise ConfigError(f"data:augment:pt: must be > 0, got {self.pt}")
 
 
+def check_split(
+    train_fraction: float, val_fraction: float, max_events: int | None, norm_jets: int
+) -> None:
+    """Check the event split and sampling fields of a ``data`` section (training and
+    pretraining share them); raise :class:`~adsearch.errors.ConfigError` naming the field."""
+    for name, v in (("train_fraction", train_fraction), ("val_fraction", val_fraction)):
+        if not 0.0 < v < 1.0:
+            raise ConfigError(f"data:{name}: must be in (0, 1), got {v}")
+    if train_fraction + val_fraction > 1.0:
+        raise ConfigError("data: train_fraction + val_fraction must be <= 1")
+    if max_events is not None and max_events < 1:
+        raise ConfigError(f"data:max_events: must be >= 1, got {max_events}")
+    if norm_jets < 2:
+        raise ConfigError(f"data:norm_jets: must be >= 2, got {norm_jets}")
+
+
 @dataclass
 class DataConfig:
     """Which events train the model.
@@ -90,16 +106,7 @@ class DataConfig:
     norm_jets: int = 20_000
 
     def validate(self) -> None:
-        for name in ("train_fraction", "val_fraction"):
-            v = getattr(self, name)
-            if not 0.0 < v < 1.0:
-                raise ConfigError(f"data:{name}: must be in (0, 1), got {v}")
-        if self.train_fraction + self.val_fraction > 1.0:
-            raise ConfigError("data: train_fraction + val_fraction must be <= 1")
-        if self.max_events is not None and self.max_events < 1:
-            raise ConfigError(f"data:max_events: must be >= 1, got {self.max_events}")
-        if self.norm_jets < 2:
-            raise ConfigError(f"data:norm_jets: must be >= 2, got {self.norm_jets}")
+        check_split(self.train_fraction, self.val_fraction, self.max_events, self.norm_jets)
 
 
 @dataclass
