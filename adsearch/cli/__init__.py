@@ -35,6 +35,7 @@ register(
     generate.simulate,
     data.features,
     train.train,
+    train.pretrain,
     train.score,
     train.export,
     weak.weak,

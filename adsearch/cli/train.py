@@ -1,5 +1,5 @@
-"""Model verbs: ``train`` (:mod:`adsearch.train`), ``score`` and ``export``
-(:mod:`adsearch.score`)."""
+"""Model verbs: ``train`` (:mod:`adsearch.train`), ``pretrain`` (:mod:`adsearch.pretrain`),
+``score`` and ``export`` (:mod:`adsearch.score`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import typer
 
 from adsearch.cli.options import SetOption
 
-__all__ = ["export", "score", "train"]
+__all__ = ["export", "pretrain", "score", "train"]
 
 
 def train(
@@ -63,6 +63,48 @@ def train(
             f"epochs {len(res.history)}: train loss {last['train_loss']:.6g}, "
             f"val loss {last['val_loss']:.6g}; best epoch {res.best_epoch} "
             f"(val {res.best_val_loss:.6g}){' [early stop]' if res.stopped_early else ''}"
+        )
+    typer.echo(f"wrote {res.out_dir}")
+
+
+def pretrain(
+    config: Annotated[
+        Path, typer.Argument(help="pretraining config YAML (data, encoder, views, optim, ...)")
+    ],
+    resume: Annotated[
+        bool, typer.Option("--resume", help="continue from OUT_DIR/checkpoint.pt")
+    ] = False,
+    out_dir: Annotated[Path | None, typer.Option("--out-dir", help="override out_dir")] = None,
+    epochs: Annotated[int | None, typer.Option("--epochs", help="override optim.epochs")] = None,
+    set_: SetOption = None,
+) -> None:
+    """Pretrain a jet encoder without labels (contrastive, NT-Xent over augmented views).
+
+    Two augmented views of every jet (rotation about the jet axis, η-φ translation, collinear
+    splitting, soft and pT smearing) are pulled together, other jets pushed apart. Writes
+    encoder.pt (the best held-out loss), checkpoint.pt (every epoch) and metrics.json
+    (losses, alignment, uniformity) into out_dir. Override any value with
+    --set SECTION.KEY=VALUE (e.g. --set temperature=0.2).
+    """
+    from adsearch.config import apply_overrides, replace_key
+    from adsearch.pretrain import load_pretrain_config
+    from adsearch.pretrain import pretrain as run_pretrain
+
+    cfg = apply_overrides(load_pretrain_config(config), set_ or [], source="--set")
+    shortcuts = {
+        ("out_dir",): None if out_dir is None else str(out_dir),
+        ("optim", "epochs"): epochs,
+    }
+    for keys, value in shortcuts.items():
+        if value is not None:
+            cfg = replace_key(cfg, keys, value, source="command line")
+    res = run_pretrain(cfg, resume=resume)
+    if res.history:
+        last = res.history[-1]
+        typer.echo(
+            f"epochs {len(res.history)}: train loss {last['train_loss']:.6g}, "
+            f"held-out loss {last['val_loss']:.6g}; best epoch {res.best_epoch} "
+            f"(held-out {res.best_val_loss:.6g}){' [early stop]' if res.stopped_early else ''}"
         )
     typer.echo(f"wrote {res.out_dir}")
 

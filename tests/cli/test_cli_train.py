@@ -60,3 +60,35 @@ def test_set_and_shortcuts_reach_the_training(config, capsys):
     assert saved["optim"]["batch_size"] == 16 and saved["optim"]["epochs"] == 1
     assert saved["runtime"]["out_dir"] == str(out)
     assert not (config.parent / "yaml_run").exists()
+
+
+def test_pretrain_verb_writes_the_encoder_and_resumes(tmp_path, capsys):
+    """`adsearch pretrain CONFIG`: --set and the shortcuts reach the run; --resume continues;
+    a bad value is one error line before any work."""
+    path = write_features(tmp_path / "toy.parquet", toy_features(60, seed=4, labelled=False))
+    conf = {
+        "data": {"path": str(path), "train_fraction": 0.5, "val_fraction": 0.25, "norm_jets": 50},
+        "encoder": {"width": 16, "heads": 2, "layers": 1, "mlp_layers": 2, "out_dim": 8},
+        "projection": {"width": 16, "dim": 8},
+        "optim": {"batch_size": 16, "epochs": 3, "lr": 3e-3},
+        "out_dir": str(tmp_path / "unused"),
+    }
+    cfg = tmp_path / "pre.yaml"
+    cfg.write_text(yaml.safe_dump(conf))
+    out = tmp_path / "enc"
+    args = ["pretrain", str(cfg), "--out-dir", str(out), "--epochs", "1"]
+    assert main([*args, "--set", "temperature=0.2"]) == 0
+    text = capsys.readouterr().out
+    assert "epochs 1:" in text and f"wrote {out}" in text
+    assert (out / "encoder.pt").is_file() and not (tmp_path / "unused").exists()
+    metrics = json.loads((out / "metrics.json").read_text())
+    rows = metrics["history"] if isinstance(metrics, dict) else metrics
+    assert len(rows) == 1
+    more = ["pretrain", str(cfg), "--out-dir", str(out), "--epochs", "2", "--resume"]
+    assert main(more) == 1  # without the same --set the config differs: refused, one line
+    assert "cannot resume" in capsys.readouterr().err
+    assert main([*more, "--set", "temperature=0.2"]) == 0
+    assert "epochs 2:" in capsys.readouterr().out
+    assert main([*args, "--set", "temperature=-1"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "temperature" in err and len(err.strip().splitlines()) == 1
