@@ -264,6 +264,35 @@ def _graph_backbone(
         raise ConfigError(f"model: {cfg.backbone} backbone: {e}") from None
 
 
+def _padded_backbone(
+    cfg: ModelConfig, in_dim: int, bias: bool, log_columns: tuple[int, ...]
+) -> nn.Module:
+    """The padded-input backbone of ``cfg`` (``cnn``, ``particlenet``, ``transformer``,
+    ``part``); a constructor's TypeError/ValueError (a bad option) becomes a ConfigError."""
+    options: dict[str, Any] = dict(cfg.options)
+    common: dict[str, Any] = {
+        "in_dim": in_dim, "width": cfg.width, "mlp_layers": cfg.mlp_layers,
+        "out_dim": cfg.out_dim, "bias": bias,
+    }  # fmt: skip
+    cls: Any  # one of the padded-input backbone classes
+    extra: dict[str, Any]
+    if cfg.backbone == "cnn":  # decoder_channels is the autoencoder objective's option
+        cls, where, extra = CNNBackbone, "cnn backbone: ", {}
+        options.pop("decoder_channels", None)
+    elif cfg.backbone == "particlenet":
+        cls, where = ParticleNetBackbone, "particlenet backbone: "
+        extra = {"readout": cfg.readout, "log_columns": log_columns}
+    else:
+        cls = ParticleTransformerBackbone if cfg.backbone == "part" else TransformerBackbone
+        where = ""
+        extra = {"layers": cfg.n_layers, "heads": cfg.heads or 8, "readout": cfg.readout,
+                 "log_columns": log_columns}  # fmt: skip
+    try:
+        return cls(**common, **extra, **options)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"model: {where}{e}") from None
+
+
 def build_model(
     cfg: ModelConfig,
     in_dim: int = 3,
@@ -286,51 +315,8 @@ def build_model(
     log_columns = tuple(c for c in log_columns if c < in_dim)
     if cfg.backbone in _GRAPH:
         backbone = _graph_backbone(cfg, in_dim, edge_dim, log_columns)
-    elif cfg.backbone == "cnn":
-        opts = {k: v for k, v in cfg.options.items() if k != "decoder_channels"}
-        try:
-            backbone = CNNBackbone(
-                in_dim=in_dim,
-                width=cfg.width,
-                mlp_layers=cfg.mlp_layers,
-                out_dim=cfg.out_dim,
-                bias=bias,
-                **opts,
-            )
-        except (TypeError, ValueError) as e:
-            raise ConfigError(f"model: cnn backbone: {e}") from None
-    elif cfg.backbone == "particlenet":
-        try:
-            backbone = ParticleNetBackbone(
-                in_dim=in_dim,
-                width=cfg.width,
-                readout=cfg.readout,
-                mlp_layers=cfg.mlp_layers,
-                out_dim=cfg.out_dim,
-                bias=bias,
-                log_columns=log_columns,
-                **cfg.options,
-            )
-        except (TypeError, ValueError) as e:
-            raise ConfigError(f"model: particlenet backbone: {e}") from None
     else:
-        cls = ParticleTransformerBackbone if cfg.backbone == "part" else TransformerBackbone
-        opts = dict(cfg.options)
-        try:
-            backbone = cls(
-                in_dim=in_dim,
-                width=cfg.width,
-                layers=cfg.n_layers,
-                heads=cfg.heads or 8,
-                readout=cfg.readout,
-                mlp_layers=cfg.mlp_layers,
-                out_dim=cfg.out_dim,
-                bias=bias,
-                log_columns=log_columns,
-                **opts,
-            )
-        except (TypeError, ValueError) as e:
-            raise ConfigError(f"model: {e}") from None
+        backbone = _padded_backbone(cfg, in_dim, bias, log_columns)
     dim = cfg.out_dim or cfg.width
     objective: Objective
     if cfg.objective in ("deepsvdd", "deepsvdd-soft"):
