@@ -30,6 +30,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from adsearch.config import replace_key
 from adsearch.errors import ConfigError
 
 __all__ = [
@@ -38,12 +39,23 @@ __all__ = [
     "RootOptions",
     "SetOption",
     "SpectrumOptions",
+    "apply_shortcuts",
     "number_list",
     "uses_options",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
 N = TypeVar("N", int, float)
+
+
+def apply_shortcuts(cfg: Any, shortcuts: dict[tuple[str, ...], Any]) -> Any:
+    """``cfg`` with each shortcut option that was given (not ``None``) set at its dotted key,
+    through the same checked ``dataclasses.replace`` as ``--set``
+    (:func:`adsearch.config.replace_key`)."""
+    for keys, value in shortcuts.items():
+        if value is not None:
+            cfg = replace_key(cfg, keys, value, source="command line")
+    return cfg
 
 
 def number_list(text: str, kind: type[N], option: str) -> list[N]:

@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from adsearch.cli.options import SetOption
+from adsearch.cli.options import SetOption, apply_shortcuts
 
 __all__ = ["export", "pretrain", "score", "train"]
 
@@ -40,20 +40,18 @@ def train(
     """
     import os
 
-    from adsearch.config import apply_overrides, replace_key
+    from adsearch.config import apply_overrides
     from adsearch.train import load_train_config
     from adsearch.train import train as run_train
 
     cfg = apply_overrides(load_train_config(config), set_ or [], source="--set")
-    shortcuts = {
+    shortcuts: dict[tuple[str, ...], Any] = {
         ("runtime", "out_dir"): None if out_dir is None else str(out_dir),
         ("runtime", "device"): device,
         ("optim", "epochs"): epochs,
         ("data", "max_events"): max_events,
     }
-    for keys, value in shortcuts.items():  # the same checked dataclasses.replace as --set
-        if value is not None:
-            cfg = replace_key(cfg, keys, value, source="command line")
+    cfg = apply_shortcuts(cfg, shortcuts)
     res = run_train(cfg, resume=resume)
     if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
         return
@@ -86,18 +84,16 @@ def pretrain(
     (losses, alignment, uniformity) into out_dir. Override any value with
     --set SECTION.KEY=VALUE (e.g. --set temperature=0.2).
     """
-    from adsearch.config import apply_overrides, replace_key
+    from adsearch.config import apply_overrides
     from adsearch.pretrain import load_pretrain_config
     from adsearch.pretrain import pretrain as run_pretrain
 
     cfg = apply_overrides(load_pretrain_config(config), set_ or [], source="--set")
-    shortcuts = {
+    shortcuts: dict[tuple[str, ...], Any] = {
         ("out_dir",): None if out_dir is None else str(out_dir),
         ("optim", "epochs"): epochs,
     }
-    for keys, value in shortcuts.items():
-        if value is not None:
-            cfg = replace_key(cfg, keys, value, source="command line")
+    cfg = apply_shortcuts(cfg, shortcuts)
     res = run_pretrain(cfg, resume=resume)
     if res.history:
         last = res.history[-1]

@@ -235,17 +235,24 @@ def _template(entry: dict[str, Any], source: str) -> Histogram | None:
 # ---------------------------------------------------------------------------- generation
 
 
-def _generation_config(cfg: PipelineConfig, which: str, n: int) -> dict[str, Any]:
+def _sample_config(cfg: PipelineConfig, process: Any, n: int, seed: int) -> dict[str, Any]:
+    """The cache key of a generated sample: process, size, seed, and the recipe's detector,
+    trigger and block size (``input.generate``)."""
     gen = cfg.input.generate
     det = gen.detector
     return {
-        "process": gen.process_dict(which),  # type: ignore[arg-type]
+        "process": process_to_dict(process),
         "n": n,
-        "seed": derived_seed(cfg, which),
+        "seed": seed,
         "detector": det if det in ("lhco", "none") else {"card": file_hash(det)},
         "trigger": to_dict(gen.trigger),
         "block_size": gen.block_size,
     }
+
+
+def _generation_config(cfg: PipelineConfig, which: str, n: int) -> dict[str, Any]:
+    process = cfg.input.generate.process(which)  # type: ignore[arg-type]
+    return _sample_config(cfg, process, n, derived_seed(cfg, which))
 
 
 def _n_signal_generated(cfg: PipelineConfig) -> int:
@@ -253,19 +260,26 @@ def _n_signal_generated(cfg: PipelineConfig) -> int:
     return max(cfg.input.generate.n_signal, 1)
 
 
-def _generate(run: Run, which: str, n: int, product: str) -> None:
+def _generate_sample(run: Run, process: Any, n: int, seed: int, product: str) -> None:
+    """Generate ``n`` events of ``process`` into ``product`` with the recipe's detector,
+    trigger, block size and workers (``input.generate``)."""
     gen = run.cfg.input.generate
     generate_to_file(
         run.path(product),
-        gen.process(which),  # type: ignore[arg-type]
+        process,
         n,
-        seed=derived_seed(run.cfg, which),
+        seed=seed,
         workers=gen.workers,
         detector=gen.detector,
         trigger=gen.trigger,
         block_size=gen.block_size,
         progress=run.progress,
     )
+
+
+def _generate(run: Run, which: str, n: int, product: str) -> None:
+    process = run.cfg.input.generate.process(which)  # type: ignore[arg-type]
+    _generate_sample(run, process, n, derived_seed(run.cfg, which), product)
 
 
 BACKGROUND = Step(
@@ -531,32 +545,15 @@ def _generates_reference(cfg: PipelineConfig) -> bool:
 
 
 def _reference_config(cfg: PipelineConfig) -> dict[str, Any]:
-    gen, ref = cfg.input.generate, cfg.score.reference
-    det = gen.detector
-    return {
-        "process": process_to_dict(_reference_process(cfg)),
-        "n": ref.n_events,
-        "seed": ref.seed,
-        "detector": det if det in ("lhco", "none") else {"card": file_hash(det)},
-        "trigger": to_dict(gen.trigger),
-        "block_size": gen.block_size,
-        "features": to_dict(cfg.features),
-    }
+    ref = cfg.score.reference
+    sample = _sample_config(cfg, _reference_process(cfg), ref.n_events, ref.seed)
+    return {**sample, "features": to_dict(cfg.features)}
 
 
 def _reference(run: Run) -> None:
-    gen, ref = run.cfg.input.generate, run.cfg.score.reference
-    generate_to_file(
-        run.path(Products.REFERENCE),
-        _reference_process(run.cfg),
-        ref.n_events,
-        seed=ref.seed,
-        workers=gen.workers,
-        detector=gen.detector,
-        trigger=gen.trigger,
-        block_size=gen.block_size,
-        progress=run.progress,
-    )
+    ref = run.cfg.score.reference
+    sample = (_reference_process(run.cfg), ref.n_events, ref.seed)
+    _generate_sample(run, *sample, Products.REFERENCE)
     features_from_file(
         run.path(Products.REFERENCE),
         run.path(Products.REFERENCE_FEATURES),
