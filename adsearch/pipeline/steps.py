@@ -687,9 +687,11 @@ def _scores_config(cfg: PipelineConfig) -> dict[str, Any]:
     s = cfg.score
     if s.trains_model:
         return {"batch_size": s.batch_size, "device": s.device}
+    weak = to_dict(s.weak_config(cfg.regions.signal_region))
+    weak.pop("workers")  # how many processes train the ensemble does not change the scores
     return {
         "method": s.method,
-        "weak": to_dict(s.weak_config(cfg.regions.signal_region)),
+        "weak": weak,
         "reference": to_dict(s.reference) if s.method == "reference" else None,
     }
 
