@@ -125,10 +125,10 @@ def test_rotation_and_reflection_act_on_the_node_features_exactly(sample):
     ],
 )
 def test_training_with_symmetry_runs_is_deterministic_and_learns(tmp_path, sample, model):
-    over = {"model": model, "data": {"symmetry": ON}, "optim": {"epochs": 3}}
+    over = {"model": model, "data": {"symmetry": ON}, "optim": {"epochs": 2}}
     a = train(make(tmp_path / "a", **over), sample).history
     b = train(make(tmp_path / "b", **over), sample).history
-    off = train(make(tmp_path / "off", model=model, optim={"epochs": 3}), sample).history
+    off = train(make(tmp_path / "off", model=model, optim={"epochs": 2}), sample).history
     loss = [h["train_loss"] for h in a]
     assert loss == [h["train_loss"] for h in b]  # same seed: bit for bit
     assert loss != [h["train_loss"] for h in off]  # the training jets were transformed
