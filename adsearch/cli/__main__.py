@@ -1,7 +1,5 @@
 """``python -m adsearch.cli``: the same as the ``adsearch`` console script."""
 
-import sys
+from adsearch.cli.app import cli_entry
 
-from adsearch.cli.app import main
-
-sys.exit(main())
+cli_entry()

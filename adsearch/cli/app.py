@@ -6,6 +6,7 @@ errors (:class:`adsearch.errors.AdsearchError`) into one line on stderr and exit
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -15,7 +16,35 @@ from typer.core import TyperCommand
 
 from adsearch.errors import AdsearchError
 
-__all__ = ["AdsearchCommand", "app", "cli_entry", "main", "register", "split_comma_pairs"]
+__all__ = [
+    "AdsearchCommand",
+    "Terminated",
+    "app",
+    "cli_entry",
+    "handle_sigterm",
+    "main",
+    "register",
+    "split_comma_pairs",
+]
+
+
+class Terminated(Exception):
+    """Raised in the main thread by :func:`handle_sigterm` when the process gets SIGTERM."""
+
+
+def _raise_terminated(_signum: int, _frame: Any) -> None:
+    raise Terminated
+
+
+def handle_sigterm() -> None:
+    """Turn SIGTERM (``kill PID``, a batch system's time limit) into :class:`Terminated`.
+
+    Python's default SIGTERM action ends the process without unwinding, so the temporary
+    file of an output being written (:func:`adsearch.io.atomic.atomic_path`) would be left
+    behind; raised as an exception, every ``with`` block cleans up on the way out, and
+    :func:`main` exits with status 143 (128 + SIGTERM) and one line ``terminated``.
+    """
+    signal.signal(signal.SIGTERM, _raise_terminated)
 
 
 class AdsearchCommand(TyperCommand):
@@ -99,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     -------
     int
         0 on success, 1 for a user error (one line ``error: ...`` on stderr), 2 for a usage
-        error (bad option, missing argument), 130 when interrupted.
+        error (bad option, missing argument), 130 when interrupted, 143 when terminated
+        (SIGTERM, with :func:`handle_sigterm` installed as by the console script).
     """
     try:
         app(args=argv, standalone_mode=False)
@@ -109,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     except (typer.Abort, KeyboardInterrupt):
         typer.echo("aborted", err=True)
         return 130
+    except Terminated:
+        typer.echo("terminated", err=True)
+        return 143
     except typer.Exit as e:
         return e.exit_code
     except typer.TyperException as e:  # usage errors: bad option, missing argument
@@ -123,4 +156,5 @@ def main(argv: list[str] | None = None) -> int:
 
 def cli_entry() -> None:
     """Console-script entry point (``adsearch = "adsearch.cli:cli_entry"``)."""
+    handle_sigterm()
     sys.exit(main())

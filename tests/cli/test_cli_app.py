@@ -122,3 +122,30 @@ def test_the_cli_writes_no_file_itself():
                 assert name not in WRITERS, where
                 owner = getattr(getattr(f, "value", None), "id", None)
                 assert owner != "shutil" and not (owner == "os" and name in OS_WRITERS), where
+
+
+def test_sigterm_unwinds_and_leaves_no_temporary_file(tmp_path, monkeypatch, capsys):
+    """With the console script's SIGTERM handler, `kill PID` raises Terminated: the output
+    being written is not created, its temporary file is removed, and main exits 143."""
+    import signal
+
+    app_module = importlib.import_module("adsearch.cli.app")
+    from adsearch.io.atomic import atomic_path
+
+    before = signal.getsignal(signal.SIGTERM)
+    target = tmp_path / "out.parquet"
+    try:
+        app_module.handle_sigterm()
+        with pytest.raises(app_module.Terminated), atomic_path(target) as tmp:
+            tmp.write_text("partial")
+            os.kill(os.getpid(), signal.SIGTERM)
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    assert list(tmp_path.iterdir()) == []
+
+    def killed(**_: object) -> None:
+        raise app_module.Terminated
+
+    monkeypatch.setattr(app_module, "app", killed)
+    assert app_module.main(["info"]) == 143
+    assert capsys.readouterr().err.strip() == "terminated"
