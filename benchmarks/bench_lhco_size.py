@@ -78,7 +78,7 @@ def summary(r: dict[str, Any], out: Path) -> dict[str, Any]:
     }
     return {
         "n_events": r["input"]["n_events"],
-        "n_signal_injected": r["input"].get("n_signal_injected"),
+        "n_signal_injected": (r.get("performance") or {}).get("n_signal_test", 0),
         **signal_region_metrics(out, tuple(r["signal_region"])),
         "performance": perf,
         "weak": weak,
