@@ -186,6 +186,12 @@ class TrainConfig:
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
 
     def validate(self) -> None:
+        features = self.graph.get("node_features", GraphConfig.node_features)
+        if self.model.encoder is not None and features != "basic":
+            raise ConfigError(
+                f"graph:node_features: the pretrained encoder (model:encoder) takes the "
+                f"'basic' features of padded jets, got {features!r}"
+            )
         if self.model.objective == "ae":
             cap = self.graph.get("max_constituents", GraphConfig.max_constituents)
             if cap is None or cap > self.model.max_constituents:
@@ -203,9 +209,13 @@ class TrainConfig:
 
 def load_train_config(path: str | Path) -> TrainConfig:
     """Load a :class:`TrainConfig` from YAML; relative ``data.path`` / ``runtime.out_dir``
-    are taken relative to the config file's directory."""
+    and the path of ``model.encoder: "pretrained:PATH"`` are taken relative to the config
+    file's directory."""
     cfg = load_yaml(TrainConfig, path)
     base = Path(path).resolve().parent
+    enc = cfg.model.encoder_path
+    if enc is not None and not enc.is_absolute():
+        cfg.model.encoder = f"pretrained:{base / enc}"
     if cfg.data.path and not Path(cfg.data.path).is_absolute():
         cfg.data.path = str(base / cfg.data.path)
     if not Path(cfg.runtime.out_dir).is_absolute():
