@@ -14,6 +14,17 @@ for the jet mass alone, the girth alone and a Gaussian-mixture density baseline
 (:mod:`adsearch.score.baselines`). ``--learning-curve MODEL`` trains one model on 10k / 30k /
 100k background jets instead (AUC vs training size, same test events).
 
+Beyond the study's table, ``--models`` can name ParticleNet-lite (``particlenet-ce``,
+``particlenet-deepsvdd``) and the jet-image CNN (``cnn-ce``, ``cnn-ae``, ``cnn-deepsvdd``).
+``--symmetry`` trains the chosen models with ``data.symmetry`` on (random rotation about the
+jet axis and η reflection of every training jet, a new draw per epoch; ``--symmetry-boost``
+adds random boosts along the axis) and stores them as rows tagged ``+sym`` beside the plain
+ones, so the symmetry augmentation is measured on and off in one table::
+
+    python benchmarks/bench_auc.py --data-dir scratch/data100k --models gin-deepsvdd,cnn-ce
+    python benchmarks/bench_auc.py --data-dir scratch/data100k --models gin-deepsvdd,cnn-ce \
+        --symmetry
+
 Data: ``rnd2.parquet`` / ``rnd3.parquet`` in ``--data-dir`` (features files of N_QCD QCD +
 N_SIG W' events, labelled). When missing they are generated with the package's LHCO recipe and
 LHCO detector card (``adsearch.generate`` -> ``mix`` -> ``features``; QCD seed 101, W' 2-prong
@@ -51,7 +62,7 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 CONFIGS = HERE / "configs"
 
-#: name -> (label, loss, unsupervised?)
+#: name -> (label, loss, unsupervised?); each has its training config configs/auc_<name>.yaml
 MODELS: dict[str, tuple[str, str, bool]] = {
     "transformer-ce": ("Transformer", "CE (supervised)", False),
     "gin-ce": ("GIN", "CE (supervised)", False),
@@ -59,9 +70,18 @@ MODELS: dict[str, tuple[str, str, bool]] = {
     "transformer-ae": ("Transformer", "Chamfer-AE (unsupervised)", True),
     "gin-deepsvdd": ("GIN", "DeepSVDD", True),
     "egat-deepsvdd": ("EGAT", "DeepSVDD", True),
+    "particlenet-ce": ("ParticleNet-lite", "CE (supervised)", False),
+    "particlenet-deepsvdd": ("ParticleNet-lite", "DeepSVDD", True),
+    "cnn-ce": ("CNN (jet images)", "CE (supervised)", False),
+    "cnn-ae": ("CNN (jet images)", "image AE (unsupervised)", True),
+    "cnn-deepsvdd": ("CNN (jet images)", "DeepSVDD", True),
 }
-#: run order: the unsupervised models first (bench_injection.py uses them), slowest last
+#: run order of the default ``--models``: the unsupervised models first (bench_injection.py
+#: uses them), slowest last; the ParticleNet and CNN rows run when named in ``--models``
 ORDER = ["egat-deepsvdd", "gin-deepsvdd", "gin-ce", "egat-ce", "transformer-ce", "transformer-ae"]
+
+#: row-name suffix of a model trained with ``--symmetry`` (data.symmetry on)
+SYM = "+sym"
 
 SIGNALS = {"2prong": "rnd2.parquet", "3prong": "rnd3.parquet"}
 
@@ -74,7 +94,27 @@ REFERENCE: dict[str, tuple[float | None, ...]] = {
     "transformer-ae": (75.5, None, 69.1, None),
     "gin-deepsvdd": (73.7, 79.6, 52.6, 54.0),
     "egat-deepsvdd": (75.5, 81.8, 67.2, 74.3),
+    "particlenet-ce": (None, None, None, None),
+    "particlenet-deepsvdd": (None, None, None, None),
+    "cnn-ce": (None, None, None, None),
+    "cnn-ae": (None, None, None, None),
+    "cnn-deepsvdd": (None, None, None, None),
 }
+
+
+def base_model(row: str) -> str:
+    """The model of a result row: ``"gin-deepsvdd+sym"`` -> ``"gin-deepsvdd"``."""
+    return row.removesuffix(SYM)
+
+
+def row_name(model: str, args: argparse.Namespace) -> str:
+    """The result row (and run directory) of ``model``: tagged ``+sym`` with ``--symmetry``."""
+    return model + SYM if getattr(args, "symmetry", False) else model
+
+
+def rows_in(done: dict[str, Any]) -> list[str]:
+    """Result rows present in ``done``, in table order (each model, then its ``+sym`` row)."""
+    return [r for m in MODELS for r in (m, m + SYM) if r in done]
 
 
 # ----------------------------------------------------------------------------- data
@@ -121,6 +161,8 @@ def make_config(name: str, data: Path, out_dir: Path, args: argparse.Namespace) 
     d["optim"].update(epochs=args.epochs, batch_size=args.batch, patience=args.patience)
     d["runtime"].update(out_dir=str(out_dir), device=args.device, num_threads=args.threads)
     d["runtime"]["progress"] = False
+    if getattr(args, "symmetry", False):  # random rotation + eta reflection of training jets
+        d["data"]["symmetry"] = {"rotate": True, "reflect": True, "boost": args.symmetry_boost}
     cfg = from_dict(TrainConfig, d, f"auc_{name}.yaml")
     out_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(out_dir / "bench_config.yaml") as tmp:
@@ -235,7 +277,7 @@ def _f(v: float | None, nd: int = 1) -> str:
 
 def write_md(res: dict[str, Any], path: Path) -> None:
     r = res["models"]
-    done = [m for m in MODELS if m in r]
+    done = rows_in(r)
     cfg = res["config"]
     lines = [
         "# AUC benchmark: graph and transformer anomaly scores on generated LHCO-like events",
@@ -251,21 +293,27 @@ def write_md(res: dict[str, Any], path: Path) -> None:
         "",
     ]
     if res.get("partial"):
-        lines += [f"**PARTIAL**: {', '.join(m for m in MODELS if m not in r)} not run yet.", ""]
+        missing = [m for m in res.get("requested", MODELS) if m not in r]
+        lines += [f"**PARTIAL**: {', '.join(missing)} not run yet.", ""]
     lines += [
         "AUC in %. Ours: jet / event (event = mean of the two jet scores) / max SIC of the "
         "event score (>= 20 background events passing) / Spearman(event score, heavier-jet "
         "mass) on background. Proxy rows: the same test events scored by the jet mass alone "
         "(mean of the two jets), the girth alone (mean of the two; AUC < 50 = signal lower, "
         "SIC for the better direction) and a Gaussian-mixture density of (log m, tau21) of "
-        "both jets fitted on the training background.",
+        "both jets fitted on the training background. Rows tagged `+sym` were trained with "
+        "`data.symmetry` (random rotation about the jet axis and η reflection of every "
+        "training jet, a new draw per epoch; `--symmetry`). The CNN's default image "
+        "preprocessing (centre, rotate, flip) undoes rotations and reflections, so its `+sym` "
+        "rows differ from the plain ones by pixelisation only (and by the boost, if any).",
         "",
         "| model | loss | ours 2-prong jet / event / SIC / ρ(m) | ours 3-prong jet / event / "
         "SIC / ρ(m) | ref. 2-prong jet / event | ref. 3-prong jet / event |",
         "|---|---|---|---|---|---|",
     ]
     for m in done:
-        lab, loss, _ = MODELS[m]
+        lab, loss, _ = MODELS[base_model(m)]
+        lab += " (+sym)" if m.endswith(SYM) else ""
         ours = []
         for sig in SIGNALS:
             x = r[m].get(sig)
@@ -281,7 +329,7 @@ def write_md(res: dict[str, Any], path: Path) -> None:
                 if x
                 else "not run"
             )
-        s = REFERENCE[m]
+        s = REFERENCE[base_model(m)]
         lines.append(
             f"| {lab} | {loss} | {ours[0]} | {ours[1]} | {_f(s[0])} / {_f(s[1])} | "
             f"{_f(s[2])} / {_f(s[3])} |"
@@ -325,8 +373,9 @@ def plot_sic(curves: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]], res) -
     for sig, per in curves.items():
         fig, ax = plt.subplots(figsize=(6, 4.5))
         for m, (es, sic) in per.items():
-            lab, loss, _ = MODELS[m]
-            ax.plot(es, sic, label=f"{lab} {loss.split()[0]}")
+            lab, loss, _ = MODELS[base_model(m)]
+            tag = " +sym" if m.endswith(SYM) else ""
+            ax.plot(es, sic, label=f"{lab} {loss.split()[0]}{tag}")
         ax.axhline(1.0, color="grey", lw=0.8, ls=":")
         ax.set_xlabel(r"signal efficiency $\epsilon_S$")
         ax.set_ylabel(r"SIC = $\epsilon_S/\sqrt{\epsilon_B}$")
@@ -341,7 +390,8 @@ def plot_sic(curves: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]], res) -
 
 
 def save(res: dict[str, Any], curves) -> None:
-    res["partial"] = any(m not in res["models"] or len(res["models"][m]) < 2 for m in MODELS)
+    rows = res.get("requested", MODELS)
+    res["partial"] = any(m not in res["models"] or len(res["models"][m]) < 2 for m in rows)
     with atomic_path(RESULTS / "auc.json") as tmp:
         Path(tmp).write_text(json.dumps(res, indent=1))
     write_md(res, RESULTS / "auc.md")
@@ -360,7 +410,7 @@ def learning_curve(args, files, samples, tables, n_events, res) -> None:
     for target in args.lc_sizes:
         frac = min(args.train_fraction, target / n_bkg_jets)
         a = argparse.Namespace(**{**vars(args), "train_fraction": frac})
-        run = args.work_dir / f"lc_{m}_{target}"
+        run = args.work_dir / f"lc_{row_name(m, args)}_{target}"
         cfg = make_config(m, files[sig0], run, a)
         t0 = time.perf_counter()
         tr = train(cfg, samples[sig0][0], progress=False)
@@ -455,8 +505,25 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--results-dir", type=Path, default=RESULTS, help="where auc.* go")
     ap.add_argument("--retrain", action="store_true", help="ignore finished runs in work-dir")
+    ap.add_argument(
+        "--symmetry",
+        action="store_true",
+        help="train with data.symmetry (random rotation about the jet axis + eta reflection "
+        "of every training jet); the rows are tagged '+sym' (e.g. gin-deepsvdd+sym) and sit "
+        "beside the plain ones in auc.json / auc.md",
+    )
+    ap.add_argument(
+        "--symmetry-boost",
+        type=float,
+        default=0.0,
+        metavar="EPS",
+        help="with --symmetry: also boost every training jet along its axis by a rapidity "
+        "drawn in [-EPS, EPS] (data.symmetry.boost, <= 0.5; default 0: no boost)",
+    )
     args = ap.parse_args(argv)
     RESULTS = args.results_dir
+    if args.symmetry_boost and not args.symmetry:
+        raise SystemExit("error: --symmetry-boost needs --symmetry")
 
     from adsearch.train import train
     from adsearch.train.data import load_jets
@@ -497,6 +564,9 @@ def main(argv: list[str] | None = None) -> None:
     }
     res["reference"] = {m: REFERENCE[m] for m in MODELS}
     res.setdefault("models", {})
+    # the rows a complete table holds: the default models, and every row run so far
+    requested = [*ORDER, *res["models"], *(row_name(m, args) for m in models)]
+    res["requested"] = rows_in(dict.fromkeys(requested))
     curves: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {s: {} for s in signals}
     res.setdefault("proxies", {})
     for sig in signals:
@@ -510,7 +580,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.learning_curve:
         learning_curve(args, files, samples, tables, n_events, res)
         return
-    for m in MODELS:  # curves of earlier (partial) runs
+    for m in rows_in(res["models"]):  # curves of earlier (partial) runs
         for sig in signals:
             f = args.work_dir / f"{m}_{sig}.npz"
             if f.exists() and m in res["models"] and sig in res["models"][m]:
@@ -520,13 +590,14 @@ def main(argv: list[str] | None = None) -> None:
 
     for m in models:
         unsup = MODELS[m][2]
+        row = row_name(m, args)
         train_on = signals[:1] if unsup else signals  # same background split for both files
         for sig_train in train_on:
-            run = args.work_dir / (m if unsup else f"{m}_{sig_train}")
+            run = args.work_dir / (row if unsup else f"{row}_{sig_train}")
             cfg = make_config(m, files[sig_train], run, args)
             t0 = time.perf_counter()
             if args.retrain or not (run / "model.pt").exists() or not (run / "done").exists():
-                print(f"[{time.strftime('%H:%M:%S')}] training {m} on {sig_train}", flush=True)
+                print(f"[{time.strftime('%H:%M:%S')}] training {row} on {sig_train}", flush=True)
                 tr = train(cfg, samples[sig_train][0], progress=False)
                 hist, best = tr.history, tr.best_epoch
                 (run / "done").write_text("ok\n")
@@ -539,7 +610,8 @@ def main(argv: list[str] | None = None) -> None:
                 sample, mjj = samples[sig]
                 events = test_events(n_events, args, args.test_events, seed=7)
                 sc, t_score = score_test(run, cfg, sample, events, mjj, args)
-                with atomic_path(args.work_dir / f"{m}_{sig}.npz") as tmp, open(tmp, "wb") as fh:
+                npz = args.work_dir / f"{row}_{sig}.npz"
+                with atomic_path(npz) as tmp, open(tmp, "wb") as fh:
                     np.savez(fh, **sc)
                 mjh = np.maximum(tables[sig]["mj1"], tables[sig]["mj2"])
                 met = metrics(sc, args.min_bkg, mjh)
@@ -555,11 +627,11 @@ def main(argv: list[str] | None = None) -> None:
                     train_fraction=cfg.data.train_fraction,
                     history=hist,
                 )
-                res["models"].setdefault(m, {})[sig] = met
+                res["models"].setdefault(row, {})[sig] = met
                 es, sic, _, _ = sic_curve(sc["label"], sc["score"], args.min_bkg)
-                curves[sig][m] = (es, sic)
+                curves[sig][row] = (es, sic)
                 print(
-                    f"[{time.strftime('%H:%M:%S')}] {m} {sig}: jet AUC {met['jet_auc']:.1f} "
+                    f"[{time.strftime('%H:%M:%S')}] {row} {sig}: jet AUC {met['jet_auc']:.1f} "
                     f"event AUC {met['event_auc']:.1f} max SIC {met['max_sic']:.2f} "
                     f"(train {t_train:.0f} s, score {t_score:.0f} s)",
                     flush=True,

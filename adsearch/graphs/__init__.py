@@ -1,7 +1,9 @@
-"""Jet constituent graphs (PyG / DGL / dense views) and mass-decorrelating augmentation."""
+"""Jet constituent graphs (PyG / DGL / dense views), mass-decorrelating and symmetry
+augmentation."""
 
 from adsearch.graphs.augment import (
     Augmented,
+    boost_along_axis,
     boost_to_pt,
     random_mass_rescale,
     rescale_to_mass,
@@ -20,6 +22,13 @@ from adsearch.graphs.build import (
 )
 from adsearch.graphs.convert import to_dense, to_dgl, to_pyg
 from adsearch.graphs.sculpting import SculptingReport, mass_sculpting_report
+from adsearch.graphs.symmetry import (
+    SymmetryDraws,
+    apply_symmetry,
+    augment_symmetry,
+    reflect_eta,
+    rotate_about_axis,
+)
 from adsearch.graphs.toy import toy_jets
 
 __all__ = [
@@ -28,6 +37,10 @@ __all__ = [
     "JetAxis",
     "JetGraphs",
     "SculptingReport",
+    "SymmetryDraws",
+    "apply_symmetry",
+    "augment_symmetry",
+    "boost_along_axis",
     "boost_to_pt",
     "build_graphs",
     "flat_constituents",
@@ -35,7 +48,9 @@ __all__ = [
     "mass_sculpting_report",
     "part_features",
     "random_mass_rescale",
+    "reflect_eta",
     "rescale_to_mass",
+    "rotate_about_axis",
     "scale_angles",
     "standardise",
     "to_dense",

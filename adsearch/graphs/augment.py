@@ -28,6 +28,9 @@ precisely the mass information.
 - :func:`random_mass_rescale` — a random log-uniform s per jet (seeded): an augmentation
   that spreads each training jet over a range of masses, so the mass stops being a
   feature of "typical" jets.
+- :func:`boost_along_axis` — the exact Lorentz boost of every jet along its axis by a given
+  rapidity (mass invariant); the symmetry augmentation (:mod:`adsearch.graphs.symmetry`)
+  draws small random ones.
 - :func:`boost_to_pt` — an exact Lorentz boost of every jet along its axis to a reference pT
   (mass invariant; angles shrink ~ pT / pT_ref): removes the pT (and so the m_jj)
   dependence of the angular scale, leaving m / pT_ref.
@@ -62,6 +65,7 @@ from adsearch.graphs.build import JetAxis, _flatten_jets, flat_constituents, jet
 
 __all__ = [
     "Augmented",
+    "boost_along_axis",
     "boost_to_pt",
     "random_mass_rescale",
     "rescale_to_mass",
@@ -190,12 +194,68 @@ def random_mass_rescale(
     return _rescale(constituents, s, axis, 0, exact_target=False)
 
 
+def _momenta(constituents: ak.Array):
+    """Flat constituent four-momenta and per-jet 3-momentum sums (massless constituents)."""
+    counts, pt, eta, phi = flat_constituents(constituents)
+    n = len(counts)
+    jet = np.repeat(np.arange(n), counts)
+    px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
+    e = pt * np.cosh(eta)
+    jpx, jpy, jpz, je = (np.bincount(jet, v, minlength=n) for v in (px, py, pz, e))
+    return counts, jet, (px, py, pz, e), (jpx, jpy, jpz, je)
+
+
+def _boost(counts, jet, p, jp3, dy: np.ndarray) -> ak.Array:
+    """Boost every constituent along its jet's 3-momentum direction by rapidity ``dy[jet]``."""
+    px, py, pz, e = p
+    jpx, jpy, jpz = jp3
+    jp = np.sqrt(jpx**2 + jpy**2 + jpz**2)
+    ux, uy, uz = jpx / jp, jpy / jp, jpz / jp
+    beta, gamma = np.tanh(dy)[jet], np.cosh(dy)[jet]
+    p_par = px * ux[jet] + py * uy[jet] + pz * uz[jet]
+    new_par = gamma * (p_par + beta * e)
+    add = new_par - p_par
+    px2, py2, pz2 = px + add * ux[jet], py + add * uy[jet], pz + add * uz[jet]
+    pt2 = np.hypot(px2, py2)
+    return _pack(counts, pt2, np.arcsinh(pz2 / pt2), np.arctan2(py2, px2))
+
+
+def boost_along_axis(constituents: ak.Array, rapidity) -> Augmented:
+    """Lorentz-boost every jet along its own 3-momentum direction by ``rapidity`` (per jet).
+
+    Exact special relativity on the massless constituents (momenta ``p_i``, energies
+    ``E_i``), with the unit jet direction ``u = P / |P|``, ``β = tanh y``, ``γ = cosh y``::
+
+        p_i∥' = γ (p_i∥ + β E_i),   p_i⊥' = p_i⊥,   p_i∥ = p_i · u
+
+    The jet mass and direction are invariant; the jet rapidity along its axis grows by
+    ``y``, so ``|P'| = m sinh(Y + y)`` (``|P| = m sinh Y``) ~ ``e^y |P|`` for ``|P| >> m``.
+    To leading order in the angles, every constituent's pT scales by ``e^y`` and its
+    (Δη, Δφ) offset from the axis by ``e^-y``, so ``pT · ΔR`` (~ the mass) is kept. Any
+    jet with ``|P| > 0`` can be boosted (single-constituent jets too); for ``y < 0`` a
+    constituent at an angle ``> arccos(tanh |y|)`` to the axis would turn backwards
+    (> 62° for ``|y| = 0.5``: beyond R = 1 jets). ``factor`` holds ``y``.
+
+    >>> from adsearch.graphs.toy import toy_jets
+    >>> j = toy_jets(2, seed=0)
+    >>> a, ax = boost_along_axis(j, 0.1), jet_axis(j)
+    >>> bool(np.allclose(a.axis.mass, ax.mass)), bool(np.allclose(a.axis.eta, ax.eta))
+    (True, True)
+    """
+    counts, jet, p, jsum = _momenta(constituents)
+    y = np.broadcast_to(np.asarray(rapidity, dtype=np.float64), (len(counts),))
+    if not np.all(np.isfinite(y)):
+        raise InputError("boost_along_axis: rapidity must be finite")
+    out = _boost(counts, jet, p, jsum[:3], y)
+    return Augmented(out, jet_axis(out), np.array(y))
+
+
 def boost_to_pt(constituents: ak.Array, pt_ref: float) -> Augmented:
     """Lorentz-boost every jet along its own axis so that its pT becomes ``pt_ref`` (GeV).
 
     Exact special relativity on the massless constituents: the jet mass is invariant, the
     jet direction is kept, opening angles shrink (grow) ~ pT / pt_ref. ``factor`` holds the
-    boost rapidity of each jet.
+    boost rapidity of each jet (:func:`boost_along_axis`).
 
     >>> from adsearch.graphs.toy import toy_jets
     >>> j = toy_jets(2, seed=0)
@@ -205,12 +265,7 @@ def boost_to_pt(constituents: ak.Array, pt_ref: float) -> Augmented:
     """
     if not np.isfinite(pt_ref) or pt_ref <= 0:
         raise InputError(f"boost_to_pt: pt_ref must be positive and finite, got {pt_ref}")
-    counts, pt, eta, phi = flat_constituents(constituents)
-    n = len(counts)
-    jet = np.repeat(np.arange(n), counts)
-    px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
-    e = pt * np.cosh(eta)
-    jpx, jpy, jpz, je = (np.bincount(jet, v, minlength=n) for v in (px, py, pz, e))
+    counts, jet, p, (jpx, jpy, jpz, je) = _momenta(constituents)
     jp = np.sqrt(jpx**2 + jpy**2 + jpz**2)
     m = np.sqrt(np.clip(je**2 - jp**2, 0.0, None))
     jpt = np.hypot(jpx, jpy)
@@ -221,14 +276,7 @@ def boost_to_pt(constituents: ak.Array, pt_ref: float) -> Augmented:
     # target |p| at fixed direction: pT_ref / pT = |p'| / |p|; rapidity along the axis
     p_target = jp * pt_ref / jpt
     dy = np.where(ok, np.arcsinh(p_target / msafe) - np.arcsinh(jp / msafe), 0.0)
-    ux, uy, uz = jpx / jp, jpy / jp, jpz / jp
-    beta, gamma = np.tanh(dy)[jet], np.cosh(dy)[jet]
-    p_par = px * ux[jet] + py * uy[jet] + pz * uz[jet]
-    new_par = gamma * (p_par + beta * e)
-    add = new_par - p_par
-    px2, py2, pz2 = px + add * ux[jet], py + add * uy[jet], pz + add * uz[jet]
-    pt2 = np.hypot(px2, py2)
-    out = _pack(counts, pt2, np.arcsinh(pz2 / pt2), np.arctan2(py2, px2))
+    out = _boost(counts, jet, p, (jpx, jpy, jpz), dy)
     return Augmented(out, jet_axis(out), dy)
 
 

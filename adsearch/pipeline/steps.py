@@ -84,6 +84,7 @@ from adsearch.stats.nullcheck import null_check
 from adsearch.stats.regions import region_summary, selection_name
 from adsearch.stats.spurious import control_template
 from adsearch.train import TrainConfig, train
+from adsearch.train.config import key_dict
 
 __all__ = ["STEPS", "Products", "Run", "Step", "plan_steps", "step_names"]
 
@@ -576,7 +577,8 @@ REFERENCE = Step(
 
 
 def _train_key_config(cfg: PipelineConfig) -> dict[str, Any]:
-    d = to_dict(cfg.train)
+    # data.symmetry only when on: the keys of runs made before that option existed hold
+    d = key_dict(to_dict(cfg.train))
     d["runtime"].pop("progress", None)
     return d
 
@@ -687,9 +689,11 @@ def _scores_config(cfg: PipelineConfig) -> dict[str, Any]:
     s = cfg.score
     if s.trains_model:
         return {"batch_size": s.batch_size, "device": s.device}
+    weak = to_dict(s.weak_config(cfg.regions.signal_region))
+    weak.pop("workers")  # how many processes train the ensemble does not change the scores
     return {
         "method": s.method,
-        "weak": to_dict(s.weak_config(cfg.regions.signal_region)),
+        "weak": weak,
         "reference": to_dict(s.reference) if s.method == "reference" else None,
     }
 
@@ -899,6 +903,13 @@ def _report_inputs(run: Run) -> list[Path]:
     return inputs
 
 
+def _report_key_config(cfg: PipelineConfig) -> dict[str, Any]:
+    """The full configuration, ``train.data.symmetry`` only when on (as the train key)."""
+    d = config_to_dict(cfg)
+    d["train"] = key_dict(d["train"])
+    return d
+
+
 def _report(run: Run) -> None:
     timings = step_seconds(run.out, [n for n in plan_steps(run.cfg) if n != "report"])
     write_report(run.cfg, run.out, run.plot, timings)
@@ -912,7 +923,7 @@ REPORT = Step(
         + [run.plot(n) for n in ("scores", "mjj")]
         + ([run.plot("learning_curve")] if run.cfg.score.trains_model else [])
     ),
-    config_of=lambda cfg: {"report": to_dict(cfg.report), "config": config_to_dict(cfg)},
+    config_of=lambda cfg: {"report": to_dict(cfg.report), "config": _report_key_config(cfg)},
     run=_report,
 )
 

@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from adsearch.config import load_yaml
+from adsearch.config import load_yaml, to_dict
 from adsearch.errors import ConfigError
 from adsearch.graphs import GraphConfig
+from adsearch.graphs.symmetry import MAX_BOOST
 from adsearch.models.registry import ModelConfig
 
 __all__ = [
@@ -32,7 +33,9 @@ __all__ = [
     "DataConfig",
     "OptimConfig",
     "RuntimeConfig",
+    "SymmetryConfig",
     "TrainConfig",
+    "key_dict",
     "load_train_config",
 ]
 
@@ -66,6 +69,42 @@ class AugmentConfig:
             raise ConfigError(f"data:augment:pt: must be > 0, got {self.pt}")
 
 
+@dataclass
+class SymmetryConfig:
+    """Symmetry augmentation of the training jets (:mod:`adsearch.graphs.symmetry`).
+
+    Every training batch (never validation or scoring) is transformed with a new seeded
+    draw per epoch; independent of ``data.augment``, which applies first when both are on.
+    Per jet, about its axis (Δη, Δφ offsets of the constituents):
+
+    - ``boost = ε`` (in [0, 0.5]; 0 = off): an exact Lorentz boost along the jet axis by
+      rapidity ``y ~ U[-ε, ε]``; to leading order ``pT_i -> e^y pT_i`` and
+      ``(Δη, Δφ) -> e^-y (Δη, Δφ)``, the jet mass invariant;
+    - ``rotate``: ``(Δη, Δφ) -> (Δη cos θ - Δφ sin θ, Δη sin θ + Δφ cos θ)``,
+      ``θ ~ U[0, 2π)``; pT kept, jet mass kept to leading order in ΔR²;
+    - ``reflect``: ``Δη -> -Δη`` with probability 1/2; pT and jet mass kept exactly.
+
+    With ``graph.frame: principal`` the frame undoes rotations and reflections (only the
+    boost is left). All off by default.
+    """
+
+    rotate: bool = False
+    reflect: bool = False
+    boost: float = 0.0
+
+    @property
+    def active(self) -> bool:
+        """Whether any transformation is on."""
+        return self.rotate or self.reflect or self.boost > 0
+
+    def validate(self) -> None:
+        if not 0.0 <= self.boost <= MAX_BOOST:  # also NaN
+            raise ConfigError(
+                f"data:symmetry:boost: must be in [0, {MAX_BOOST}] (boost rapidity range), "
+                f"got {self.boost}"
+            )
+
+
 def check_split(
     train_fraction: float, val_fraction: float, max_events: int | None, norm_jets: int
 ) -> None:
@@ -94,6 +133,8 @@ class DataConfig:
     event land in the same split. The test split is the rest (79 % by default).
     ``norm_jets`` training jets (a seeded random subset) fit the model's input
     standardisation (:class:`adsearch.models.norm.InputNorm`), stored with the model.
+    ``augment`` (mass decorrelation) and ``symmetry`` (random rotations, reflections and
+    boosts of the training jets) are independent and can be combined.
     """
 
     path: str = ""
@@ -104,6 +145,7 @@ class DataConfig:
     seed: int = 0
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     norm_jets: int = 20_000
+    symmetry: SymmetryConfig = field(default_factory=SymmetryConfig)
 
     def validate(self) -> None:
         check_split(self.train_fraction, self.val_fraction, self.max_events, self.norm_jets)
@@ -205,6 +247,34 @@ class TrainConfig:
                 "data:mode: 'data-like' has no labels; the supervised objective needs "
                 "mode 'background-only' (labelled data)"
             )
+
+
+def key_dict(config: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a ``to_dict(TrainConfig)`` for comparisons and hashes (resume check, pipeline
+    cache key): ``data.symmetry`` is left out while it is at its default (off), and
+    ``model.encoder`` / ``model.encoder_mode`` while unset, so a config written before those
+    options existed, and the keys of its runs, stay the same.
+
+    >>> from adsearch.config import from_dict, to_dict
+    >>> "symmetry" in key_dict(to_dict(TrainConfig()))["data"]
+    False
+    >>> on = from_dict(TrainConfig, {"data": {"symmetry": {"rotate": True}}})
+    >>> key_dict(to_dict(on))["data"]["symmetry"]["rotate"]
+    True
+    >>> "encoder" in key_dict(to_dict(TrainConfig()))["model"]
+    False
+    """
+    out = dict(config)
+    data = dict(out.get("data") or {})
+    if data.get("symmetry", to_dict(SymmetryConfig())) == to_dict(SymmetryConfig()):
+        data.pop("symmetry", None)
+    out["data"] = data
+    model = dict(out.get("model") or {})
+    for name in ("encoder", "encoder_mode"):
+        if model.get(name) is None:
+            model.pop(name, None)
+    out["model"] = model
+    return out
 
 
 def load_train_config(path: str | Path) -> TrainConfig:

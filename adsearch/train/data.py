@@ -37,8 +37,9 @@ from adsearch.errors import InputError
 from adsearch.graphs import GraphConfig, JetGraphs, build_graphs, to_dense, to_dgl, to_pyg
 from adsearch.graphs.augment import random_mass_rescale, rescale_to_mass, standardise
 from adsearch.graphs.frame import principal_frame
+from adsearch.graphs.symmetry import augment_symmetry
 from adsearch.jets.featurefile import read_features
-from adsearch.train.config import AugmentConfig
+from adsearch.train.config import AugmentConfig, SymmetryConfig
 
 # what a backbone eats: a PyG ``Batch``, a DGL graph or dense ``(x, mask)`` tensors (dgl and
 # PyG ship no type stubs, so the union would be Any anyway)
@@ -220,6 +221,8 @@ class InputBuilder:
     graph : :class:`adsearch.graphs.GraphConfig` options (a dict, checked strictly).
     device : where the tensors go.
     augment : the mass-decorrelating transformation (``data.augment``); None: none.
+    symmetry : the random rotations, reflections and boosts of training jets
+        (``data.symmetry``); None: none. Applied only when a batch's ``rng`` is given.
     """
 
     def __init__(
@@ -228,6 +231,7 @@ class InputBuilder:
         graph: dict[str, Any] | None = None,
         device: str | torch.device = "cpu",
         augment: AugmentConfig | None = None,
+        symmetry: SymmetryConfig | None = None,
     ) -> None:
 
         if kind not in ("pyg", "dgl", "dense"):
@@ -236,16 +240,23 @@ class InputBuilder:
         self.graph_config = from_dict(GraphConfig, dict(graph or {}), source="graph")
         self.device = torch.device(device)
         self.augment = augment
+        self.symmetry = symmetry
 
     def jets(
         self, sample: JetSample, idx: np.ndarray, rng: np.random.Generator | None = None
     ) -> tuple[ak.Array, np.ndarray, np.ndarray, np.ndarray]:
         """Constituents and jet axis (pt, eta, phi) of the jets at ``idx``, transformed.
 
-        ``to-mass`` and ``standardise`` always apply; ``random-mass`` only when ``rng`` is
-        given (training batches); then the common frame (``graph.frame: principal``).
+        ``to-mass`` and ``standardise`` always apply; ``random-mass`` and the symmetry
+        augmentation (in this order, both from ``rng``) only when ``rng`` is given (training
+        batches); then the common frame (``graph.frame: principal``).
         """
         cons, pt, eta, phi = self._augmented(sample.take(idx), rng)
+        sym = self.symmetry
+        if rng is not None and sym is not None and sym.active:
+            cons, pt, eta, phi = augment_symmetry(
+                cons, pt, eta, phi, rng, rotate=sym.rotate, reflect=sym.reflect, boost=sym.boost
+            )
         if self.graph_config.frame == "principal":
             cons = principal_frame(cons, pt, eta, phi)
         return cons, pt, eta, phi

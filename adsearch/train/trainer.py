@@ -47,7 +47,7 @@ from adsearch.models.objectives import DeepSVDD
 from adsearch.models.pretrained import PretrainedBackbone
 from adsearch.models.registry import AnomalyModel, build_model, input_kind, log_columns
 from adsearch.progress import progress_bar
-from adsearch.train.config import TrainConfig
+from adsearch.train.config import TrainConfig, key_dict
 from adsearch.train.data import InputBuilder, JetSample, load_jets, split_events, training_jets
 
 __all__ = ["TrainResult", "load_model", "train"]
@@ -483,7 +483,7 @@ def _build(
             mcfg, in_dim=in_dim, edge_dim=edge_dim, pos_weight=pos_weight, log_columns=logs
         )
     model.to(device)
-    builder = InputBuilder(model.input_kind, cfg.graph, device, cfg.data.augment)
+    builder = InputBuilder(model.input_kind, cfg.graph, device, cfg.data.augment, cfg.data.symmetry)
     meta: dict[str, Any] = {"in_dim": in_dim, "edge_dim": edge_dim, "pos_weight": pos_weight}
     if isinstance(model.backbone, PretrainedBackbone):  # rebuilt without the encoder file
         meta["encoder"] = model.backbone.arch
@@ -564,8 +564,10 @@ class _Bookkeeping:
 
 def _resume_key(config: dict[str, Any]) -> dict[str, Any]:
     """The part of a config a resumed run must share with its checkpoint: all but the
-    runtime section and the stopping rule (``optim.epochs``, ``optim.patience``)."""
-    key = {k: v for k, v in config.items() if k != "runtime"}
+    runtime section and the stopping rule (``optim.epochs``, ``optim.patience``); a
+    ``data.symmetry`` at its default (off) counts as absent (:func:`key_dict`: checkpoints
+    written before that option existed resume)."""
+    key = {k: v for k, v in key_dict(config).items() if k != "runtime"}
     key["optim"] = {k: v for k, v in key["optim"].items() if k not in ("epochs", "patience")}
     return key
 

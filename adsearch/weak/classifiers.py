@@ -7,7 +7,9 @@ Fold ``i``'s rows are then scored by the mean of its members only, so every row 
 models that never saw it (the nested cross-validation of CWoLa hunting: Collins, Howe,
 Nachman, PRL 121, 241803). Rows marked not trainable (e.g. sideband data in CATHODE) are
 scored the same way but never used to train. A new sample is scored by all ``k × n_members``
-models (:meth:`Ensemble.predict`).
+models (:meth:`Ensemble.predict`). The members are independent (each has its own seed and
+rows), so ``workers > 1`` trains them in that many processes, one CPU thread each, with the
+same members and scores as one process with one thread.
 
 Two model kinds (:class:`~adsearch.weak.config.ClassifierConfig`): a torch MLP (weighted
 binary cross-entropy, Adam, best validation epoch kept) and scikit-learn's
@@ -31,7 +33,9 @@ from __future__ import annotations
 
 import copy
 import io
+import multiprocessing
 import pickle
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -291,6 +295,20 @@ class KFoldResult:
     trainable: np.ndarray
 
 
+def _member_job(args: tuple[Any, ...], threads: int | None = None) -> Member:
+    """Train one member from ``job`` arguments; ``threads`` limits torch and OpenMP (a worker
+    process of :func:`kfold_classify`)."""
+    xt, yt, xv, yv, cfg, seed, fold, wt, wv = args
+    if threads is None:
+        return train_member(xt, yt, xv, yv, cfg, seed, fold=fold, weight=wt, weight_val=wv)
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(threads)
+    with threadpool_limits(limits=threads):
+        return train_member(xt, yt, xv, yv, cfg, seed, fold=fold, weight=wt, weight_val=wv)
+
+
 def kfold_classify(
     x: np.ndarray,
     y: np.ndarray,
@@ -300,6 +318,7 @@ def kfold_classify(
     trainable: np.ndarray | None = None,
     progress: bool | None = None,
     weight: np.ndarray | None = None,
+    workers: int = 1,
 ) -> KFoldResult:
     """Train the k-fold ensemble on rows ``x`` with weak labels ``y`` and score out of fold.
 
@@ -313,6 +332,7 @@ def kfold_classify(
     trainable : rows that may be trained on (default all); the others are only scored.
     progress : show a progress bar (default: when stderr is a terminal).
     weight : optional ``(n,)`` per-row training weights (classes are balanced on top).
+    workers : processes training members in parallel (each with one CPU thread); 1: here.
 
     Returns
     -------
@@ -333,15 +353,26 @@ def kfold_classify(
                     f"fold {f} holds no {'data' if cls else 'template'} event to train on "
                     "(too few events for the number of folds)"
                 )
-    members = []
-    jobs = [(i, j) for i in range(k) for j in range(cfg.n_members)]
-    for i, j in track(jobs, len(jobs), f"{cfg.kind} ensemble", progress):
+    if workers < 1:
+        raise InputError(f"workers must be >= 1, got {workers}")
+
+    def job(i: int, j: int) -> tuple[Any, ...]:
         others = [f for f in range(k) if f != i]
         v = others[j % len(others)]
         tr = train & (folds != i) & (folds != v)
         va = train & (folds == v)
         wt, wv = (None, None) if weight is None else (weight[tr], weight[va])
-        xt, yt, xv, yv, seed_ij = x[tr], y[tr], x[va], y[va], member_seed(seed, i, j)
-        members.append(train_member(xt, yt, xv, yv, cfg, seed_ij, fold=i, weight=wt, weight_val=wv))
+        return x[tr], y[tr], x[va], y[va], cfg, member_seed(seed, i, j), i, wt, wv
+
+    pairs = [(i, j) for i in range(k) for j in range(cfg.n_members)]
+    label = f"{cfg.kind} ensemble"
+    if workers == 1:
+        members = [_member_job(job(i, j)) for i, j in track(pairs, len(pairs), label, progress)]
+    else:
+        # spawn, not fork: torch and OpenMP thread pools are not fork-safe by promise
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            futures = [pool.submit(_member_job, job(i, j), 1) for i, j in pairs]
+            members = [f.result() for f in track(futures, len(futures), label, progress)]
     ensemble = Ensemble(members)
     return KFoldResult(ensemble.predict_out_of_fold(x, folds), ensemble, folds, y, train)

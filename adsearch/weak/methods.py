@@ -216,7 +216,7 @@ def cwola(
     t0 = time.perf_counter()
     with _threads(cfg.threads):
         kf = kfold_classify(x, sr.astype(float), folds, cfg.classifier, cfg.seed, sr | sb,
-                            progress)  # fmt: skip
+                            progress, workers=cfg.workers)  # fmt: skip
     info = {
         "method": "cwola",
         "n_data": len(x),
@@ -263,7 +263,9 @@ def cathode(
         y = np.r_[np.ones(len(x)), np.zeros(len(samples))]
         all_folds = np.r_[folds, np.repeat(folds[sr_idx], k)]
         trainable = np.r_[sr, np.ones(len(samples), bool)]
-        kf = kfold_classify(rows, y, all_folds, cfg.classifier, cfg.seed, trainable, progress)
+        kf = kfold_classify(
+            rows, y, all_folds, cfg.classifier, cfg.seed, trainable, progress, workers=cfg.workers
+        )
     info = {
         "method": "cathode",
         "n_data": len(x),
@@ -338,7 +340,7 @@ def reference(
         weight = np.r_[np.ones(len(x)), mjj_weights(mjj[sr], mjj_ref[sr_ref], cfg)]
     with _threads(cfg.threads):
         kf = kfold_classify(rows, y, np.r_[folds, ref_folds], cfg.classifier, cfg.seed,
-                            trainable, progress, weight)  # fmt: skip
+                            trainable, progress, weight, cfg.workers)  # fmt: skip
     info = {
         "method": "reference",
         "n_data": len(x),

@@ -140,3 +140,17 @@ def test_features_table_input_lhco_h5(tiny_run, tmp_path):
     path.write_text(json.dumps(cfg))
     with pytest.raises(ConfigError, match="input:kind: a features table has no jet constituents"):
         load_config(path)
+
+
+def test_ensemble_workers_do_not_change_the_scores_cache_key():
+    """score.weak.workers is how the ensemble is trained, not what: same step key."""
+    from adsearch.pipeline.config import config_from_dict
+    from adsearch.pipeline.steps import _scores_config
+
+    def key(workers: int) -> dict:
+        cfg = config_from_dict({"score": {"method": "cathode", "weak": {"workers": workers}}})
+        return _scores_config(cfg)
+
+    assert key(1) == key(2)
+    assert "workers" not in key(2)["weak"]
+

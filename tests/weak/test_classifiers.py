@@ -88,6 +88,32 @@ def test_same_seed_same_scores(kind):
         assert not np.array_equal(a, kfold_classify(x, y, folds, cfg, seed=6).scores)
 
 
+def test_parallel_members_equal_one_process():
+    """workers=2 (spawned processes, one thread each) trains the same members as one process
+    with one thread: identical out-of-fold scores, members in the same order."""
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(4)
+    x = np.r_[rng.normal(0, 1, (200, 2)), rng.normal(1, 1, (200, 2))]
+    y = np.r_[np.zeros(200), np.ones(200)]
+    folds = assign_folds(400, 3, seed=0)
+    cfg = ClassifierConfig(kind="mlp", n_members=2, max_epochs=3)
+    with threadpool_limits(limits=1):
+        import torch
+
+        before = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            one = kfold_classify(x, y, folds, cfg, seed=5)
+        finally:
+            torch.set_num_threads(before)
+    two = kfold_classify(x, y, folds, cfg, seed=5, workers=2)
+    np.testing.assert_array_equal(one.scores, two.scores)
+    assert [m.fold for m in one.ensemble.members] == [m.fold for m in two.ensemble.members]
+    with pytest.raises(InputError, match="workers must be >= 1"):
+        kfold_classify(x, y, folds, cfg, seed=5, workers=0)
+
+
 def test_a_fold_without_one_class_is_an_error():
     x = np.zeros((9, 1))
     y = np.r_[np.ones(8), 0.0]

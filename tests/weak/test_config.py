@@ -40,6 +40,7 @@ def test_from_dict_and_overrides():
         ({"sideband_width": 0}, "weak:sideband_width: must be > 0"),
         ({"classifier": {"n_members": 0}}, "weak:classifier:n_members: must be > 0"),
         ({"flow": {"val_fraction": 1.0}}, "weak:flow:val_fraction: 1.0 is not in (0, 1)"),
+        ({"workers": 0}, "weak:workers: must be >= 1, got 0"),
     ],
 )
 def test_bad_values_are_one_line_errors(data, message):
