@@ -76,13 +76,15 @@ def pretrain(
     epochs: Annotated[int | None, typer.Option("--epochs", help="override optim.epochs")] = None,
     set_: SetOption = None,
 ) -> None:
-    """Pretrain a jet encoder without labels (contrastive, NT-Xent over augmented views).
+    """Pretrain a jet encoder without labels (contrastive, or masked-particle modelling).
 
-    Two augmented views of every jet (rotation about the jet axis, η-φ translation, collinear
-    splitting, soft and pT smearing) are pulled together, other jets pushed apart. Writes
-    encoder.pt (the best held-out loss), checkpoint.pt (every epoch) and metrics.json
-    (losses, alignment, uniformity) into out_dir. Override any value with
-    --set SECTION.KEY=VALUE (e.g. --set temperature=0.2).
+    objective: contrastive (default): two augmented views of every jet (rotation about the
+    jet axis, η-φ translation, collinear splitting, soft and pT smearing) are pulled
+    together, other jets pushed apart (NT-Xent). objective: mpm: a fraction of every jet's
+    constituents (mpm.mask_fraction) is hidden behind a mask token and their features are
+    predicted from the others. Writes encoder.pt (the best held-out loss), checkpoint.pt
+    (every epoch) and metrics.json (losses; alignment, uniformity) into out_dir. Override
+    any value with --set SECTION.KEY=VALUE (e.g. --set objective=mpm).
     """
     from adsearch.config import apply_overrides
     from adsearch.pretrain import load_pretrain_config

@@ -3,7 +3,8 @@
 Backbones: ``gin``, ``egat``, ``gatv2`` (graph networks, :mod:`adsearch.models.gnn`),
 ``transformer`` and ``part`` (:mod:`adsearch.models.transformer`), ``particlenet``
 (:mod:`adsearch.models.particlenet`), ``cnn`` (jet images, :mod:`adsearch.models.cnn`; the
-last four eat padded jets).
+last four eat padded jets); or a pretrained transformer encoder (``encoder:
+"pretrained:PATH"``, :mod:`adsearch.models.pretrained`) with a head MLP.
 Objectives: ``deepsvdd``, ``deepsvdd-soft``, ``ae`` (padded-input backbones only; with
 ``cnn`` the image autoencoder of :mod:`adsearch.models.imageae`),
 ``supervised`` (:mod:`adsearch.models.objectives`).
@@ -23,7 +24,9 @@ False
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import torch
@@ -34,7 +37,15 @@ from adsearch.models.cnn import CNNBackbone
 from adsearch.models.imageae import ImageAutoencoder
 from adsearch.models.objectives import Autoencoder, DeepSVDD, Objective, Supervised
 from adsearch.models.particlenet import ParticleNetBackbone
-from adsearch.models.transformer import ParticleTransformerBackbone, TransformerBackbone
+from adsearch.models.pretrained import (
+    IN_DIM,
+    PREFIX,
+    PretrainedBackbone,
+    architecture,
+    read_encoder,
+    set_encoder,
+)
+from adsearch.models.transformer import MLP, ParticleTransformerBackbone, TransformerBackbone
 
 __all__ = [
     "BACKBONES",
@@ -76,6 +87,16 @@ class ModelConfig:
     the seeded initialisation) of its slot embeddings. It is not the input cap: that is
     ``graph.max_constituents`` (:class:`adsearch.graphs.GraphConfig`), which the training
     config checks to be at most this.
+    ``encoder``: ``"pretrained:PATH"`` puts the encoder of ``adsearch pretrain`` (its
+    ``encoder.pt``, or the directory holding it; a relative path is taken from the config
+    file's directory) under the objective, followed by a head MLP (``mlp_layers`` layers of
+    ``width``, output ``out_dim``; bias-free for DeepSVDD). It needs ``backbone:
+    transformer`` and the ``basic`` node features of padded jets; the encoder's architecture
+    and readout come from its file, so ``layers``, ``heads`` and ``options`` are refused.
+    ``encoder_mode``: ``frozen`` (default: the encoder's weights stay as pretrained, only
+    the head and objective train) or ``finetune`` (the encoder trains too; not with DeepSVDD,
+    whose centre a biased, layer-normed encoder could collapse onto). The autoencoder
+    objective is not available on a pretrained encoder.
     """
 
     backbone: Literal["gin", "egat", "gatv2", "transformer", "part", "particlenet", "cnn"] = "gin"
@@ -96,8 +117,11 @@ class ModelConfig:
     max_constituents: int = 256
     latent_dim: int = 8  # autoencoder bottleneck (objective "ae")
     options: dict[str, Any] = field(default_factory=dict)
+    encoder: str | None = None  # "pretrained:PATH"
+    encoder_mode: Literal["frozen", "finetune"] | None = None
 
     def validate(self) -> None:
+        self._validate_encoder()
         if self.width < 1 or self.mlp_layers < 1 or (self.layers is not None and self.layers < 1):
             raise ConfigError("model: width, layers and mlp_layers must be >= 1")
         if self.objective.startswith("deepsvdd") and self.bias:
@@ -150,8 +174,45 @@ class ModelConfig:
         attention = self.backbone in ("transformer", "part") or (
             self.objective == "ae" and self.backbone != "cnn"
         )
-        if attention and self.width % heads:
+        if attention and self.encoder is None and self.width % heads:
             raise ConfigError(f"model:heads: width {self.width} not divisible by {heads} heads")
+
+    def _validate_encoder(self) -> None:
+        """The ``encoder`` / ``encoder_mode`` fields (no file is read here)."""
+        if self.encoder is None:
+            if self.encoder_mode is not None:
+                raise ConfigError("model:encoder_mode: needs model:encoder 'pretrained:PATH'")
+            return
+        if not self.encoder.startswith(PREFIX) or not self.encoder[len(PREFIX) :].strip():
+            raise ConfigError(
+                f"model:encoder: must be 'pretrained:PATH' (an encoder.pt of adsearch pretrain "
+                f"or its directory), got {self.encoder!r}"
+            )
+        if self.backbone != "transformer":
+            raise ConfigError(
+                f"model:backbone: a pretrained encoder is a transformer on padded jets; set "
+                f"backbone 'transformer' (got {self.backbone!r})"
+            )
+        if self.layers is not None or self.heads is not None or self.options:
+            raise ConfigError(
+                "model: layers, heads and options are the pretrained encoder's (from its "
+                "file); leave them unset with model:encoder"
+            )
+        if self.objective == "ae":
+            raise ConfigError(
+                "model:objective: 'ae' is not available on a pretrained encoder; use "
+                "deepsvdd, deepsvdd-soft or supervised"
+            )
+        if self.encoder_mode == "finetune" and self.objective.startswith("deepsvdd"):
+            raise ConfigError(
+                "model:encoder_mode: 'finetune' with DeepSVDD could collapse the (biased, "
+                "layer-normed) encoder onto the centre; use 'frozen' or objective supervised"
+            )
+
+    @property
+    def encoder_path(self) -> Path | None:
+        """The pretrained encoder's path (``encoder`` without ``pretrained:``), or None."""
+        return None if self.encoder is None else Path(self.encoder[len(PREFIX) :])
 
     @property
     def use_bias(self) -> bool:
@@ -293,12 +354,34 @@ def _padded_backbone(
         raise ConfigError(f"model: {where}{e}") from None
 
 
+def _pretrained_backbone(
+    cfg: ModelConfig, in_dim: int, arch: Mapping[str, Any] | None
+) -> PretrainedBackbone:
+    """The pretrained encoder of ``cfg.encoder`` (read from its file, or, given its
+    architecture ``arch``, built untrained for a ``state_dict`` to fill) and a head MLP."""
+    if in_dim != IN_DIM:
+        raise ConfigError(
+            f"model:encoder: the pretrained encoder takes the {IN_DIM} basic constituent "
+            f"features, the inputs have {in_dim}; set graph:node_features 'basic'"
+        )
+    if arch is None:
+        assert cfg.encoder_path is not None  # build_model calls this with cfg.encoder set
+        encoder, blob = read_encoder(cfg.encoder_path)
+        arch = architecture(blob["config"])
+    else:
+        with torch.random.fork_rng(devices=[]):  # weights from the caller's state_dict
+            encoder = set_encoder(arch)
+    head = MLP(encoder.out_dim, cfg.width, cfg.out_dim or cfg.width, cfg.mlp_layers, cfg.use_bias)
+    return PretrainedBackbone(encoder, head, frozen=cfg.encoder_mode != "finetune", arch=arch)
+
+
 def build_model(
     cfg: ModelConfig,
     in_dim: int = 3,
     edge_dim: int | None = None,
     pos_weight: float = 1.0,
     log_columns: tuple[int, ...] = (0,),
+    encoder: Mapping[str, Any] | None = None,
 ) -> AnomalyModel:
     """Build backbone + objective from ``cfg``.
 
@@ -310,10 +393,18 @@ def build_model(
     pos_weight : signal-class weight of the supervised loss (``n_background / n_signal``).
     log_columns : node features standardised as logarithms (default: column 0, the pT
         fraction; :func:`log_columns` gives them for a node feature set).
+    encoder : with ``cfg.encoder`` set, the pretrained encoder's architecture (the
+        backbone's ``arch``, saved with a trained model): the encoder is then built
+        untrained, for a ``state_dict`` to fill, without reading its file. ``None``: the
+        encoder is read from ``cfg.encoder``'s file (:class:`~adsearch.errors.InputError`
+        if it is missing).
     """
     bias = cfg.use_bias
     log_columns = tuple(c for c in log_columns if c < in_dim)
-    if cfg.backbone in _GRAPH:
+    backbone: nn.Module
+    if cfg.encoder is not None:
+        backbone = _pretrained_backbone(cfg, in_dim, encoder)
+    elif cfg.backbone in _GRAPH:
         backbone = _graph_backbone(cfg, in_dim, edge_dim, log_columns)
     else:
         backbone = _padded_backbone(cfg, in_dim, bias, log_columns)

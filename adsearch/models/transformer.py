@@ -242,10 +242,22 @@ class TransformerBackbone(nn.Module):
             MLP(pair_dim, 64, heads * layers, layers=3, bias=bias) if pair_bias else None
         )
 
-    def encode(self, x: Tensor, mask: Tensor) -> Tensor:
-        """Per-constituent embeddings ``[B, N, width]`` after the attention blocks."""
+    def encode(
+        self, x: Tensor, mask: Tensor, replace: Tensor | None = None, token: Tensor | None = None
+    ) -> Tensor:
+        """Per-constituent (token) outputs ``[B, N, width]`` after the attention blocks.
+
+        ``replace [B, N]`` (optional, bool) marks constituents whose input embedding
+        ``embed(input_norm(x_i))`` is replaced by ``token [width]`` before the blocks (the
+        mask token of masked-particle modelling,
+        :class:`adsearch.pretrain.encoder.MPMModel`): the outputs then do not depend on
+        those constituents' features at all (their slots stay real attention keys).
+        Not available with pair-feature biases, which are computed from every ``x``.
+        """
         kbias = _key_mask_bias(mask, x.dtype)
         biases: list[Tensor] = [kbias] * len(self.blocks)
+        if replace is not None and (token is None or self.pair_embed is not None):
+            raise ValueError("replace needs a token and a backbone without pair-feature biases")
         if self.pair_embed is not None:
             pb = self.pair_embed(pair_features(x, mask))  # [B, N, N, H * L]
             pb = pb.permute(0, 3, 1, 2)  # [B, H * L, N, N]
@@ -253,6 +265,8 @@ class TransformerBackbone(nn.Module):
             biases = [kbias + p for p in pbs]
         xs = self.input_norm(x) * mask.unsqueeze(-1).to(x.dtype)
         h = self.embed(xs)
+        if replace is not None and token is not None:
+            h = torch.where(replace.unsqueeze(-1), token.to(h.dtype), h)
         for blk, b in zip(self.blocks, biases, strict=True):
             h = blk(h, b)
         return self.norm(h)

@@ -37,6 +37,7 @@ from adsearch.generate.config import GenerateConfig
 from adsearch.graphs import GraphConfig
 from adsearch.io.root import RootBranches
 from adsearch.jets.config import FeaturesConfig
+from adsearch.models.pretrained import PREFIX as PRETRAINED
 from adsearch.score.config import ScoreConfig
 from adsearch.stats.config import RegionsConfig, StatsConfig
 from adsearch.train.config import TrainConfig
@@ -171,6 +172,7 @@ _PATH_KEYS = (
     "input.inject.path",
     "input.generate.detector",
     "score.reference.path",
+    "train.model.encoder",  # "pretrained:PATH": the path part
 )
 
 _BLIND = "stats.fit.blind"
@@ -369,6 +371,8 @@ def config_from_text(
 
 
 def _resolved(value: str, base: Path) -> str:
+    if value.startswith(PRETRAINED):  # model.encoder: "pretrained:PATH"
+        return PRETRAINED + _resolved(value[len(PRETRAINED) :], base)
     if not value or value in ("lhco", "none"):
         return value
     q = Path(value).expanduser()

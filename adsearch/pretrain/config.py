@@ -1,4 +1,4 @@
-"""Pretraining configuration: sections data, encoder, projection, views, optim.
+"""Pretraining configuration: sections data, encoder, projection, views, mpm, optim.
 
 One validated dataclass, :class:`PretrainConfig`, read from YAML by
 :func:`load_pretrain_config` (unknown keys and wrong types are errors). The encoder is a
@@ -6,7 +6,9 @@ One validated dataclass, :class:`PretrainConfig`, read from YAML by
 features; its fields carry the names of :class:`adsearch.models.registry.ModelConfig`
 (``width``, ``layers``, ``heads``, ``mlp_layers``, ``readout``, ``out_dim``). The projection
 head (a 2-layer MLP, as in SimCLR: Chen et al. 2020) is used by the loss only and is not part
-of the saved encoder.
+of the saved encoder. ``objective`` chooses the pretraining task: ``contrastive`` (NT-Xent of
+two augmented views; sections ``projection``, ``views`` and ``temperature``) or ``mpm``
+(masked-particle modelling, :mod:`adsearch.pretrain.mpm`; section ``mpm``).
 
 The jets are split per event exactly as :mod:`adsearch.train` splits them
 (:func:`adsearch.train.data.split_events` with ``data.seed``, ``train_fraction``,
@@ -19,6 +21,10 @@ Examples
 >>> cfg = from_dict(PretrainConfig, {"encoder": {"width": 32, "heads": 4}})
 >>> cfg.encoder.layers, cfg.temperature, cfg.views.rotation
 (3, 0.1, True)
+>>> from_dict(PretrainConfig, {"objective": "mpm", "mpm": {"mask_fraction": 1.0}})
+Traceback (most recent call last):
+...
+adsearch.errors.ConfigError: mpm:mask_fraction: must be in (0, 1), got 1.0
 >>> from_dict(PretrainConfig, {"encoder": {"width": 30, "heads": 4}})
 Traceback (most recent call last):
 ...
@@ -37,6 +43,7 @@ from adsearch.train.config import check_split
 
 __all__ = [
     "EncoderConfig",
+    "MPMConfig",
     "PretrainConfig",
     "PretrainDataConfig",
     "PretrainOptimConfig",
@@ -140,11 +147,31 @@ class ViewsConfig:
 
 
 @dataclass
+class MPMConfig:
+    """Masked-particle modelling (:mod:`adsearch.pretrain.mpm`; objective ``mpm``).
+
+    ``mask_fraction``: the fraction of each jet's real constituents hidden from the encoder
+    (``max(1, round(f n))`` of its ``n``, never padding); ``head_layers``: layers of the
+    MLP predicting a hidden constituent's standardised features from its token output (the
+    head is used by the loss only and is not part of the saved encoder).
+    """
+
+    mask_fraction: float = 0.3
+    head_layers: int = 2
+
+    def validate(self) -> None:
+        if not 0.0 < self.mask_fraction < 1.0:
+            raise ConfigError(f"mpm:mask_fraction: must be in (0, 1), got {self.mask_fraction}")
+        if self.head_layers < 1:
+            raise ConfigError(f"mpm:head_layers: must be >= 1, got {self.head_layers}")
+
+
+@dataclass
 class PretrainOptimConfig:
     """AdamW, batch size (jets per step, two views each), epochs, early stopping.
 
-    Training stops after ``patience`` epochs in which the held-out contrastive loss did not
-    improve on its best by more than ``min_delta``.
+    Training stops after ``patience`` epochs in which the held-out loss (of the objective)
+    did not improve on its best by more than ``min_delta``.
     """
 
     lr: float = 1e-3
@@ -170,8 +197,10 @@ class PretrainOptimConfig:
 class PretrainConfig:
     """Complete pretraining configuration.
 
-    ``temperature``: ``τ`` of the NT-Xent loss (:func:`adsearch.pretrain.losses.nt_xent`;
-    0.1 as in JetCLR). ``seed`` fixes the initial weights, the batch order and every view.
+    ``objective``: ``contrastive`` (default) or ``mpm``; the sections of the other objective
+    are ignored. ``temperature``: ``τ`` of the NT-Xent loss
+    (:func:`adsearch.pretrain.losses.nt_xent`; 0.1 as in JetCLR). ``seed`` fixes the initial
+    weights, the batch order and every view (or hidden set).
     ``out_dir`` receives ``encoder.pt``, ``checkpoint.pt``, ``metrics.json`` and
     ``config.yaml``. ``device``: ``auto`` picks CUDA when available.
     """
@@ -180,7 +209,9 @@ class PretrainConfig:
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     projection: ProjectionConfig = field(default_factory=ProjectionConfig)
     views: ViewsConfig = field(default_factory=ViewsConfig)
+    mpm: MPMConfig = field(default_factory=MPMConfig)
     optim: PretrainOptimConfig = field(default_factory=PretrainOptimConfig)
+    objective: Literal["contrastive", "mpm"] = "contrastive"
     temperature: float = 0.1
     seed: int = 0
     out_dir: str = "pretrain"

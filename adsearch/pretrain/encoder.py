@@ -10,19 +10,30 @@ kept (Chen et al. 2020, SimCLR: the representation before the head transfers bet
 ``encoder.pt`` holds ``format`` (``"adsearch-encoder"``), ``version``, ``config`` (the
 whole :class:`PretrainConfig` as a dict), ``in_dim``, ``state_dict`` (encoder only, input
 standardisation included), ``input_norm`` (its shift, scale and log columns, readable
-without torch modules) and ``epoch``. :func:`load_encoder` rebuilds the frozen encoder.
+without torch modules) and ``epoch``; both objectives (contrastive, and masked-particle
+modelling: :class:`adsearch.pretrain.mpm.MPMModel`) write the same file.
+:func:`load_encoder` rebuilds the frozen encoder (the file is read by
+:func:`adsearch.models.pretrained.read_encoder`, which a training with ``model.encoder:
+"pretrained:PATH"`` uses too).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor, nn
 
-from adsearch.config import from_dict
-from adsearch.errors import InputError
+from adsearch.config import from_dict, to_dict
+from adsearch.models.pretrained import (
+    ENCODER,
+    ENCODER_FORMAT,
+    IN_DIM,
+    LOG_COLUMNS,
+    read_encoder,
+    set_encoder,
+)
 from adsearch.models.transformer import MLP, TransformerBackbone
 from adsearch.pretrain.config import PretrainConfig
 
@@ -35,28 +46,19 @@ __all__ = [
     "load_encoder",
 ]
 
-ENCODER = "encoder.pt"
-FORMAT = "adsearch-encoder"
+FORMAT = ENCODER_FORMAT
 FORMAT_VERSION = 1
-#: the ``basic`` constituent features (pT fraction, Δη, Δφ); the pT fraction enters as ln
-IN_DIM = 3
-LOG_COLUMNS = (0,)
+
+
+class HasEncoder(Protocol):
+    """A pretraining network: an ``encoder`` (saved) and heads used by the loss only."""
+
+    encoder: TransformerBackbone
 
 
 def build_encoder(cfg: PretrainConfig) -> TransformerBackbone:
     """The (untrained) encoder of ``cfg.encoder`` (weights from torch's global generator)."""
-    e = cfg.encoder
-    return TransformerBackbone(
-        in_dim=IN_DIM,
-        width=e.width,
-        layers=e.layers,
-        heads=e.heads,
-        readout=e.readout,
-        mlp_layers=e.mlp_layers,
-        out_dim=e.out_dim,
-        bias=True,
-        log_columns=LOG_COLUMNS,
-    )
+    return set_encoder(to_dict(cfg.encoder))
 
 
 class ContrastiveModel(nn.Module):
@@ -83,7 +85,7 @@ def build_contrastive(cfg: PretrainConfig) -> ContrastiveModel:
     return ContrastiveModel(encoder, head)
 
 
-def encoder_blob(model: ContrastiveModel, config: dict[str, Any], epoch: int) -> dict[str, Any]:
+def encoder_blob(model: HasEncoder, config: dict[str, Any], epoch: int) -> dict[str, Any]:
     """What ``encoder.pt`` holds (module docstring): the encoder's weights, on the CPU."""
     enc = model.encoder
     norm = enc.input_norm
@@ -111,20 +113,7 @@ def load_encoder(
     ``(x [B, N, 3], mask [B, N])`` of the ``basic`` features to embeddings ``[B, out_dim]``,
     and its :class:`PretrainConfig`.
     """
-    p = Path(path)
-    if p.is_dir():
-        p = p / ENCODER
-    if not p.is_file():
-        raise InputError(f"{p}: no such encoder file (pretrain first)")
-    try:
-        blob = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises many types for a corrupt/foreign file
-        raise InputError(f"{p}: not an adsearch encoder file ({type(e).__name__})") from None
-    if not isinstance(blob, dict) or blob.get("format") != FORMAT:
-        raise InputError(f"{p}: not an adsearch encoder file")
-    cfg = from_dict(PretrainConfig, blob["config"], source=str(p))
-    with torch.random.fork_rng(devices=[]):  # the initial weights are overwritten below
-        encoder = build_encoder(cfg)
-    encoder.load_state_dict(blob["state_dict"])
+    encoder, blob = read_encoder(path)
+    cfg = from_dict(PretrainConfig, blob["config"], source=str(path))
     encoder.requires_grad_(False)
     return encoder.to(device).eval(), cfg

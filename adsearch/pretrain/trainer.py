@@ -1,4 +1,4 @@
-"""The contrastive pretraining loop: two augmented views per jet, NT-Xent, checkpoints.
+"""The pretraining loop: contrastive (two views, NT-Xent) or masked-particle modelling.
 
 :func:`pretrain` runs a :class:`~adsearch.pretrain.config.PretrainConfig`:
 
@@ -6,15 +6,21 @@
    of :func:`adsearch.train.data.split_events`, training and validation jets
    (:func:`adsearch.train.data.training_jets`); padded ``basic`` inputs
    ``(x [B, N, 3], mask [B, N])`` from :class:`adsearch.train.data.InputBuilder`;
-2. encoder and projection head initialised from ``seed``; the encoder's input
-   standardisation fitted on ``data.norm_jets`` training jets;
-3. epochs of AdamW: per batch two views of every jet
+2. encoder and projection head (contrastive) or mask token and prediction head (``mpm``)
+   initialised from ``seed``; the encoder's input standardisation fitted on
+   ``data.norm_jets`` training jets;
+3. epochs of AdamW. ``contrastive``: per batch two views of every jet
    (:func:`~adsearch.pretrain.augment.random_view`), loss
    :func:`~adsearch.pretrain.losses.nt_xent` of their projections; after each epoch the
    held-out contrastive loss on the validation jets (with views fixed once for the run, so
    epochs compare) and the alignment and uniformity of the normalised validation
-   embeddings (:mod:`adsearch.pretrain.quality`); early stopping after ``optim.patience``
-   epochs without improvement of the held-out loss;
+   embeddings (:mod:`adsearch.pretrain.quality`). ``mpm``: per batch a random
+   ``mpm.mask_fraction`` of every jet's constituents hidden
+   (:func:`~adsearch.pretrain.mpm.mask_constituents`), loss the masked-slot MSE of
+   :class:`~adsearch.pretrain.mpm.MPMModel`; after each epoch the held-out MPM loss (hidden
+   constituents fixed once for the run) and the uniformity of the validation embeddings of
+   the whole jets (a collapse monitor). Early stopping after ``optim.patience`` epochs
+   without improvement of the held-out loss;
 4. after every epoch, atomically: ``checkpoint.pt`` (weights, optimiser, progress: what a
    resume needs), ``metrics.json`` (one row per epoch) and, when the held-out loss
    improved, ``encoder.pt`` (:mod:`adsearch.pretrain.encoder`).
@@ -38,13 +44,14 @@ import torch
 import yaml
 from torch import Tensor
 
-from adsearch.config import to_dict
+from adsearch.config import from_dict, to_dict
 from adsearch.errors import ConfigError, InputError, TrainingError
 from adsearch.io.atomic import atomic_path
 from adsearch.pretrain.augment import random_view
 from adsearch.pretrain.config import PretrainConfig
 from adsearch.pretrain.encoder import ENCODER, ContrastiveModel, build_contrastive, encoder_blob
 from adsearch.pretrain.losses import nt_xent
+from adsearch.pretrain.mpm import MPMModel, build_mpm, mask_constituents
 from adsearch.pretrain.quality import alignment, uniformity
 from adsearch.progress import progress_bar
 from adsearch.train.data import InputBuilder, JetSample, load_jets, split_events, training_jets
@@ -55,7 +62,7 @@ CHECKPOINT = "checkpoint.pt"
 METRICS = "metrics.json"
 FORMAT_VERSION = 1
 
-# stream names of the seeded generators (first key after the seed)
+# stream names of the seeded generators (first key after the seed); views or hidden sets
 _ORDER, _TRAIN_VIEWS, _VAL_VIEWS, _NORM = 0, 1, 2, 3
 
 
@@ -71,7 +78,7 @@ class PretrainResult:
     best_val_loss: float
     stopped_early: bool
     out_dir: Path
-    model: ContrastiveModel | None = field(default=None, repr=False)
+    model: ContrastiveModel | MPMModel | None = field(default=None, repr=False)
 
 
 def _generator(seed: int, *keys: int) -> torch.Generator:
@@ -99,7 +106,7 @@ class _Run:
     """What the epochs of one pretraining share."""
 
     cfg: PretrainConfig
-    model: ContrastiveModel
+    model: ContrastiveModel | MPMModel
     builder: InputBuilder
     sample: JetSample
     optim: torch.optim.Optimizer
@@ -120,6 +127,20 @@ class _Run:
         x2, m2 = random_view(x.cpu(), mask.cpu(), g, **kw)
         d = self.device
         return x1.to(d), m1.to(d), x2.to(d), m2.to(d)
+
+    def hidden(self, idx: np.ndarray, g: torch.Generator) -> tuple[Tensor, Tensor, Tensor]:
+        """The jets ``idx`` and the constituents to hide: ``(x, mask, hide)``."""
+        x, mask = self.builder.dense(self.sample, idx)
+        mask = mask.to(torch.bool)
+        hide = mask_constituents(mask.cpu(), self.cfg.mpm.mask_fraction, g)
+        return x, mask, hide.to(self.device)
+
+    def loss(self, idx: np.ndarray, g: torch.Generator) -> Tensor:
+        """The objective's loss of the jets ``idx`` (views or hidden sets from ``g``)."""
+        if isinstance(self.model, MPMModel):
+            return self.model.loss(*self.hidden(idx, g))
+        x1, m1, x2, m2 = self.views(idx, g)
+        return nt_xent(self.model(x1, m1)[1], self.model(x2, m2)[1], self.cfg.temperature)
 
 
 @dataclass
@@ -187,8 +208,7 @@ def _train_epoch(run: _Run, epoch: int, tr_idx: np.ndarray, bar: Any) -> float:
     task = bar.add_task(f"epoch {epoch + 1}/{cfg.optim.epochs}", total=len(batches))
     s, n = 0.0, 0
     for b, idx in enumerate(batches):
-        x1, m1, x2, m2 = run.views(idx, _generator(cfg.seed, _TRAIN_VIEWS, epoch, b))
-        loss = nt_xent(run.model(x1, m1)[1], run.model(x2, m2)[1], cfg.temperature)
+        loss = run.loss(idx, _generator(cfg.seed, _TRAIN_VIEWS, epoch, b))
         if not torch.isfinite(loss):
             raise TrainingError(f"epoch {epoch + 1}: loss is {float(loss)}; lower optim:lr")
         run.optim.zero_grad(set_to_none=True)
@@ -203,10 +223,13 @@ def _train_epoch(run: _Run, epoch: int, tr_idx: np.ndarray, bar: Any) -> float:
 
 @torch.no_grad()
 def _validate(run: _Run, va_idx: np.ndarray) -> dict[str, float]:
-    """Held-out contrastive loss (jet-weighted), alignment and uniformity of the encoder
-    embeddings, on the validation jets with views seeded by ``seed`` and batch only."""
+    """Held-out loss (jet-weighted) and embedding quality on the validation jets, with views
+    or hidden sets seeded by ``seed`` and batch only: contrastive, alignment and uniformity
+    of the encoder embeddings; ``mpm``, uniformity of the embeddings of the whole jets."""
     cfg = run.cfg
     run.model.eval()
+    if isinstance(run.model, MPMModel):
+        return _validate_mpm(run, run.model, va_idx)
     s, n = 0.0, 0
     h1s, h2s = [], []
     for b, idx in enumerate(_batches(va_idx, cfg.optim.batch_size)):
@@ -224,6 +247,16 @@ def _validate(run: _Run, va_idx: np.ndarray) -> dict[str, float]:
     }
 
 
+def _validate_mpm(run: _Run, model: MPMModel, va_idx: np.ndarray) -> dict[str, float]:
+    s, n, hs = 0.0, 0, []
+    for b, idx in enumerate(_batches(va_idx, run.cfg.optim.batch_size)):
+        x, mask, hide = run.hidden(idx, _generator(run.cfg.seed, _VAL_VIEWS, b))
+        s += float(model.loss(x, mask, hide)) * len(idx)
+        n += len(idx)
+        hs.append(model.encoder((x, mask)).double().cpu())
+    return {"val_loss": s / max(n, 1), "uniformity": float(uniformity(torch.cat(hs)))}
+
+
 def _resume_key(config: dict[str, Any]) -> dict[str, Any]:
     """The config a resumed run must share with its checkpoint: all but ``out_dir``,
     ``device`` and the stopping rule (``optim.epochs``, ``optim.patience``)."""
@@ -238,7 +271,8 @@ def _resume(path: Path, cfg_dict: dict[str, Any], run: _Run) -> _Book:
     ck = torch.load(path, map_location="cpu", weights_only=True)
     if ck.get("format") != "adsearch-pretrain-checkpoint":
         raise InputError(f"{path}: not a pretraining checkpoint")
-    if _resume_key(ck["config"]) != _resume_key(cfg_dict):
+    saved = to_dict(from_dict(PretrainConfig, ck["config"], source=str(path)))  # new defaults
+    if _resume_key(saved) != _resume_key(cfg_dict):
         raise ConfigError(f"{path}: config differs from the checkpoint's; cannot resume")
     run.model.load_state_dict(ck["model"])
     run.optim.load_state_dict(ck["optimizer"])
@@ -286,7 +320,7 @@ def pretrain(
     progress: bool | None = None,
     sample: JetSample | None = None,
 ) -> PretrainResult:
-    """Pretrain the encoder of ``cfg`` contrastively; see the module docstring.
+    """Pretrain the encoder of ``cfg`` (``cfg.objective``); see the module docstring.
 
     Parameters
     ----------
@@ -315,7 +349,7 @@ def _pretrain(
     out.mkdir(parents=True, exist_ok=True)
     sample, tr_idx, va_idx = _data(cfg, sample)
     graph = {"node_features": "basic", "max_constituents": cfg.data.max_constituents}
-    model = build_contrastive(cfg).to(device)
+    model = (build_mpm(cfg) if cfg.objective == "mpm" else build_contrastive(cfg)).to(device)
     optim = torch.optim.AdamW(
         model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay
     )

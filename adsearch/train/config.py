@@ -228,6 +228,12 @@ class TrainConfig:
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
 
     def validate(self) -> None:
+        features = self.graph.get("node_features", GraphConfig.node_features)
+        if self.model.encoder is not None and features != "basic":
+            raise ConfigError(
+                f"graph:node_features: the pretrained encoder (model:encoder) takes the "
+                f"'basic' features of padded jets, got {features!r}"
+            )
         if self.model.objective == "ae":
             cap = self.graph.get("max_constituents", GraphConfig.max_constituents)
             if cap is None or cap > self.model.max_constituents:
@@ -245,8 +251,9 @@ class TrainConfig:
 
 def key_dict(config: dict[str, Any]) -> dict[str, Any]:
     """A copy of a ``to_dict(TrainConfig)`` for comparisons and hashes (resume check, pipeline
-    cache key): ``data.symmetry`` is left out while it is at its default (off), so a config
-    written before that option existed, and the keys of its runs, stay the same.
+    cache key): ``data.symmetry`` is left out while it is at its default (off), and
+    ``model.encoder`` / ``model.encoder_mode`` while unset, so a config written before those
+    options existed, and the keys of its runs, stay the same.
 
     >>> from adsearch.config import from_dict, to_dict
     >>> "symmetry" in key_dict(to_dict(TrainConfig()))["data"]
@@ -254,20 +261,31 @@ def key_dict(config: dict[str, Any]) -> dict[str, Any]:
     >>> on = from_dict(TrainConfig, {"data": {"symmetry": {"rotate": True}}})
     >>> key_dict(to_dict(on))["data"]["symmetry"]["rotate"]
     True
+    >>> "encoder" in key_dict(to_dict(TrainConfig()))["model"]
+    False
     """
     out = dict(config)
     data = dict(out.get("data") or {})
     if data.get("symmetry", to_dict(SymmetryConfig())) == to_dict(SymmetryConfig()):
         data.pop("symmetry", None)
     out["data"] = data
+    model = dict(out.get("model") or {})
+    for name in ("encoder", "encoder_mode"):
+        if model.get(name) is None:
+            model.pop(name, None)
+    out["model"] = model
     return out
 
 
 def load_train_config(path: str | Path) -> TrainConfig:
     """Load a :class:`TrainConfig` from YAML; relative ``data.path`` / ``runtime.out_dir``
-    are taken relative to the config file's directory."""
+    and the path of ``model.encoder: "pretrained:PATH"`` are taken relative to the config
+    file's directory."""
     cfg = load_yaml(TrainConfig, path)
     base = Path(path).resolve().parent
+    enc = cfg.model.encoder_path
+    if enc is not None and not enc.is_absolute():
+        cfg.model.encoder = f"pretrained:{base / enc}"
     if cfg.data.path and not Path(cfg.data.path).is_absolute():
         cfg.data.path = str(base / cfg.data.path)
     if not Path(cfg.runtime.out_dir).is_absolute():

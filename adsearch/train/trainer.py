@@ -5,7 +5,8 @@
 1. jets from the features file, per-event split (train / val / test), training jets
    (background only, or the unlabelled mixture in ``data-like`` mode);
 2. model from the registry (initialised from ``runtime.seed``); its input standardisation
-   fitted on ``data.norm_jets`` training jets; DeepSVDD centre ``c`` fixed from the initial
+   fitted on ``data.norm_jets`` training jets (a pretrained encoder, ``model.encoder``,
+   keeps its own); DeepSVDD centre ``c`` fixed from the initial
    embeddings of the first training batches (training mode, guard relative to their RMS);
 3. epochs of AdamW on shuffled mini-batches (order from ``seed`` and epoch only, so a resumed
    run replays the uninterrupted one exactly); validation loss after each epoch; soft-boundary
@@ -43,6 +44,7 @@ from adsearch.config import from_dict, to_dict
 from adsearch.errors import ConfigError, InputError, TrainingError
 from adsearch.io.atomic import atomic_path
 from adsearch.models.objectives import DeepSVDD
+from adsearch.models.pretrained import PretrainedBackbone
 from adsearch.models.registry import AnomalyModel, build_model, input_kind, log_columns
 from adsearch.progress import progress_bar
 from adsearch.train.config import TrainConfig, key_dict
@@ -169,7 +171,13 @@ def load_model(
         raise InputError(f"{p}: not an adsearch model file")
     cfg = from_dict(TrainConfig, blob["config"], source=str(p))
     meta = blob["meta"]
-    model = build_model(cfg.model, meta["in_dim"], meta["edge_dim"], meta.get("pos_weight", 1.0))
+    model = build_model(
+        cfg.model,
+        meta["in_dim"],
+        meta["edge_dim"],
+        meta.get("pos_weight", 1.0),
+        encoder=meta.get("encoder"),  # a pretrained encoder's architecture: no file read
+    )
     model.load_state_dict(blob["state_dict"])
     model.train_meta = dict(meta)  # feature sizes, class weight: to rebuild twins (export)
     return model.to(device).eval(), cfg
@@ -476,7 +484,9 @@ def _build(
         )
     model.to(device)
     builder = InputBuilder(model.input_kind, cfg.graph, device, cfg.data.augment, cfg.data.symmetry)
-    meta = {"in_dim": in_dim, "edge_dim": edge_dim, "pos_weight": pos_weight}
+    meta: dict[str, Any] = {"in_dim": in_dim, "edge_dim": edge_dim, "pos_weight": pos_weight}
+    if isinstance(model.backbone, PretrainedBackbone):  # rebuilt without the encoder file
+        meta["encoder"] = model.backbone.arch
     return model, builder, meta
 
 

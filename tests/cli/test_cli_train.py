@@ -92,3 +92,23 @@ def test_pretrain_verb_writes_the_encoder_and_resumes(tmp_path, capsys):
     assert main([*args, "--set", "temperature=-1"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "temperature" in err and len(err.strip().splitlines()) == 1
+
+
+def test_pretrain_verb_runs_masked_particle_modelling(tmp_path, capsys):
+    """`--set objective=mpm` switches the objective; the encoder file is the same kind."""
+    path = write_features(tmp_path / "toy.parquet", toy_features(40, seed=5, labelled=False))
+    conf = {
+        "data": {"path": str(path), "train_fraction": 0.5, "val_fraction": 0.25, "norm_jets": 50},
+        "encoder": {"width": 16, "heads": 2, "layers": 1, "mlp_layers": 2, "out_dim": 8},
+        "optim": {"batch_size": 16, "epochs": 1},
+    }
+    cfg = tmp_path / "pre.yaml"
+    cfg.write_text(yaml.safe_dump(conf))
+    out = tmp_path / "mpm"
+    args = ["pretrain", str(cfg), "--out-dir", str(out), "--set", "objective=mpm"]
+    assert main([*args, "--set", "mpm.mask_fraction=0.5"]) == 0
+    assert "epochs 1:" in capsys.readouterr().out and (out / "encoder.pt").is_file()
+    saved = yaml.safe_load((out / "config.yaml").read_text())
+    assert saved["objective"] == "mpm" and saved["mpm"]["mask_fraction"] == 0.5
+    assert main([*args, "--set", "mpm.mask_fraction=2"]) == 1
+    assert "mpm:mask_fraction" in capsys.readouterr().err

@@ -110,3 +110,28 @@ def test_autoencoder_score_is_padding_invariant_and_decoder_shapes():
 def test_width_heads_mismatch_is_refused():
     with pytest.raises(ValueError, match="divisible"):
         TransformerBackbone(width=10, heads=4)
+
+
+def test_encode_replace_swaps_input_embeddings_for_the_token():
+    torch.manual_seed(0)
+    net = TransformerBackbone(width=8, heads=2, layers=2).eval()
+    x, mask = torch.rand(3, 5, 3), torch.ones(3, 5, dtype=torch.bool)
+    mask[0, 3:] = False
+    hide = torch.zeros(3, 5, dtype=torch.bool)
+    hide[:, 1] = True
+    token = torch.randn(8)
+    with torch.no_grad():
+        a = net.encode(x, mask, replace=hide, token=token)
+        y = x.clone()
+        y[:, 1] = torch.tensor([0.9, -2.0, 3.0])  # the replaced constituents' features
+        assert torch.equal(net.encode(y, mask, replace=hide, token=token), a)
+        # nothing replaced: the plain token outputs, which forward pools
+        none = torch.zeros_like(hide)
+        torch.testing.assert_close(
+            net.encode(x, mask, replace=none, token=token), net.encode(x, mask)
+        )
+    part = ParticleTransformerBackbone(width=8, heads=2, layers=1)
+    with pytest.raises(ValueError, match="pair-feature"):
+        part.encode(x, mask, replace=hide, token=token)
+    with pytest.raises(ValueError, match="token"):
+        net.encode(x, mask, replace=hide)

@@ -91,6 +91,14 @@ def test_overrides_blind_shorthand_and_paths(tmp_path):
     )
     assert cfg.stats.fit.blind == (3000.0, 3400.0)
     assert cfg.input.generate.detector == str(tmp_path / "card.yaml")
+    # a pretrained encoder's path, in the file and in an override
+    enc = "train:\n  model: {backbone: transformer, encoder: 'pretrained:pre/encoder.pt'}\n"
+    cfg = config_from_text(enc, "t.yaml", base=tmp_path)
+    assert cfg.train.model.encoder == f"pretrained:{tmp_path / 'pre' / 'encoder.pt'}"
+    cfg = config_from_text(
+        enc, "t.yaml", base=tmp_path, overrides=["train.model.encoder=pretrained:b"]
+    )
+    assert cfg.train.model.encoder == f"pretrained:{tmp_path / 'b'}"
     with pytest.raises(ConfigError, match="expected KEY=VALUE"):
         config_from_text("", "t.yaml", overrides=["stats.fit"])
     with pytest.raises(ConfigError, match="unknown key 'n_toy'"):

@@ -1,0 +1,139 @@
+"""A pretrained encoder under an anomaly objective (``model.encoder: "pretrained:PATH"``)."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from adsearch.config import from_dict
+from adsearch.errors import ConfigError, InputError
+from adsearch.models.pretrained import PretrainedBackbone, read_encoder
+from adsearch.pretrain.config import PretrainConfig
+from adsearch.pretrain.trainer import pretrain
+from adsearch.score import export_run, score_jets
+from adsearch.train import TrainConfig, load_model, load_train_config, train
+from tests.train.toys import toy_sample
+
+
+@pytest.fixture(scope="module")
+def encoder_file(tmp_path_factory):
+    """An ``encoder.pt`` of a 1-epoch MPM pretraining (out_dim 8)."""
+    out = tmp_path_factory.mktemp("pre")
+    cfg = from_dict(
+        PretrainConfig,
+        {
+            "objective": "mpm",
+            "data": {"train_fraction": 0.5, "val_fraction": 0.25, "norm_jets": 50},
+            "encoder": {"width": 16, "heads": 2, "layers": 1, "mlp_layers": 2, "out_dim": 8},
+            "optim": {"batch_size": 16, "epochs": 1},
+            "out_dir": str(out),
+        },
+    )
+    pretrain(cfg, sample=toy_sample(40, seed=5), progress=False)
+    return out / "encoder.pt"
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return toy_sample(60, signal_fraction=0.3, seed=3)
+
+
+def config(out_dir, path, **model) -> TrainConfig:
+    m = {"backbone": "transformer", "objective": "deepsvdd", "width": 8, "mlp_layers": 2}
+    return from_dict(
+        TrainConfig,
+        {
+            "data": {"train_fraction": 0.5, "val_fraction": 0.2, "norm_jets": 50},
+            "model": {**m, "encoder": f"pretrained:{path}", **model},
+            "optim": {"batch_size": 16, "epochs": 2, "lr": 1e-2},
+            "runtime": {"out_dir": str(out_dir), "device": "cpu", "progress": False},
+        },
+    )
+
+
+def _encoder_state(model) -> dict[str, torch.Tensor]:
+    assert isinstance(model.backbone, PretrainedBackbone)
+    return model.backbone.encoder.state_dict()
+
+
+def test_frozen_encoder_is_unchanged_and_scores_are_deterministic(tmp_path, encoder_file, sample):
+    pre = read_encoder(encoder_file)[0].state_dict()
+    copy = tmp_path / "copy.pt"
+    shutil.copy(encoder_file, copy)
+    a = train(config(tmp_path / "a", copy), sample)
+    train(config(tmp_path / "b", encoder_file), sample)
+    enc = _encoder_state(a.model)
+    assert all(torch.equal(enc[k], pre[k]) for k in pre)  # frozen: as pretrained
+    assert not any(p.requires_grad for p in a.model.backbone.encoder.parameters())
+    # the head did train, and the input standardisation is the encoder's own
+    assert len(a.history) == 2 and np.isfinite(a.history[-1]["val_loss"])
+    assert torch.equal(enc["input_norm.shift"], pre["input_norm.shift"])
+    # model.pt is rebuilt without the encoder file (its architecture is saved with it)
+    copy.unlink()
+    loaded, cfg = load_model(tmp_path / "a")
+    s1 = score_jets(loaded, sample, cfg.graph)
+    s2 = score_jets(load_model(tmp_path / "b")[0], sample, cfg.graph)
+    assert s1.shape == (len(sample),) and np.array_equal(s1, s2)  # same seed, same scores
+    assert np.array_equal(score_jets(a.model, sample, cfg.graph), s1)
+
+
+def test_finetune_changes_the_encoder(tmp_path, encoder_file, sample):
+    pre = read_encoder(encoder_file)[0].state_dict()
+    cfg = config(tmp_path / "ft", encoder_file, objective="supervised", encoder_mode="finetune")
+    res = train(cfg, sample)
+    enc = _encoder_state(res.model)
+    assert any(not torch.equal(enc[k], pre[k]) for k in pre if k.endswith("weight"))
+    assert torch.equal(enc["input_norm.scale"], pre["input_norm.scale"])  # not refitted
+    assert res.model.backbone.encoder.training is False  # the returned model is in eval
+    res.model.train()
+    assert res.model.backbone.encoder.training  # finetune: trains with the head
+
+
+def test_onnx_export_matches_torch(tmp_path, encoder_file, sample):
+    train(config(tmp_path / "run", encoder_file), sample)
+    path, diff = export_run(tmp_path / "run")
+    assert path.is_file() and diff <= 1e-4
+
+
+def test_relative_encoder_path_and_missing_file(tmp_path, encoder_file, sample):
+    (tmp_path / "pre").mkdir()
+    shutil.copy(encoder_file, tmp_path / "pre" / "encoder.pt")
+    d = {"model": {"backbone": "transformer", "encoder": "pretrained:pre"}}
+    (tmp_path / "train.yaml").write_text(yaml.safe_dump(d))
+    cfg = load_train_config(tmp_path / "train.yaml")
+    assert cfg.model.encoder == f"pretrained:{tmp_path / 'pre'}"  # the directory works too
+    with pytest.raises(InputError, match=str(tmp_path / "nowhere" / "encoder.pt")):
+        train(config(tmp_path / "x", tmp_path / "nowhere" / "encoder.pt"), sample)
+
+
+@pytest.mark.parametrize(
+    ("model", "match"),
+    [
+        ({"encoder": "encoder.pt"}, "must be 'pretrained:PATH'"),
+        ({"encoder": "pretrained:"}, "must be 'pretrained:PATH'"),
+        ({"backbone": "part"}, "set backbone 'transformer'"),
+        ({"backbone": "gin"}, "set backbone 'transformer'"),
+        ({"layers": 2}, "layers, heads and options"),
+        ({"heads": 2}, "layers, heads and options"),
+        ({"objective": "ae"}, "'ae' is not available"),
+        ({"encoder_mode": "finetune"}, "collapse"),
+        ({"encoder_mode": "thaw"}, "encoder_mode"),
+        ({"encoder": None, "encoder_mode": "frozen"}, "needs model:encoder"),
+    ],
+)
+def test_bad_configs_are_refused(tmp_path, model, match):
+    with pytest.raises(ConfigError, match=match):
+        config(tmp_path, "enc.pt", **model)
+
+
+def test_encoder_needs_the_basic_features(tmp_path):
+    d = {
+        "graph": {"node_features": "part"},
+        "model": {"backbone": "transformer", "encoder": "pretrained:enc.pt"},
+    }
+    with pytest.raises(ConfigError, match="graph:node_features: the pretrained encoder"):
+        from_dict(TrainConfig, d)
