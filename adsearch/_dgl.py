@@ -17,12 +17,13 @@ import os
 import sys
 import types
 from pathlib import Path
+from typing import NoReturn
 
 __all__ = ["dgl", "graphbolt_stubbed"]
 
 
 class _GraphboltStub(types.ModuleType):
-    def __getattr__(self, name: str):  # pragma: no cover - only reached by misuse
+    def __getattr__(self, name: str) -> NoReturn:  # pragma: no cover - only reached by misuse
         if name.startswith("__"):
             raise AttributeError(name)
         raise ImportError(

@@ -1,8 +1,9 @@
 """Static typing: mypy on the package, with the settings of pyproject.toml ([tool.mypy]).
 
-io, jets, stats, detector and the config loader are checked strictly; mypy is a dev
-dependency (``pip install -e ".[dev]"``), so this test runs everywhere the tests run. The
-incremental cache (``.mypy_cache``) keeps a rerun to a few seconds.
+The library packages (config, errors, io, jets, stats, detector, weak, score, images,
+generate, plot, progress, _dgl) are checked strictly; mypy is a dev dependency
+(``pip install -e ".[dev]"``), so this test runs everywhere the tests run. The incremental
+cache (``.mypy_cache``) keeps a rerun to a few seconds.
 """
 
 from __future__ import annotations

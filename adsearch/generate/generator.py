@@ -320,7 +320,13 @@ class GenerationSummary:
 
 
 def _prepare(
-    process, n_events, seed, workers, detector, trigger, block_size
+    process: str | ProcessConfig,
+    n_events: int,
+    seed: int,
+    workers: int,
+    detector: Any,
+    trigger: TriggerConfig | None,
+    block_size: int,
 ) -> tuple[ProcessConfig, _Job, int]:
     cfg = _as_process(process)
     n_events = _check_int(n_events, "n_events", 1)
@@ -438,7 +444,7 @@ def generate(
     block_size: int = DEFAULT_BLOCK_SIZE,
     max_generated: int | None = None,
     progress: bool | None = None,
-):
+) -> Events:
     """Generate ``n_events`` triggered events of ``process`` in memory.
 
     Parameters
@@ -497,7 +503,7 @@ def generate_with_summary(
     block_size: int = DEFAULT_BLOCK_SIZE,
     max_generated: int | None = None,
     progress: bool | None = None,
-):
+) -> tuple[Events, GenerationSummary]:
     """:func:`generate`, also returning the :class:`GenerationSummary` (counts, timing)."""
 
     cfg, job, n_events = _prepare(process, n_events, seed, workers, detector, trigger, block_size)

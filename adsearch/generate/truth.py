@@ -10,6 +10,7 @@ Python loop ever runs over particles.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import awkward as ak
 import numpy as np
@@ -22,7 +23,7 @@ __all__ = ["ChargeTable", "make_pythia", "truth_particles"]
 NEUTRINO_IDS = (12, 14, 16)
 
 
-def make_pythia(settings: Sequence[str], seed: int, init: bool = True):
+def make_pythia(settings: Sequence[str], seed: int, init: bool = True) -> Any:
     """A ``pythia8mc.Pythia`` with ``settings`` and ``Random:seed = seed``, initialised.
 
     Raises ConfigError naming the first setting Pythia does not accept, or if ``init`` fails.
@@ -49,7 +50,7 @@ class ChargeTable:
     [1.0, -1.0, 0.0, 1.0, -1.0]
     """
 
-    def __init__(self, particle_data) -> None:
+    def __init__(self, particle_data: Any) -> None:
         self._pd = particle_data
         self._ids = np.zeros(0, dtype=np.int64)
         self._charges = np.zeros(0, dtype=np.float64)

@@ -4,16 +4,18 @@ and the proxy/baseline scores reported beside a model's (jet mass, girth, GMM de
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from adsearch.graphs import jet_axis
 from adsearch.graphs.toy import toy_jets
-from adsearch.models.registry import build_model
+from adsearch.models.registry import AnomalyModel, build_model
 from adsearch.score.baselines import GMMBaseline, proxy_report, proxy_scores
 from adsearch.score.config import ReferenceConfig, ScoreConfig
 from adsearch.score.export import ExportError, check_onnx, export_onnx, onnx_inputs
 from adsearch.score.scoring import event_scores, score_features, score_jets
 from adsearch.score.weak import weak_score_table
-from adsearch.train.data import InputBuilder, JetSample
+from adsearch.train.config import TrainConfig
+from adsearch.train.data import InputBuilder, JetSample, ModelInputs
 from adsearch.train.trainer import load_model
 
 __all__ = [
@@ -70,7 +72,7 @@ def export_run(
     return path, diff
 
 
-def _torch_twin(model, cfg, tolerance: float):
+def _torch_twin(model: AnomalyModel, cfg: TrainConfig, tolerance: float) -> AnomalyModel:
     """The plain-torch (``backend="pyg"``) twin of a DGL EGAT model, checked against it."""
     import dataclasses
 
@@ -95,12 +97,14 @@ def _torch_twin(model, cfg, tolerance: float):
     return twin
 
 
-def parity_batches(model, graph: dict | None = None, seed: int = 0) -> list:
+def parity_batches(
+    model: AnomalyModel, graph: dict[str, Any] | None = None, seed: int = 0
+) -> list[ModelInputs]:
     """Model input batches of toy jets with different jet counts and constituent counts."""
     import numpy as np
 
     builder = InputBuilder(model.input_kind, graph)
-    out = []
+    out: list[ModelInputs] = []
     for i, (n_jets, mean_n) in enumerate(((3, 6.0), (7, 25.0), (2, 60.0))):
         jets = toy_jets(n_jets, seed=seed + i, mean_constituents=mean_n)
         ax = jet_axis(jets)

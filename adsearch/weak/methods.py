@@ -41,14 +41,8 @@ from typing import Any
 import numpy as np
 
 from adsearch.errors import InputError
-from adsearch.weak.classifiers import (
-    ClassifierConfig,
-    Ensemble,
-    assign_folds,
-    kfold_classify,
-    member_seed,
-)
-from adsearch.weak.config import WeakConfig
+from adsearch.weak.classifiers import Ensemble, assign_folds, kfold_classify, member_seed
+from adsearch.weak.config import ClassifierConfig, WeakConfig
 from adsearch.weak.features import check_finite, check_same_columns, feature_matrix
 from adsearch.weak.flow import ConditionalFlow
 
