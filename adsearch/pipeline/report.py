@@ -383,6 +383,8 @@ def _sculpting(
 def _weak_info(cfg: Any, out: Path) -> dict[str, Any]:
     """What the weakly supervised scores step ran (``weak/weak.json``)."""
     w = _load(out / Products.WEAK_INFO)
+    if cfg.score.method == "feature":
+        return {k: w.get(k) for k in ("method", "feature", "direction", "n_data")}
     c = w.get("config", {})
     keys = ("n_data", "n_signal_region", "n_sidebands", "n_reference_signal_region",
             "n_samples", "members", "flow_epochs", "seconds_flow", "seconds_classifier",
@@ -588,7 +590,14 @@ _WEAK_TEMPLATES = {
 
 
 def _weak_lines(w: dict[str, Any], sr_txt: str) -> list[str]:
-    """The "Score" paragraph of a weakly supervised run."""
+    """The "Score" paragraph of a weakly supervised (or feature-score) run."""
+    if w["method"] == "feature":
+        sign = "the largest" if w.get("direction") == "high" else "the smallest"
+        return [
+            f"**Score**: the event feature `{w.get('feature')}` itself (no training; the cuts "
+            f"keep {sign} values); every event is a test event. {sr_txt}",
+            "",
+        ]
     n_t = w.get("n_sidebands") if w["method"] == "cwola" else (
         w.get("n_samples") or w.get("n_reference_signal_region"))  # fmt: skip
     lines = [

@@ -74,7 +74,7 @@ from adsearch.pipeline.config import PipelineConfig, config_to_dict
 from adsearch.pipeline.products import Products
 from adsearch.pipeline.report import write_report
 from adsearch.plot import plot_brazil, plot_bumphunt, plot_fit, plot_message, plot_tstat
-from adsearch.score import score_features, weak_score_table
+from adsearch.score import feature_score_table, score_features, weak_score_table
 from adsearch.stats.binning import Histogram, histogram
 from adsearch.stats.bumphunter import bumphunt
 from adsearch.stats.fit import FitResult, fit_spectrum
@@ -640,6 +640,14 @@ def _reference_table(cfg: PipelineConfig, out: Path) -> Path:
 
 def _weak_scores(run: Run) -> None:
     cfg = run.cfg
+    if cfg.score.method == "feature":
+        weak_dir = run.path(Products.WEAK_DIR)
+        shutil.rmtree(weak_dir, ignore_errors=True)
+        f = cfg.score.feature
+        feature_score_table(
+            run.path(Products.FEATURES), run.path(Products.SCORES), f.name, f.direction, weak_dir
+        )
+        return
     wcfg = cfg.score.weak_config(cfg.regions.signal_region)
     weak_dir = run.path(Products.WEAK_DIR)
     shutil.rmtree(weak_dir, ignore_errors=True)
@@ -689,6 +697,8 @@ def _scores_config(cfg: PipelineConfig) -> dict[str, Any]:
     s = cfg.score
     if s.trains_model:
         return {"batch_size": s.batch_size, "device": s.device}
+    if s.method == "feature":
+        return {"method": s.method, "feature": to_dict(s.feature)}
     weak = to_dict(s.weak_config(cfg.regions.signal_region))
     weak.pop("workers")  # how many processes train the ensemble does not change the scores
     return {

@@ -13,7 +13,7 @@ from adsearch.score.baselines import GMMBaseline, proxy_report, proxy_scores
 from adsearch.score.config import ReferenceConfig, ScoreConfig
 from adsearch.score.export import ExportError, check_onnx, export_onnx, onnx_inputs
 from adsearch.score.scoring import event_scores, score_features, score_jets
-from adsearch.score.weak import weak_score_table
+from adsearch.score.weak import feature_score_table, weak_score_table
 from adsearch.train.config import TrainConfig
 from adsearch.train.data import InputBuilder, JetSample, ModelInputs
 from adsearch.train.trainer import load_model
@@ -27,6 +27,7 @@ __all__ = [
     "event_scores",
     "export_onnx",
     "export_run",
+    "feature_score_table",
     "onnx_inputs",
     "parity_batches",
     "proxy_report",

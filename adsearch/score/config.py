@@ -5,6 +5,9 @@ score is the mean, max or min of the two leading jets' scores). ``cwola``, ``cat
 ``reference`` replace the network by a weakly supervised classifier of the events
 (:mod:`adsearch.weak`, configured by ``weak``); ``reference`` needs a background template,
 a features table (``reference.path``) or QCD the pipeline generates (``reference``).
+``feature`` cuts on one event feature itself (``feature.name``, e.g. the heavier jet's mass):
+no learning, the cut-based baseline of a search, and the standard example of a score
+correlated with mjj for the null checks.
 
 >>> ScoreConfig(event_score="max").column
 'score_max'
@@ -22,13 +25,51 @@ from typing import Literal
 from adsearch.errors import ConfigError
 from adsearch.weak.config import METHODS, WeakConfig
 
-__all__ = ["EVENT_SCORE_COLUMNS", "SCORE_METHODS", "ReferenceConfig", "ScoreConfig"]
+__all__ = [
+    "EVENT_SCORE_COLUMNS",
+    "SCORE_METHODS",
+    "FeatureScoreConfig",
+    "ReferenceConfig",
+    "ScoreConfig",
+]
 
 #: event-score kind -> column of the scores table (:func:`adsearch.score.score_features`)
 EVENT_SCORE_COLUMNS = {"mean": "score", "max": "score_max", "min": "score_min"}
 
-#: ``model`` (the trained jet network) or a weakly supervised method of :mod:`adsearch.weak`
-SCORE_METHODS: tuple[str, ...] = ("model", *METHODS)
+#: ``model`` (the trained jet network), a weakly supervised method of :mod:`adsearch.weak`,
+#: or ``feature`` (one event feature as the score)
+SCORE_METHODS: tuple[str, ...] = ("model", *METHODS, "feature")
+
+
+@dataclass
+class FeatureScoreConfig:
+    """The score of ``method: feature``: one event feature, no training.
+
+    Attributes
+    ----------
+    name : a feature of :data:`adsearch.weak.features.FEATURES` (``mj_heavier``,
+        ``tau21_lighter``, ...; masses in TeV).
+    direction : ``high`` (larger values are more signal-like: the cut keeps the largest) or
+        ``low`` (the score is minus the feature: e.g. a small τ21 for 2-prong jets).
+    """
+
+    name: str = "mj_heavier"
+    direction: Literal["high", "low"] = "high"
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise :class:`~adsearch.errors.ConfigError` naming the bad field."""
+        from adsearch.weak.features import FEATURES
+
+        if self.name not in FEATURES:
+            raise ConfigError(
+                f"score:feature:name: unknown feature {self.name!r} "
+                f"(allowed: {', '.join(FEATURES)})"
+            )
+        if self.direction not in ("high", "low"):
+            raise ConfigError(f"score:feature:direction: {self.direction!r} is not 'high' or 'low'")
 
 
 @dataclass
@@ -81,7 +122,8 @@ class ScoreConfig:
     Attributes
     ----------
     method : ``model`` (the network of the ``train`` section), or ``cwola``, ``cathode``,
-        ``reference`` (:mod:`adsearch.weak`; no network is trained).
+        ``reference`` (:mod:`adsearch.weak`; no network is trained), or ``feature`` (one
+        event feature, ``feature``).
     event_score : ``mean``, ``max`` or ``min`` of the two jets' scores (``method: model``;
         a weakly supervised score is one per event).
     batch_size : jets per forward pass (``None``: the training batch size).
@@ -90,14 +132,16 @@ class ScoreConfig:
         and ``signal_region`` are set by the pipeline (``score.method``,
         ``regions.signal_region``).
     reference : the background template of ``method: reference``.
+    feature : the feature of ``method: feature``.
     """
 
-    method: Literal["model", "cwola", "cathode", "reference"] = "model"
+    method: Literal["model", "cwola", "cathode", "reference", "feature"] = "model"
     event_score: Literal["mean", "max", "min"] = "mean"
     batch_size: int | None = None
     device: Literal["cpu", "cuda"] = "cpu"
     weak: WeakConfig = field(default_factory=WeakConfig)
     reference: ReferenceConfig = field(default_factory=ReferenceConfig)
+    feature: FeatureScoreConfig = field(default_factory=FeatureScoreConfig)
 
     def validate(self) -> None:
         """Raise :class:`~adsearch.errors.ConfigError` naming the bad field."""
@@ -125,7 +169,7 @@ class ScoreConfig:
     def weak_config(self, signal_region: tuple[float, float]) -> WeakConfig:
         """The :class:`~adsearch.weak.WeakConfig` of this method in ``signal_region``."""
         method = self.method
-        if method == "model":
-            raise ConfigError("score:method: 'model' is not a weakly supervised method")
+        if method not in METHODS:
+            raise ConfigError(f"score:method: {method!r} is not a weakly supervised method")
         lo, hi = signal_region  # a YAML list as well as a tuple
         return dataclasses.replace(self.weak, method=method, signal_region=(lo, hi))

@@ -28,7 +28,8 @@ Examples
 from __future__ import annotations
 
 import os
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -39,7 +40,10 @@ from adsearch.weak.features import read_table
 from adsearch.weak.methods import weak_scores
 from adsearch.weak.output import write_outputs
 
-__all__ = ["weak_score_table"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["feature_score_table", "weak_score_table"]
 
 
 def _auc(data: np.ndarray, template: np.ndarray | None) -> float | None:
@@ -88,9 +92,6 @@ def weak_score_table(
         Unreadable tables, missing columns, a signal region outside the data, too few events
         (:func:`adsearch.weak.weak_scores`).
     """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     table = read_table(features_path, str(features_path))
     ref = None
     if cfg.method == "reference":
@@ -107,14 +108,68 @@ def weak_score_table(
         write_outputs(
             products_dir, res, cfg, extra={"auc_data_vs_template": info["auc_data_vs_template"]}
         )
+    _write_scores(table, res.scores, out_path, cfg.method, features_path)
+    return info
+
+
+def _write_scores(
+    table: pd.DataFrame,
+    scores: np.ndarray,
+    out_path: str | os.PathLike[str],
+    method: str,
+    features_path: str | os.PathLike[str],
+) -> None:
+    """The scores table: the event columns, one score per event, every event a test event."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     cols: dict[str, Any] = {c: table[c].to_numpy() for c in table.columns}
-    s = np.asarray(res.scores, dtype=np.float64)
+    s = np.asarray(scores, dtype=np.float64)
     nan = np.full(len(s), np.nan)
     cols.update(score=s, score_max=s, score_min=s, score_j1=nan, score_j2=nan)
     cols["split"] = np.full(len(s), 2, dtype=np.int8)
     out = pa.table(cols).replace_schema_metadata(
-        {"adsearch.method": cfg.method, "adsearch.features": str(features_path)}
+        {"adsearch.method": method, "adsearch.features": str(features_path)}
     )
     with atomic_path(out_path) as tmp:
         pq.write_table(out, tmp)
+
+
+def feature_score_table(
+    features_path: str | os.PathLike[str],
+    out_path: str | os.PathLike[str],
+    name: str,
+    direction: str = "high",
+    products_dir: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
+    """Score every event of a features file by one event feature (no training).
+
+    The scores table has the layout of :func:`weak_score_table`: ``score`` is the feature
+    ``name`` (:data:`adsearch.weak.features.FEATURES`; its negative for ``direction="low"``),
+    every event a test event (``split`` 2). ``products_dir`` receives ``weak.json`` (method,
+    feature, direction, event count).
+
+    >>> import pyarrow.parquet as pq, tempfile, pathlib
+    >>> from adsearch.weak.toys import planted_toy, toy_table
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> toy_table(planted_toy(300, 30, seed=0)).to_parquet(d / "f.parquet")
+    >>> info = feature_score_table(d / "f.parquet", d / "s.parquet", "mj_heavier")
+    >>> t = pq.read_table(d / "s.parquet").to_pandas()
+    >>> info["n_data"], bool((t.score * 1000 == t[["mj1", "mj2"]].max(axis=1)).all())
+    (330, True)
+    """
+    from adsearch.io.jsonfile import write_json
+    from adsearch.weak.features import check_finite, feature_matrix
+
+    if direction not in ("high", "low"):
+        raise InputError(f"feature score direction {direction!r} is not 'high' or 'low'")
+    table = read_table(features_path, str(features_path))
+    x = feature_matrix(table, [name])
+    check_finite(x, [name], str(features_path))
+    score = x[:, 0] if direction == "high" else -x[:, 0]
+    info = {"method": "feature", "feature": name, "direction": direction, "n_data": len(table)}
+    if products_dir is not None:
+        Path(products_dir).mkdir(parents=True, exist_ok=True)
+        write_json(Path(products_dir) / "weak.json", {**info, "config": dict(info)})
+    _write_scores(table, score, out_path, "feature", features_path)
     return info

@@ -154,3 +154,29 @@ def test_ensemble_workers_do_not_change_the_scores_cache_key():
     assert key(1) == key(2)
     assert "workers" not in key(2)["weak"]
 
+
+def test_feature_score_through_the_whole_chain(tiny_run, tmp_path):
+    """score.method feature: the heavier jet mass is the score (no training); its AUC is the
+    proxy's, the report says what was cut on, and the direction flips the cut."""
+    _, out, _, _ = tiny_run
+    score = {"method": "feature", "feature": {"name": "mj_heavier"}}
+    cfg = _config(tmp_path, out / "events/events.h5", score, name="f")
+    res = run_pipeline(cfg, tmp_path / "f", log=None, progress=False)
+    t = pq.read_table(tmp_path / "f/scores.parquet").to_pandas()
+    heavier = np.maximum(t["mj1"], t["mj2"]) / 1000.0
+    np.testing.assert_allclose(t["score"], heavier)
+    r = res.results
+    assert r["weak"] == {"method": "feature", "feature": "mj_heavier", "direction": "high",
+                         "n_data": 360}  # fmt: skip
+    assert r["performance"]["auc_event"]["mean"] > 0.6  # W' jets are heavier than QCD's
+    assert "the event feature `mj_heavier` itself" in (tmp_path / "f/report.md").read_text()
+    low = run_pipeline(
+        load_config(cfg, ["score.feature.direction=low"]), tmp_path / "f", log=None,
+        progress=False,
+    )  # fmt: skip
+    assert low.statuses["scores"] == "ran" and low.statuses["features"] == "skipped"
+    auc_low = low.results["performance"]["auc_event"]["mean"]
+    assert abs(auc_low - (1 - r["performance"]["auc_event"]["mean"])) < 1e-9
+    with pytest.raises(ConfigError, match="score:feature:name: unknown feature 'mass'"):
+        load_config(cfg, ["score.feature.name=mass"])
+

@@ -105,3 +105,25 @@ def test_score_config_weak_config():
     assert w.method == "reference" and w.signal_region == (3400.0, 3600.0)
     with pytest.raises(ConfigError, match="'model' is not a weakly supervised method"):
         ScoreConfig().weak_config((3300.0, 3700.0))
+
+
+def test_feature_score_table(tables, tmp_path):
+    """method feature: the score is the feature (or minus it), every event a test event,
+    weak.json says what ran, and a NaN feature is one error line with no output."""
+    from adsearch.score import feature_score_table
+    from adsearch.weak.features import feature_matrix, read_table
+
+    src = tables / "planted.parquet"
+    info = feature_score_table(src, tmp_path / "s.parquet", "tau21_lighter", "low", tmp_path / "w")
+    t = pq.read_table(tmp_path / "s.parquet").to_pandas()
+    want = -feature_matrix(read_table(src), ["tau21_lighter"])[:, 0]
+    np.testing.assert_array_equal(t["score"].to_numpy(), want)
+    assert (t["split"] == 2).all() and t["score_j1"].isna().all()
+    assert json.loads((tmp_path / "w/weak.json").read_text())["feature"] == "tau21_lighter"
+    assert info["n_data"] == len(t)
+    bad = read_table(src)
+    bad.loc[3, "mj1"] = np.nan
+    bad.to_parquet(tmp_path / "bad.parquet")
+    with pytest.raises(InputError, match="feature 'mj_heavier' has 1 NaN/inf value"):
+        feature_score_table(tmp_path / "bad.parquet", tmp_path / "b.parquet", "mj_heavier")
+    assert not (tmp_path / "b.parquet").exists()
