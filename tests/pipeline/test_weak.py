@@ -179,4 +179,3 @@ def test_feature_score_through_the_whole_chain(tiny_run, tmp_path):
     assert abs(auc_low - (1 - r["performance"]["auc_event"]["mean"])) < 1e-9
     with pytest.raises(ConfigError, match="score:feature:name: unknown feature 'mass'"):
         load_config(cfg, ["score.feature.name=mass"])
-
