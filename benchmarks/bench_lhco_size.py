@@ -65,6 +65,48 @@ def signal_region_metrics(out: Path, sr: tuple[float, float]) -> dict[str, Any]:
     return res
 
 
+def sic_points(out: Path, sr: tuple[float, float], n: int = 300) -> dict[str, list[float]]:
+    """The SIC curve (signal-region data events, true labels), thinned to ~``n`` points."""
+    import pandas as pd
+
+    from adsearch.stats.metrics import sic_curve
+
+    t = pd.read_parquet(out / "scores.parquet", columns=["mjj", "score", "label"])
+    t = t[(t["mjj"] >= sr[0]) & (t["mjj"] < sr[1])]
+    y = (t["label"].to_numpy() > 0).astype(int)
+    if not 0 < y.sum() < y.size:
+        return {"eps_s": [], "sic": []}
+    es, sic, _, _ = sic_curve(y, t["score"].to_numpy(), min_bkg=20)
+    step = max(1, es.size // n)
+    return {"eps_s": es[::step].tolist(), "sic": sic[::step].tolist()}
+
+
+def plot_sic(entries: dict[str, Any], path: Path) -> None:
+    """SIC vs signal efficiency of every entry with signal, beside the random line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for tag, e in entries.items():
+        c = e["summary"].get("sic_curve") or {}
+        if c.get("eps_s"):
+            ax.plot(c["eps_s"], c["sic"], label=f"{tag} ({e['summary']['n_signal_injected']} W')")
+    grid = np.linspace(0.01, 1, 100)
+    ax.plot(grid, np.sqrt(grid), "k:", label="random")
+    ax.axhline(14, color="grey", lw=0.8, ls="--", label="CATHODE, real LHCO (max SIC ~14)")
+    ax.set_xlabel("signal efficiency (signal region)")
+    ax.set_ylabel("SIC = ε_S / √ε_B (≥ 20 background events)")
+    ax.set_title("1M generated QCD + W' 2-prong, out-of-fold scores")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+
+
 def summary(r: dict[str, Any], out: Path) -> dict[str, Any]:
     """The numbers of a results.json that the table shows."""
     perf = r.get("performance") or {}
@@ -80,6 +122,7 @@ def summary(r: dict[str, Any], out: Path) -> dict[str, Any]:
         "n_events": r["input"]["n_events"],
         "n_signal_injected": (r.get("performance") or {}).get("n_signal_test", 0),
         **signal_region_metrics(out, tuple(r["signal_region"])),
+        "sic_curve": sic_points(out, tuple(r["signal_region"])),
         "performance": perf,
         "weak": weak,
         "working_points": r["working_points"],
@@ -165,6 +208,7 @@ def main(argv: list[str] | None = None) -> None:
         tmp.write_text(json.dumps(entries, indent=1, default=str) + "\n")
     with atomic_path(RESULTS / "lhco_size.md") as tmp:
         tmp.write_text(markdown(entries))
+    plot_sic(entries, RESULTS / "lhco_size_sic.png")
     print(markdown({args.tag: entry}))
 
 
