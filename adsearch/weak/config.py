@@ -115,6 +115,12 @@ class FlowConfig:
         preprocessing: no hard edges for the flow to learn).
     oversampling : flow samples drawn per signal-region data event, each at that event's mjj
         (CATHODE: 4).
+    lr_schedule : ``"constant"``; ``"cosine"`` (annealed to 0 over ``max_epochs``: the whole
+        budget runs, the best epoch is kept); ``"plateau"`` (divided by 5 after 3 epochs
+        without a better validation loss, so early stopping ends a converged training).
+    n_best : the flow is the equal mixture of the ``n_best`` epochs with the lowest
+        validation loss (CATHODE samples its 10 best epochs): averaging over epochs smooths
+        the epoch-to-epoch noise of one training. 1: the best epoch alone.
     """
 
     kind: Literal["maf", "nsf"] = "maf"
@@ -127,6 +133,8 @@ class FlowConfig:
     val_fraction: float = 0.2
     logit: bool = True
     oversampling: int = 4
+    lr_schedule: Literal["constant", "cosine", "plateau"] = "plateau"
+    n_best: int = 5
 
     def __post_init__(self) -> None:
         self.validate()
@@ -135,6 +143,11 @@ class FlowConfig:
         """Raise :class:`~adsearch.errors.ConfigError` naming the bad field."""
         if self.kind not in ("maf", "nsf"):
             raise ConfigError(f"weak:flow:kind: {self.kind!r} is not 'maf' or 'nsf'")
+        if self.lr_schedule not in ("constant", "cosine", "plateau"):
+            raise ConfigError(
+                f"weak:flow:lr_schedule: {self.lr_schedule!r} is not 'constant', 'cosine' or "
+                "'plateau'"
+            )
         if not self.hidden or any(int(h) != h or h < 1 for h in self.hidden):
             raise ConfigError("weak:flow:hidden: need positive integer layer widths")
         _positive(
@@ -145,6 +158,7 @@ class FlowConfig:
             max_epochs=self.max_epochs,
             patience=self.patience,
             oversampling=self.oversampling,
+            n_best=self.n_best,
         )
         if not 0.0 < self.val_fraction < 1.0:
             raise ConfigError(f"weak:flow:val_fraction: {self.val_fraction} is not in (0, 1)")

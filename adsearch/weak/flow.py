@@ -110,8 +110,9 @@ class ConditionalFlow:
     pre: Preprocessor | None = None
     state: dict[str, np.ndarray] | None = None
     history: list[float] = field(default_factory=list)
+    states: list[dict[str, np.ndarray]] = field(default_factory=list)
 
-    def _build(self) -> Any:
+    def _build(self, state: dict[str, np.ndarray] | None) -> Any:
         import torch
         import zuko
 
@@ -122,8 +123,8 @@ class ConditionalFlow:
             transforms=self.cfg.transforms,
             hidden_features=tuple(self.cfg.hidden),
         )
-        if self.state is not None:
-            flow.load_state_dict({k: torch.from_numpy(v) for k, v in self.state.items()})
+        if state is not None:
+            flow.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
         flow.eval()
         return flow
 
@@ -145,7 +146,7 @@ class ConditionalFlow:
         if len(x) - n_val < 2:
             raise InputError(f"flow: {len(x)} training events are too few")
         self.n_features = x.shape[1]
-        self.state = None
+        self.state, self.states = None, []
         tr, va = order[n_val:], order[:n_val]
         self.pre = Preprocessor.fit(x[tr], m[tr], self.cfg.logit)
         z, _ = self.pre.forward(x)
@@ -154,11 +155,13 @@ class ConditionalFlow:
         zv, cv = (torch.from_numpy(a[va].astype(np.float32)) for a in (z, c))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            flow = self._build()
+            flow = self._build(None)
         gen = torch.Generator().manual_seed(seed)
         opt = torch.optim.Adam(flow.parameters(), lr=self.cfg.lr)
-        best, best_state, stale, self.history = np.inf, None, 0, []
-        for _ in track(range(self.cfg.max_epochs), self.cfg.max_epochs, "flow", progress):
+        sched = _scheduler(opt, self.cfg)
+        kept: list[tuple[float, int, dict[str, Any]]] = []  # (val loss, epoch, state), best first
+        best, stale, self.history = np.inf, 0, []
+        for epoch in track(range(self.cfg.max_epochs), self.cfg.max_epochs, "flow", progress):
             flow.train()
             for idx in torch.randperm(len(zt), generator=gen).split(self.cfg.batch_size):
                 opt.zero_grad()
@@ -169,43 +172,75 @@ class ConditionalFlow:
             with torch.no_grad():
                 v = float(-flow(cv).log_prob(zv).mean())
             self.history.append(v)
+            if np.isfinite(v) and (len(kept) < self.cfg.n_best or v < kept[-1][0]):
+                kept.append((v, epoch, copy.deepcopy(flow.state_dict())))
+                kept = sorted(kept, key=lambda t: (t[0], t[1]))[: self.cfg.n_best]
+            if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                sched.step(v)
+            elif sched is not None:
+                sched.step()
             if v < best - 1e-6:
-                best, best_state, stale = v, copy.deepcopy(flow.state_dict()), 0
+                best, stale = v, 0
             else:
                 stale += 1
-                if stale >= self.cfg.patience:
+                if stale >= self.cfg.patience and self.cfg.lr_schedule != "cosine":
                     break
-        if best_state is None:  # every epoch gave a non-finite loss
+        if not kept:  # every epoch gave a non-finite loss
             raise InputError("flow: training diverged (non-finite validation loss)")
-        self.state = {k: t.numpy().copy() for k, t in best_state.items()}
+        self.states = [{k: t.numpy().copy() for k, t in st.items()} for _, _, st in kept]
+        self.state = self.states[0]
         return self
 
-    def _ready(self) -> tuple[Any, Preprocessor]:
+    def _ready(self) -> tuple[list[Any], Preprocessor]:
         if self.state is None or self.pre is None:
             raise InputError("flow: not trained (call fit first)")
-        return self._build(), self.pre
+        return [self._build(st) for st in (self.states or [self.state])], self.pre
 
     def sample(self, m: np.ndarray, seed: int, batch: int = 65536) -> np.ndarray:
-        """One sample ``x ~ p(x | m_i)`` per condition ``m_i``; ``(len(m), d)``."""
+        """One sample ``x ~ p(x | m_i)`` per condition ``m_i``; ``(len(m), d)``.
+
+        With several kept epochs (``n_best``) each condition draws its epoch uniformly
+        (seeded), i.e. samples the equal mixture.
+        """
         import torch
 
-        flow, pre = self._ready()
-        c = torch.from_numpy(pre.condition(m).astype(np.float32))
-        out = []
+        flows, pre = self._ready()
+        cond = pre.condition(m).astype(np.float32)
+        which = np.random.default_rng(seed).integers(len(flows), size=len(cond))
+        z = np.zeros((len(cond), self.n_features))
         with torch.random.fork_rng(devices=[]), torch.no_grad():
             torch.manual_seed(seed)
-            for part in c.split(batch):
-                out.append(flow(part).sample().numpy().astype(np.float64))
-        z = np.concatenate(out) if out else np.zeros((0, self.n_features))
+            for i, flow in enumerate(flows):
+                rows = np.flatnonzero(which == i) if len(flows) > 1 else np.arange(len(cond))
+                for start in range(0, len(rows), batch):
+                    part = rows[start : start + batch]
+                    c = torch.from_numpy(cond[part])
+                    z[part] = flow(c).sample().numpy().astype(np.float64)
         return pre.inverse(z)
 
     def log_prob(self, x: np.ndarray, m: np.ndarray) -> np.ndarray:
-        """``log p(x | m)`` of the original features (preprocessing Jacobian included)."""
+        """``log p(x | m)`` of the original features (preprocessing Jacobian included).
+
+        With several kept epochs: the log of the mixture's mean density.
+        """
         import torch
 
-        flow, pre = self._ready()
+        flows, pre = self._ready()
         z, logdet = pre.forward(np.asarray(x, dtype=np.float64))
         c = torch.from_numpy(pre.condition(m).astype(np.float32))
+        zt = torch.from_numpy(z.astype(np.float32))
         with torch.no_grad():
-            lp = flow(c).log_prob(torch.from_numpy(z.astype(np.float32))).numpy()
-        return lp.astype(np.float64) + logdet
+            lps = torch.stack([f(c).log_prob(zt) for f in flows])
+            lp = (torch.logsumexp(lps.double(), 0) - np.log(len(flows))).numpy()
+        return lp + logdet
+
+
+def _scheduler(opt: Any, cfg: FlowConfig) -> Any:
+    """The learning-rate schedule of ``cfg.lr_schedule`` (``None``: constant)."""
+    import torch
+
+    if cfg.lr_schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.max_epochs)
+    if cfg.lr_schedule == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.2, patience=2)
+    return None

@@ -75,6 +75,8 @@ def _write_flow(path: Path, result: WeakResult) -> None:
         "preprocessing": {k: torch.from_numpy(np.atleast_1d(v)) for k, v in pre.items()},
         "logit": flow.pre.logit,
         "state": {k: torch.from_numpy(v) for k, v in flow.state.items()},
+        # the n_best kept epochs (the first is ``state``): the flow is their mixture
+        "states": [{k: torch.from_numpy(v) for k, v in st.items()} for st in flow.states],
         "history": flow.history,
     }
     with atomic_path(path) as tmp:

@@ -40,6 +40,8 @@ def test_from_dict_and_overrides():
         ({"sideband_width": 0}, "weak:sideband_width: must be > 0"),
         ({"classifier": {"n_members": 0}}, "weak:classifier:n_members: must be > 0"),
         ({"flow": {"val_fraction": 1.0}}, "weak:flow:val_fraction: 1.0 is not in (0, 1)"),
+        ({"flow": {"n_best": 0}}, "weak:flow:n_best: must be > 0, got 0"),
+        ({"flow": {"lr_schedule": "step"}}, "a.yaml:flow:lr_schedule: bad value 'step'"),
         ({"workers": 0}, "weak:workers: must be >= 1, got 0"),
     ],
 )

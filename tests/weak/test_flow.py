@@ -66,6 +66,37 @@ def test_logit_density_includes_the_jacobian():
         assert np.trapezoid(p, grid) == pytest.approx(1.0, abs=0.03)
 
 
+def test_mixture_of_best_epochs_is_normalised_and_seeded():
+    """n_best keeps the best epochs (lowest validation loss first); their mixture is a density."""
+    rng = np.random.default_rng(0)
+    m = rng.uniform(0, 1, 2000)
+    x = rng.beta(2 + 3 * m, 3)[:, None]
+    cfg = FlowConfig(transforms=2, hidden=[16, 16], max_epochs=10, n_best=3, lr_schedule="cosine",
+                     batch_size=128, patience=1)  # fmt: skip
+    flow = ConditionalFlow(cfg).fit(x, m, 0)
+    assert len(flow.history) == 10  # cosine: the whole budget runs, whatever the patience
+    assert len(flow.states) == 3 and flow.state is flow.states[0]
+    grid = np.linspace(flow.pre.lo[0], flow.pre.hi[0], 4001)[1:-1]
+    p = np.exp(flow.log_prob(grid[:, None], np.full(grid.size, 0.5)))
+    assert np.trapezoid(p, grid) == pytest.approx(1.0, abs=0.03)
+    # the mixture density lies between its members' densities
+    one = ConditionalFlow(flow.cfg, flow.n_features, flow.pre, flow.states[0])
+    assert not np.allclose(one.log_prob(grid[:, None], np.full(grid.size, 0.5)), np.log(p))
+    a, b = flow.sample(np.full(500, 0.5), 3), flow.sample(np.full(500, 0.5), 3)
+    np.testing.assert_array_equal(a, b)
+    assert a.mean() == pytest.approx(3.5 / 6.5, abs=0.03)  # mean of Beta(3.5, 3)
+
+
+def test_plateau_schedule_lowers_the_rate_and_stops_early():
+    x, m, _, _ = _gaussian(600, 2)
+    cfg = FlowConfig(transforms=1, hidden=[8], max_epochs=200, patience=4, lr_schedule="plateau",
+                     lr=0.05)  # fmt: skip
+    flow = ConditionalFlow(cfg).fit(x, m, seed=3)
+    assert len(flow.history) < 200
+    best = int(np.argmin(flow.history))
+    assert len(flow.history) == best + 1 + 4  # patience epochs after the best, then stop
+
+
 def test_flow_errors():
     flow = ConditionalFlow(FlowConfig())
     with pytest.raises(InputError, match="not trained"):
