@@ -344,6 +344,11 @@ def _limit_rows(li: dict[str, Any]) -> dict[str, Any] | list[dict[str, Any]]:
     ]
 
 
+def _pm(v: list[float] | None) -> str:
+    """``value ± error`` of a ``[value, error]`` pair (``–`` when absent)."""
+    return "–" if v is None else f"{v[0]:.3f} ± {v[1]:.3f}"
+
+
 def _sculpting(
     regions: dict[str, Any],
     table: dict[str, np.ndarray],
@@ -359,6 +364,8 @@ def _sculpting(
     mjj = table["mjj"]
     in_sr = (mjj >= lo) & (mjj < hi)
     near = (mjj >= edges[0]) & (mjj < edges[-1]) & ~in_sr
+    # the two windows of the SR's width next to it: a local bump, not the cut's smooth trend
+    adjacent = ((mjj >= 2 * lo - hi) & (mjj < lo)) | ((mjj >= hi) & (mjj < 2 * hi - lo))
     for w in regions["working_points"]:
         rep = mass_sculpting_report(
             table[col][bkg], mj, table["mjj"][bkg], w["efficiency"], mjj_bins=edges
@@ -366,11 +373,18 @@ def _sculpting(
         passed = table[col] > w["threshold"]
         # a score that learned the signal region's mjj (CWoLa's risk) passes more background
         # there than outside it: a bump made by the cut (truth background only)
-        ratio = None
+        ratio = adj = None
         if truth is not None and (bkg & in_sr).any() and passed[bkg & near].any():
             ratio = float(passed[bkg & in_sr].mean() / passed[bkg & near].mean())
+        if truth is not None and passed[bkg & in_sr].any() and passed[bkg & adjacent].any():
+            a, b = passed[bkg & in_sr], passed[bkg & adjacent]
+            r = float(a.mean() / b.mean())
+            # binomial errors of the two efficiencies, propagated to the ratio
+            rel = np.sqrt((1 - a.mean()) / a.sum() + (1 - b.mean()) / b.sum())
+            adj = [r, float(r * rel)]
         sculpt[w["name"]] = {
             "background_efficiency_sr_over_outside": ratio,
+            "background_efficiency_sr_over_adjacent": adj,
             "pearson_score_mj": rep.pearson_mj,
             "spearman_score_mj": rep.spearman_mj,
             "mjj_js_divergence": rep.mjj_js,
@@ -714,10 +728,12 @@ def _markdown(cfg: Any, r: dict[str, Any], plot: Callable[[str], str]) -> str:
         "fraction of them): correlation of the score with the heavier jet mass, and "
         "Jensen–Shannon divergence of the mjj and m_j shapes after / before the cut; with truth, "
         "the background efficiency of the cut inside the signal region over that outside it "
-        "(in the fitted mjj range): above 1, the cut itself makes a bump.",
+        "(in the fitted mjj range) and over that in the two adjacent windows of the signal "
+        "region's width (± binomial error): above 1, the cut itself makes a bump.",
         "",
-        "| selection | Pearson (score, m_j) | Spearman | JS mjj | JS m_j | ε_B SR / outside |",
-        "|---|---|---|---|---|---|",
+        "| selection | Pearson (score, m_j) | Spearman | JS mjj | JS m_j | ε_B SR / outside "
+        "| ε_B SR / adjacent |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name, v in sc.items():
         if name == "sample":
@@ -725,7 +741,8 @@ def _markdown(cfg: Any, r: dict[str, Any], plot: Callable[[str], str]) -> str:
         lines.append(
             f"| {name} | {_fmt(v['pearson_score_mj'], 2)} | {_fmt(v['spearman_score_mj'], 2)} "
             f"| {_fmt(v['mjj_js_divergence'], 2)} | {_fmt(v['mj_js_divergence'], 2)} "
-            f"| {_fmt(v.get('background_efficiency_sr_over_outside'), 3)} |"
+            f"| {_fmt(v.get('background_efficiency_sr_over_outside'), 3)} "
+            f"| {_pm(v.get('background_efficiency_sr_over_adjacent'))} |"
         )
     lines += ["", f"![scores]({plot('scores')}) ![mjj]({plot('mjj')})", ""]
     lines += [
