@@ -178,6 +178,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--tag", required=True)
     ap.add_argument("--out", type=Path, required=True, help="run directory (reused: cached)")
     ap.add_argument("--set", action="append", default=[], help="config override KEY=VALUE")
+    ap.add_argument("--force", action="append", default=[], help="rerun this step (code changed)")
     args = ap.parse_args(argv)
     sets = [
         "input.kind=features",
@@ -188,7 +189,7 @@ def main(argv: list[str] | None = None) -> None:
     cfg = load_config(args.config, overrides=sets)
     load0 = os.getloadavg()
     w0, c0 = time.perf_counter(), _cpu()
-    res = run_pipeline(cfg, args.out, progress=False)
+    res = run_pipeline(cfg, args.out, progress=False, force=args.force)
     wall, cpu = time.perf_counter() - w0, _cpu() - c0
     entry = {
         "overrides": sets,

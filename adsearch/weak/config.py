@@ -117,7 +117,8 @@ class FlowConfig:
         (CATHODE: 4).
     lr_schedule : ``"constant"``; ``"cosine"`` (annealed to 0 over ``max_epochs``: the whole
         budget runs, the best epoch is kept); ``"plateau"`` (divided by 5 after 3 epochs
-        without a better validation loss, so early stopping ends a converged training).
+        without a better validation loss, training then restarts from the best epoch so far:
+        a loss spike cannot strand it; early stopping ends a converged training).
     n_best : the flow is the equal mixture of the ``n_best`` epochs with the lowest
         validation loss (CATHODE samples its 10 best epochs): averaging over epochs smooths
         the epoch-to-epoch noise of one training. 1: the best epoch alone.

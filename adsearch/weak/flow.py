@@ -111,6 +111,7 @@ class ConditionalFlow:
     state: dict[str, np.ndarray] | None = None
     history: list[float] = field(default_factory=list)
     states: list[dict[str, np.ndarray]] = field(default_factory=list)
+    restarts: list[int] = field(default_factory=list)
 
     def _build(self, state: dict[str, np.ndarray] | None) -> Any:
         import torch
@@ -146,7 +147,7 @@ class ConditionalFlow:
         if len(x) - n_val < 2:
             raise InputError(f"flow: {len(x)} training events are too few")
         self.n_features = x.shape[1]
-        self.state, self.states = None, []
+        self.state, self.states, self.restarts = None, [], []
         tr, va = order[n_val:], order[:n_val]
         self.pre = Preprocessor.fit(x[tr], m[tr], self.cfg.logit)
         z, _ = self.pre.forward(x)
@@ -176,7 +177,15 @@ class ConditionalFlow:
                 kept.append((v, epoch, copy.deepcopy(flow.state_dict())))
                 kept = sorted(kept, key=lambda t: (t[0], t[1]))[: self.cfg.n_best]
             if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                lr = opt.param_groups[0]["lr"]
                 sched.step(v)
+                if opt.param_groups[0]["lr"] < lr and kept:
+                    # restart from the best epoch at the lower rate, Adam's moments reset: a
+                    # training knocked off by a loss spike resumes where it was best instead
+                    # of creeping back at the lowered rate
+                    flow.load_state_dict(kept[0][2])
+                    opt.state.clear()
+                    self.restarts.append(epoch)
             elif sched is not None:
                 sched.step()
             if v < best - 1e-6:

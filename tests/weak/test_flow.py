@@ -95,6 +95,11 @@ def test_plateau_schedule_lowers_the_rate_and_stops_early():
     assert len(flow.history) < 200
     best = int(np.argmin(flow.history))
     assert len(flow.history) == best + 1 + 4  # patience epochs after the best, then stop
+    # every rate reduction restarted from the best epoch so far (3 epochs without a better loss)
+    assert flow.restarts and all(r > 0 for r in flow.restarts)
+    for r in flow.restarts:  # (the scheduler's relative threshold: 1e-4)
+        best = min(flow.history[: r - 2])
+        assert min(flow.history[r - 2 : r + 1]) > best - 1e-4 * abs(best) - 1e-6
 
 
 def test_flow_errors():
