@@ -109,14 +109,16 @@ class FlowConfig:
         ``"nsf"`` (neural spline flow).
     transforms, hidden : autoregressive blocks and the widths of their MADE networks
         (CATHODE: 15 blocks of 128; a CPU-sized default here).
-    lr, batch_size, max_epochs, patience, val_fraction : Adam training on the sidebands with
-        early stopping on a held-out ``val_fraction``; the best epoch is kept.
+    lr, batch_size, max_epochs, patience, val_fraction : Adam training on the sidebands,
+        validated on a held-out ``val_fraction``; early stopping after ``patience`` epochs
+        without improvement (not with the cosine schedule, which runs ``max_epochs``).
     logit : min-max scale then logit-transform the features before the flow (CATHODE's
         preprocessing: no hard edges for the flow to learn).
     oversampling : flow samples drawn per signal-region data event, each at that event's mjj
         (CATHODE: 4).
-    lr_schedule : ``"constant"``; ``"cosine"`` (annealed to 0 over ``max_epochs``: the whole
-        budget runs, the best epoch is kept); ``"plateau"`` (divided by 5 after 3 epochs
+    lr_schedule : ``"cosine"`` (default; annealed to 0 over ``max_epochs``: the whole budget
+        runs, as CATHODE's fixed 100 epochs, so early loss spikes at the full rate are
+        trained through); ``"constant"``; ``"plateau"`` (divided by 5 after 3 epochs
         without a better validation loss, training then restarts from the best epoch so far:
         a loss spike cannot strand it; early stopping ends a converged training).
     n_best : the flow is the equal mixture of the ``n_best`` epochs with the lowest
@@ -134,7 +136,7 @@ class FlowConfig:
     val_fraction: float = 0.2
     logit: bool = True
     oversampling: int = 4
-    lr_schedule: Literal["constant", "cosine", "plateau"] = "plateau"
+    lr_schedule: Literal["constant", "cosine", "plateau"] = "cosine"
     n_best: int = 5
 
     def __post_init__(self) -> None:
