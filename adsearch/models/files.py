@@ -42,12 +42,16 @@ def read_blob(path: Path, fmt: str, what: str, missing: str) -> dict[str, Any]:
 
     Parameters
     ----------
-    path : the file.
-    fmt : the ``format`` entry the file must have.
-    what : what the file should be, for the errors: ``f"{path}: not {what}"``
-        (e.g. ``"an adsearch model file"``).
-    missing : the error for an absent file: ``f"{path}: {missing}"`` (e.g. ``"no such model
-        file (train first: adsearch train CONFIG)"``).
+    path : Path
+        The file.
+    fmt : str
+        The ``format`` entry the file must have.
+    what : str
+        What the file should be, for the errors: ``f"{path}: not {what}"`` (e.g. ``"an
+        adsearch model file"``).
+    missing : str
+        The error for an absent file: ``f"{path}: {missing}"`` (e.g. ``"no such model file
+        (train first: adsearch train CONFIG)"``).
 
     Raises
     ------
