@@ -28,10 +28,11 @@ import argparse
 import json
 import os
 import platform
-import resource
 import time
 from pathlib import Path
 from typing import Any
+
+from _common import cpu_seconds
 
 from adsearch.io.atomic import atomic_path
 from adsearch.pipeline import load_config, run_pipeline
@@ -39,12 +40,6 @@ from adsearch.pipeline import load_config, run_pipeline
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 ANALYSIS = ROOT / "analyses" / "lhco_rnd_cathode.yaml"
-
-
-def _cpu() -> float:
-    s = resource.getrusage(resource.RUSAGE_SELF)
-    c = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
 
 
 def signal_region_metrics(out: Path, sr: tuple[float, float]) -> dict[str, Any]:
@@ -188,9 +183,9 @@ def main(argv: list[str] | None = None) -> None:
     ]
     cfg = load_config(args.config, overrides=sets)
     load0 = os.getloadavg()
-    w0, c0 = time.perf_counter(), _cpu()
+    w0, c0 = time.perf_counter(), cpu_seconds()
     res = run_pipeline(cfg, args.out, progress=False, force=args.force)
-    wall, cpu = time.perf_counter() - w0, _cpu() - c0
+    wall, cpu = time.perf_counter() - w0, cpu_seconds() - c0
     entry = {
         "overrides": sets,
         "out": str(args.out),

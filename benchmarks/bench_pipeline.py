@@ -15,11 +15,12 @@ import argparse
 import json
 import os
 import platform
-import resource
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _common import cpu_seconds
 
 from adsearch.io.atomic import atomic_path
 from adsearch.pipeline import run_pipeline
@@ -27,12 +28,6 @@ from adsearch.pipeline.config import config_from_text
 from adsearch.pipeline.defaults import QUICKSTART_YAML
 
 RESULTS = Path(__file__).resolve().parent / "results" / "pipeline.json"
-
-
-def _cpu() -> float:
-    s = resource.getrusage(resource.RUSAGE_SELF)
-    c = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
 
 
 def main() -> None:
@@ -45,9 +40,9 @@ def main() -> None:
         sys.exit(f"{out} holds an earlier run; give an empty directory")
     cfg = config_from_text(QUICKSTART_YAML, "quickstart", overrides=args.set)
     load0 = os.getloadavg()
-    w0, c0 = time.perf_counter(), _cpu()
+    w0, c0 = time.perf_counter(), cpu_seconds()
     res = run_pipeline(cfg, out, progress=False)
-    wall, cpu = time.perf_counter() - w0, _cpu() - c0
+    wall, cpu = time.perf_counter() - w0, cpu_seconds() - c0
     load1 = os.getloadavg()
     r = res.results
     perf = r.get("performance") or {}

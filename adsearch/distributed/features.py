@@ -93,7 +93,10 @@ def _plan(
 
 
 def _ordered_results(
-    client: Any, fn: Callable[..., Any], jobs: Iterable[tuple[str, tuple]], max_in_flight: int
+    client: Any,
+    fn: Callable[..., Any],
+    jobs: Iterable[tuple[str, tuple[Any, ...]]],
+    max_in_flight: int,
 ) -> Iterator[Any]:
     """``fn(*args)`` for every ``(what, args)`` job on the cluster, yielded in job order.
 
@@ -241,7 +244,7 @@ def features_dask(
     return f
 
 
-def _apply_row_group(path: str, i: int, fn: Callable[..., Any], args: tuple) -> Any:
+def _apply_row_group(path: str, i: int, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
     """One task: ``fn(row group i of the features file, *args)`` (runs on a worker)."""
     import awkward as ak
 
@@ -261,7 +264,7 @@ def map_features_dask(
     features_path: str | os.PathLike[str],
     scheduler: Any = None,
     *,
-    args: tuple = (),
+    args: tuple[Any, ...] = (),
     max_in_flight: int | None = None,
 ) -> list[Any]:
     """``[fn(chunk, *args) for chunk in iter_features(features_path)]`` on a dask cluster.

@@ -59,6 +59,7 @@ from dataclasses import dataclass
 
 import awkward as ak
 import numpy as np
+from numpy.typing import ArrayLike
 
 from adsearch.errors import InputError
 from adsearch.graphs.build import JetAxis, _flatten_jets, flat_constituents, jet_axis, wrap_phi
@@ -87,7 +88,7 @@ def _pack(counts: np.ndarray, pt: np.ndarray, eta: np.ndarray, phi: np.ndarray) 
     return ak.unflatten(ak.zip({"pt": pt, "eta": eta, "phi": phi}), counts)
 
 
-def _mass(jet: np.ndarray, n: int, pt, eta, phi) -> np.ndarray:
+def _mass(jet: np.ndarray, n: int, pt: np.ndarray, eta: np.ndarray, phi: np.ndarray) -> np.ndarray:
     px = np.bincount(jet, pt * np.cos(phi), minlength=n)
     py = np.bincount(jet, pt * np.sin(phi), minlength=n)
     pz = np.bincount(jet, pt * np.sinh(eta), minlength=n)
@@ -95,13 +96,18 @@ def _mass(jet: np.ndarray, n: int, pt, eta, phi) -> np.ndarray:
     return np.sqrt(np.clip(e * e - px * px - py * py - pz * pz, 0.0, None))
 
 
-def _axis_of(constituents, axis):
+def _axis_of(constituents: ak.Array, axis: JetAxis | None) -> JetAxis:
     if axis is None:
         return jet_axis(constituents)
     return axis
 
 
-def scale_angles(constituents: ak.Array, factor, jet_eta=None, jet_phi=None) -> ak.Array:
+def scale_angles(
+    constituents: ak.Array,
+    factor: ArrayLike,
+    jet_eta: ArrayLike | None = None,
+    jet_phi: ArrayLike | None = None,
+) -> ak.Array:
     """Scale every constituent's (Delta eta, wrapped Delta phi) from the jet axis by ``factor``.
 
     ``factor`` is a scalar or one value per jet; the axis defaults to :func:`jet_axis`.
@@ -127,7 +133,13 @@ def scale_angles(constituents: ak.Array, factor, jet_eta=None, jet_phi=None) -> 
     return _pack(counts, pt, new_eta, new_phi)
 
 
-def _rescale(constituents, target_or_factor, axis, iterations: int, exact_target: bool):
+def _rescale(
+    constituents: ak.Array,
+    target_or_factor: ArrayLike,
+    axis: JetAxis | None,
+    iterations: int,
+    exact_target: bool,
+) -> Augmented:
     counts, pt, eta, phi = flat_constituents(constituents)
     n = len(counts)
     ax = _axis_of(constituents, axis)
@@ -194,7 +206,11 @@ def random_mass_rescale(
     return _rescale(constituents, s, axis, 0, exact_target=False)
 
 
-def _momenta(constituents: ak.Array):
+#: (x, y, z, E) components, each one array
+FourVectors = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def _momenta(constituents: ak.Array) -> tuple[np.ndarray, np.ndarray, FourVectors, FourVectors]:
     """Flat constituent four-momenta and per-jet 3-momentum sums (massless constituents)."""
     counts, pt, eta, phi = flat_constituents(constituents)
     n = len(counts)
@@ -205,7 +221,13 @@ def _momenta(constituents: ak.Array):
     return counts, jet, (px, py, pz, e), (jpx, jpy, jpz, je)
 
 
-def _boost(counts, jet, p, jp3, dy: np.ndarray) -> ak.Array:
+def _boost(
+    counts: np.ndarray,
+    jet: np.ndarray,
+    p: FourVectors,
+    jp3: tuple[np.ndarray, np.ndarray, np.ndarray],
+    dy: np.ndarray,
+) -> ak.Array:
     """Boost every constituent along its jet's 3-momentum direction by rapidity ``dy[jet]``."""
     px, py, pz, e = p
     jpx, jpy, jpz = jp3
@@ -220,7 +242,7 @@ def _boost(counts, jet, p, jp3, dy: np.ndarray) -> ak.Array:
     return _pack(counts, pt2, np.arcsinh(pz2 / pt2), np.arctan2(py2, px2))
 
 
-def boost_along_axis(constituents: ak.Array, rapidity) -> Augmented:
+def boost_along_axis(constituents: ak.Array, rapidity: ArrayLike) -> Augmented:
     """Lorentz-boost every jet along its own 3-momentum direction by ``rapidity`` (per jet).
 
     Exact special relativity on the massless constituents (momenta ``p_i``, energies

@@ -37,7 +37,7 @@ from typing import Literal, NamedTuple
 
 import awkward as ak
 import numpy as np
-from numpy.typing import DTypeLike
+from numpy.typing import ArrayLike, DTypeLike
 
 from adsearch.errors import ConfigError, InputError
 
@@ -299,7 +299,7 @@ class JetGraphs:
 # inputs
 
 
-def _flatten_jets(arr, name: str) -> np.ndarray:
+def _flatten_jets(arr: ArrayLike, name: str) -> np.ndarray:
     """Per-jet numbers from numpy / list / awkward (flattening an events*jets layout)."""
     if isinstance(arr, ak.Array):
         if arr.ndim > 1:
@@ -453,9 +453,9 @@ def _pair_block(
 
 def build_graphs(
     constituents: ak.Array,
-    jet_pt=None,
-    jet_eta=None,
-    jet_phi=None,
+    jet_pt: ArrayLike | None = None,
+    jet_eta: ArrayLike | None = None,
+    jet_phi: ArrayLike | None = None,
     config: GraphConfig | None = None,
     *,
     threads: int = 1,
@@ -608,7 +608,9 @@ def _edges(
     if far.any():
         wrap_jet[np.repeat(np.arange(n_jets), counts)[far]] = True
 
-    def block(jets: np.ndarray, n: int):
+    def block(
+        jets: np.ndarray, n: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         cols = node_ptr[jets][:, None] + np.arange(n, dtype=np.int64)[None, :]
         flat, row_cnt, feat = _pair_block(eta[cols], phi[cols], cfg, bool(wrap_jet[jets].any()))
         # target = global node of row (b, i); source = first node of jet b + j with
@@ -655,7 +657,13 @@ def _edges(
     return edge_index, edge_attr, edge_ptr
 
 
-def constituents_and_axes(constituents, jet_pt, jet_eta, jet_phi, who: str):
+def constituents_and_axes(
+    constituents: ak.Array,
+    jet_pt: ArrayLike | None,
+    jet_eta: ArrayLike | None,
+    jet_phi: ArrayLike | None,
+    who: str,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Flat constituents and per-jet axes (given, or computed from the constituents).
 
     Returns ``(counts, pt, eta, phi, jet_pt, jet_eta, jet_phi)`` as flat numpy arrays; raises

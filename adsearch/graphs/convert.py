@@ -11,9 +11,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import awkward as ak
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 
 from adsearch.errors import InputError
 from adsearch.graphs.build import (
@@ -24,10 +27,14 @@ from adsearch.graphs.build import (
     node_features,
 )
 
+if TYPE_CHECKING:  # neither ships type information: both are Any to mypy
+    import dgl
+    from torch_geometric.data import Batch
+
 __all__ = ["to_dense", "to_dgl", "to_pyg"]
 
 
-def to_pyg(graphs: JetGraphs):
+def to_pyg(graphs: JetGraphs) -> Batch:
     """Batched PyG data of all jets in ``graphs``.
 
     >>> from adsearch.graphs.toy import toy_jets
@@ -51,7 +58,7 @@ def to_pyg(graphs: JetGraphs):
     return out
 
 
-def to_dgl(graphs: JetGraphs):
+def to_dgl(graphs: JetGraphs) -> dgl.DGLGraph:
     """One batched DGL graph of all jets: ``ndata["x"]`` [N, 3], ``edata["w"]`` [E, 1].
 
     Edges are the same (source, target) pairs in the same order as :func:`to_pyg`. When the
@@ -93,9 +100,9 @@ def to_dgl(graphs: JetGraphs):
 
 def to_dense(
     constituents: ak.Array,
-    jet_pt=None,
-    jet_eta=None,
-    jet_phi=None,
+    jet_pt: ArrayLike | None = None,
+    jet_eta: ArrayLike | None = None,
+    jet_phi: ArrayLike | None = None,
     max_n: int = 150,
     features: str = "basic",
 ) -> tuple[np.ndarray, np.ndarray]:

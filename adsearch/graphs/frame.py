@@ -30,6 +30,7 @@ from typing import Literal
 
 import awkward as ak
 import numpy as np
+from numpy.typing import ArrayLike
 
 from adsearch.graphs.build import constituents_and_axes, wrap_phi
 
@@ -38,9 +39,9 @@ __all__ = ["principal_frame"]
 
 def principal_frame(
     constituents: ak.Array,
-    jet_pt=None,
-    jet_eta=None,
-    jet_phi=None,
+    jet_pt: ArrayLike | None = None,
+    jet_eta: ArrayLike | None = None,
+    jet_phi: ArrayLike | None = None,
     *,
     centre: Literal["centroid", "axis"] = "centroid",
 ) -> ak.Array:

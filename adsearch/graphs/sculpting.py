@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
@@ -46,7 +48,7 @@ class SculptingReport:
     mj_after: np.ndarray
     mj_js: float
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in asdict(self).items()
         }
@@ -78,9 +80,9 @@ def _correlations(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
 
 
 def mass_sculpting_report(
-    scores,
-    mj,
-    mjj,
+    scores: ArrayLike,
+    mj: ArrayLike,
+    mjj: ArrayLike,
     cut_eff: float,
     mjj_bins: int | np.ndarray = 40,
     mj_bins: int | np.ndarray = 40,

@@ -53,6 +53,7 @@ from dataclasses import dataclass
 
 import awkward as ak
 import numpy as np
+from numpy.typing import ArrayLike
 
 from adsearch.errors import InputError
 from adsearch.graphs.augment import boost_along_axis
@@ -75,8 +76,8 @@ Jets = tuple[ak.Array, np.ndarray, np.ndarray, np.ndarray]
 
 def _offsets_transformed(
     constituents: ak.Array,
-    jet_eta,
-    jet_phi,
+    jet_eta: ArrayLike,
+    jet_phi: ArrayLike,
     angle: np.ndarray | None,
     sign: np.ndarray | None,
 ) -> ak.Array:
@@ -107,7 +108,7 @@ def _offsets_transformed(
     return ak.unflatten(out, ak.num(constituents, axis=1)) if nested else out
 
 
-def _per_jet(values, n: int, name: str) -> np.ndarray:
+def _per_jet(values: ArrayLike, n: int, name: str) -> np.ndarray:
     v = np.broadcast_to(np.asarray(values, dtype=np.float64), (n,))
     if not np.all(np.isfinite(v)):
         raise InputError(f"{name}: must be finite")
@@ -118,7 +119,9 @@ def _n_jets(constituents: ak.Array) -> int:
     return len(flat_constituents(constituents)[0])
 
 
-def rotate_about_axis(constituents: ak.Array, angle, jet_eta, jet_phi) -> ak.Array:
+def rotate_about_axis(
+    constituents: ak.Array, angle: ArrayLike, jet_eta: ArrayLike, jet_phi: ArrayLike
+) -> ak.Array:
     """Rotate every jet's constituent offsets (Δη, Δφ) about its axis by ``angle`` (rad).
 
     ``angle`` is a scalar or one value per jet; pT (and any other field) is kept. Shapes:
@@ -136,7 +139,7 @@ def rotate_about_axis(constituents: ak.Array, angle, jet_eta, jet_phi) -> ak.Arr
     )
 
 
-def reflect_eta(constituents: ak.Array, flip, jet_eta) -> ak.Array:
+def reflect_eta(constituents: ak.Array, flip: ArrayLike, jet_eta: ArrayLike) -> ak.Array:
     """Mirror the η offsets of the jets where ``flip`` is true: Δη -> -Δη about ``jet_eta``.
 
     ``flip`` is a boolean per jet (or a scalar); φ and pT are kept, and jets not flipped
@@ -194,7 +197,13 @@ class SymmetryDraws:
         return cls(y, angle, flip)
 
 
-def apply_symmetry(constituents: ak.Array, jet_pt, jet_eta, jet_phi, draws: SymmetryDraws) -> Jets:
+def apply_symmetry(
+    constituents: ak.Array,
+    jet_pt: ArrayLike,
+    jet_eta: ArrayLike,
+    jet_phi: ArrayLike,
+    draws: SymmetryDraws,
+) -> Jets:
     """Apply drawn symmetry transformations (module docstring: boost, rotation, reflection).
 
     Parameters
@@ -231,9 +240,9 @@ def apply_symmetry(constituents: ak.Array, jet_pt, jet_eta, jet_phi, draws: Symm
 
 def augment_symmetry(
     constituents: ak.Array,
-    jet_pt,
-    jet_eta,
-    jet_phi,
+    jet_pt: ArrayLike,
+    jet_eta: ArrayLike,
+    jet_phi: ArrayLike,
     rng: np.random.Generator,
     *,
     rotate: bool = False,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
@@ -24,6 +24,10 @@ from adsearch.models.layers import EGATLayer, GINLayer, _dgl_egat_class
 from adsearch.models.mlp import MLP, _he_init, _norm, _norm_kind
 from adsearch.models.norm import InputNorm
 from adsearch.models.readout import graph_readout, parse_readout
+
+if TYPE_CHECKING:  # neither ships type information: both are Any to mypy
+    import dgl
+    from torch_geometric.data import Batch
 
 __all__ = ["EGATBackbone", "GATv2Backbone", "GINBackbone", "GraphBackbone"]
 
@@ -125,7 +129,7 @@ class GraphBackbone(nn.Module, abc.ABC):
         """One embedding per jet from the flat graph tensors (ONNX-exportable entry point)."""
         return self.propagate(x, edge_index, edge_attr, batch, ptr)
 
-    def forward(self, data) -> Tensor:
+    def forward(self, data: Batch) -> Tensor:
         return self.forward_tensors(*_unpack_pyg(data))
 
 
@@ -414,7 +418,7 @@ class EGATBackbone(GraphBackbone):
         self.norms = nn.ModuleList(_norm(width, norm, bias) for _ in range(layers))
         self._build_output_mlp(width, mlp_layers, bias)
 
-    def forward(self, inputs) -> Tensor:
+    def forward(self, inputs: Batch | dgl.DGLGraph) -> Tensor:
         if self.backend == "pyg":
             return super().forward(inputs)
         g = inputs

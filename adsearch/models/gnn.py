@@ -34,6 +34,8 @@ exports.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from torch import Tensor, nn
 
 from adsearch.models.backbones import (
@@ -48,6 +50,9 @@ from adsearch.models.kernel import WeightedAdjacency
 from adsearch.models.layers import EGATLayer, GINLayer
 from adsearch.models.mlp import MLP
 from adsearch.models.readout import graph_readout, parse_readout
+
+if TYPE_CHECKING:  # ships no type information: Any to mypy
+    from torch_geometric.data import Batch
 
 __all__ = [
     "BACKBONES",
@@ -76,7 +81,7 @@ BACKBONES: dict[str, type[GraphBackbone]] = {
 }
 
 
-def build_backbone(name: str, **cfg) -> nn.Module:
+def build_backbone(name: str, **cfg: Any) -> nn.Module:
     """Backbone by name (``"gin"``, ``"egat"``, ``"gatv2"``) with keyword options.
 
     Unknown names raise ``KeyError``; unknown options ``TypeError`` (from the constructor).
@@ -93,7 +98,9 @@ def build_backbone(name: str, **cfg) -> nn.Module:
     return cls(**cfg)
 
 
-def onnx_inputs(data) -> tuple[tuple[Tensor, ...], tuple[str, ...], dict[str, dict[int, str]]]:
+def onnx_inputs(
+    data: Batch,
+) -> tuple[tuple[Tensor, ...], tuple[str, ...], dict[str, dict[int, str]]]:
     """Tensors, input names and dynamic axes to export a PyG backbone with ``torch.onnx``.
 
     Use with a wrapper whose ``forward(x, edge_index, edge_attr, batch, ptr)`` calls

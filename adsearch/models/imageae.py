@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from torch import Tensor, nn
 
 from adsearch.models.mlp import _he_init
-from adsearch.models.objectives import Objective
+from adsearch.models.objectives import ModelInputs, Objective
 
 __all__ = ["DECODER_CHANNELS", "ImageAutoencoder", "ImageDecoder"]
 
@@ -138,9 +138,9 @@ class ImageAutoencoder(Objective):
         diff = self.reconstruct(z).float() - images.float()
         return (diff * diff).mean((1, 2, 3))
 
-    def loss(self, z: Tensor, inputs, labels: Tensor | None) -> tuple[Tensor, Tensor]:
+    def loss(self, z: Tensor, inputs: ModelInputs, labels: Tensor | None) -> tuple[Tensor, Tensor]:
         err = self.per_jet_error(z, inputs)
         return err.mean(), err.detach()
 
-    def score(self, z: Tensor, inputs) -> Tensor:
+    def score(self, z: Tensor, inputs: ModelInputs) -> Tensor:
         return self.per_jet_error(z, inputs)

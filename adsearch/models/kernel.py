@@ -10,6 +10,7 @@ replaced by the equivalent gather / ``scatter_add`` (exportable), with the same 
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -34,14 +35,14 @@ class _SpMM(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, a: Tensor, a_t: Tensor, h: Tensor) -> Tensor:
+    def forward(ctx: Any, a: Tensor, a_t: Tensor, h: Tensor) -> Tensor:  # ctx: as torch's
         # CPU sparse kernels have no bf16/fp16: compute in the matrix dtype, return h's
         ctx.a_t, ctx.dtype = a_t, h.dtype
         with torch.autocast(h.device.type, enabled=False):
             return (a @ h.to(a.dtype)).to(h.dtype)
 
     @staticmethod
-    def backward(ctx, grad: Tensor):
+    def backward(ctx: Any, grad: Tensor) -> tuple[None, None, Tensor]:
         with torch.autocast(grad.device.type, enabled=False):
             return None, None, (ctx.a_t @ grad.to(ctx.a_t.dtype)).to(ctx.dtype)
 
@@ -80,7 +81,8 @@ class WeightedAdjacency:
 
     def __call__(self, h: Tensor) -> Tensor:
         if self.sparse and not self.weight.requires_grad:
-            return _SpMM.apply(self.a, self.a_t, h)
+            # torch leaves autograd.Function.apply unannotated
+            return _SpMM.apply(self.a, self.a_t, h)  # type: ignore[no-untyped-call]
         msg = h.index_select(0, self.src) * self.weight.unsqueeze(-1).to(h.dtype)
         idx = self.dst.unsqueeze(-1).expand_as(msg)
         return torch.zeros_like(h).scatter_add(0, idx, msg)

@@ -36,7 +36,8 @@ Examples
 from __future__ import annotations
 
 import abc
-from typing import Literal
+from collections.abc import Sequence
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -45,7 +46,12 @@ from torch import Tensor, nn
 from adsearch.models.setloss import chamfer_distance
 from adsearch.models.transformer import SetDecoder
 
-__all__ = ["Autoencoder", "DeepSVDD", "Objective", "Supervised"]
+__all__ = ["Autoencoder", "DeepSVDD", "ModelInputs", "Objective", "Supervised"]
+
+#: what a backbone eats, and an objective gets as ``inputs``: a PyG ``Batch``, a DGL graph,
+#: dense ``(x, mask)`` tensors (for the autoencoder ``(x_std, mask, pt_fraction)``) or jet
+#: images ``[B, 1, P, P]`` (dgl and PyG ship no type stubs, so the union would be Any anyway)
+ModelInputs = Any
 
 
 class Objective(nn.Module, abc.ABC):
@@ -56,11 +62,11 @@ class Objective(nn.Module, abc.ABC):
     needs_dense = False
 
     @abc.abstractmethod
-    def loss(self, z: Tensor, inputs, labels: Tensor | None) -> tuple[Tensor, Tensor]:
+    def loss(self, z: Tensor, inputs: ModelInputs, labels: Tensor | None) -> tuple[Tensor, Tensor]:
         """Scalar loss and the detached per-jet values behind it."""
 
     @abc.abstractmethod
-    def score(self, z: Tensor, inputs) -> Tensor:
+    def score(self, z: Tensor, inputs: ModelInputs) -> Tensor:
         """Per-jet anomaly score ``[B]``; larger means more anomalous."""
 
 
@@ -176,7 +182,7 @@ class DeepSVDD(Objective):
         d = z.float() - self.c.float()
         return (d * d).sum(-1)
 
-    def loss(self, z: Tensor, inputs, labels: Tensor | None) -> tuple[Tensor, Tensor]:
+    def loss(self, z: Tensor, inputs: ModelInputs, labels: Tensor | None) -> tuple[Tensor, Tensor]:
         dist = self.distance(z)
         if self.soft:
             r2 = self.radius.float() ** 2
@@ -213,7 +219,7 @@ class DeepSVDD(Objective):
         self.mu.copy_(mu.to(self.mu.dtype))
         self.whiten.copy_((vec / lam.clamp(min=1e-30).sqrt()).to(self.whiten.dtype))
 
-    def score(self, z: Tensor, inputs) -> Tensor:
+    def score(self, z: Tensor, inputs: ModelInputs) -> Tensor:
         if self.metric == "mahalanobis":
             w = (z.float() - self.mu.float()) @ self.whiten.float()
             return (w * w).sum(-1)
@@ -309,7 +315,7 @@ class Autoencoder(Objective):
         """Decoded constituents ``[B, N, out_dim]`` (meaningful where ``mask`` is True)."""
         return self.decoder(self.to_latent(z), mask.to(torch.bool))
 
-    def per_jet_error(self, z: Tensor, inputs) -> Tensor:
+    def per_jet_error(self, z: Tensor, inputs: Sequence[Tensor]) -> Tensor:
         """Reconstruction error of every jet, ``[B]`` (float32 at least)."""
         x, mask, *rest = inputs
         w = None
@@ -328,11 +334,11 @@ class Autoencoder(Objective):
         se = ((rec - x.float()) ** 2 * m).sum((1, 2))
         return se / (m.sum((1, 2)) * x.shape[-1]).clamp(min=torch.finfo(rec.dtype).tiny)
 
-    def loss(self, z: Tensor, inputs, labels: Tensor | None) -> tuple[Tensor, Tensor]:
+    def loss(self, z: Tensor, inputs: ModelInputs, labels: Tensor | None) -> tuple[Tensor, Tensor]:
         err = self.per_jet_error(z, inputs)
         return err.mean(), err.detach()
 
-    def score(self, z: Tensor, inputs) -> Tensor:
+    def score(self, z: Tensor, inputs: ModelInputs) -> Tensor:
         return self.per_jet_error(z, inputs)
 
 
@@ -351,7 +357,7 @@ class Supervised(Objective):
     def logits(self, z: Tensor) -> Tensor:
         return self.head(z).squeeze(-1).float()
 
-    def loss(self, z: Tensor, inputs, labels: Tensor | None) -> tuple[Tensor, Tensor]:
+    def loss(self, z: Tensor, inputs: ModelInputs, labels: Tensor | None) -> tuple[Tensor, Tensor]:
         if labels is None:
             raise ValueError("the supervised objective needs labels")
         logit = self.logits(z)
@@ -360,5 +366,5 @@ class Supervised(Objective):
         )
         return per.mean(), per.detach()
 
-    def score(self, z: Tensor, inputs) -> Tensor:
+    def score(self, z: Tensor, inputs: ModelInputs) -> Tensor:
         return torch.sigmoid(self.logits(z))

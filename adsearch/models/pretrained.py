@@ -41,7 +41,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from adsearch.errors import InputError
+from adsearch.models.files import read_blob
 from adsearch.models.transformer import TransformerBackbone, _unpack
 
 __all__ = [
@@ -96,14 +96,9 @@ def read_encoder(path: str | Path) -> tuple[TransformerBackbone, dict[str, Any]]
     p = Path(path)
     if p.is_dir():
         p = p / ENCODER
-    if not p.is_file():
-        raise InputError(f"{p}: no such encoder file (pretrain first)")
-    try:
-        blob = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises many types for a corrupt/foreign file
-        raise InputError(f"{p}: not an adsearch encoder file ({type(e).__name__})") from None
-    if not isinstance(blob, dict) or blob.get("format") != ENCODER_FORMAT:
-        raise InputError(f"{p}: not an adsearch encoder file")
+    blob = read_blob(
+        p, ENCODER_FORMAT, "an adsearch encoder file", "no such encoder file (pretrain first)"
+    )
     with torch.random.fork_rng(devices=[]):  # the initial weights are overwritten below
         encoder = set_encoder(architecture(blob["config"]))
     encoder.load_state_dict(blob["state_dict"])

@@ -35,7 +35,7 @@ from torch import Tensor, nn
 from adsearch.errors import ConfigError
 from adsearch.models.cnn import CNNBackbone
 from adsearch.models.imageae import ImageAutoencoder
-from adsearch.models.objectives import Autoencoder, DeepSVDD, Objective, Supervised
+from adsearch.models.objectives import Autoencoder, DeepSVDD, ModelInputs, Objective, Supervised
 from adsearch.models.particlenet import ParticleNetBackbone
 from adsearch.models.pretrained import (
     IN_DIM,
@@ -245,11 +245,11 @@ class AnomalyModel(nn.Module):
         self.config = config
         self.input_kind: str = str(backbone.input_kind)  # a str attribute of every backbone
 
-    def embed(self, inputs) -> Tensor:
+    def embed(self, inputs: ModelInputs) -> Tensor:
         """Backbone embeddings ``[B, D]``."""
         return self.backbone(inputs)
 
-    def objective_inputs(self, inputs):
+    def objective_inputs(self, inputs: ModelInputs) -> ModelInputs:
         """What the objective sees: for dense inputs ``(x_std, mask, pt_fraction)`` with the
         features standardised by the backbone's ``input_norm`` (the autoencoder reconstructs
         these), padding zeroed; graph inputs unchanged."""
@@ -257,16 +257,20 @@ class AnomalyModel(nn.Module):
             return inputs
         x, mask = inputs[0], inputs[1].to(torch.bool)
         m = mask.unsqueeze(-1).to(x.dtype)
-        return self.backbone.input_norm(x) * m, mask, x[..., 0] * mask.to(x.dtype)
+        norm = self.backbone.input_norm
+        assert isinstance(norm, nn.Module)  # every dense backbone has one
+        return norm(x) * m, mask, x[..., 0] * mask.to(x.dtype)
 
-    def prepare(self, inputs):
+    def prepare(self, inputs: ModelInputs) -> ModelInputs:
         """Inputs as backbone and objective share them: the backbone's ``prepare`` (the CNN
         builds its images once per batch, so the image autoencoder's target is the image the
         encoder saw), unchanged for the other backbones."""
         prepare = getattr(self.backbone, "prepare", None)
         return inputs if prepare is None else prepare(inputs)
 
-    def forward(self, inputs, labels: Tensor | None = None, *, loss: bool = False):
+    def forward(
+        self, inputs: ModelInputs, labels: Tensor | None = None, *, loss: bool = False
+    ) -> Tensor | tuple[Tensor, Tensor]:
         inputs = self.prepare(inputs)
         z = self.backbone(inputs)
         if loss:

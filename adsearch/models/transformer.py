@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -286,7 +287,7 @@ class ParticleTransformerBackbone(TransformerBackbone):
     each block (Qu & Gouskos, "Particle Transformer for Jet Tagging", 2022).
     """
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         kwargs["pair_bias"] = True
         super().__init__(**kwargs)
 

@@ -47,6 +47,7 @@ from torch import Tensor
 from adsearch.config import from_dict, to_dict
 from adsearch.errors import ConfigError, InputError, TrainingError
 from adsearch.io.atomic import atomic_path
+from adsearch.models.files import read_blob
 from adsearch.pretrain.augment import random_view
 from adsearch.pretrain.config import PretrainConfig
 from adsearch.pretrain.encoder import ENCODER, ContrastiveModel, build_contrastive, encoder_blob
@@ -59,6 +60,7 @@ from adsearch.train.data import InputBuilder, JetSample, load_jets, split_events
 __all__ = ["CHECKPOINT", "METRICS", "PretrainResult", "pretrain"]
 
 CHECKPOINT = "checkpoint.pt"
+CHECKPOINT_FORMAT = "adsearch-pretrain-checkpoint"
 METRICS = "metrics.json"
 FORMAT_VERSION = 1
 
@@ -266,11 +268,9 @@ def _resume_key(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def _resume(path: Path, cfg_dict: dict[str, Any], run: _Run) -> _Book:
-    if not path.is_file():
-        raise InputError(f"{path}: no checkpoint to resume from")
-    ck = torch.load(path, map_location="cpu", weights_only=True)
-    if ck.get("format") != "adsearch-pretrain-checkpoint":
-        raise InputError(f"{path}: not a pretraining checkpoint")
+    ck = read_blob(
+        path, CHECKPOINT_FORMAT, "a pretraining checkpoint", "no checkpoint to resume from"
+    )
     saved = to_dict(from_dict(PretrainConfig, ck["config"], source=str(path)))  # new defaults
     if _resume_key(saved) != _resume_key(cfg_dict):
         raise ConfigError(f"{path}: config differs from the checkpoint's; cannot resume")
@@ -297,7 +297,7 @@ def _save_epoch(out: Path, run: _Run, cfg_dict: dict[str, Any], book: _Book, bes
     state = {k: v.detach().cpu().clone() for k, v in run.model.state_dict().items()}
     _save(
         {
-            "format": "adsearch-pretrain-checkpoint",
+            "format": CHECKPOINT_FORMAT,
             "version": FORMAT_VERSION,
             "config": cfg_dict,
             "epoch": book.epochs_done,

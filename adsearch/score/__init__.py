@@ -8,6 +8,7 @@ from typing import Any
 
 from adsearch.graphs import jet_axis
 from adsearch.graphs.toy import toy_jets
+from adsearch.models.objectives import ModelInputs
 from adsearch.models.registry import AnomalyModel, build_model
 from adsearch.score.baselines import GMMBaseline, proxy_report, proxy_scores
 from adsearch.score.config import ReferenceConfig, ScoreConfig
@@ -15,7 +16,7 @@ from adsearch.score.export import ExportError, check_onnx, export_onnx, onnx_inp
 from adsearch.score.scoring import event_scores, score_features, score_jets
 from adsearch.score.weak import feature_score_table, weak_score_table
 from adsearch.train.config import TrainConfig
-from adsearch.train.data import InputBuilder, JetSample, ModelInputs
+from adsearch.train.data import InputBuilder, JetSample
 from adsearch.train.trainer import load_model
 
 __all__ = [

@@ -39,11 +39,8 @@ from adsearch.graphs.augment import random_mass_rescale, rescale_to_mass, standa
 from adsearch.graphs.frame import principal_frame
 from adsearch.graphs.symmetry import augment_symmetry
 from adsearch.jets.featurefile import read_features
+from adsearch.models.objectives import ModelInputs
 from adsearch.train.config import AugmentConfig, SymmetryConfig
-
-# what a backbone eats: a PyG ``Batch``, a DGL graph or dense ``(x, mask)`` tensors (dgl and
-# PyG ship no type stubs, so the union would be Any anyway)
-ModelInputs = Any
 
 __all__ = [
     "SPLIT_NAMES",

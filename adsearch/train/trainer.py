@@ -43,6 +43,7 @@ from rich.progress import Progress, TaskID
 from adsearch.config import from_dict, to_dict
 from adsearch.errors import ConfigError, InputError, TrainingError
 from adsearch.io.atomic import atomic_path
+from adsearch.models.files import read_blob
 from adsearch.models.objectives import DeepSVDD
 from adsearch.models.pretrained import PretrainedBackbone
 from adsearch.models.registry import AnomalyModel, build_model, input_kind, log_columns
@@ -53,7 +54,9 @@ from adsearch.train.data import InputBuilder, JetSample, load_jets, split_events
 __all__ = ["TrainResult", "load_model", "train"]
 
 CHECKPOINT = "checkpoint.pt"
+CHECKPOINT_FORMAT = "adsearch-checkpoint"
 MODEL = "model.pt"
+MODEL_FORMAT = "adsearch-model"
 FORMAT_VERSION = 1
 
 
@@ -161,14 +164,12 @@ def load_model(
     p = Path(path)
     if p.is_dir():
         p = p / MODEL
-    if not p.is_file():
-        raise InputError(f"{p}: no such model file (train first: adsearch train CONFIG)")
-    try:
-        blob = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises many types for a corrupt/foreign file
-        raise InputError(f"{p}: not an adsearch model file ({type(e).__name__})") from None
-    if not isinstance(blob, dict) or blob.get("format") != "adsearch-model":
-        raise InputError(f"{p}: not an adsearch model file")
+    blob = read_blob(
+        p,
+        MODEL_FORMAT,
+        "an adsearch model file",
+        "no such model file (train first: adsearch train CONFIG)",
+    )
     cfg = from_dict(TrainConfig, blob["config"], source=str(p))
     meta = blob["meta"]
     model = build_model(
@@ -580,9 +581,9 @@ def _resume(
     scaler: torch.amp.GradScaler,
 ) -> _Bookkeeping:
     """Load weights, optimiser and scaler state from ``checkpoint.pt``; its progress."""
-    if not ckpt_path.is_file():
-        raise InputError(f"{ckpt_path}: no checkpoint to resume from")
-    ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+    ck = read_blob(
+        ckpt_path, CHECKPOINT_FORMAT, "an adsearch checkpoint", "no checkpoint to resume from"
+    )
     if _resume_key(ck["config"]) != _resume_key(cfg_dict):
         raise ConfigError(f"{ckpt_path}: config differs from the checkpoint's; cannot resume")
     model.load_state_dict(ck["model"])
@@ -609,7 +610,7 @@ def _save_epoch(
     if improved:
         _save(
             {
-                "format": "adsearch-model",
+                "format": MODEL_FORMAT,
                 "version": FORMAT_VERSION,
                 "config": cfg_dict,
                 "meta": meta,
@@ -620,7 +621,7 @@ def _save_epoch(
         )
     _save(
         {
-            "format": "adsearch-checkpoint",
+            "format": CHECKPOINT_FORMAT,
             "version": FORMAT_VERSION,
             "config": cfg_dict,
             "meta": meta,
