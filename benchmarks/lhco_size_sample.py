@@ -78,15 +78,17 @@ def interleave(background: pd.DataFrame, signal: pd.DataFrame, seed: int) -> pd.
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--background", required=True, help="glob of background features .h5")
-    p.add_argument("--signal", required=True, help="glob of signal features .h5")
-    p.add_argument("--max-background", type=int, default=None, help="first N background rows")
+    p.add_argument("--signal", default=None, help="glob of signal .h5 (none: no signal)")
+    p.add_argument("--skip-background", type=int, default=0, help="drop N first rows")
+    p.add_argument("--max-background", type=int, default=None, help="keep N background rows")
     p.add_argument("--seed", type=int, default=4)
     p.add_argument("-o", "--output", required=True)
     args = p.parse_args(argv)
-    bkg = read_all(args.background, 0)
+    bkg = read_all(args.background, 0).iloc[args.skip_background :]
     if args.max_background is not None:
         bkg = bkg.iloc[: args.max_background]
-    table = interleave(bkg, read_all(args.signal, 1), args.seed)
+    bkg = bkg.reset_index(drop=True)
+    table = bkg if args.signal is None else interleave(bkg, read_all(args.signal, 1), args.seed)
     out = export_lhco_features_h5(args.output, Features.from_lhco_frame(table))
     print(f"wrote {out}: {len(table)} events, {int(table['label'].sum())} signal", flush=True)
 

@@ -47,6 +47,18 @@ def weak(
     threads: Annotated[
         int | None, typer.Option("--threads", help="CPU threads while training")
     ] = None,
+    hunt: Annotated[
+        bool,
+        typer.Option(
+            "--hunt",
+            help="CWoLa hunting over mass hypotheses (slides the signal region; method cwola): "
+            "writes hunt.json, hunt.md, hunt.png",
+        ),
+    ] = False,
+    hunt_range: Annotated[
+        tuple[float, float] | None,
+        typer.Option("--hunt-range", help="mjj range LO HI (GeV) of the hunt's fits"),
+    ] = None,
     set_: SetOption = None,
 ) -> None:
     """Weakly supervised scores: CATHODE, CWoLa hunting or a reference-template classifier.
@@ -59,6 +71,12 @@ def weak(
     weak.json. Other options: --set KEY=VALUE on the weak configuration, e.g.
     --set classifier.n_members=5 or --set flow.oversampling=8. A label column is never
     used for training; with --test, a labelled TEST gives AUC and max SIC in weak.json.
+
+    With --hunt (CWoLa hunting): every window of two 5 % mjj bins in --hunt-range (default
+    2800 6000) is a signal-region hypothesis with two bins of sidebands on each side; for
+    each, the classifier's cut spectrum (10 % and 1 % of the events outside the window) is
+    fitted with the window blinded and the window's local significance written to
+    OUT_DIR/hunt.json, hunt.md and hunt.png.
     """
     from adsearch.config import apply_overrides, from_dict
     from adsearch.weak import WeakConfig, read_table, weak_scores, write_outputs
@@ -76,6 +94,9 @@ def weak(
         opts["classifier"] = {"kind": classifier}
     cfg = apply_overrides(from_dict(WeakConfig, opts, source="options"), set_ or [])
     table = read_table(data, "DATA")
+    if hunt:
+        _hunt(table, cfg, out_dir, hunt_range)
+        return
     ref = read_table(reference, "REF") if reference is not None else None
     test_table = read_table(test, "TEST") if test is not None else None
     res = weak_scores(table, cfg, reference_table=ref, test=test_table)
@@ -95,6 +116,34 @@ def weak(
         typer.echo(
             f"test (signal region): AUC {metrics['auc']:.3f}, max SIC {metrics['max_sic']:.2f}"
         )
+
+
+def _hunt(table: Any, cfg: Any, out_dir: Path, mjj_range: tuple[float, float] | None) -> None:
+    """CWoLa hunting over the mass hypotheses (:func:`adsearch.stats.hunt.cwola_hunt`)."""
+    import numpy as np
+
+    from adsearch.errors import InputError
+    from adsearch.plot.stats import plot_hunt
+    from adsearch.stats.hunt import HuntConfig, cwola_hunt
+    from adsearch.weak import feature_matrix
+
+    if cfg.method != "cwola":
+        raise InputError(f"--hunt slides CWoLa hunting: use --method cwola, not {cfg.method}")
+    if "mjj" not in table:
+        raise InputError("DATA: no 'mjj' column")
+    hcfg = HuntConfig() if mjj_range is None else HuntConfig(mjj_range=mjj_range)
+    x = feature_matrix(table, cfg.features, "DATA")
+    res = cwola_hunt(x, np.asarray(table["mjj"], dtype=np.float64), cfg, hcfg, log=typer.echo)
+    paths = res.write(out_dir)
+    plot_hunt(res, Path(out_dir) / "hunt.png", title="CWoLa hunting")
+    for b in (res.best(e) for e in hcfg.efficiencies):
+        if b["window"] is not None:
+            lo, hi = b["window"]
+            typer.echo(
+                f"ε {b['efficiency']:g}: largest local Z {b['z_local']:.2f} in {lo:.0f}-{hi:.0f} "
+                f"GeV (Šidák global Z {b['z_global_sidak']:.2f})"
+            )
+    typer.echo(f"wrote {paths['json']}")
 
 
 def _str(path: Path | None) -> str | None:

@@ -5,7 +5,8 @@
 - :func:`plot_bumphunt`: data vs background with the most significant window and the local
   p-value scan below;
 - :func:`plot_tstat`: the BumpHunter test statistic of the toys and the observed value;
-- :func:`plot_brazil`: observed and expected CLs limits with ±1σ/±2σ bands.
+- :func:`plot_brazil`: observed and expected CLs limits with ±1σ/±2σ bands;
+- :func:`plot_hunt`: the local significance of every CWoLa-hunting mass hypothesis.
 
 Every function writes a PNG (or PDF by suffix) atomically and returns its path.
 """
@@ -25,6 +26,7 @@ __all__ = [
     "plot_brazil",
     "plot_bumphunt",
     "plot_fit",
+    "plot_hunt",
     "plot_tstat",
 ]
 
@@ -222,4 +224,29 @@ def plot_brazil(limits: Any, path: str | Path, events: bool = True) -> Path:
     """
     with _style():
         fig, _ = brazil_figure(limits, events)
+        return _save(fig, path)
+
+
+def plot_hunt(hunt: Any, path: str | Path, title: str | None = None) -> Path:
+    """Local Z of every mass hypothesis of a CWoLa hunt (:class:`~adsearch.stats.hunt.HuntResult`),
+    one line per score-cut efficiency; horizontal bars show each window's extent."""
+    with _style():
+        fig, ax = _figure(1)
+        for k, eps in enumerate(hunt.config.efficiencies):
+            key = f"{eps:g}"
+            rows = [r for r in hunt.rows if r["cuts"][key].get("z_local") is not None]
+            lo = np.array([r["window"][0] for r in rows])
+            hi = np.array([r["window"][1] for r in rows])
+            z = np.array([r["cuts"][key]["z_local"] for r in rows])
+            c = np.sqrt(lo * hi)
+            ax.errorbar(c, z, xerr=[c - lo, hi - c], fmt="o-", color=f"C{k}", ms=4, lw=1,
+                        capsize=0, label=f"score cut ε = {eps:g}")  # fmt: skip
+        for level in (3.0, 5.0):
+            ax.axhline(level, color="grey", lw=0.8, ls="--")
+        ax.axhline(0.0, color="k", lw=0.6)
+        ax.set_xlabel(r"mass hypothesis $m_{jj}$ window [GeV]")
+        ax.set_ylabel("local significance Z")
+        if title:
+            ax.set_title(title, fontsize=12)
+        ax.legend(fontsize=11, loc="best")
         return _save(fig, path)

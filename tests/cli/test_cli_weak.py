@@ -64,6 +64,20 @@ def test_cwola_and_features_option(tables, tmp_path):
     assert np.isfinite(pd.read_parquet(out / "scores.parquet").score).all()
 
 
+def test_cwola_hunt_scans_the_mass_hypotheses(tables, tmp_path, capsys):
+    out = tmp_path / "hunt"
+    args = ["weak", str(tables / "data.parquet"), "--method", "cwola", "--hunt",
+            "--hunt-range", "2800,4800", "-o", str(out), *FAST]  # fmt: skip
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "largest local Z" in printed and "3406-3757 GeV: AUC SR vs SB" in printed
+    assert {p.name for p in out.iterdir()} == {"hunt.json", "hunt.md", "hunt.png"}
+    hunt = json.loads((out / "hunt.json").read_text())
+    assert hunt["config"]["mjj_range"] == [2800.0, 4800.0]
+    assert len(hunt["hypotheses"]) == 6  # 11 bins: windows of 2 at bins 2..7, 2 sideband bins
+    assert (out / "hunt.png").read_bytes()[:4] == b"\x89PNG"
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
@@ -71,6 +85,8 @@ def test_cwola_and_features_option(tables, tmp_path):
         (["--signal-region", "20000,21000"], "data: signal region 20000-21000 GeV lies outside"),
         (["--features", "mj_lighter,label"], "weak:features: unknown feature 'label'"),
         (["--method", "svdd"], "options:method: bad value 'svdd'"),
+        (["--method", "cathode", "--hunt"], "--hunt slides CWoLa hunting: use --method cwola"),
+        (["--method", "cwola", "--hunt", "--hunt-range", "3000,3300"], "cannot hold a window"),
     ],
 )
 def test_errors_are_one_line_and_write_nothing(tables, tmp_path, capsys, extra, message):
