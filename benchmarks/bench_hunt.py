@@ -7,7 +7,8 @@ region with two bins of sidebands on each side, a boosted-tree ensemble (5 folds
 default, ``--members``; out of fold) learns window vs sidebands on CATHODE's four features, the
 spectrum is cut at 10 %, 1 % and 0.1 % of the events outside the window, fitted with the
 4-parameter dijet function with the window blinded, and the window's local Z (fit uncertainty
-included) recorded. Also reported: the AUC and max SIC of the window holding the signal against the true labels.
+included) recorded. Also reported: the AUC and max SIC of the window holding the signal
+against the true labels.
 
 Results: ``benchmarks/results/hunt.json`` (one entry per ``--tag``) and ``hunt.md``::
 
