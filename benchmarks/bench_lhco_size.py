@@ -138,8 +138,8 @@ def markdown(entries: dict[str, Any]) -> str:
         "spectrum, local / global (refit toys).",
         "",
         "| tag | N injected | events | S in SR | AUC (SR) | max SIC (SR) | data-vs-template AUC "
-        "| Z 10 % | Z 1 % | Z 0.1 % | wall (min) | CPU (min) | load |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| fit range (GeV) | Z 10 % | Z 1 % | Z 0.1 % | wall (min) | CPU (min) | load |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
 
     def z(e: dict[str, Any], name: str) -> str:
@@ -158,6 +158,7 @@ def markdown(entries: dict[str, Any]) -> str:
             f"| {tag} | {s['n_signal_injected']} | {s['n_events']} | {s['n_signal_sr']} "
             f"| {f(s.get('auc_sr'))} | {f(s.get('max_sic_sr'), 2)} "
             f"| {f(w.get('auc_data_vs_template'))} "
+            f"| {'–'.join(f'{m:.0f}' for m in e.get('mjj_range', (2800, 6000)))} "
             f"| {z(s, 'eff0.1')} | {z(s, 'eff0.01')} | {z(s, 'eff0.001')} "
             f"| {e['wall_s'] / 60:.1f} | {e['cpu_s'] / 60:.1f} "
             f"| {e['load_average_before'][0]:.1f}-{e['load_average_after'][0]:.1f} |"
@@ -189,6 +190,7 @@ def main(argv: list[str] | None = None) -> None:
     entry = {
         "overrides": sets,
         "out": str(args.out),
+        "mjj_range": list(cfg.stats.mjj_range),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "wall_s": wall,
         "cpu_s": cpu,

@@ -35,6 +35,9 @@ def test_lhco_analyses_load_and_fall_back(name):
     assert cfg.input.kind == "lhco" and Path(cfg.input.path).is_absolute()
     assert "zenodo" in cfg.input.download
     assert cfg.input.generate.n_background > 0  # the fallback recipe is complete
+    # 1M-event spectra: the fit starts one 5 % bin above 2.8 TeV, past the trigger's turn-on,
+    # on the quick start's bin grid (2800 * 1.0488 = 2936.6)
+    assert cfg.stats.mjj_range == (2937.0, 6000.0)
     fb = load_config(ANALYSES / f"{name}.yaml", overrides=["input.fallback=generate"])
     assert fb.input.fallback == "generate"
 
