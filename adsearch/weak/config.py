@@ -124,6 +124,10 @@ class FlowConfig:
     n_best : the flow is the equal mixture of the ``n_best`` epochs with the lowest
         validation loss (CATHODE samples its 10 best epochs): averaging over epochs smooths
         the epoch-to-epoch noise of one training. 1: the best epoch alone.
+    n_flows : independent trainings (differently seeded initialisation and batches, the same
+        training/validation split) whose kept epochs are pooled into one equal mixture: it
+        averages the training-to-training interpolation error into the signal region, which
+        epochs of one training share. Costs ``n_flows`` trainings. 1: one training.
     """
 
     kind: Literal["maf", "nsf"] = "maf"
@@ -138,6 +142,7 @@ class FlowConfig:
     oversampling: int = 4
     lr_schedule: Literal["constant", "cosine", "plateau"] = "cosine"
     n_best: int = 5
+    n_flows: int = 1
 
     def __post_init__(self) -> None:
         self.validate()
@@ -162,6 +167,7 @@ class FlowConfig:
             patience=self.patience,
             oversampling=self.oversampling,
             n_best=self.n_best,
+            n_flows=self.n_flows,
         )
         if not 0.0 < self.val_fraction < 1.0:
             raise ConfigError(f"weak:flow:val_fraction: {self.val_fraction} is not in (0, 1)")

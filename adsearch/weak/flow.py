@@ -112,6 +112,8 @@ class ConditionalFlow:
     history: list[float] = field(default_factory=list)
     states: list[dict[str, np.ndarray]] = field(default_factory=list)
     restarts: list[int] = field(default_factory=list)
+    #: validation-loss history of each training (``n_flows``); ``history`` joins them
+    histories: list[list[float]] = field(default_factory=list)
 
     def _build(self, state: dict[str, np.ndarray] | None) -> Any:
         import torch
@@ -154,6 +156,23 @@ class ConditionalFlow:
         c = self.pre.condition(m)
         zt, ct = (torch.from_numpy(a[tr].astype(np.float32)) for a in (z, c))
         zv, cv = (torch.from_numpy(a[va].astype(np.float32)) for a in (z, c))
+        self.history, self.histories, pooled = [], [], []
+        for i in range(self.cfg.n_flows):
+            kept, history = self._train_one(zt, ct, zv, cv, _member_seed(seed, i), progress)
+            pooled += kept
+            self.histories.append(history)
+            self.history += history
+        self.states = [{k: t.numpy().copy() for k, t in st.items()} for st in pooled]
+        self.state = self.states[0]
+        return self
+
+    def _train_one(
+        self, zt: Any, ct: Any, zv: Any, cv: Any, seed: int, progress: bool | None
+    ) -> tuple[list[dict[str, Any]], list[float]]:
+        """One training from the seeded initialisation: its ``n_best`` kept epochs' states
+        (best first) and its validation-loss history."""
+        import torch
+
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             flow = self._build(None)
@@ -161,7 +180,7 @@ class ConditionalFlow:
         opt = torch.optim.Adam(flow.parameters(), lr=self.cfg.lr)
         sched = _scheduler(opt, self.cfg)
         kept: list[tuple[float, int, dict[str, Any]]] = []  # (val loss, epoch, state), best first
-        best, stale, self.history = np.inf, 0, []
+        best, stale, history = np.inf, 0, []
         for epoch in track(range(self.cfg.max_epochs), self.cfg.max_epochs, "flow", progress):
             flow.train()
             for idx in torch.randperm(len(zt), generator=gen).split(self.cfg.batch_size):
@@ -172,7 +191,7 @@ class ConditionalFlow:
             flow.eval()
             with torch.no_grad():
                 v = float(-flow(cv).log_prob(zv).mean())
-            self.history.append(v)
+            history.append(v)
             if np.isfinite(v) and (len(kept) < self.cfg.n_best or v < kept[-1][0]):
                 kept.append((v, epoch, copy.deepcopy(flow.state_dict())))
                 kept = sorted(kept, key=lambda t: (t[0], t[1]))[: self.cfg.n_best]
@@ -196,9 +215,7 @@ class ConditionalFlow:
                     break
         if not kept:  # every epoch gave a non-finite loss
             raise InputError("flow: training diverged (non-finite validation loss)")
-        self.states = [{k: t.numpy().copy() for k, t in st.items()} for _, _, st in kept]
-        self.state = self.states[0]
-        return self
+        return [st for _, _, st in kept], history
 
     def _ready(self) -> tuple[list[Any], Preprocessor]:
         if self.state is None or self.pre is None:
@@ -208,8 +225,8 @@ class ConditionalFlow:
     def sample(self, m: np.ndarray, seed: int, batch: int = 65536) -> np.ndarray:
         """One sample ``x ~ p(x | m_i)`` per condition ``m_i``; ``(len(m), d)``.
 
-        With several kept epochs (``n_best``) each condition draws its epoch uniformly
-        (seeded), i.e. samples the equal mixture.
+        With several kept epochs (``n_best`` of each of ``n_flows`` trainings) each condition
+        draws its epoch uniformly (seeded), i.e. samples the equal mixture.
         """
         import torch
 
@@ -242,6 +259,14 @@ class ConditionalFlow:
             lps = torch.stack([f(c).log_prob(zt) for f in flows])
             lp = (torch.logsumexp(lps.double(), 0) - np.log(len(flows))).numpy()
         return lp + logdet
+
+
+def _member_seed(seed: int, i: int) -> int:
+    """Seed of training ``i`` of ``n_flows``: ``seed`` itself for the first (one training
+    reproduces the single-flow default), independent streams for the others."""
+    if i == 0:
+        return seed
+    return int(np.random.SeedSequence([seed, i]).generate_state(1)[0])
 
 
 def _scheduler(opt: Any, cfg: FlowConfig) -> Any:

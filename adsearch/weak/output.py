@@ -78,6 +78,7 @@ def _write_flow(path: Path, result: WeakResult) -> None:
         # the n_best kept epochs (the first is ``state``): the flow is their mixture
         "states": [{k: torch.from_numpy(v) for k, v in st.items()} for st in flow.states],
         "history": flow.history,
+        "histories": flow.histories,
     }
     with atomic_path(path) as tmp:
         torch.save(blob, tmp)

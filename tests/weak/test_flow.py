@@ -87,6 +87,31 @@ def test_mixture_of_best_epochs_is_normalised_and_seeded():
     assert a.mean() == pytest.approx(3.5 / 6.5, abs=0.03)  # mean of Beta(3.5, 3)
 
 
+def test_n_flows_pools_independent_trainings_into_one_mixture():
+    """n_flows trains differently seeded flows on the same split; the first is the single
+    flow of the same seed, and their pooled kept epochs form one normalised mixture."""
+    rng = np.random.default_rng(1)
+    m = rng.uniform(0, 1, 1500)
+    x = rng.beta(2 + 3 * m, 3)[:, None]
+    base = dict(transforms=2, hidden=[16, 16], max_epochs=6, n_best=2, batch_size=128)
+    single = ConditionalFlow(FlowConfig(**base)).fit(x, m, 5)
+    pooled = ConditionalFlow(FlowConfig(**base, n_flows=3)).fit(x, m, 5)
+    assert len(pooled.states) == 6 and len(pooled.histories) == 3
+    assert len(pooled.history) == 18  # the three cosine budgets, joined
+    # training 0 is the single flow of the same seed, bit for bit
+    assert pooled.histories[0] == single.history
+    for k, v in single.states[0].items():
+        np.testing.assert_array_equal(pooled.states[0][k], v)
+    # the others start elsewhere: different losses
+    assert pooled.histories[1] != pooled.histories[0] != pooled.histories[2]
+    np.testing.assert_array_equal(pooled.pre.lo, single.pre.lo)  # one shared preprocessing
+    grid = np.linspace(pooled.pre.lo[0], pooled.pre.hi[0], 4001)[1:-1]
+    p = np.exp(pooled.log_prob(grid[:, None], np.full(grid.size, 0.5)))
+    assert np.trapezoid(p, grid) == pytest.approx(1.0, abs=0.03)
+    a = pooled.sample(np.full(400, 0.5), 2)
+    np.testing.assert_array_equal(a, pooled.sample(np.full(400, 0.5), 2))
+
+
 def test_plateau_schedule_lowers_the_rate_and_stops_early():
     x, m, _, _ = _gaussian(600, 2)
     cfg = FlowConfig(transforms=1, hidden=[8], max_epochs=200, patience=4, lr_schedule="plateau",
