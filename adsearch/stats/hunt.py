@@ -46,7 +46,7 @@ from adsearch.stats.binning import histogram, log_bins
 from adsearch.stats.fit import FitConfig, fit_background
 from adsearch.stats.metrics import roc_auc
 from adsearch.weak.config import WeakConfig
-from adsearch.weak.methods import cwola
+from adsearch.weak.methods import cwola, regions
 
 __all__ = ["HuntConfig", "HuntResult", "cwola_hunt", "hypotheses", "significance"]
 
@@ -306,8 +306,7 @@ def cwola_hunt(
         res = cwola(x, mjj, wcfg, progress=progress)
         s = res.scores
         all_scores[k] = s
-        sr = (mjj >= lo) & (mjj < hi)
-        sb = ~sr & (mjj >= lo - width) & (mjj < hi + width)
+        sr, sb = regions(mjj, wcfg)  # the masks cwola trained on
         row: dict[str, Any] = {
             "window": [lo, hi],
             "n_signal_region": int(sr.sum()),
