@@ -399,6 +399,9 @@ def _weak_info(cfg: Any, out: Path) -> dict[str, Any]:
     w = _load(out / Products.WEAK_INFO)
     if cfg.score.method == "feature":
         return {k: w.get(k) for k in ("method", "feature", "direction", "n_data")}
+    if cfg.score.method == "density":
+        keys = ("method", "features", "n_data", "n_jets_fit", "flow_epochs", "val_nll")
+        return {k: w.get(k) for k in keys}
     c = w.get("config", {})
     keys = ("n_data", "n_signal_region", "n_sidebands", "n_reference_signal_region",
             "n_samples", "members", "flow_epochs", "seconds_flow", "seconds_classifier",
@@ -610,6 +613,15 @@ def _weak_lines(w: dict[str, Any], sr_txt: str) -> list[str]:
         return [
             f"**Score**: the event feature `{w.get('feature')}` itself (no training; the cuts "
             f"keep {sign} values); every event is a test event. {sr_txt}",
+            "",
+        ]
+    if w["method"] == "density":
+        return [
+            f"**Score**: unsupervised, `density`: -log p of the two jets' "
+            f"({', '.join(w.get('features') or [])}) under a normalizing flow fitted on "
+            f"{w.get('n_jets_fit')} jets of the data ({w.get('flow_epochs')} epochs, "
+            f"validation NLL {_fmt(w.get('val_nll'), 4)}); no label is used, every event is a "
+            f"test event. {sr_txt}",
             "",
         ]
     n_t = w.get("n_sidebands") if w["method"] == "cwola" else (

@@ -74,7 +74,12 @@ from adsearch.pipeline.config import PipelineConfig, config_to_dict
 from adsearch.pipeline.products import Products
 from adsearch.pipeline.report import write_report
 from adsearch.plot import plot_brazil, plot_bumphunt, plot_fit, plot_message, plot_tstat
-from adsearch.score import feature_score_table, score_features, weak_score_table
+from adsearch.score import (
+    density_score_table,
+    feature_score_table,
+    score_features,
+    weak_score_table,
+)
 from adsearch.stats.binning import Histogram, histogram
 from adsearch.stats.bumphunter import bumphunt
 from adsearch.stats.fit import FitResult, fit_spectrum
@@ -648,6 +653,22 @@ def _weak_scores(run: Run) -> None:
             run.path(Products.FEATURES), run.path(Products.SCORES), f.name, f.direction, weak_dir
         )
         return
+    if cfg.score.method == "density":
+        weak_dir = run.path(Products.WEAK_DIR)
+        shutil.rmtree(weak_dir, ignore_errors=True)
+        info = density_score_table(
+            run.path(Products.FEATURES),
+            run.path(Products.SCORES),
+            cfg.score.density,
+            weak_dir,
+            progress=run.progress,
+        )
+        if run.log:
+            run.log(
+                f"  density: flow on {info['n_jets_fit']} jets, {info['flow_epochs']} epochs, "
+                f"validation NLL {info['val_nll']:.3f}"
+            )
+        return
     wcfg = cfg.score.weak_config(cfg.regions.signal_region)
     weak_dir = run.path(Products.WEAK_DIR)
     shutil.rmtree(weak_dir, ignore_errors=True)
@@ -699,6 +720,8 @@ def _scores_config(cfg: PipelineConfig) -> dict[str, Any]:
         return {"batch_size": s.batch_size, "device": s.device}
     if s.method == "feature":
         return {"method": s.method, "feature": to_dict(s.feature)}
+    if s.method == "density":
+        return {"method": s.method, "density": to_dict(s.density)}
     weak = to_dict(s.weak_config(cfg.regions.signal_region))
     weak.pop("workers")  # how many processes train the ensemble does not change the scores
     return {

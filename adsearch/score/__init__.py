@@ -12,6 +12,7 @@ from adsearch.models.objectives import ModelInputs
 from adsearch.models.registry import AnomalyModel, build_model
 from adsearch.score.baselines import GMMBaseline, proxy_report, proxy_scores
 from adsearch.score.config import ReferenceConfig, ScoreConfig
+from adsearch.score.density import DensityScoreConfig, JetDensity, density_score_table
 from adsearch.score.export import ExportError, check_onnx, export_onnx, onnx_inputs
 from adsearch.score.scoring import event_scores, score_features, score_jets
 from adsearch.score.weak import feature_score_table, weak_score_table
@@ -20,11 +21,14 @@ from adsearch.train.data import InputBuilder, JetSample
 from adsearch.train.trainer import load_model
 
 __all__ = [
+    "DensityScoreConfig",
     "ExportError",
     "GMMBaseline",
+    "JetDensity",
     "ReferenceConfig",
     "ScoreConfig",
     "check_onnx",
+    "density_score_table",
     "event_scores",
     "export_onnx",
     "export_run",

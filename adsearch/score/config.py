@@ -7,7 +7,9 @@ score is the mean, max or min of the two leading jets' scores). ``cwola``, ``cat
 a features table (``reference.path``) or QCD the pipeline generates (``reference``).
 ``feature`` cuts on one event feature itself (``feature.name``, e.g. the heavier jet's mass):
 no learning, the cut-based baseline of a search, and the standard example of a score
-correlated with mjj for the null checks.
+correlated with mjj for the null checks. ``density`` is unsupervised: the negative
+log-likelihood of the two jets' substructure under a flow fitted on the data's jets
+(:mod:`adsearch.score.density`, configured by ``density``).
 
 >>> ScoreConfig(event_score="max").column
 'score_max'
@@ -23,11 +25,13 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from adsearch.errors import ConfigError
+from adsearch.score.density import DensityScoreConfig
 from adsearch.weak.config import METHODS, WeakConfig
 
 __all__ = [
     "EVENT_SCORE_COLUMNS",
     "SCORE_METHODS",
+    "DensityScoreConfig",
     "FeatureScoreConfig",
     "ReferenceConfig",
     "ScoreConfig",
@@ -37,8 +41,9 @@ __all__ = [
 EVENT_SCORE_COLUMNS = {"mean": "score", "max": "score_max", "min": "score_min"}
 
 #: ``model`` (the trained jet network), a weakly supervised method of :mod:`adsearch.weak`,
-#: or ``feature`` (one event feature as the score)
-SCORE_METHODS: tuple[str, ...] = ("model", *METHODS, "feature")
+#: ``feature`` (one event feature as the score) or ``density`` (unsupervised jet-substructure
+#: density)
+SCORE_METHODS: tuple[str, ...] = ("model", *METHODS, "feature", "density")
 
 
 @dataclass
@@ -123,7 +128,8 @@ class ScoreConfig:
     ----------
     method : ``model`` (the network of the ``train`` section), or ``cwola``, ``cathode``,
         ``reference`` (:mod:`adsearch.weak`; no network is trained), or ``feature`` (one
-        event feature, ``feature``).
+        event feature, ``feature``), or ``density`` (unsupervised: the jets' substructure
+        density, ``density``).
     event_score : ``mean``, ``max`` or ``min`` of the two jets' scores (``method: model``;
         a weakly supervised score is one per event).
     batch_size : jets per forward pass (``None``: the training batch size).
@@ -133,15 +139,17 @@ class ScoreConfig:
         ``regions.signal_region``).
     reference : the background template of ``method: reference``.
     feature : the feature of ``method: feature``.
+    density : the density score of ``method: density``.
     """
 
-    method: Literal["model", "cwola", "cathode", "reference", "feature"] = "model"
+    method: Literal["model", "cwola", "cathode", "reference", "feature", "density"] = "model"
     event_score: Literal["mean", "max", "min"] = "mean"
     batch_size: int | None = None
     device: Literal["cpu", "cuda"] = "cpu"
     weak: WeakConfig = field(default_factory=WeakConfig)
     reference: ReferenceConfig = field(default_factory=ReferenceConfig)
     feature: FeatureScoreConfig = field(default_factory=FeatureScoreConfig)
+    density: DensityScoreConfig = field(default_factory=DensityScoreConfig)
 
     def validate(self) -> None:
         """Raise :class:`~adsearch.errors.ConfigError` naming the bad field."""

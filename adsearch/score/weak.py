@@ -43,7 +43,7 @@ from adsearch.weak.output import write_outputs
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["feature_score_table", "weak_score_table"]
+__all__ = ["feature_score_table", "weak_score_table", "write_scores_table"]
 
 
 def _auc(data: np.ndarray, template: np.ndarray | None) -> float | None:
@@ -108,25 +108,31 @@ def weak_score_table(
         write_outputs(
             products_dir, res, cfg, extra={"auc_data_vs_template": info["auc_data_vs_template"]}
         )
-    _write_scores(table, res.scores, out_path, cfg.method, features_path)
+    write_scores_table(table, res.scores, out_path, cfg.method, features_path)
     return info
 
 
-def _write_scores(
+def write_scores_table(
     table: pd.DataFrame,
     scores: np.ndarray,
     out_path: str | os.PathLike[str],
     method: str,
     features_path: str | os.PathLike[str],
+    per_jet: np.ndarray | None = None,
 ) -> None:
-    """The scores table: the event columns, one score per event, every event a test event."""
+    """The scores table: the event columns, one score per event, every event a test event.
+
+    ``per_jet`` (``[n, 2]``, optional) fills ``score_j1`` / ``score_j2`` (else NaN);
+    ``score_max`` and ``score_min`` are the event score either way.
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     cols: dict[str, Any] = {c: table[c].to_numpy() for c in table.columns}
     s = np.asarray(scores, dtype=np.float64)
     nan = np.full(len(s), np.nan)
-    cols.update(score=s, score_max=s, score_min=s, score_j1=nan, score_j2=nan)
+    j1, j2 = (nan, nan) if per_jet is None else (per_jet[:, 0], per_jet[:, 1])
+    cols.update(score=s, score_max=s, score_min=s, score_j1=j1, score_j2=j2)
     cols["split"] = np.full(len(s), 2, dtype=np.int8)
     out = pa.table(cols).replace_schema_metadata(
         {"adsearch.method": method, "adsearch.features": str(features_path)}
@@ -171,5 +177,5 @@ def feature_score_table(
     if products_dir is not None:
         Path(products_dir).mkdir(parents=True, exist_ok=True)
         write_json(Path(products_dir) / "weak.json", {**info, "config": dict(info)})
-    _write_scores(table, score, out_path, "feature", features_path)
+    write_scores_table(table, score, out_path, "feature", features_path)
     return info

@@ -244,6 +244,58 @@ class ConditionalFlow:
                     z[part] = flow(c).sample().numpy().astype(np.float64)
         return pre.inverse(z)
 
+    def to_blob(self) -> dict[str, Any]:
+        """The trained flow as a ``torch.save``-able dict: configuration, preprocessing,
+        the kept epochs' weights and the validation-loss histories (:meth:`from_blob`)."""
+        import dataclasses
+
+        import torch
+
+        if self.state is None or self.pre is None:
+            raise InputError("flow: not trained (call fit first)")
+        pre = {
+            k: np.asarray(v, dtype=np.float64)
+            for k, v in dataclasses.asdict(self.pre).items()
+            if k != "logit"
+        }
+        return {
+            "config": dataclasses.asdict(self.cfg),
+            "n_features": self.n_features,
+            "preprocessing": {k: torch.from_numpy(np.atleast_1d(v)) for k, v in pre.items()},
+            "logit": self.pre.logit,
+            "state": {k: torch.from_numpy(v) for k, v in self.state.items()},
+            # the n_best kept epochs (the first is ``state``): the flow is their mixture
+            "states": [{k: torch.from_numpy(v) for k, v in st.items()} for st in self.states],
+            "history": self.history,
+            "histories": self.histories,
+        }
+
+    @classmethod
+    def from_blob(cls, blob: dict[str, Any]) -> ConditionalFlow:
+        """Inverse of :meth:`to_blob`: the same densities and samples as the saved flow."""
+        try:
+            pre = {k: v.numpy().astype(np.float64) for k, v in blob["preprocessing"].items()}
+            flow = cls(
+                cfg=FlowConfig(**blob["config"]),
+                n_features=int(blob["n_features"]),
+                pre=Preprocessor(
+                    lo=pre["lo"],
+                    hi=pre["hi"],
+                    mean=pre["mean"],
+                    std=pre["std"],
+                    m_mean=float(pre["m_mean"][0]),
+                    m_std=float(pre["m_std"][0]),
+                    logit=bool(blob["logit"]),
+                ),
+                state={k: v.numpy() for k, v in blob["state"].items()},
+                history=list(blob.get("history", [])),
+                histories=[list(h) for h in blob.get("histories", [])],
+            )
+        except (KeyError, TypeError, AttributeError) as e:
+            raise InputError(f"flow: not a saved flow ({type(e).__name__}: {e})") from None
+        flow.states = [{k: v.numpy() for k, v in st.items()} for st in blob.get("states", [])]
+        return flow
+
     def log_prob(self, x: np.ndarray, m: np.ndarray) -> np.ndarray:
         """``log p(x | m)`` of the original features (preprocessing Jacobian included).
 

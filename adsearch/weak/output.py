@@ -62,26 +62,9 @@ def load_ensemble(path: str | os.PathLike[str]) -> Ensemble:
 def _write_flow(path: Path, result: WeakResult) -> None:
     import torch
 
-    flow = result.flow
-    assert flow is not None and flow.state is not None and flow.pre is not None
-    pre = {
-        k: np.asarray(v, dtype=np.float64)
-        for k, v in dataclasses.asdict(flow.pre).items()
-        if k != "logit"
-    }
-    blob = {
-        "config": dataclasses.asdict(flow.cfg),
-        "n_features": flow.n_features,
-        "preprocessing": {k: torch.from_numpy(np.atleast_1d(v)) for k, v in pre.items()},
-        "logit": flow.pre.logit,
-        "state": {k: torch.from_numpy(v) for k, v in flow.state.items()},
-        # the n_best kept epochs (the first is ``state``): the flow is their mixture
-        "states": [{k: torch.from_numpy(v) for k, v in st.items()} for st in flow.states],
-        "history": flow.history,
-        "histories": flow.histories,
-    }
+    assert result.flow is not None
     with atomic_path(path) as tmp:
-        torch.save(blob, tmp)
+        torch.save(result.flow.to_blob(), tmp)
 
 
 def write_outputs(
