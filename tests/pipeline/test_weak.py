@@ -179,3 +179,28 @@ def test_feature_score_through_the_whole_chain(tiny_run, tmp_path):
     assert abs(auc_low - (1 - r["performance"]["auc_event"]["mean"])) < 1e-9
     with pytest.raises(ConfigError, match="score:feature:name: unknown feature 'mass'"):
         load_config(cfg, ["score.feature.name=mass"])
+
+
+def test_density_score_through_the_whole_chain(tiny_run, tmp_path):
+    """score.method density: no network, no label; the per-jet scores add up to the event
+    score, the report names the flow, and a changed density option reruns only the scores."""
+    _, out, _, _ = tiny_run
+    score = {"method": "density", "density": {"transforms": 2, "hidden": [16], "max_epochs": 5}}
+    cfg = _config(tmp_path, out / "events/events.h5", score, name="d")
+    res = run_pipeline(cfg, tmp_path / "d", log=None, progress=False)
+    assert "train" not in res.statuses and not (tmp_path / "d/train").exists()
+    t = pq.read_table(tmp_path / "d/scores.parquet").to_pandas()
+    assert len(t) == 360 and (t["split"] == 2).all()
+    np.testing.assert_allclose(t["score"], t["score_j1"] + t["score_j2"])
+    r = res.results
+    assert r["weak"]["method"] == "density" and r["weak"]["n_jets_fit"] == 720
+    assert r["weak"]["features"] == ["log_tau21", "log_tau32"]
+    assert "unsupervised, `density`" in (tmp_path / "d/report.md").read_text()
+    again = run_pipeline(
+        load_config(cfg, ["score.density.seed=1"]), tmp_path / "d", log=None, progress=False
+    )
+    assert again.statuses["scores"] == "ran" and again.statuses["features"] == "skipped"
+    t1 = pq.read_table(tmp_path / "d/scores.parquet").to_pandas()
+    assert not np.array_equal(t1["score"], t["score"])
+    with pytest.raises(ConfigError, match="score:density:features: unknown feature 'mass'"):
+        load_config(cfg, ["score.density.features=[mass]"])
