@@ -234,26 +234,57 @@ def metrics(sc: dict[str, np.ndarray], min_bkg: int, mj_heavy: np.ndarray) -> di
 
 
 def proxies(
-    sample: Any, table: dict[str, np.ndarray], args: Any, events: np.ndarray, min_bkg: int
+    sample: Any,
+    table: dict[str, np.ndarray],
+    args: Any,
+    events: np.ndarray,
+    min_bkg: int,
+    cache: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Jet mass alone, girth alone and the GMM density baseline on the test events.
+    """Jet mass alone, girth alone, the GMM density baseline and the flow density score on
+    the test events.
 
-    Every row is computed on the same test events as the models; the GMM is fitted on the
-    background events of the training split (the unsupervised models' training data).
+    Every row is computed on the same test events as the models; the GMM and the flow
+    density (``adsearch.score.density``, unsupervised: -log p of the two jets' log tau21,
+    log tau32) are fitted on the background events of the training split (the unsupervised
+    models' training data; the same QCD events in both signal files, so ``cache`` keeps the
+    fitted flow for the second signal).
     """
     from adsearch.score.baselines import GMMBaseline, proxy_scores
+    from adsearch.score.density import DensityScoreConfig, JetDensity
     from adsearch.train.data import split_events
 
     n = len(table["mj1"])
     split = split_events(n, args.train_fraction, args.val_fraction, 0)
     label = np.asarray(table["label"]).astype(np.int64)
     gmm = GMMBaseline(seed=0).fit(table, (split == 0) & (label == 0))
+    cache = {} if cache is None else cache
+    saved = args.work_dir / "flow-density.pt"
+    if "density" not in cache and saved.exists() and not args.retrain:
+        cache["density"] = JetDensity.load(saved)
+        cache["density_s"] = json.loads(saved.with_suffix(".json").read_text())["fit_s"]
+    if "density" not in cache:
+        t0 = time.perf_counter()
+        cache["density"] = JetDensity(DensityScoreConfig()).fit(
+            table, (split == 0) & (label == 0), progress=False
+        )
+        cache["density_s"] = time.perf_counter() - t0
+        args.work_dir.mkdir(parents=True, exist_ok=True)
+        cache["density"].save(saved)
+        with atomic_path(saved.with_suffix(".json")) as tmp:
+            Path(tmp).write_text(json.dumps({"fit_s": cache["density_s"]}))
     jets = np.flatnonzero(np.isin(sample.event, events))
     sub = sample.take(jets)
     sub.event = np.searchsorted(events, sub.event)
     sub_table = {k: np.asarray(v)[events] for k, v in table.items() if k.startswith(("mj", "tau"))}
     p = proxy_scores(sub_table, sub)
-    scores = {"jet mass": p["mass"], "girth": p["girth"], "GMM density": gmm.score(table)[events]}
+    sub_full = {k: np.asarray(v)[events] for k, v in table.items() if np.ndim(v) == 1}
+    scores = {
+        "jet mass": p["mass"],
+        "girth": p["girth"],
+        "GMM density": gmm.score(table)[events],
+        "flow density": cache["density"].score(sub_full),
+    }
     y = label[events]
     mjh = np.maximum(np.asarray(table["mj1"]), np.asarray(table["mj2"]))[events]
     out = {}
@@ -267,6 +298,14 @@ def proxies(
             "max_sic": smax,
             "spearman_mj": spearman(v[y == 0], mjh[y == 0]),
         }
+    dens = cache["density"]
+    cache["test_scores"] = scores["flow density"]
+    out["flow density"].update(
+        fit_s=cache["density_s"],
+        n_jets_fit=dens.n_jets_fit,
+        flow_epochs=len(dens.flow.history),
+        val_nll=float(np.min(dens.flow.history)),
+    )
     return out
 
 
@@ -301,7 +340,10 @@ def write_md(res: dict[str, Any], path: Path) -> None:
         "mass) on background. Proxy rows: the same test events scored by the jet mass alone "
         "(mean of the two jets), the girth alone (mean of the two; AUC < 50 = signal lower, "
         "SIC for the better direction) and a Gaussian-mixture density of (log m, tau21) of "
-        "both jets fitted on the training background. Rows tagged `+sym` were trained with "
+        "both jets fitted on the training background. The flow-density row is the unsupervised "
+        "score of `score.method: density`: -log p of the two jets' (log τ21, log τ32) under a "
+        "spline flow fitted on the training background's jets (no constituents, no network "
+        "on them). Rows tagged `+sym` were trained with "
         "`data.symmetry` (random rotation about the jet axis and η reflection of every "
         "training jet, a new draw per epoch; `--symmetry`). The CNN's default image "
         "preprocessing (centre, rotate, flip) undoes rotations and reflections, so its `+sym` "
@@ -344,6 +386,18 @@ def write_md(res: dict[str, Any], path: Path) -> None:
                 else "not run"
             )
         lines.append(f"| {name} alone | proxy | {ours[0]} | {ours[1]} | – | – |")
+    ours = []
+    for sig in SIGNALS:
+        x = res.get("proxies", {}).get(sig, {}).get("flow density")
+        ours.append(
+            f"– / {_f(x['event_auc'])} / {_f(x['max_sic'], 2)} / {_f(x['spearman_mj'], 2)}"
+            if x
+            else "not run"
+        )
+    lines.append(
+        f"| Flow density (log τ21, log τ32 per jet) | density (unsupervised) | {ours[0]} | "
+        f"{ours[1]} | – | – |"
+    )
     lines += ["", "Training (per model and signal): epochs run, best epoch, train wall time.", ""]
     lines += [
         "| model | signal | width | train fraction | epochs | best | train s | train jets/s "
@@ -569,9 +623,21 @@ def main(argv: list[str] | None = None) -> None:
     res["requested"] = rows_in(dict.fromkeys(requested))
     curves: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {s: {} for s in signals}
     res.setdefault("proxies", {})
+    density_cache: dict[str, Any] = {}
     for sig in signals:
         events = test_events(n_events, args, args.test_events, seed=7)
-        res["proxies"][sig] = proxies(samples[sig][0], tables[sig], args, events, args.min_bkg)
+        res["proxies"][sig] = proxies(
+            samples[sig][0], tables[sig], args, events, args.min_bkg, density_cache
+        )
+        # the flow density's test scores, for bench_injection.py --model flow-density
+        with atomic_path(args.work_dir / f"flow-density_{sig}.npz") as tmp, open(tmp, "wb") as fh:
+            np.savez(
+                fh,
+                score=density_cache["test_scores"],
+                label=np.asarray(tables[sig]["label"])[events].astype(np.int64),
+                mjj=samples[sig][1][events],
+                event=events,
+            )
         print(
             f"proxies {sig}: "
             + ", ".join(f"{k} AUC {v['event_auc']:.1f}" for k, v in res["proxies"][sig].items()),
@@ -588,6 +654,8 @@ def main(argv: list[str] | None = None) -> None:
                 es, sic, _, _ = sic_curve(z["label"], z["score"], args.min_bkg)
                 curves[sig][m] = (es, sic)
 
+    if not models:  # --models "": the proxy and flow-density rows only
+        save(res, curves)
     for m in models:
         unsup = MODELS[m][2]
         row = row_name(m, args)
