@@ -400,8 +400,8 @@ def _weak_info(cfg: Any, out: Path) -> dict[str, Any]:
     if cfg.score.method == "feature":
         return {k: w.get(k) for k in ("method", "feature", "direction", "n_data")}
     if cfg.score.method == "density":
-        keys = ("method", "features", "n_data", "n_jets_fit", "flow_epochs", "val_nll")
-        return {k: w.get(k) for k in keys}
+        dkeys = ("method", "features", "n_data", "n_jets_fit", "flow_epochs", "val_nll")
+        return {k: w.get(k) for k in dkeys}
     c = w.get("config", {})
     keys = ("n_data", "n_signal_region", "n_sidebands", "n_reference_signal_region",
             "n_samples", "members", "flow_epochs", "seconds_flow", "seconds_classifier",
