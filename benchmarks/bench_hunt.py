@@ -32,7 +32,7 @@ import numpy as np
 from _common import cpu_seconds
 
 from adsearch.io.atomic import atomic_path
-from adsearch.stats.hunt import HuntConfig, cwola_hunt
+from adsearch.stats.hunt import HuntConfig, cwola_hunt, hunt_markdown
 from adsearch.stats.metrics import max_sic, roc_auc
 from adsearch.weak import ClassifierConfig, WeakConfig, feature_matrix, read_table
 
@@ -129,43 +129,10 @@ def main(argv: list[str] | None = None) -> None:
                 f"AUC {t['auc']:.3f}, max SIC {t['max_sic']:.2f} (true labels, out of fold)."
             )
         hunt = e["hunt"]
-        lines += ["", _table(hunt), ""]
+        lines += ["", hunt_markdown(hunt), ""]
     with atomic_path(RESULTS / "hunt.md") as tmp:
         tmp.write_text("\n".join(lines) + "\n")
     print(f"wrote {path} ({wall / 60:.1f} min)")
-
-
-def _table(hunt: dict[str, Any]) -> str:
-    effs = [f"{e:g}" for e in hunt["config"]["efficiencies"]]
-    out = [
-        "| window (GeV) | AUC SR vs SB | "
-        + " | ".join(f"ε {e}: obs / exp, Z" for e in effs)
-        + " |",
-        "|---" * (2 + len(effs)) + "|",
-    ]
-    for r in hunt["hypotheses"]:
-        cells = []
-        for e in effs:
-            c = r["cuts"][e]
-            cells.append(
-                "fit failed"
-                if c.get("z_local") is None
-                else f"{c['observed']:.0f} / {c['expected']:.1f}, {c['z_local']:+.2f}"
-            )
-        out.append(
-            f"| {r['window'][0]:.0f}–{r['window'][1]:.0f} | {r['auc_sr_vs_sb']:.3f} | "
-            + " | ".join(cells)
-            + " |"
-        )
-    for b in hunt["best"]:
-        if b.get("window"):
-            out.append("")
-            out.append(
-                f"ε {b['efficiency']:g}: largest local Z {b['z_local']:.2f} in "
-                f"{b['window'][0]:.0f}–{b['window'][1]:.0f} GeV, Šidák global Z "
-                f"{b['z_global_sidak']:.2f} over {hunt['n_independent_windows']:.1f} windows"
-            )
-    return "\n".join(out)
 
 
 if __name__ == "__main__":

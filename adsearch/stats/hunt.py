@@ -48,7 +48,7 @@ from adsearch.stats.metrics import roc_auc
 from adsearch.weak.config import WeakConfig
 from adsearch.weak.methods import cwola, regions
 
-__all__ = ["HuntConfig", "HuntResult", "cwola_hunt", "hypotheses", "significance"]
+__all__ = ["HuntConfig", "HuntResult", "cwola_hunt", "hunt_markdown", "hypotheses", "significance"]
 
 
 @dataclass
@@ -196,38 +196,44 @@ class HuntResult:
         return paths
 
     def markdown(self) -> str:
-        """The scan as a Markdown table (one row per hypothesis)."""
-        effs = [f"{e:g}" for e in self.config.efficiencies]
-        head = "| window (GeV) | SR / SB events | AUC SR vs SB | " + " | ".join(
-            f"ε = {e}: obs / exp ± err, Z" for e in effs
-        )
-        lines = [head + " |", "|---" * (3 + len(effs)) + "|"]
-        for r in self.rows:
-            cells = []
-            for e in effs:
-                c = r["cuts"][e]
-                if c.get("z_local") is None:
-                    cells.append(f"fit failed: {c.get('error')}")
-                else:
-                    cells.append(
-                        f"{c['observed']:.0f} / {c['expected']:.1f} ± {c['expected_error']:.1f}, "
-                        f"{c['z_local']:+.2f}"
-                    )
-            lo, hi = r["window"]
-            lines.append(
-                f"| {lo:.0f}–{hi:.0f} | {r['n_signal_region']} / {r['n_sidebands']} "
-                f"| {r['auc_sr_vs_sb']:.3f} | " + " | ".join(cells) + " |"
-            )
-        for b in (self.best(e) for e in self.config.efficiencies):
-            if b["window"] is not None:
-                lines.append("")
-                lines.append(
-                    f"ε = {b['efficiency']:g}: largest local Z {b['z_local']:.2f} in "
-                    f"{b['window'][0]:.0f}–{b['window'][1]:.0f} GeV; Šidák global "
-                    f"p {b['p_global_sidak']:.3g} (Z {b['z_global_sidak']:.2f}) over "
-                    f"{self.n_independent:.1f} independent windows"
+        """The scan as a Markdown table (one row per hypothesis): :func:`hunt_markdown`."""
+        return hunt_markdown(self.to_dict())
+
+
+def hunt_markdown(hunt: dict[str, Any]) -> str:
+    """Markdown table of a hunt from its JSON dict (:meth:`HuntResult.to_dict`, or a read
+    ``hunt.json``): one row per hypothesis, then the largest local Z per efficiency."""
+    effs = [f"{e:g}" for e in hunt["config"]["efficiencies"]]
+    head = "| window (GeV) | SR / SB events | AUC SR vs SB | " + " | ".join(
+        f"ε = {e}: obs / exp ± err, Z" for e in effs
+    )
+    lines = [head + " |", "|---" * (3 + len(effs)) + "|"]
+    for r in hunt["hypotheses"]:
+        cells = []
+        for e in effs:
+            c = r["cuts"][e]
+            if c.get("z_local") is None:
+                cells.append(f"fit failed: {c.get('error')}")
+            else:
+                cells.append(
+                    f"{c['observed']:.0f} / {c['expected']:.1f} ± {c['expected_error']:.1f}, "
+                    f"{c['z_local']:+.2f}"
                 )
-        return "\n".join(lines) + "\n"
+        lo, hi = r["window"]
+        lines.append(
+            f"| {lo:.0f}–{hi:.0f} | {r['n_signal_region']} / {r['n_sidebands']} "
+            f"| {r['auc_sr_vs_sb']:.3f} | " + " | ".join(cells) + " |"
+        )
+    for b in hunt["best"]:
+        if b.get("window") is not None:
+            lines.append("")
+            lines.append(
+                f"ε = {b['efficiency']:g}: largest local Z {b['z_local']:.2f} in "
+                f"{b['window'][0]:.0f}–{b['window'][1]:.0f} GeV; Šidák global "
+                f"p {b['p_global_sidak']:.3g} (Z {b['z_global_sidak']:.2f}) over "
+                f"{hunt['n_independent_windows']:.1f} independent windows"
+            )
+    return "\n".join(lines) + "\n"
 
 
 def _window_cut(
