@@ -77,7 +77,8 @@ def plot(work_dirs: list[Path], rows: list[str], tag: str, min_bkg: int) -> list
                 lab = "Flow density (log τ21, log τ32), unsupervised"
             else:
                 lab, loss, _ = MODELS[base_model(row)]
-                lab = f"{lab} {loss.split()[0]}{' +sym' if row.endswith(SYM) else ''}"
+                name = loss.split(" (")[0]
+                lab = f"{lab} {name}{' +sym' if row.endswith(SYM) else ''}"
             ax.plot(es, sic, label=lab)
         ax.axhline(1.0, color="grey", lw=0.8, ls=":")
         ax.set_xlabel(r"signal efficiency $\epsilon_S$")
