@@ -418,18 +418,33 @@ def write_md(res: dict[str, Any], path: Path) -> None:
         Path(tmp).write_text("\n".join(lines) + "\n")
 
 
-def plot_sic(curves: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]], res) -> None:
+#: row name of the flow-density score's test scores (``flow-density_<signal>.npz``)
+DENSITY_ROW = "flow-density"
+
+
+def curve_label(row: str) -> str:
+    """Legend label of a row's SIC curve (model, objective, ``+sym``; or the flow density)."""
+    if row == DENSITY_ROW:
+        return "Flow density (log τ21, log τ32), unsupervised"
+    lab, loss, _ = MODELS[base_model(row)]
+    name = loss.split(" (")[0]  # "image AE (unsupervised)" -> "image AE"
+    return f"{lab} {name}{' +sym' if row.endswith(SYM) else ''}"
+
+
+def plot_sic(
+    curves: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]], res, tag: str = ""
+) -> list[Path]:
+    """One SIC plot per signal (``results/sic_<signal><tag>.png``) of the given curves."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    out = []
     for sig, per in curves.items():
         fig, ax = plt.subplots(figsize=(6, 4.5))
         for m, (es, sic) in per.items():
-            lab, loss, _ = MODELS[base_model(m)]
-            tag = " +sym" if m.endswith(SYM) else ""
-            ax.plot(es, sic, label=f"{lab} {loss.split()[0]}{tag}")
+            ax.plot(es, sic, label=curve_label(m))
         ax.axhline(1.0, color="grey", lw=0.8, ls=":")
         ax.set_xlabel(r"signal efficiency $\epsilon_S$")
         ax.set_ylabel(r"SIC = $\epsilon_S/\sqrt{\epsilon_B}$")
@@ -438,9 +453,12 @@ def plot_sic(curves: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]], res) -
         ax.set_title(f"W' {sig}, event score (mean of 2 jets), {n} events (not 1.1 M)")
         ax.legend(fontsize=8)
         fig.tight_layout()
-        with atomic_path(RESULTS / f"sic_{sig}.png") as tmp:
+        path = RESULTS / f"sic_{sig}{tag}.png"
+        with atomic_path(path) as tmp:
             fig.savefig(tmp, format="png", dpi=110)
         plt.close(fig)
+        out.append(path)
+    return out
 
 
 def save(res: dict[str, Any], curves) -> None:
@@ -630,7 +648,7 @@ def main(argv: list[str] | None = None) -> None:
             samples[sig][0], tables[sig], args, events, args.min_bkg, density_cache
         )
         # the flow density's test scores, for bench_injection.py --model flow-density
-        with atomic_path(args.work_dir / f"flow-density_{sig}.npz") as tmp, open(tmp, "wb") as fh:
+        with atomic_path(args.work_dir / f"{DENSITY_ROW}_{sig}.npz") as tmp, open(tmp, "wb") as fh:
             np.savez(
                 fh,
                 score=density_cache["test_scores"],

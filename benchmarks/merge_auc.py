@@ -19,15 +19,7 @@ import json
 from pathlib import Path
 
 import numpy as np
-from bench_auc import (
-    MODELS,
-    RESULTS,
-    SIGNALS,
-    SYM,
-    base_model,
-    rows_in,
-    write_md,
-)
+from bench_auc import DENSITY_ROW, RESULTS, SIGNALS, plot_sic, rows_in, write_md
 
 from adsearch.io.atomic import atomic_path
 from adsearch.stats.metrics import sic_curve
@@ -54,44 +46,22 @@ def merge(main: dict, other: dict, source: str) -> list[str]:
     return added
 
 
-def plot(work_dirs: list[Path], rows: list[str], tag: str, min_bkg: int) -> list[Path]:
-    """SIC curves of ``rows`` (and the flow density) from the npz files in ``work_dirs``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    out = []
+def curves_of(
+    work_dirs: list[Path], rows: list[str], min_bkg: int
+) -> dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """SIC curves of ``rows`` and the flow density from the npz files in ``work_dirs``."""
+    out: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
     for sig in SIGNALS:
-        fig, ax = plt.subplots(figsize=(6, 4.5))
-        for row in [*rows, "flow-density"]:
+        out[sig] = {}
+        for row in [*rows, DENSITY_ROW]:
             f = next(
                 (d / f"{row}_{sig}.npz" for d in work_dirs if (d / f"{row}_{sig}.npz").exists()),
                 None,
             )
-            if f is None:
-                continue
-            z = np.load(f)
-            es, sic, _, _ = sic_curve(z["label"], z["score"], min_bkg)
-            if row == "flow-density":
-                lab = "Flow density (log τ21, log τ32), unsupervised"
-            else:
-                lab, loss, _ = MODELS[base_model(row)]
-                name = loss.split(" (")[0]
-                lab = f"{lab} {name}{' +sym' if row.endswith(SYM) else ''}"
-            ax.plot(es, sic, label=lab)
-        ax.axhline(1.0, color="grey", lw=0.8, ls=":")
-        ax.set_xlabel(r"signal efficiency $\epsilon_S$")
-        ax.set_ylabel(r"SIC = $\epsilon_S/\sqrt{\epsilon_B}$")
-        ax.set_xlim(0, 1)
-        ax.set_title(f"W' {sig}, event score, 110k generated events (not 1.1 M)")
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        path = RESULTS / f"sic_{sig}{tag}.png"
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png", dpi=110)
-        plt.close(fig)
-        out.append(path)
+            if f is not None:
+                z = np.load(f)
+                es, sic, _, _ = sic_curve(z["label"], z["score"], min_bkg)
+                out[sig][row] = (es, sic)
     return out
 
 
@@ -114,7 +84,7 @@ def main(argv: list[str] | None = None) -> None:
     if work:
         new_rows = [r for r in rows_in(res["models"]) if any(
             (d / f"{r}_{s}.npz").exists() for d in work for s in SIGNALS)]  # fmt: skip
-        for p in plot(work, new_rows, args.plot_tag, args.min_bkg):
+        for p in plot_sic(curves_of(work, new_rows, args.min_bkg), res, args.plot_tag):
             print(f"wrote {p}")
     print(f"merged rows: {', '.join(dict.fromkeys(added)) or 'none'}; wrote {main_json}")
 

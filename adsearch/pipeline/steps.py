@@ -645,17 +645,15 @@ def _reference_table(cfg: PipelineConfig, out: Path) -> Path:
 
 def _weak_scores(run: Run) -> None:
     cfg = run.cfg
+    weak_dir = run.path(Products.WEAK_DIR)
+    shutil.rmtree(weak_dir, ignore_errors=True)
     if cfg.score.method == "feature":
-        weak_dir = run.path(Products.WEAK_DIR)
-        shutil.rmtree(weak_dir, ignore_errors=True)
         f = cfg.score.feature
         feature_score_table(
             run.path(Products.FEATURES), run.path(Products.SCORES), f.name, f.direction, weak_dir
         )
         return
     if cfg.score.method == "density":
-        weak_dir = run.path(Products.WEAK_DIR)
-        shutil.rmtree(weak_dir, ignore_errors=True)
         info = density_score_table(
             run.path(Products.FEATURES),
             run.path(Products.SCORES),
@@ -670,8 +668,6 @@ def _weak_scores(run: Run) -> None:
             )
         return
     wcfg = cfg.score.weak_config(cfg.regions.signal_region)
-    weak_dir = run.path(Products.WEAK_DIR)
-    shutil.rmtree(weak_dir, ignore_errors=True)
     info = weak_score_table(
         run.path(Products.FEATURES),
         run.path(Products.SCORES),

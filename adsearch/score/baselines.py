@@ -65,14 +65,16 @@ MIN_MASS = 1.0
 TAU_EPS = 1e-5
 
 
-def _column(table: Mapping[str, Any], name: str) -> np.ndarray:
+def _column(table: Mapping[str, Any], name: str, source: str = "features table") -> np.ndarray:
+    """Column ``name`` of ``table`` as float64; a one-line InputError naming ``source`` when
+    it is missing, not 1-D or not finite."""
     if name not in table:
-        raise InputError(f"features table: missing column {name!r}")
+        raise InputError(f"{source}: missing column {name!r}")
     a = np.asarray(table[name], dtype=np.float64)
     if a.ndim != 1:
-        raise InputError(f"features table: column {name!r} is not 1-D")
+        raise InputError(f"{source}: column {name!r} is not 1-D")
     if not np.all(np.isfinite(a)):
-        raise InputError(f"features table: column {name!r} contains NaN or infinite values")
+        raise InputError(f"{source}: column {name!r} contains NaN or infinite values")
     return a
 
 

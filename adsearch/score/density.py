@@ -45,6 +45,7 @@ import numpy as np
 
 from adsearch.errors import ConfigError, InputError
 from adsearch.io.atomic import atomic_path
+from adsearch.score.baselines import TAU_EPS, _column
 from adsearch.weak.config import FlowConfig
 from adsearch.weak.flow import ConditionalFlow
 
@@ -58,8 +59,6 @@ __all__ = [
 
 #: per-jet features the density can use (computed from the LHCO event columns)
 DENSITY_FEATURES: tuple[str, ...] = ("log_tau21", "log_tau32", "log_mass")
-#: regulator of the N-subjettiness ratios, tau_{N}/(tau_{N-1} + TAU_EPS), as everywhere
-TAU_EPS = 1e-5
 #: ratios and masses (GeV) are floored here before the logarithm (a jet of one or two
 #: constituents has tau2 = 0 or tau3 = 0)
 FLOOR = {"log_tau21": 1e-3, "log_tau32": 1e-3, "log_mass": 1.0}
@@ -132,15 +131,6 @@ class DensityScoreConfig:
             lr_schedule="constant",
             n_best=1,
         )
-
-
-def _column(table: Mapping[str, Any], name: str, source: str) -> np.ndarray:
-    if name not in table:
-        raise InputError(f"{source}: missing column {name!r}")
-    a = np.asarray(table[name], dtype=np.float64)
-    if not np.all(np.isfinite(a)):
-        raise InputError(f"{source}: column {name!r} contains NaN or infinite values")
-    return a
 
 
 def jet_features(
