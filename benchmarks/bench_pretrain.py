@@ -1,0 +1,426 @@
+"""Self-supervised pretraining benchmark: does a contrastive jet representation help DeepSVDD?
+
+The question, on the events and test split of ``bench_auc.py`` (same files, same
+20,000 test events, same ``--train-fraction`` prefix of the same permutation):
+
+1. **Pretraining** (``adsearch.pretrain``, contrastive NT-Xent with the physical views of
+   JetCLR: rotation about the jet axis, η–φ translation, collinear splittings, soft
+   smearing) of a transformer encoder on the jets of a *separate* generated QCD sample
+   (``qcd_pretrain<N>.parquet``, seed 404, none of the benchmark's events), resumable: a
+   rerun continues from ``<work-dir>/pretrain/checkpoint.pt``.
+2. **DeepSVDD rows**, trained on the background jets of the training prefix and scored on
+   both signals: (a) ``raw``: the same transformer architecture trained from scratch with
+   DeepSVDD on the constituents; (b) ``frozen``: DeepSVDD on the frozen pretrained embedding
+   (``model.encoder: pretrained:PATH``, only the head trains). Fine-tuning the encoder under
+   DeepSVDD is refused by the package (a biased, layer-normed encoder can collapse onto the
+   centre), so (c) is the fine-tuned *supervised* head, reported with the supervised rows.
+3. **Representation quality**: the linear probe (a logistic regression on the frozen
+   embedding, trained on the labelled jets of the supervised training prefix) against the
+   fully supervised transformer of the same size trained on the same jets; the alignment and
+   uniformity of the validation embeddings after every pretraining epoch; a 2-D projection of
+   the test embeddings (background vs signal).
+
+Beside every row: the jet mass and girth alone (``bench_auc.proxies``). Outputs:
+``results/pretrain.json``, ``pretrain.md``, ``pretrain_embedding_<signal>.png``,
+``pretrain_curves.png`` (the pretraining learning curve)::
+
+    python benchmarks/bench_pretrain.py --data-dir scratch/data100k --work-dir scratch/bwP
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import bench_auc as ba  # noqa: E402  (the benchmark's data, split and metrics)
+
+from adsearch.io.atomic import atomic_path  # noqa: E402
+from adsearch.stats.metrics import roc_auc  # noqa: E402
+
+
+def mass_girth(sample: Any, table: dict, events: np.ndarray) -> dict[str, float]:
+    """Event AUC (%) of the jet mass alone and the girth alone on the test events."""
+    from adsearch.score.baselines import proxy_scores
+
+    sub = sample.take(np.flatnonzero(np.isin(sample.event, events)))
+    sub.event = np.searchsorted(events, sub.event)
+    p = proxy_scores(
+        {k: np.asarray(v)[events] for k, v in table.items() if k.startswith(("mj", "tau"))}, sub
+    )
+    y = np.asarray(table["label"]).astype(np.int64)[events]
+    return {"jet mass": 100 * roc_auc(y, p["mass"]), "girth": 100 * roc_auc(y, p["girth"])}
+
+
+RESULTS = HERE / "results"
+#: rows of the table: name -> (what, objective, training-config overrides)
+ROWS: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "raw-deepsvdd": ("(a) transformer from scratch", "deepsvdd", {}),
+    "frozen-deepsvdd": ("(b) frozen pretrained encoder", "deepsvdd", {"encoder_mode": "frozen"}),
+    "raw-ce": ("transformer from scratch", "supervised", {}),
+    "finetune-ce": (
+        "(c) fine-tuned pretrained encoder",
+        "supervised",
+        {"encoder_mode": "finetune"},
+    ),
+}
+
+
+def ensure_pretrain_data(data_dir: Path, n_events: int, workers: int) -> Path:
+    """The pretraining jets: ``n_events`` generated QCD events (seed 404) as features."""
+    from adsearch.generate.generator import generate_to_file
+    from adsearch.jets.stream import features_from_file
+
+    out = data_dir / f"qcd_pretrain{n_events}.parquet"
+    if out.exists():
+        return out
+    h5 = out.with_suffix(".h5")
+    if not h5.exists():
+        print(f"generating {n_events} QCD events for pretraining -> {h5}", flush=True)
+        generate_to_file(h5, "qcd", n_events, seed=404, workers=workers, detector="lhco")
+    features_from_file(h5, out, workers=workers)
+    return out
+
+
+def pretrain_config(args: argparse.Namespace, path: Path) -> Any:
+    from adsearch.config import from_dict
+    from adsearch.pretrain import PretrainConfig
+
+    return from_dict(
+        PretrainConfig,
+        {
+            "data": {
+                "path": str(path),
+                "mode": "data-like",
+                "train_fraction": 1.0 - args.pretrain_val_fraction,
+                "val_fraction": args.pretrain_val_fraction,
+                "max_constituents": args.cap,
+                "seed": 0,
+            },
+            "encoder": {
+                "width": args.width,
+                "layers": args.layers,
+                "heads": args.heads,
+                "mlp_layers": 2,
+                "readout": "mean",
+            },
+            "projection": {"width": args.width, "dim": args.width},
+            "optim": {
+                "lr": 1e-3,
+                "batch_size": args.pretrain_batch,
+                "epochs": args.pretrain_epochs,
+                "patience": 2,
+            },
+            "seed": 0,
+            "out_dir": str(args.work_dir / "pretrain"),
+            "device": args.device,
+        },
+        "bench_pretrain",
+    )
+
+
+def run_pretrain(cfg: Any) -> dict[str, Any]:
+    """Pretrain (or continue a stopped pretraining); return its history and timing."""
+    import torch
+
+    from adsearch.pretrain import pretrain
+
+    out = Path(cfg.out_dir)
+    t0 = time.perf_counter()
+    resume = (out / "checkpoint.pt").exists()
+    print(f"[{time.strftime('%H:%M:%S')}] pretraining (resume={resume})", flush=True)
+    torch.set_num_threads(1)
+    res = pretrain(cfg, resume=resume, progress=False)
+    return {
+        "history": res.history,
+        "best_epoch": res.best_epoch,
+        "best_val_loss": res.best_val_loss,
+        "stopped_early": res.stopped_early,
+        "wall_s_this_call": time.perf_counter() - t0,
+    }
+
+
+def train_config(row: str, data: Path, run: Path, encoder: Path, args: argparse.Namespace) -> Any:
+    """The training config of a row: ``bench_auc``'s transformer config, objective and
+    encoder of the row, the benchmark's split, width, epochs and patience."""
+    from adsearch.config import from_dict
+    from adsearch.train.config import TrainConfig
+
+    _, objective, extra = ROWS[row]
+    unsup = objective != "supervised"
+    model: dict[str, Any] = {"backbone": "transformer", "objective": objective, "width": args.width}
+    model.update(readout="mean")
+    if "encoder_mode" in extra:
+        model.update(encoder=f"pretrained:{encoder}", encoder_mode=extra["encoder_mode"])
+    else:
+        model.update(layers=args.layers, heads=args.heads)
+    d = {
+        "data": {
+            "path": str(data),
+            "mode": "background-only",  # supervised objectives train on every jet
+            "train_fraction": args.train_fraction if unsup else args.supervised_train_fraction,
+            "val_fraction": args.val_fraction,
+            "seed": 0,
+        },
+        "graph": {"max_constituents": args.cap, "node_features": "basic"},
+        "model": model,
+        "optim": {
+            "lr": 1e-3,
+            "weight_decay": 1e-6,
+            "batch_size": args.batch,
+            "epochs": args.epochs,
+            "patience": args.patience,
+        },
+        "runtime": {
+            "device": args.device,
+            "num_threads": 1,
+            "seed": 0,
+            "out_dir": str(run),
+            "progress": False,
+        },
+    }
+    return from_dict(TrainConfig, d, f"bench_pretrain:{row}")
+
+
+def probe(
+    encoder_path: Path, samples: dict, n_events: int, args: argparse.Namespace
+) -> dict[str, Any]:
+    """Linear-probe jet AUC per signal and the test embeddings (for the plot)."""
+    import torch
+
+    from adsearch.models.pretrained import read_encoder
+    from adsearch.pretrain import embed, linear_probe
+    from adsearch.train.data import split_events
+
+    enc, _ = read_encoder(encoder_path)
+    torch.set_num_threads(1)
+    split = split_events(n_events, args.supervised_train_fraction, args.val_fraction, 0)
+    out: dict[str, Any] = {}
+    for sig, (sample, _) in samples.items():
+        events = ba.test_events(n_events, args, args.test_events, seed=7)
+        tr = np.flatnonzero(split[sample.event] == 0)
+        te = np.flatnonzero(np.isin(sample.event, events))
+        t0 = time.perf_counter()
+        e_tr = embed(enc, sample, tr, max_constituents=args.cap)
+        e_te = embed(enc, sample, te, max_constituents=args.cap)
+        dt = time.perf_counter() - t0
+        auc = linear_probe(e_tr, sample.label[tr], e_te, sample.label[te], seed=0)
+        out[sig] = {
+            "jet_auc": 100 * auc,
+            "n_train_jets": len(tr),
+            "n_test_jets": len(te),
+            "embed_jets_per_s": (len(tr) + len(te)) / dt,
+            "_emb": e_te,
+            "_label": sample.label[te],
+        }
+        print(f"linear probe {sig}: jet AUC {100 * auc:.1f}", flush=True)
+    return out
+
+
+def write_md(res: dict[str, Any], path: Path) -> None:
+    c = res["config"]
+    pre = res.get("pretrain", {})
+    hist = pre.get("history", [])
+    lines = [
+        "# Self-supervised pretraining: DeepSVDD on raw constituents vs the pretrained embedding",
+        "",
+        f"Pretraining: contrastive (NT-Xent, JetCLR views) on the jets of {c['pretrain_events']:,} "
+        f"generated QCD events (none of the test events), transformer width {c['width']}, "
+        f"{c['layers']} layers, {c['heads']} heads, ≤ {c['cap']} constituents; "
+        f"{len(hist)} epochs, best {pre.get('best_epoch')}, "
+        f"{pre.get('cpu_s', float('nan')) / 60:.0f} CPU-min on {c['machine']}.",
+        f"Downstream: the bench_auc.py files and test events ({c['test_events']} events); "
+        f"DeepSVDD on {c['train_fraction']:.0%} of the permutation (background jets), "
+        f"supervised on {c['supervised_train_fraction']:.0%}; ≤ {c['epochs']} epochs, patience "
+        f"{c['patience']}.",
+        "",
+        "| row | objective | 2-prong jet / event AUC / max SIC | 3-prong jet / event AUC / "
+        "max SIC | epochs | train jets/s |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row, r in res.get("rows", {}).items():
+        cells = []
+        for sig in ("2prong", "3prong"):
+            m = r.get(sig)
+            cells.append(
+                f"{m['jet_auc']:.1f} / **{m['event_auc']:.1f}** / {m['max_sic']:.2f}" if m else "–"
+            )
+        any_m = r.get("2prong") or r.get("3prong") or {}
+        lines.append(
+            f"| {ROWS[row][0]} | {ROWS[row][1]} | {cells[0]} | {cells[1]} | "
+            f"{any_m.get('epochs_run', '–')} | {any_m.get('train_jets_per_s', float('nan')):.0f} |"
+        )
+    pr = res.get("probe", {})
+    if pr:
+        lines += ["", "| linear probe (frozen embedding) | 2-prong jet AUC | 3-prong jet AUC |"]
+        lines += ["|---|---|---|"]
+        lines.append(
+            "| logistic regression | "
+            + " | ".join(
+                f"{pr[s]['jet_auc']:.1f}" if s in pr else "–" for s in ("2prong", "3prong")
+            )
+            + " |"
+        )
+    px = res.get("proxies", {})
+    if px:
+        lines += ["", "Beside them (event AUC): "]
+        lines.append(
+            "; ".join(
+                f"{sig}: jet mass {px[sig]['jet mass']:.1f}, girth {px[sig]['girth']:.1f}"
+                for sig in px
+            )
+        )
+    if hist:
+        lines += ["", "Pretraining learning curve (validation jets):", ""]
+        keys = [k for k in ("train_loss", "val_loss", "alignment", "uniformity") if k in hist[0]]
+        lines += ["| epoch | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
+        for i, h in enumerate(hist, 1):
+            lines.append(f"| {i} | " + " | ".join(f"{h[k]:.4f}" for k in keys) + " |")
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text("\n".join(lines) + "\n")
+
+
+def save(res: dict[str, Any]) -> None:
+    RESULTS.mkdir(exist_ok=True)
+    clean = json.loads(json.dumps(res, default=float))
+    with atomic_path(RESULTS / "pretrain.json") as tmp:
+        Path(tmp).write_text(json.dumps(clean, indent=1))
+    write_md(res, RESULTS / "pretrain.md")
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data-dir", type=Path, default=Path("scratch/data100k"))
+    ap.add_argument("--work-dir", type=Path, default=Path("scratch/bench_pretrain"))
+    ap.add_argument("--pretrain-events", type=int, default=100_000, help="QCD events (x2 jets)")
+    ap.add_argument("--pretrain-epochs", type=int, default=3)
+    ap.add_argument("--pretrain-batch", type=int, default=256)
+    ap.add_argument("--pretrain-val-fraction", type=float, default=0.02)
+    ap.add_argument("--gen-workers", type=int, default=2)
+    ap.add_argument("--rows", default=",".join(ROWS))
+    ap.add_argument("--signals", default="2prong,3prong")
+    ap.add_argument("--width", type=int, default=32)
+    ap.add_argument("--layers", type=int, default=2)
+    ap.add_argument("--heads", type=int, default=4)
+    ap.add_argument("--cap", type=int, default=50, help="constituents per jet (pT-leading)")
+    ap.add_argument("--epochs", type=int, default=15)
+    ap.add_argument("--patience", type=int, default=3)
+    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--train-fraction", type=float, default=0.1)
+    ap.add_argument(
+        "--supervised-train-fraction",
+        type=float,
+        default=0.02,
+        help="labelled prefix of the supervised rows and of the linear probe",
+    )
+    ap.add_argument("--test-train-fraction", type=float, default=0.5)
+    ap.add_argument("--val-fraction", type=float, default=0.02)
+    ap.add_argument("--test-events", type=int, default=20_000)
+    ap.add_argument("--min-bkg", type=int, default=20)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--results-dir", type=Path, default=RESULTS)
+    args = ap.parse_args(argv)
+    globals()["RESULTS"] = args.results_dir
+    args.threads, args.node_features = 1, "basic"  # what bench_auc's helpers read
+
+    from _common import cpu_seconds
+
+    from adsearch.train import train
+    from adsearch.train.data import load_jets
+
+    rows = [r for r in args.rows.split(",") if r]
+    for r in rows:
+        if r not in ROWS:
+            raise SystemExit(f"error: unknown row {r!r}; choose from {', '.join(ROWS)}")
+    files = ba.ensure_data(args.data_dir, 100_000, 10_000, args.gen_workers)
+    pre_data = ensure_pretrain_data(args.data_dir, args.pretrain_events, args.gen_workers)
+    signals = [s for s in args.signals.split(",") if s]
+    samples, tables = {}, {}
+    for sig in signals:
+        sample, feats = load_jets(files[sig])
+        samples[sig] = (sample, np.asarray(feats.table["mjj"], dtype=np.float64))
+        tables[sig] = {k: np.asarray(v) for k, v in feats.table.items() if np.ndim(v) == 1}
+    n_events = samples[signals[0]][0].n_events
+    import platform
+
+    old = args.results_dir / "pretrain.json"
+    res: dict[str, Any] = json.loads(old.read_text()) if old.exists() else {}
+    res["config"] = {
+        **{k: v for k, v in vars(args).items() if isinstance(v, int | float | str)},
+        "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores",
+    }
+    res.setdefault("rows", {})
+    res["proxies"] = {}
+    for sig in signals:
+        events = ba.test_events(n_events, args, args.test_events, seed=7)
+        res["proxies"][sig] = mass_girth(samples[sig][0], tables[sig], events)
+
+    cfg = pretrain_config(args, pre_data)
+    c0 = cpu_seconds()
+    pre = run_pretrain(cfg)
+    pre["cpu_s"] = (res.get("pretrain") or {}).get("cpu_s", 0.0) + cpu_seconds() - c0
+    res["pretrain"] = pre
+    save(res)
+    encoder = Path(cfg.out_dir) / "encoder.pt"
+
+    pr = probe(encoder, samples, n_events, args)
+    res["probe"] = {s: {k: v for k, v in d.items() if not k.startswith("_")} for s, d in pr.items()}
+    from adsearch.plot.embedding import plot_embedding
+
+    for sig, d in pr.items():
+        plot_embedding(
+            d["_emb"],
+            d["_label"],
+            args.results_dir / f"pretrain_embedding_{sig}.png",
+            title=f"pretrained embedding, test jets, W' {sig}",
+        )
+    save(res)
+
+    for row in rows:
+        unsup = ROWS[row][1] != "supervised"
+        for sig_train in signals[:1] if unsup else signals:
+            run = args.work_dir / (row if unsup else f"{row}_{sig_train}")
+            tcfg = train_config(row, files[sig_train], run, encoder, args)
+            t0 = time.perf_counter()
+            if not (run / "done").exists():
+                print(f"[{time.strftime('%H:%M:%S')}] training {row} on {sig_train}", flush=True)
+                tr = train(tcfg, samples[sig_train][0], progress=False)
+                hist = tr.history
+                (run / "done").write_text("ok\n")
+            else:
+                hist = json.loads((run / "metrics.json").read_text())
+                hist = hist.get("history", hist) if isinstance(hist, dict) else hist
+            t_train = time.perf_counter() - t0
+            for sig in signals if unsup else [sig_train]:
+                sample, mjj = samples[sig]
+                events = ba.test_events(n_events, args, args.test_events, seed=7)
+                sc, t_score = ba.score_test(run, tcfg, sample, events, mjj, args)
+                mjh = np.maximum(tables[sig]["mj1"], tables[sig]["mj2"])
+                met = ba.metrics(sc, args.min_bkg, mjh)
+                jets_s = [h.get("train_jets_per_s", np.nan) for h in hist if isinstance(h, dict)]
+                met.update(
+                    epochs_run=len(hist),
+                    train_s=t_train,
+                    train_jets_per_s=float(np.nanmean(jets_s)) if jets_s else float("nan"),
+                    score_s=t_score,
+                    history=hist,
+                )
+                res["rows"].setdefault(row, {})[sig] = met
+                print(
+                    f"[{time.strftime('%H:%M:%S')}] {row} {sig}: jet AUC {met['jet_auc']:.1f} "
+                    f"event AUC {met['event_auc']:.1f} max SIC {met['max_sic']:.2f}",
+                    flush=True,
+                )
+                save(res)
+    print((args.results_dir / "pretrain.md").read_text())
+
+
+if __name__ == "__main__":
+    main()
