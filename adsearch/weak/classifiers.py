@@ -12,7 +12,8 @@ rows), so ``workers > 1`` trains them in that many processes, one CPU thread eac
 same members and scores as one process with one thread.
 
 Two model kinds (:class:`~adsearch.weak.config.ClassifierConfig`): a torch MLP (weighted
-binary cross-entropy, Adam, best validation epoch kept) and scikit-learn's
+binary cross-entropy, Adam, the best validation epoch kept, or the mean of the
+``top_epochs`` best as in CATHODE) and scikit-learn's
 HistGradientBoosting (early stopping on the validation fold). Both classes get equal total
 weight when ``class_weight`` is set.
 
@@ -106,8 +107,10 @@ def class_weights(
 class Member:
     """One trained model: its held-out fold, kind, input standardisation and parameters.
 
-    ``params`` is the MLP's ``state_dict`` (numpy arrays) or the fitted scikit-learn
-    estimator; ``history`` holds the per-epoch (iteration) validation loss.
+    ``params`` is the MLP's ``state_dict`` (numpy arrays), a list of them (the epochs of
+    an epoch ensemble, ``top_epochs > 1``: the prediction is their mean probability) or the
+    fitted scikit-learn estimator; ``history`` holds the per-epoch (iteration) validation
+    loss.
     """
 
     fold: int
@@ -125,12 +128,16 @@ class Member:
             return np.asarray(self.params.predict_proba(z)[:, 1], dtype=np.float64)
         import torch
 
+        states = self.params if isinstance(self.params, list) else [self.params]
         net = _mlp(z.shape[1], self.hidden)
-        net.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in self.params.items()})
-        net.eval()
-        with torch.no_grad():
-            out = torch.sigmoid(net(torch.from_numpy(z.astype(np.float32)))).squeeze(1)
-        return out.numpy().astype(np.float64)
+        zt = torch.from_numpy(z.astype(np.float32))
+        out = np.zeros(len(z))
+        for state in states:
+            net.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in state.items()})
+            net.eval()
+            with torch.no_grad():
+                out += torch.sigmoid(net(zt)).squeeze(1).numpy().astype(np.float64)
+        return out / len(states)
 
 
 def _mlp(n_in: int, hidden: list[int]) -> Any:
@@ -151,7 +158,9 @@ def _train_mlp(
     val: tuple[np.ndarray, np.ndarray, np.ndarray],
     cfg: ClassifierConfig,
     seed: int,
-) -> tuple[dict[str, np.ndarray], list[float]]:
+) -> tuple[dict[str, np.ndarray] | list[dict[str, np.ndarray]], list[float]]:
+    """Weighted BCE with Adam; returns the best epoch's weights (or the ``top_epochs`` best,
+    best first) and the validation loss of every epoch."""
     import torch
 
     with torch.random.fork_rng(devices=[]):
@@ -162,8 +171,9 @@ def _train_mlp(
     xt, yt, wt = (torch.from_numpy(a.astype(np.float32)) for a in (z, y, w))
     xv, yv, wv = (torch.from_numpy(a.astype(np.float32)) for a in val)
     loss_fn = torch.nn.functional.binary_cross_entropy_with_logits
-    best, best_state, history, stale = np.inf, copy.deepcopy(net.state_dict()), [], 0
-    for _ in range(cfg.max_epochs):
+    best, history, stale = np.inf, [], 0
+    kept: list[tuple[float, int, dict[str, Any]]] = []  # (val loss, epoch, weights), sorted
+    for epoch in range(cfg.max_epochs):
         net.train()
         for idx in torch.randperm(len(xt), generator=gen).split(cfg.batch_size):
             opt.zero_grad()
@@ -174,13 +184,18 @@ def _train_mlp(
         with torch.no_grad():
             v = float(loss_fn(net(xv).squeeze(1), yv, weight=wv))
         history.append(v)
+        if len(kept) < cfg.top_epochs or v < kept[-1][0] - 1e-7:
+            kept.append((v, epoch, copy.deepcopy(net.state_dict())))
+            kept.sort(key=lambda t: (t[0], t[1]))
+            del kept[cfg.top_epochs :]
         if v < best - 1e-7:
-            best, best_state, stale = v, copy.deepcopy(net.state_dict()), 0
+            best, stale = v, 0
         else:
             stale += 1
             if stale >= cfg.patience:
                 break
-    return {k: t.numpy().copy() for k, t in best_state.items()}, history
+    states = [{k: t.numpy().copy() for k, t in st.items()} for _, _, st in kept]
+    return (states[0] if cfg.top_epochs == 1 else states), history
 
 
 def _train_hgb(

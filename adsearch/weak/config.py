@@ -56,7 +56,11 @@ class ClassifierConfig:
     hidden : MLP hidden layer widths (CATHODE: 3 × 64, ReLU).
     lr, weight_decay, batch_size : MLP Adam optimiser (CATHODE: lr 1e-3, batch 128).
     max_epochs, patience : MLP early stopping on the validation fold's weighted loss; the
-        epoch of lowest validation loss is kept.
+        epoch of lowest validation loss is kept. ``patience >= max_epochs`` trains every
+        epoch (CATHODE: 100 epochs, no early stopping).
+    top_epochs : the MLP member predicts with the mean of the ``top_epochs`` epochs of
+        lowest validation loss (CATHODE averages its 10 best of 100: an epoch ensemble that
+        smooths the noisy validation loss of a weak, sub-percent signal); 1 keeps the best.
     hgb_max_iter, hgb_learning_rate, hgb_max_leaf_nodes, hgb_patience : the boosted trees
         (early stopping on the validation fold).
     class_weight : weight both classes to equal total weight (data vs template sizes differ).
@@ -70,6 +74,7 @@ class ClassifierConfig:
     batch_size: int = 256
     max_epochs: int = 100
     patience: int = 10
+    top_epochs: int = 1
     hgb_max_iter: int = 300
     hgb_learning_rate: float = 0.1
     hgb_max_leaf_nodes: int = 31
@@ -90,6 +95,7 @@ class ClassifierConfig:
             "batch_size": self.batch_size,
             "max_epochs": self.max_epochs,
             "patience": self.patience,
+            "top_epochs": self.top_epochs,
             "hgb_max_iter": self.hgb_max_iter,
             "hgb_max_leaf_nodes": self.hgb_max_leaf_nodes,
             "hgb_patience": self.hgb_patience,
@@ -97,6 +103,8 @@ class ClassifierConfig:
         _positive("weak:classifier", lr=self.lr, hgb_learning_rate=self.hgb_learning_rate, **ints)
         if self.weight_decay < 0:
             raise ConfigError("weak:classifier:weight_decay: must be >= 0")
+        if self.top_epochs > self.max_epochs:
+            raise ConfigError("weak:classifier:top_epochs: must be <= max_epochs")
 
 
 @dataclass

@@ -128,3 +128,36 @@ def test_ensemble_round_trip(tmp_path):
     ens = kfold_classify(x, y, assign_folds(300, 3, 0), cfg, seed=0).ensemble
     back = clf.Ensemble.from_bytes(ens.to_bytes())
     np.testing.assert_array_equal(back.predict(x), ens.predict(x))
+
+
+def test_epoch_ensemble_keeps_the_lowest_validation_epochs_and_averages_them():
+    """top_epochs = 3 (CATHODE's epoch ensemble): the member holds the 3 epochs of lowest
+    validation loss, best first, and predicts with the mean of their probabilities."""
+    rng = np.random.default_rng(4)
+    x = np.r_[rng.normal(0, 1, (400, 2)), rng.normal(0.7, 1, (400, 2))]
+    y = np.r_[np.zeros(400), np.ones(400)]
+    cfg = ClassifierConfig(max_epochs=8, patience=8, top_epochs=3)
+    m = clf.train_member(x[::2], y[::2], x[1::2], y[1::2], cfg, seed=2)
+    assert isinstance(m.params, list) and len(m.params) == 3
+    assert len(m.history) == 8  # patience >= max_epochs: every epoch runs
+    # the kept epochs are those of lowest validation loss: rebuild each one's prediction
+    singles = [clf.Member(-1, "mlp", m.mean, m.std, p, m.hidden) for p in m.params]
+    preds = np.array([s.predict(x) for s in singles])
+    np.testing.assert_allclose(m.predict(x), preds.mean(axis=0), rtol=1e-12)
+    assert not np.allclose(preds[0], preds[1])  # different epochs, not one state repeated
+    # top_epochs = 1 keeps exactly the best epoch of the same training
+    best = clf.train_member(x[::2], y[::2], x[1::2], y[1::2],
+                            ClassifierConfig(max_epochs=8, patience=8), seed=2)  # fmt: skip
+    assert isinstance(best.params, dict)
+    np.testing.assert_allclose(best.predict(x), preds[0], rtol=1e-12)
+    assert best.history == m.history
+    assert m.history.index(min(m.history)) == int(np.argmin(best.history))
+
+
+def test_top_epochs_cannot_exceed_max_epochs():
+    from adsearch.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="top_epochs"):
+        ClassifierConfig(max_epochs=5, top_epochs=6)
+    with pytest.raises(ConfigError, match="top_epochs"):
+        ClassifierConfig(top_epochs=0)
