@@ -226,33 +226,60 @@ def fit_configs(blind: tuple[float, float] | None) -> dict[str, Any]:
     }
 
 
-def analyse_all(
-    h: Any, template: Any, cfgs: dict[str, Any], n_toys: int, seed: int, methods: list[str]
-) -> dict[str, Any]:
-    """Fit + BumpHunter (refit toys) with every method; the gp mean reuses the spurious fit."""
+def fit_all(h: Any, template: Any, cfgs: dict[str, Any], methods: list[str]) -> dict[str, Any]:
+    """The background fit of ``h`` by every method (None where it fails); ``self`` ignores the
+    template, and the GP's mean is the ``spurious`` fit (made here if not among ``methods``)."""
     from adsearch.errors import FitError
-    from adsearch.stats.bumphunter import BumpHunterConfig, bumphunt
     from adsearch.stats.fit import fit_spectrum
     from adsearch.stats.gp import fit_gp
 
-    bcfg = BumpHunterConfig(n_toys=n_toys, seed=seed)
     out: dict[str, Any] = {}
     spur = None
     for m in methods:
         try:
             if m == "gp":
                 mean = spur if spur is not None else fit_spectrum(h, cfgs["spurious"], template)
-                fit = fit_gp(h, cfgs["gp"], mean=mean)
+                out[m] = fit_gp(h, cfgs["gp"], mean=mean)
             else:
-                fit = fit_spectrum(h, cfgs[m], template=None if m == "self" else template)
-                if m == "spurious":
-                    spur = fit
+                out[m] = fit_spectrum(h, cfgs[m], template=None if m == "self" else template)
+                spur = out[m] if m == "spurious" else spur
+        except FitError:
+            out[m] = None
+    return out
+
+
+def analyse_all(
+    h: Any, template: Any, cfgs: dict[str, Any], n_toys: int, seed: int, methods: list[str]
+) -> dict[str, Any]:
+    """Fit + BumpHunter (refit toys) with every method: (toys at least as extreme, toys,
+    chosen npar or SWiFt half-width, result), or None where the fit fails."""
+    from adsearch.errors import FitError
+    from adsearch.stats.bumphunter import BumpHunterConfig, bumphunt
+
+    bcfg = BumpHunterConfig(n_toys=n_toys, seed=seed)
+    out: dict[str, Any] = {}
+    for m, fit in fit_all(h, template, cfgs, methods).items():
+        try:
+            if fit is None:
+                raise FitError(m)
             bh = bumphunt(fit, bcfg)
             extra = fit.details.get("swift", {}).get("half_width", fit.npar)
             out[m] = (int(np.sum(bh.t_toys >= bh.t_obs)), int(bh.t_toys.size), int(extra), bh)
         except FitError:
             out[m] = None
     return out
+
+
+def local_z(fit: Any, covering: float | None = None) -> float:
+    """Local Z (≥ 0) of the most significant BumpHunter window (containing ``covering``)."""
+    from adsearch.stats.bumphunter import BumpHunterConfig, bumphunt
+
+    bh = bumphunt(fit, BumpHunterConfig(n_toys=1, refit=False))
+    p = bh.p_local
+    if covering is not None:
+        lo, hi = fit.edges[bh.window_lo], fit.edges[bh.window_lo + bh.window_widths]
+        p = p[(lo <= covering) & (hi > covering)]
+    return max(float(stats.norm.isf(float(np.min(p)))), 0.0)
 
 
 def asimov_z(
@@ -268,30 +295,13 @@ def asimov_z(
     The control selection is noise-free too (``shape × (1 - ε) / ε``); no toys are needed for
     the local p-value.
     """
-    from adsearch.errors import FitError
     from adsearch.stats.binning import Histogram
-    from adsearch.stats.bumphunter import BumpHunterConfig, bumphunt
-    from adsearch.stats.fit import fit_spectrum
-    from adsearch.stats.gp import fit_gp
     from adsearch.stats.spurious import control_template
 
     h = Histogram(edges, np.asarray(shape, float))
     tmpl = control_template(Histogram(edges, shape * (1 - eps) / eps), h, blind)
-    out: dict[str, float] = {}
-    spur = None
-    for m in methods:
-        try:
-            if m == "gp":
-                mean = spur if spur is not None else fit_spectrum(h, cfgs["spurious"], tmpl)
-                fit = fit_gp(h, cfgs["gp"], mean=mean)
-            else:
-                fit = fit_spectrum(h, cfgs[m], template=None if m == "self" else tmpl)
-                spur = fit if m == "spurious" else spur
-            bh = bumphunt(fit, BumpHunterConfig(n_toys=1, refit=False))
-            out[m] = max(float(stats.norm.isf(float(np.min(bh.p_local)))), 0.0)
-        except FitError:
-            out[m] = float("nan")
-    return out
+    fits = fit_all(h, tmpl, cfgs, methods)
+    return {m: float("nan") if f is None else local_z(f) for m, f in fits.items()}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -462,9 +472,6 @@ def merge(tag: str) -> None:
 def sensitivity(args: Any, edges: np.ndarray, extra: dict, cases: dict, methods: list[str]) -> dict:
     """Local Z at 3.5 TeV with ``n_inject`` W' events in the ε_B = 10 % case, per method."""
     from adsearch.stats.binning import Histogram
-    from adsearch.stats.bumphunter import BumpHunterConfig, bumphunt
-    from adsearch.stats.fit import fit_spectrum
-    from adsearch.stats.gp import fit_gp
     from adsearch.stats.spurious import control_template
 
     if "eps0.1" not in cases:
@@ -476,29 +483,13 @@ def sensitivity(args: Any, edges: np.ndarray, extra: dict, cases: dict, methods:
     rng = np.random.default_rng(args.seed + 777)
     z: dict[str, list[float]] = {m: [] for m in methods}
     fail_mean = case["shape"] * (1 - case["eps"]) / case["eps"]
-    for i in range(args.n_sens):
+    for _ in range(args.n_sens):
         ns = rng.binomial(rng.poisson(args.n_inject), eps_s)
         hs = np.histogram(rng.choice(sig, ns), edges)[0]
         h = Histogram(edges, rng.poisson(case["shape"]) + hs.astype(float))
         tmpl = control_template(Histogram(edges, rng.poisson(fail_mean).astype(float)), h, None)
-        spur = None
-        for m in methods:
-            try:
-                if m == "gp":
-                    fit = fit_gp(
-                        h, cfgs["gp"], mean=spur or fit_spectrum(h, cfgs["spurious"], tmpl)
-                    )
-                else:
-                    fit = fit_spectrum(h, cfgs[m], template=tmpl)
-                    spur = fit if m == "spurious" else spur
-                bh = bumphunt(fit, BumpHunterConfig(n_toys=20, seed=i))
-            except Exception:
-                z[m].append(0.0)
-                continue
-            lo_m, hi_m = edges[bh.window_lo], edges[bh.window_lo + bh.window_widths]
-            cov = (lo_m <= 3500) & (hi_m > 3500)
-            pmin = float(np.min(bh.p_local[cov]))
-            z[m].append(max(float(stats.norm.isf(pmin)), 0.0))
+        for m, fit in fit_all(h, tmpl, cfgs, methods).items():
+            z[m].append(0.0 if fit is None else local_z(fit, covering=3500.0))
     return {
         "n_inject": args.n_inject,
         "eps_s": eps_s,
