@@ -245,7 +245,7 @@ def write_md(res: dict[str, Any], path: Path) -> None:
         "max SIC | epochs | train jets/s |",
         "|---|---|---|---|---|---|",
     ]
-    for row, r in res.get("rows", {}).items():
+    for row, r in ((k, res["rows"][k]) for k in ROWS if k in res.get("rows", {})):
         cells = []
         for sig in ("2prong", "3prong"):
             m = r.get(sig)
