@@ -268,6 +268,23 @@ def write_md(res: dict[str, Any], path: Path) -> None:
             )
             + " |"
         )
+    rows = res.get("rows", {})
+    goals = []
+    for sig in ("2prong", "3prong"):
+        a, b = (rows.get(r, {}).get(sig) for r in ("raw-deepsvdd", "frozen-deepsvdd"))
+        if a and b:
+            goals.append(
+                f"{sig}: (b) − (a) = {b['event_auc'] - a['event_auc']:+.1f} event-AUC points"
+            )
+        ce = rows.get("raw-ce", {}).get(sig)
+        if ce and sig in pr:
+            goals.append(
+                f"{sig}: linear probe / supervised jet AUC = "
+                f"{pr[sig]['jet_auc'] / ce['jet_auc']:.1%}"
+            )
+    if goals:
+        lines += ["", "Goals (pretrained DeepSVDD ≥ 5 points above raw; probe ≥ 90 % of "
+                  "supervised): " + "; ".join(goals) + "."]  # fmt: skip
     px = res.get("proxies", {})
     if px:
         lines += ["", "Beside them (event AUC): "]

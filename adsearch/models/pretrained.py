@@ -16,7 +16,9 @@ without importing the pretraining.
 embedding, ``s = objective(g(f(x, mask)))``. In ``frozen`` mode ``f`` is fixed (no
 gradients, always in eval mode) and only ``g`` and the objective train; in ``finetune`` mode
 ``f`` trains too. The input standardisation stays the encoder's own (it is not refitted on
-the training jets: the encoder learned on it).
+the training jets: the encoder learned on it); the *embedding* is standardised per dimension
+on the training jets before the head (:meth:`PretrainedBackbone.fit_embedding_norm`), so that
+a bias-free DeepSVDD head sees no constant offset to collapse onto.
 
 Examples
 --------
@@ -34,7 +36,7 @@ False
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,7 @@ import torch
 from torch import Tensor, nn
 
 from adsearch.models.files import read_blob
+from adsearch.models.norm import InputNorm
 from adsearch.models.transformer import TransformerBackbone, _unpack
 
 __all__ = [
@@ -139,6 +142,9 @@ class PretrainedBackbone(nn.Module):
         super().__init__()
         self.encoder = encoder
         self.head = head
+        #: per-dimension standardisation of the embedding (fitted by the trainer on its
+        #: normalisation jets; identity until then)
+        self.embedding_norm = InputNorm(encoder.out_dim)
         self.frozen = frozen
         self.arch = dict(arch)
         self.encoder.requires_grad_(not frozen)
@@ -153,4 +159,23 @@ class PretrainedBackbone(nn.Module):
     def forward(self, inputs: tuple[Tensor, Tensor] | Tensor, mask: Tensor | None = None) -> Tensor:
         """``inputs`` = ``(x, mask)`` (or ``x`` and ``mask`` as two arguments) -> ``[B, D]``."""
         x, mask = _unpack(inputs, mask)
-        return self.head(self.encoder((x, mask)))
+        return self.head(self.embedding_norm(self.encoder((x, mask))))
+
+    @torch.no_grad()
+    def fit_embedding_norm(self, batches: Iterable[tuple[Tensor, Tensor]]) -> None:
+        """Standardise the encoder's embedding (per dimension) on the jets of ``batches``
+        (padded ``(x, mask)``; the trainer passes its normalisation jets).
+
+        A pretrained encoder has biases and layer norms, so its embeddings share a large
+        common offset; a bias-free DeepSVDD head can map that offset onto the centre and
+        ignore the jet-to-jet variation (measured: validation distance 2e-4 -> 2e-5 in 15
+        epochs, event AUC 0.51 / 0.47). Centred and scaled embeddings carry no constant.
+        """
+        dev = next(self.encoder.parameters()).device
+        was = self.encoder.training
+        self.encoder.eval()
+        try:
+            rows = [self.encoder((x.to(dev), m.to(dev))).double().cpu() for x, m in batches]
+        finally:
+            self.encoder.train(was)
+        self.embedding_norm.fit(torch.cat(rows))

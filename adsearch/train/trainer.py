@@ -241,7 +241,11 @@ def _fit_input_norm(
     model: AnomalyModel, builder: InputBuilder, sample: JetSample, idx: np.ndarray
 ) -> None:
     """Fit the backbone's input standardisation on the node features of jets ``idx`` (and
-    the GIN degree scale on their first 4096 graphs)."""
+    the GIN degree scale on their first 4096 graphs; a pretrained encoder's embedding
+    standardisation on their embeddings)."""
+    fit_embedding = getattr(model.backbone, "fit_embedding_norm", None)
+    if fit_embedding is not None:
+        fit_embedding(builder(sample, b) for b in _batches(idx, 4096))
     norm = getattr(model.backbone, "input_norm", None)
     if norm is None:
         return

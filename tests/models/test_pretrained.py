@@ -81,6 +81,31 @@ def test_frozen_encoder_is_unchanged_and_scores_are_deterministic(tmp_path, enco
     assert np.array_equal(score_jets(a.model, sample, cfg.graph), s1)
 
 
+def test_the_head_sees_standardised_embeddings(tmp_path, encoder_file, sample):
+    """The trainer fits the embedding standardisation on its normalisation jets: what the
+    bias-free DeepSVDD head receives has mean 0 and scale 1 there (no constant offset for the
+    head to map onto the centre), and the fitted numbers are saved with the model."""
+    from adsearch.train.data import InputBuilder
+
+    res = train(config(tmp_path / "run", encoder_file), sample)
+    bb = res.model.backbone
+    assert bool(bb.embedding_norm.fitted)
+    x, mask = InputBuilder("dense", {"node_features": "basic", "max_constituents": 100})(
+        sample, np.arange(len(sample))
+    )
+    loaded, _ = load_model(tmp_path / "run")
+    assert torch.equal(loaded.backbone.embedding_norm.shift, bb.embedding_norm.shift)
+    # fitted on a set of jets, the head's input is standardised on exactly those jets
+    bb.fit_embedding_norm([(x[:30], mask[:30]), (x[30:], mask[30:])])
+    with torch.no_grad():
+        raw = bb.encoder((x, mask)).double()
+        z = bb.embedding_norm(raw)
+    assert float(raw.mean(0).abs().max()) > 3 * float(raw.std(0).min())  # an offset to remove
+    np.testing.assert_allclose(z.mean(0).numpy(), 0.0, atol=1e-5)
+    big = raw.std(0, unbiased=False) >= 1e-3  # constant dimensions keep scale 1
+    np.testing.assert_allclose(z.std(0, unbiased=False)[big].numpy(), 1.0, rtol=1e-4)
+
+
 def test_finetune_changes_the_encoder(tmp_path, encoder_file, sample):
     pre = read_encoder(encoder_file)[0].state_dict()
     cfg = config(tmp_path / "ft", encoder_file, objective="supervised", encoder_mode="finetune")
