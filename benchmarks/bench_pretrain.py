@@ -14,6 +14,8 @@ The question, on the events and test split of ``bench_auc.py`` (same files, same
    (``model.encoder: pretrained:PATH``, only the head trains). Fine-tuning the encoder under
    DeepSVDD is refused by the package (a biased, layer-normed encoder can collapse onto the
    centre), so (c) is the fine-tuned *supervised* head, reported with the supervised rows.
+   Beside them (b'): the Mahalanobis distance of the frozen embedding to the Gaussian of
+   the same background jets, a one-class score with no training.
 3. **Representation quality**: the linear probe (a logistic regression on the frozen
    embedding, trained on the labelled jets of the supervised training prefix) against the
    fully supervised transformer of the same size trained on the same jets; the alignment and
@@ -43,7 +45,7 @@ sys.path.insert(0, str(HERE))
 import bench_auc as ba  # noqa: E402  (the benchmark's data, split and metrics)
 
 from adsearch.io.atomic import atomic_path  # noqa: E402
-from adsearch.stats.metrics import roc_auc  # noqa: E402
+from adsearch.stats.metrics import roc_auc, sic_curve  # noqa: E402
 
 
 def mass_girth(sample: Any, table: dict, events: np.ndarray) -> dict[str, float]:
@@ -212,7 +214,26 @@ def probe(
         e_te = embed(enc, sample, te, max_constituents=args.cap)
         dt = time.perf_counter() - t0
         auc = linear_probe(e_tr, sample.label[tr], e_te, sample.label[te], seed=0)
+        # the plain one-class score on the same embedding: Mahalanobis distance to the
+        # Gaussian of the background jets of the unsupervised training prefix
+        unsup = split_events(n_events, args.train_fraction, args.val_fraction, 0)
+        bkg = np.flatnonzero((unsup[sample.event] == 0) & (sample.label == 0))
+        e_bkg = embed(enc, sample, bkg, max_constituents=args.cap)
+        mu = e_bkg.mean(0)
+        prec = np.linalg.pinv(np.cov(e_bkg.T))
+        d = np.einsum("ij,jk,ik->i", e_te - mu, prec, e_te - mu)
+        ev = np.searchsorted(events, sample.event[te])
+        ev_score, ev_label = np.zeros(len(events)), np.zeros(len(events))
+        np.add.at(ev_score, ev, d / 2)  # event score: mean of the two jets
+        ev_label[ev] = sample.label[te]
+        maha = {
+            "jet_auc": 100 * roc_auc(sample.label[te], d),
+            "event_auc": 100 * roc_auc(ev_label, ev_score),
+            "max_sic": float(sic_curve(ev_label, ev_score, args.min_bkg)[2]),
+            "n_background_jets": len(bkg),
+        }
         out[sig] = {
+            "mahalanobis": maha,
             "jet_auc": 100 * auc,
             "n_train_jets": len(tr),
             "n_test_jets": len(te),
@@ -220,7 +241,11 @@ def probe(
             "_emb": e_te,
             "_label": sample.label[te],
         }
-        print(f"linear probe {sig}: jet AUC {100 * auc:.1f}", flush=True)
+        print(
+            f"linear probe {sig}: jet AUC {100 * auc:.1f}; Mahalanobis on the embedding: "
+            f"event AUC {maha['event_auc']:.1f}",
+            flush=True,
+        )
     return out
 
 
@@ -258,6 +283,17 @@ def write_md(res: dict[str, Any], path: Path) -> None:
             f"{any_m.get('epochs_run', '–')} | {any_m.get('train_jets_per_s', float('nan')):.0f} |"
         )
     pr = res.get("probe", {})
+    if pr and all("mahalanobis" in pr[s] for s in pr):
+        cells = []
+        for sig in ("2prong", "3prong"):
+            m = pr.get(sig, {}).get("mahalanobis")
+            cells.append(
+                f"{m['jet_auc']:.1f} / **{m['event_auc']:.1f}** / {m['max_sic']:.2f}" if m else "–"
+            )
+        lines.append(
+            f"| (b') frozen pretrained encoder | Mahalanobis distance (no training) | "
+            f"{cells[0]} | {cells[1]} | – | – |"
+        )
     if pr:
         lines += ["", "| linear probe (frozen embedding) | 2-prong jet AUC | 3-prong jet AUC |"]
         lines += ["|---|---|---|"]
@@ -276,6 +312,9 @@ def write_md(res: dict[str, Any], path: Path) -> None:
             goals.append(
                 f"{sig}: (b) − (a) = {b['event_auc'] - a['event_auc']:+.1f} event-AUC points"
             )
+        m = pr.get(sig, {}).get("mahalanobis")
+        if a and m:
+            goals.append(f"(b') − (a) = {m['event_auc'] - a['event_auc']:+.1f}")
         ce = rows.get("raw-ce", {}).get(sig)
         if ce and sig in pr:
             goals.append(
