@@ -217,6 +217,52 @@ def score_test(run_dir: Path, cfg: Any, sample: Any, events: np.ndarray, mjj: np
     }, dt
 
 
+def train_or_load(
+    run: Path, cfg: Any, sample: Any, label: str, retrain: bool = False
+) -> tuple[list[Any], int | None, float]:
+    """Train ``cfg`` on ``sample`` unless ``run`` holds a finished run (``done`` beside
+    ``model.pt``); returns the epoch history, the best epoch (None when loaded) and the
+    seconds spent."""
+    from adsearch.train import train
+
+    t0 = time.perf_counter()
+    if retrain or not (run / "model.pt").exists() or not (run / "done").exists():
+        print(f"[{time.strftime('%H:%M:%S')}] training {label}", flush=True)
+        tr = train(cfg, sample, progress=False)
+        hist, best = tr.history, tr.best_epoch
+        (run / "done").write_text("ok\n")
+    else:
+        hist = json.loads((run / "metrics.json").read_text())
+        hist = hist.get("history", hist) if isinstance(hist, dict) else hist
+        best = None
+    return hist, best, time.perf_counter() - t0
+
+
+def score_row(
+    run: Path,
+    cfg: Any,
+    sample: Any,
+    mjj: np.ndarray,
+    table: dict[str, np.ndarray],
+    events: np.ndarray,
+    args: Any,
+    hist: list[Any],
+    t_train: float,
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Test scores of a trained run and their metrics, with its training summary."""
+    sc, t_score = score_test(run, cfg, sample, events, mjj, args)
+    met = metrics(sc, args.min_bkg, np.maximum(table["mj1"], table["mj2"]))
+    jets_s = [h.get("train_jets_per_s", np.nan) for h in hist if isinstance(h, dict)]
+    met.update(
+        epochs_run=len(hist),
+        train_s=t_train,
+        train_jets_per_s=float(np.nanmean(jets_s)) if jets_s else float("nan"),
+        score_s=t_score,
+        history=hist,
+    )
+    return sc, met
+
+
 def metrics(sc: dict[str, np.ndarray], min_bkg: int, mj_heavy: np.ndarray) -> dict[str, Any]:
     _, _, smax, es_at = sic_curve(sc["label"], sc["score"], min_bkg)
     bkg = sc["label"] == 0
@@ -231,6 +277,17 @@ def metrics(sc: dict[str, np.ndarray], min_bkg: int, mj_heavy: np.ndarray) -> di
         "n_test_events": len(sc["label"]),
         "n_test_signal": int(sc["label"].sum()),
     }
+
+
+def test_proxy_scores(sample: Any, table: dict[str, Any], events: np.ndarray) -> dict[str, Any]:
+    """The jet-mass and girth event scores (:func:`adsearch.score.baselines.proxy_scores`) of
+    the test ``events``, in their order."""
+    from adsearch.score.baselines import proxy_scores
+
+    sub = sample.take(np.flatnonzero(np.isin(sample.event, events)))
+    sub.event = np.searchsorted(events, sub.event)
+    sub_table = {k: np.asarray(v)[events] for k, v in table.items() if k.startswith(("mj", "tau"))}
+    return proxy_scores(sub_table, sub)
 
 
 def proxies(
@@ -250,7 +307,7 @@ def proxies(
     models' training data; the same QCD events in both signal files, so ``cache`` keeps the
     fitted flow for the second signal).
     """
-    from adsearch.score.baselines import GMMBaseline, proxy_scores
+    from adsearch.score.baselines import GMMBaseline
     from adsearch.score.density import DensityScoreConfig, JetDensity
     from adsearch.train.data import split_events
 
@@ -276,8 +333,7 @@ def proxies(
     jets = np.flatnonzero(np.isin(sample.event, events))
     sub = sample.take(jets)
     sub.event = np.searchsorted(events, sub.event)
-    sub_table = {k: np.asarray(v)[events] for k, v in table.items() if k.startswith(("mj", "tau"))}
-    p = proxy_scores(sub_table, sub)
+    p = test_proxy_scores(sample, table, events)
     sub_full = {k: np.asarray(v)[events] for k, v in table.items() if np.ndim(v) == 1}
     scores = {
         "jet mass": p["mass"],
@@ -597,7 +653,6 @@ def main(argv: list[str] | None = None) -> None:
     if args.symmetry_boost and not args.symmetry:
         raise SystemExit("error: --symmetry-boost needs --symmetry")
 
-    from adsearch.train import train
     from adsearch.train.data import load_jets
 
     files = ensure_data(args.data_dir, args.n_qcd, args.n_signal, args.gen_workers)
@@ -681,37 +736,22 @@ def main(argv: list[str] | None = None) -> None:
         for sig_train in train_on:
             run = args.work_dir / (row if unsup else f"{row}_{sig_train}")
             cfg = make_config(m, files[sig_train], run, args)
-            t0 = time.perf_counter()
-            if args.retrain or not (run / "model.pt").exists() or not (run / "done").exists():
-                print(f"[{time.strftime('%H:%M:%S')}] training {row} on {sig_train}", flush=True)
-                tr = train(cfg, samples[sig_train][0], progress=False)
-                hist, best = tr.history, tr.best_epoch
-                (run / "done").write_text("ok\n")
-            else:
-                hist = json.loads((run / "metrics.json").read_text())
-                hist = hist.get("history", hist) if isinstance(hist, dict) else hist
-                best = None
-            t_train = time.perf_counter() - t0
+            label = f"{row} on {sig_train}"
+            hist, best, t_train = train_or_load(
+                run, cfg, samples[sig_train][0], label, args.retrain
+            )
             for sig in signals if unsup else [sig_train]:
                 sample, mjj = samples[sig]
                 events = test_events(n_events, args, args.test_events, seed=7)
-                sc, t_score = score_test(run, cfg, sample, events, mjj, args)
+                sc, met = score_row(run, cfg, sample, mjj, tables[sig], events, args, hist, t_train)
                 npz = args.work_dir / f"{row}_{sig}.npz"
                 with atomic_path(npz) as tmp, open(tmp, "wb") as fh:
                     np.savez(fh, **sc)
-                mjh = np.maximum(tables[sig]["mj1"], tables[sig]["mj2"])
-                met = metrics(sc, args.min_bkg, mjh)
-                jets_s = [h.get("train_jets_per_s", np.nan) for h in hist if isinstance(h, dict)]
                 met.update(
-                    epochs_run=len(hist),
                     best_epoch=best,
-                    train_s=t_train,
-                    train_jets_per_s=float(np.nanmean(jets_s)) if jets_s else float("nan"),
-                    score_s=t_score,
                     trained_on=sig_train,
                     width=args.width,
                     train_fraction=cfg.data.train_fraction,
-                    history=hist,
                 )
                 res["models"].setdefault(row, {})[sig] = met
                 es, sic, _, _ = sic_curve(sc["label"], sc["score"], args.min_bkg)
@@ -719,7 +759,7 @@ def main(argv: list[str] | None = None) -> None:
                 print(
                     f"[{time.strftime('%H:%M:%S')}] {row} {sig}: jet AUC {met['jet_auc']:.1f} "
                     f"event AUC {met['event_auc']:.1f} max SIC {met['max_sic']:.2f} "
-                    f"(train {t_train:.0f} s, score {t_score:.0f} s)",
+                    f"(train {t_train:.0f} s, score {met['score_s']:.0f} s)",
                     flush=True,
                 )
                 save(res, curves)

@@ -119,17 +119,14 @@ def score_test_split(model_dir: Path, data: Path, out: Path) -> Path:
     import bench_auc as ba
 
     from adsearch.io.atomic import atomic_path
+    from adsearch.train import load_model
     from adsearch.train.data import load_jets, split_events
 
     sample, feats = load_jets(data)
     mjj = np.asarray(feats.table["mjj"], float)
     events = np.flatnonzero(split_events(sample.n_events, 0.5, 0.02, 0) == 2)
-    opts = argparse.Namespace(
-        threads=1, batch=256, device="cpu", train_fraction=0.5, val_fraction=0.02, cap=100,
-        node_features="basic", epochs=15, patience=3, width=32, symmetry=False,
-        supervised_train_fraction=None,
-    )  # fmt: skip
-    cfg = ba.make_config("gin-deepsvdd", data, model_dir, opts)
+    _, cfg = load_model(model_dir)  # the run's own graph settings, as it was trained
+    opts = argparse.Namespace(threads=1, batch=256, device="cpu")
     sc, _ = ba.score_test(model_dir, cfg, sample, events, mjj, opts)
     with atomic_path(out) as tmp, open(tmp, "wb") as fh:
         np.savez(fh, **sc)

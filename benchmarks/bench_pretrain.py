@@ -50,13 +50,7 @@ from adsearch.stats.metrics import roc_auc, sic_curve  # noqa: E402
 
 def mass_girth(sample: Any, table: dict, events: np.ndarray) -> dict[str, float]:
     """Event AUC (%) of the jet mass alone and the girth alone on the test events."""
-    from adsearch.score.baselines import proxy_scores
-
-    sub = sample.take(np.flatnonzero(np.isin(sample.event, events)))
-    sub.event = np.searchsorted(events, sub.event)
-    p = proxy_scores(
-        {k: np.asarray(v)[events] for k, v in table.items() if k.startswith(("mj", "tau"))}, sub
-    )
+    p = ba.test_proxy_scores(sample, table, events)
     y = np.asarray(table["label"]).astype(np.int64)[events]
     return {"jet mass": 100 * roc_auc(y, p["mass"]), "girth": 100 * roc_auc(y, p["girth"])}
 
@@ -199,6 +193,7 @@ def probe(
 
     from adsearch.models.pretrained import read_encoder
     from adsearch.pretrain import embed, linear_probe
+    from adsearch.score.scoring import event_scores
     from adsearch.train.data import split_events
 
     enc, _ = read_encoder(encoder_path)
@@ -223,8 +218,8 @@ def probe(
         prec = np.linalg.pinv(np.cov(e_bkg.T))
         d = np.einsum("ij,jk,ik->i", e_te - mu, prec, e_te - mu)
         ev = np.searchsorted(events, sample.event[te])
-        ev_score, ev_label = np.zeros(len(events)), np.zeros(len(events))
-        np.add.at(ev_score, ev, d / 2)  # event score: mean of the two jets
+        ev_score = event_scores(d, ev, sample.slot[te], len(events))["score"]  # mean of 2 jets
+        ev_label = np.zeros(len(events))
         ev_label[ev] = sample.label[te]
         maha = {
             "jet_auc": 100 * roc_auc(sample.label[te], d),
@@ -388,7 +383,6 @@ def main(argv: list[str] | None = None) -> None:
 
     from _common import cpu_seconds
 
-    from adsearch.train import train
     from adsearch.train.data import load_jets
 
     rows = [r for r in args.rows.split(",") if r]
@@ -444,29 +438,14 @@ def main(argv: list[str] | None = None) -> None:
         for sig_train in signals[:1] if unsup else signals:
             run = args.work_dir / (row if unsup else f"{row}_{sig_train}")
             tcfg = train_config(row, files[sig_train], run, encoder, args)
-            t0 = time.perf_counter()
-            if not (run / "done").exists():
-                print(f"[{time.strftime('%H:%M:%S')}] training {row} on {sig_train}", flush=True)
-                tr = train(tcfg, samples[sig_train][0], progress=False)
-                hist = tr.history
-                (run / "done").write_text("ok\n")
-            else:
-                hist = json.loads((run / "metrics.json").read_text())
-                hist = hist.get("history", hist) if isinstance(hist, dict) else hist
-            t_train = time.perf_counter() - t0
+            hist, _, t_train = ba.train_or_load(
+                run, tcfg, samples[sig_train][0], f"{row} on {sig_train}"
+            )
             for sig in signals if unsup else [sig_train]:
                 sample, mjj = samples[sig]
                 events = ba.test_events(n_events, args, args.test_events, seed=7)
-                sc, t_score = ba.score_test(run, tcfg, sample, events, mjj, args)
-                mjh = np.maximum(tables[sig]["mj1"], tables[sig]["mj2"])
-                met = ba.metrics(sc, args.min_bkg, mjh)
-                jets_s = [h.get("train_jets_per_s", np.nan) for h in hist if isinstance(h, dict)]
-                met.update(
-                    epochs_run=len(hist),
-                    train_s=t_train,
-                    train_jets_per_s=float(np.nanmean(jets_s)) if jets_s else float("nan"),
-                    score_s=t_score,
-                    history=hist,
+                _, met = ba.score_row(
+                    run, tcfg, sample, mjj, tables[sig], events, args, hist, t_train
                 )
                 res["rows"].setdefault(row, {})[sig] = met
                 print(
