@@ -158,6 +158,9 @@ def make_config(name: str, data: Path, out_dir: Path, args: argparse.Namespace) 
     frac = args.train_fraction if unsup else args.supervised_train_fraction or args.train_fraction
     d["data"].update(train_fraction=frac, val_fraction=args.val_fraction)
     d["model"]["width"] = args.width
+    for key, value in (getattr(args, "set", None) or {}).items():  # --set model.layers=2
+        section, _, field = key.partition(".")
+        d.setdefault(section, {})[field] = value
     d["optim"].update(epochs=args.epochs, batch_size=args.batch, patience=args.patience)
     d["runtime"].update(out_dir=str(out_dir), device=args.device, num_threads=args.threads)
     d["runtime"]["progress"] = False
@@ -456,22 +459,29 @@ def write_md(res: dict[str, Any], path: Path) -> None:
     )
     lines += ["", "Training (per model and signal): epochs run, best epoch, train wall time.", ""]
     lines += [
-        "| model | signal | width | train fraction | epochs | best | train s | train jets/s "
-        "| score s |"
+        "| model | signal | width | cap | settings | train fraction | epochs | best | train s "
+        "| train jets/s | score s |"
     ]
-    lines += ["|---|---|---|---|---|---|---|---|---|"]
+    lines += ["|---|---|---|---|---|---|---|---|---|---|---|"]
     for m in done:
         for sig in SIGNALS:
             x = r[m].get(sig)
             if x:
                 lines.append(
                     f"| {m} | {sig} | {x.get('width', cfg['width'])} | "
+                    f"{x.get('cap', cfg['cap'])} | "
+                    f"{settings_text(x.get('settings'))} | "
                     f"{x.get('train_fraction', cfg.get('train_fraction', '–'))} | "
                     f"{x['epochs_run']} | {x['best_epoch']} | "
                     f"{x['train_s']:.0f} | {x['train_jets_per_s']:.0f} | {x['score_s']:.0f} |"
                 )
     with atomic_path(path) as tmp:
         Path(tmp).write_text("\n".join(lines) + "\n")
+
+
+def settings_text(settings: dict[str, Any] | None) -> str:
+    """The ``--set`` overrides of a row, for the training table (``–`` for none)."""
+    return ", ".join(f"{k.split('.', 1)[1]} {v}" for k, v in (settings or {}).items()) or "–"
 
 
 #: row name of the flow-density score's test scores (``flow-density_<signal>.npz``)
@@ -583,6 +593,19 @@ def learning_curve(args, files, samples, tables, n_events, res) -> None:
 
 
 # ----------------------------------------------------------------------------- main
+def parse_sets(items: list[str]) -> dict[str, Any]:
+    """``["model.layers=2"]`` -> ``{"model.layers": 2}`` (values parsed as YAML)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        if not eq or "." not in key or key.startswith(("data.path", "runtime.")):
+            raise SystemExit(
+                f"error: --set {item!r}: expected SECTION.KEY=VALUE (not data.path, runtime)"
+            )
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     global RESULTS  # noqa: PLW0603 - a script's result table, filled by main() only
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -648,7 +671,16 @@ def main(argv: list[str] | None = None) -> None:
         help="with --symmetry: also boost every training jet along its axis by a rapidity "
         "drawn in [-EPS, EPS] (data.symmetry.boost, <= 0.5; default 0: no boost)",
     )
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override one field of the models' training configs (repeatable; YAML value), "
+        "e.g. --set model.layers=2 --set model.pt_weighted=true; recorded per row",
+    )
     args = ap.parse_args(argv)
+    args.set = parse_sets(args.set)
     RESULTS = args.results_dir
     if args.symmetry_boost and not args.symmetry:
         raise SystemExit("error: --symmetry-boost needs --symmetry")
@@ -751,6 +783,8 @@ def main(argv: list[str] | None = None) -> None:
                     best_epoch=best,
                     trained_on=sig_train,
                     width=args.width,
+                    cap=args.cap,
+                    settings=dict(args.set),
                     train_fraction=cfg.data.train_fraction,
                 )
                 res["models"].setdefault(row, {})[sig] = met

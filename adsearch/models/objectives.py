@@ -271,8 +271,9 @@ class Autoencoder(Objective):
         unpredictable: the decoder then learns the mean background jet and the score
         measures the jet's spread (girth) rather than its unusualness.
     pt_weighted : weight each input constituent's error by ``w`` (see below); a
-        reconstructed point takes the weight of its nearest input constituent. Off by
-        default: not yet shown to help.
+        reconstructed point takes the weight of its nearest input constituent. Off here;
+        :class:`~adsearch.models.ModelConfig` turns it on for the set autoencoder, where it
+        moved the W' benchmark's event AUC from 49.6 / 51.7 to 68.4 / 83.9 (2- / 3-prong).
 
     Notes
     -----
@@ -322,7 +323,7 @@ class Autoencoder(Objective):
         if self.pt_weighted:
             if not rest:
                 raise ValueError("pt_weighted autoencoder needs inputs (x, mask, w)")
-            w = rest[0]
+            w = rest[0].clamp(min=0)  # pT fractions; a negative weight would reward error
         mask = mask.to(torch.bool)
         rec = self.reconstruct(z, mask)
         if self.recon == "chamfer":

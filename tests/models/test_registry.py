@@ -92,3 +92,27 @@ def test_graph_models_are_permutation_invariant(backbone, objective):
 def test_graph_backbone_option_errors_are_config_errors():
     with pytest.raises(ConfigError, match="gin backbone"):
         build_model(ModelConfig(backbone="gin", heads=2), edge_dim=1)
+
+
+def test_pt_weighted_reaches_the_set_autoencoder_and_only_it():
+    cfg = from_dict(
+        ModelConfig,
+        {
+            "backbone": "transformer",
+            "objective": "ae",
+            "width": 8,
+            "heads": 2,
+            "layers": 1,
+            "pt_weighted": True,
+        },
+    )
+    model = build_model(cfg)
+    assert model.objective.pt_weighted
+    assert not build_model(ModelConfig(**{**vars(cfg), "pt_weighted": False})).objective.pt_weighted
+    # on by default for the set autoencoder only
+    assert build_model(ModelConfig(**{**vars(cfg), "pt_weighted": None})).objective.pt_weighted
+    assert not ModelConfig(backbone="cnn", objective="ae").use_pt_weighted
+    assert not ModelConfig(backbone="transformer", objective="deepsvdd").use_pt_weighted
+    for bad in ({"objective": "deepsvdd"}, {"backbone": "cnn", "objective": "ae"}):
+        with pytest.raises(ConfigError, match="pt_weighted"):
+            from_dict(ModelConfig, {"backbone": "transformer", "pt_weighted": True, **bad})
