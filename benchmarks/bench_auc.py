@@ -67,7 +67,7 @@ MODELS: dict[str, tuple[str, str, bool]] = {
     "transformer-ce": ("Transformer", "CE (supervised)", False),
     "gin-ce": ("GIN", "CE (supervised)", False),
     "egat-ce": ("EGAT", "CE (supervised)", False),
-    "transformer-ae": ("Transformer", "Chamfer-AE (unsupervised)", True),
+    "transformer-ae": ("Transformer", "pT-weighted Chamfer AE (unsupervised)", True),
     "gin-deepsvdd": ("GIN", "DeepSVDD", True),
     "egat-deepsvdd": ("EGAT", "DeepSVDD", True),
     "particlenet-ce": ("ParticleNet-lite", "CE (supervised)", False),
