@@ -36,6 +36,7 @@ register(
     data.features,
     train.train,
     train.pretrain,
+    train.embed,
     train.score,
     train.export,
     weak.weak,

@@ -10,7 +10,7 @@ import typer
 
 from adsearch.cli.options import SetOption, apply_shortcuts
 
-__all__ = ["export", "pretrain", "score", "train"]
+__all__ = ["embed", "export", "pretrain", "score", "train"]
 
 
 def train(
@@ -105,6 +105,25 @@ def pretrain(
             f"(held-out {res.best_val_loss:.6g}){' [early stop]' if res.stopped_early else ''}"
         )
     typer.echo(f"wrote {res.out_dir}")
+
+
+def embed(
+    encoder: Annotated[Path, typer.Argument(help="encoder.pt of adsearch pretrain (or its dir)")],
+    features: Annotated[Path, typer.Argument(help="features file (parquet, with constituents)")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="output parquet")],
+    batch_size: Annotated[int, typer.Option("--batch-size", help="jets per forward pass")] = 1024,
+) -> None:
+    """Add a pretrained encoder's embedding of both jets to an event table.
+
+    Writes FEATURES' event columns (no constituents) plus latent1_K and latent2_K, the
+    embedding of the leading and subleading jet, for the weakly supervised methods:
+    `adsearch weak OUT --features latent_lighter_0,latent_heavier_0,...` (ordered by jet
+    mass). Embed the data, the reference and the test table with the same encoder.
+    """
+    from adsearch.pretrain.latent import write_latent_table
+
+    path, n, dim = write_latent_table(encoder, features, out, batch_size=batch_size)
+    typer.echo(f"wrote {path}: {n} events, {dim} latent dimensions per jet")
 
 
 def score(

@@ -194,7 +194,9 @@ class WeakConfig:
     sideband_width : GeV on each side of the signal region used as sidebands; ``None``: every
         event outside the signal region (CATHODE's flow). CWoLa hunting uses neighbouring
         windows (e.g. 200–400 GeV), where the background features change little with mjj.
-    features : feature names (:data:`adsearch.weak.features.FEATURES`); default CATHODE's.
+    features : feature names (:data:`adsearch.weak.features.FEATURES`, or ``latent_lighter_K``
+        / ``latent_heavier_K`` of an embedded table, see :mod:`adsearch.pretrain.latent`);
+        default CATHODE's.
     n_folds : k of the k-fold: every data event is scored by models that never saw it.
     min_events : fewest events accepted in the signal region, the sidebands, the reference.
     seed : seeds folds, models and flow samples (same seed, same scores).
@@ -230,7 +232,7 @@ class WeakConfig:
 
     def validate(self) -> None:
         """Raise :class:`~adsearch.errors.ConfigError` naming the bad field."""
-        from adsearch.weak.features import FEATURES
+        from adsearch.weak.features import FEATURES, resolve_feature
 
         if self.method not in METHODS:
             raise ConfigError(f"weak:method: {self.method!r} is not one of {', '.join(METHODS)}")
@@ -241,10 +243,11 @@ class WeakConfig:
             raise ConfigError(f"weak:sideband_width: must be > 0, got {self.sideband_width}")
         if not self.features:
             raise ConfigError("weak:features: give at least one feature")
-        unknown = [f for f in self.features if f not in FEATURES]
+        unknown = [f for f in self.features if resolve_feature(f) is None]
         if unknown:
             raise ConfigError(
-                f"weak:features: unknown feature {unknown[0]!r} (allowed: {', '.join(FEATURES)})"
+                f"weak:features: unknown feature {unknown[0]!r} (allowed: {', '.join(FEATURES)}, "
+                "latent_lighter_K, latent_heavier_K)"
             )
         if len(set(self.features)) != len(self.features):
             raise ConfigError("weak:features: duplicate names")

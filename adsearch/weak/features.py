@@ -24,6 +24,7 @@ Examples
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,6 +45,7 @@ __all__ = [
     "check_same_columns",
     "feature_matrix",
     "read_table",
+    "resolve_feature",
 ]
 
 #: the columns of a table (``label`` optional): the LHCO ones, then mjj, jet kinematics, ratios
@@ -103,6 +105,39 @@ FEATURES: dict[str, tuple[Callable[[Mapping[str, Any]], np.ndarray], tuple[str, 
     "delta_r": (_delta_r, _P),
 }
 
+_LATENT = re.compile(r"latent_(lighter|heavier)_(\d+)")
+
+
+def _latent(k: int, lighter: bool) -> Callable[[Mapping[str, Any]], np.ndarray]:
+    def f(t: Mapping[str, Any]) -> np.ndarray:
+        _, _, first = _masses(t)
+        return np.where(first == lighter, _get(t, f"latent1_{k}"), _get(t, f"latent2_{k}"))
+
+    return f
+
+
+def resolve_feature(
+    name: str,
+) -> tuple[Callable[[Mapping[str, Any]], np.ndarray], tuple[str, ...]] | None:
+    """``(function of a table, columns it reads)`` of a feature name, or ``None`` if unknown.
+
+    Besides :data:`FEATURES`: ``latent_lighter_K`` / ``latent_heavier_K``, component ``K`` of
+    the pretrained embedding of the lighter / heavier jet (the ``latent1_K``, ``latent2_K``
+    columns of ``adsearch embed``, :mod:`adsearch.pretrain.latent`).
+
+    >>> resolve_feature("latent_heavier_3")[1]
+    ('mj1', 'mj2', 'latent1_3', 'latent2_3')
+    >>> resolve_feature("latent_3") is None
+    True
+    """
+    if name in FEATURES:
+        return FEATURES[name]
+    m = _LATENT.fullmatch(name)
+    if m is None:
+        return None
+    k = int(m.group(2))
+    return _latent(k, m.group(1) == "lighter"), ("mj1", "mj2", f"latent1_{k}", f"latent2_{k}")
+
 
 def feature_matrix(
     table: Mapping[str, Any], names: Sequence[str], what: str = "table"
@@ -123,12 +158,17 @@ def feature_matrix(
     """
     cols = []
     for name in names:
-        if name not in FEATURES:
-            raise InputError(f"unknown feature {name!r} (known: {', '.join(FEATURES)})")
-        missing = [c for c in FEATURES[name][1] if c not in table]
+        feature = resolve_feature(name)
+        if feature is None:
+            raise InputError(
+                f"unknown feature {name!r} (known: {', '.join(FEATURES)}, latent_lighter_K, "
+                "latent_heavier_K)"
+            )
+        missing = [c for c in feature[1] if c not in table]
         if missing:
-            raise InputError(f"{what}: feature {name!r} needs column(s) {', '.join(missing)}")
-        cols.append(FEATURES[name][0](table))
+            hint = " (embed the table first: adsearch embed)" if name.startswith("latent") else ""
+            raise InputError(f"{what}: feature {name!r} needs column(s) {', '.join(missing)}{hint}")
+        cols.append(feature[0](table))
     n = len(cols[0]) if cols else 0
     return np.column_stack(cols) if cols else np.zeros((n, 0))
 

@@ -49,3 +49,13 @@ def test_bad_values_are_one_line_errors(data, message):
     with pytest.raises(ConfigError) as e:
         from_dict(WeakConfig, data, "a.yaml")
     assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_latent_feature_names_are_accepted_and_others_refused():
+    from adsearch.weak.config import WeakConfig
+
+    cfg = WeakConfig(features=["mj_lighter", "latent_lighter_0", "latent_heavier_31"])
+    assert cfg.features[2] == "latent_heavier_31"
+    for bad in ("latent_0", "latent_lighter_x", "latent_middle_1"):
+        with pytest.raises(ConfigError, match="unknown feature"):
+            WeakConfig(features=[bad])
