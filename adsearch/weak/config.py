@@ -234,6 +234,13 @@ class WeakConfig:
         """Raise :class:`~adsearch.errors.ConfigError` naming the bad field."""
         from adsearch.weak.features import FEATURES, resolve_feature
 
+        for name, cls in (("classifier", ClassifierConfig), ("flow", FlowConfig)):
+            if not isinstance(getattr(self, name), cls):  # e.g. a plain dict in Python
+                raise ConfigError(
+                    f"weak:{name}: expected a {cls.__name__} (from_dict(WeakConfig, ...) builds "
+                    f"it from a mapping), got {type(getattr(self, name)).__name__}"
+                )
+
         if self.method not in METHODS:
             raise ConfigError(f"weak:method: {self.method!r} is not one of {', '.join(METHODS)}")
         lo, hi = self.signal_region

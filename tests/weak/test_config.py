@@ -59,3 +59,9 @@ def test_latent_feature_names_are_accepted_and_others_refused():
     for bad in ("latent_0", "latent_lighter_x", "latent_middle_1"):
         with pytest.raises(ConfigError, match="unknown feature"):
             WeakConfig(features=[bad])
+
+
+def test_a_plain_dict_section_is_refused_not_silently_kept():
+    with pytest.raises(ConfigError, match="weak:classifier: expected a ClassifierConfig"):
+        WeakConfig(classifier={"kind": "hgb"})
+    assert from_dict(WeakConfig, {"classifier": {"kind": "hgb"}}).classifier.kind == "hgb"
