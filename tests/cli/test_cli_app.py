@@ -20,8 +20,8 @@ from adsearch.cli import app, main
 ROOT = Path(__file__).resolve().parents[2]
 CLI_DIR = ROOT / "adsearch" / "cli"
 VERBS = [
-    "info", "generate", "mix", "simulate", "features", "train", "pretrain", "score", "export",
-    "weak", "fit", "bumphunt", "limits", "run",
+    "info", "generate", "mix", "simulate", "features", "train", "pretrain", "embed", "score",
+    "export", "weak", "fit", "bumphunt", "limits", "run",
 ]  # fmt: skip
 
 
