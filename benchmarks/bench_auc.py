@@ -159,8 +159,11 @@ def make_config(name: str, data: Path, out_dir: Path, args: argparse.Namespace) 
     d["data"].update(train_fraction=frac, val_fraction=args.val_fraction)
     d["model"]["width"] = args.width
     for key, value in (getattr(args, "set", None) or {}).items():  # --set model.layers=2
-        section, _, field = key.partition(".")
-        d.setdefault(section, {})[field] = value
+        *path, last = key.split(".")
+        node = d
+        for k in path:
+            node = node.setdefault(k, {})
+        node[last] = value
     d["optim"].update(epochs=args.epochs, batch_size=args.batch, patience=args.patience)
     d["runtime"].update(out_dir=str(out_dir), device=args.device, num_threads=args.threads)
     d["runtime"]["progress"] = False
@@ -594,15 +597,22 @@ def learning_curve(args, files, samples, tables, n_events, res) -> None:
 
 # ----------------------------------------------------------------------------- main
 def parse_sets(items: list[str]) -> dict[str, Any]:
-    """``["model.layers=2"]`` -> ``{"model.layers": 2}`` (values parsed as YAML)."""
+    """``["model.layers=2"]`` -> ``{"model.layers": 2}`` (:func:`adsearch.config.parse_override`:
+    values parsed as YAML)."""
+    from adsearch.config import parse_override
+    from adsearch.errors import ConfigError
+
     out: dict[str, Any] = {}
     for item in items:
-        key, eq, value = item.partition("=")
-        if not eq or "." not in key or key.startswith(("data.path", "runtime.")):
+        try:
+            keys, value = parse_override(item)
+        except ConfigError as e:
+            raise SystemExit(f"error: {e}") from None
+        if len(keys) < 2 or keys[0] == "runtime" or keys[:2] == ["data", "path"]:
             raise SystemExit(
                 f"error: --set {item!r}: expected SECTION.KEY=VALUE (not data.path, runtime)"
             )
-        out[key.strip()] = yaml.safe_load(value)
+        out[".".join(keys)] = value
     return out
 
 
