@@ -17,10 +17,12 @@ fit + BumpHunter (refitted toys) as the search, once per *method*:
   0.1 % decorrelated cut into bumps); it multiplies the shape. "Decorrelated": the
   score is first replaced by its quantile among the QCD events of similar mjj (10 mjj-quantile
   bins, a DDT-like decorrelation), so ε(mjj) is flat up to the measured residual;
-* smooth non-dijet distortions of the dijet shape at ε_B = 10 % statistics: a 3 % sine
-  over the range in ``ln mjj`` with 1.5 periods (``sine3pct``: lobes of ~5 bins, as wide as
-  BumpHunter's widest window and as a broad resonance) and with one period
-  (``sine3pct_1p``), and a low-mass turn-on residual ``1 - 0.3 exp(-(m-2800)/150)``.
+* smooth non-dijet distortions of the dijet shape at ε_B = 10 % statistics, in the spectrum
+  before the cut (so the control selection shares them): a 3 % sine over the range in
+  ``ln mjj`` with 1.5 periods (``sine3pct``: lobes of ~5 bins, as wide as BumpHunter's widest
+  window and as a broad resonance) and with one period (``sine3pct_1p``), and a low-mass
+  turn-on residual ``1 - 0.3 exp(-(m-2800)/150)``; and the 1.5-period sine in the cut's
+  efficiency alone (``sine3pct_eff``: the control selection does not share it).
 
 Every case also gets its **Asimov local Z** per method: the noise-free case shape fitted
 like a pseudo-dataset and scanned by BumpHunter. It separates a miscalibrated background
@@ -34,15 +36,17 @@ the shape × (1 - ε) / ε at the pass normalisation) from which
 reweighted by the *measured* (logistic-linear) efficiency slope — the template is itself
 imperfect, as in a real analysis. Methods: ``wilks`` (the old default), ``npar4`` (fixed),
 ``spurious`` (the new default: spurious-signal gate on the control template), ``swift``
-(window chosen by the gate), ``gp`` (dijet mean chosen by the gate + GP); optional
+(window chosen by the gate), ``gp`` (dijet mean chosen by the gate + GP), ``control`` (the
+failing events × a logistic-linear transfer factor, :mod:`adsearch.stats.control`); optional
 ``self``: the gate without a template (the library default when the caller passes none).
 The fit is blinded
 in 3.3–3.7 TeV (``--no-blind``: not). Global p-values from ``--n-toys`` refitted toys.
 
-Sensitivity: ``--n-inject`` W' events (of 1M; mjj resampled from the generated W' events
-passing the cut, ε_S measured) are added to ``--n-sens`` pseudo-datasets of the ε_B = 10 %
-case; local Z = the most significant window containing 3.5 TeV (unblinded fit, as a
-discovery fit would be).
+Sensitivity: ``--n-inject`` W' events (of 1M; mjj resampled from the generated W' events,
+ε_S measured, or ``--sens-eps-s`` for a hypothetical tagger) are added to ``--n-sens``
+pseudo-datasets of the ε_B = 10 % case (``--sens-case``): the passing ones to the data, the
+failing ones to the control selection; local Z = the most significant window containing
+3.5 TeV (unblinded fit, as a discovery fit would be).
 
     nice -n 10 python benchmarks/bench_null.py --n-pseudo 200
 """
@@ -62,7 +66,7 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 DATA = HERE.parent / "scratch" / "data100k" / "rnd2.parquet"
 MODEL_DIR = HERE.parent / "scratch" / "bwA" / "gin-deepsvdd"  # bench_auc.py's GIN DeepSVDD
-METHODS = ["wilks", "npar4", "spurious", "swift", "gp"]
+METHODS = ["wilks", "npar4", "spurious", "swift", "gp", "control"]
 
 
 def nw_efficiency(
@@ -207,19 +211,25 @@ def build_cases(args: argparse.Namespace, edges: np.ndarray) -> tuple[dict[str, 
         "shape": base * 0.1 * (1 + 0.03 * np.sin(2 * np.pi * 1.0 * x)),
         "eps": flat,
     }
+    # the 1.5-period sine in the cut's *efficiency* only: the control selection does not
+    # share it (the cases above distort the spectrum before the cut, passing and failing)
+    wig = 1 + 0.03 * np.sin(2 * np.pi * 1.5 * x)
+    cases["sine3pct_eff"] = {"shape": base * 0.1 * wig, "eps": flat * wig}
     return cases, {"info": info, "sig_all": sig_all, "base": base}
 
 
 def fit_configs(blind: tuple[float, float] | None) -> dict[str, Any]:
     from adsearch.stats.fit import FitConfig
 
+    fn = "function"  # (the library default "auto" is "control" when a template is given)
     return {
-        "wilks": FitConfig(selection="wilks", blind=blind),
-        "npar4": FitConfig(npar=4, blind=blind),
-        "spurious": FitConfig(blind=blind),
-        "self": FitConfig(blind=blind),  # the gate without a template (4-parameter self fit)
+        "wilks": FitConfig(selection="wilks", blind=blind, method=fn),
+        "npar4": FitConfig(npar=4, blind=blind, method=fn),
+        "spurious": FitConfig(blind=blind, method=fn),
+        "self": FitConfig(blind=blind, method=fn),  # the gate without a template
         "swift": FitConfig(method="swift", blind=blind),
         "gp": FitConfig(method="gp", blind=blind),
+        "control": FitConfig(method="control", blind=blind),  # failing events × ε/(1-ε)
     }
 
 
@@ -325,6 +335,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--n-sens", type=int, default=30)
     ap.add_argument("--n-inject", type=int, default=1000)
+    ap.add_argument("--sens-case", default="eps0.1", help="case of the sensitivity study")
+    ap.add_argument(
+        "--sens-eps-s", type=float, default=0.0, help="signal efficiency of the cut (0: measured)"
+    )
     ap.add_argument("--blind", action=argparse.BooleanOptionalAction, default=True)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--tag", default="")
@@ -467,28 +481,37 @@ def merge(tag: str) -> None:
 
 
 def sensitivity(args: Any, edges: np.ndarray, extra: dict, cases: dict, methods: list[str]) -> dict:
-    """Local Z at 3.5 TeV with ``n_inject`` W' events in the ε_B = 10 % case, per method."""
+    """Local Z at 3.5 TeV with ``n_inject`` W' events in the ``--sens-case`` (ε_B = 10 %) case,
+    per method; the W' passes the cut with the GIN score's measured ε_S (or ``--sens-eps-s``,
+    a hypothetical stronger tagger). The W' events failing the cut are in the control
+    selection (the control-ratio method's price)."""
     from adsearch.stats.binning import Histogram
     from adsearch.stats.spurious import control_template
 
-    if "eps0.1" not in cases:
+    if args.sens_case not in cases:
         return {}
-    case = cases["eps0.1"]
-    eps_s = extra["info"]["eps_s_at_0.1"]
+    case = cases[args.sens_case]
+    eps_s = args.sens_eps_s or extra["info"]["eps_s_at_0.1"]
+    if args.sens_case != "eps0.1" and not args.sens_eps_s:
+        raise SystemExit("--sens-case other than eps0.1 needs --sens-eps-s")
     sig = extra["sig_all"]
     cfgs = fit_configs(None)
     rng = np.random.default_rng(args.seed + 777)
     z: dict[str, list[float]] = {m: [] for m in methods}
     fail_mean = case["shape"] * (1 - case["eps"]) / case["eps"]
     for _ in range(args.n_sens):
-        ns = rng.binomial(rng.poisson(args.n_inject), eps_s)
+        n_all = rng.poisson(args.n_inject)
+        ns = rng.binomial(n_all, eps_s)
         hs = np.histogram(rng.choice(sig, ns), edges)[0]
+        hf = np.histogram(rng.choice(sig, n_all - ns), edges)[0]  # W' failing the cut
         h = Histogram(edges, rng.poisson(case["shape"]) + hs.astype(float))
-        tmpl = control_template(Histogram(edges, rng.poisson(fail_mean).astype(float)), h, None)
+        fail = Histogram(edges, rng.poisson(fail_mean) + hf.astype(float))
+        tmpl = control_template(fail, h, None)
         for m, fit in fit_all(h, tmpl, cfgs, methods).items():
             z[m].append(0.0 if fit is None else local_z(fit, covering=3500.0))
     return {
         "n_inject": args.n_inject,
+        "case": args.sens_case,
         "eps_s": eps_s,
         "n_pseudo": args.n_sens,
         "median_z_local": {m: float(np.median(v)) for m, v in z.items()},
@@ -571,8 +594,9 @@ def markdown(out: dict, methods: list[str]) -> str:
     if s:
         lines += [
             "",
-            f"Sensitivity: {s['n_inject']} W' events injected (ε_S = {s['eps_s']:.3f} at "
-            f"ε_B = 10 %), {s['n_pseudo']} pseudo-datasets, unblinded fit; local Z of the most "
+            f"Sensitivity: {s['n_inject']} W' events injected (ε_S = {s['eps_s']:.3f} in case "
+            f"{s.get('case', 'eps0.1')}; the W' failing the cut is in the control selection), "
+            f"{s['n_pseudo']} pseudo-datasets, unblinded fit; local Z of the most "
             "significant window containing 3.5 TeV:",
             "",
             "| method | median local Z | mean local Z | mean / mean of npar4 (paired) |",

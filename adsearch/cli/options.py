@@ -246,8 +246,13 @@ class FitOptions:
     ] = "spurious"
     method: Annotated[
         str,
-        typer.Option("--method", help="background model: function, swift (sliding window) or gp"),
-    ] = "function"
+        typer.Option(
+            "--method",
+            help="background model: function, swift (sliding window), gp, control (the "
+            "events failing --working-point times a smooth transfer factor), or auto (control "
+            "after a cut, else function)",
+        ),
+    ] = "auto"
     blind: Annotated[
         bool, typer.Option("--blind/--no-blind", help="leave the --sr window out of the fit")
     ] = False
@@ -272,3 +277,14 @@ class FitOptions:
             },
             source="options",
         )
+
+    def fit(self, hist: Any, sr: tuple[float, float]) -> Any:
+        """Fit ``hist`` (:func:`adsearch.stats.fit.fit_spectrum`); after a score cut the
+        control selection (the failing events, :func:`adsearch.stats.io.spectrum_template`)
+        is the spurious-signal gate's template and the background of ``--method control``."""
+        from adsearch.stats.fit import fit_spectrum
+        from adsearch.stats.io import spectrum_template
+
+        cfg = self.config(sr)
+        required = cfg.method == "control"
+        return fit_spectrum(hist, cfg, template=spectrum_template(hist, cfg.blind, required))

@@ -39,7 +39,8 @@ def fit(
     from adsearch.config import from_dict
     from adsearch.io.jsonfile import write_json
     from adsearch.plot import plot_fit
-    from adsearch.stats.fit import SpuriousSignalConfig, fit_spectrum, spurious_signal_tests
+    from adsearch.plot.stats import fit_label
+    from adsearch.stats.fit import SpuriousSignalConfig, spurious_signal_tests
 
     spurious_cfg = from_dict(
         SpuriousSignalConfig,
@@ -52,7 +53,7 @@ def fit(
     )
     out_dir = spectrum.out_dir
     hist, info = spectrum.load()
-    res = fit_spectrum(hist, fit.config(spectrum.sr))
+    res = fit.fit(hist, spectrum.sr)
     tests = [t.to_dict() for t in spurious_signal_tests(res, spurious_cfg)]
     for t in tests:
         typer.echo(
@@ -62,7 +63,7 @@ def fit(
     write_json(out_dir / "fit.json", {**res.to_dict(), "spurious_signal": tests, "input": info})
     plot_fit(res, out_dir / "fit.png")
     typer.echo(
-        f"{res.family} fit with {res.npar} parameters: chi2/ndf = {res.deviance:.1f}/{res.ndf}"
+        f"{fit_label(res)}: chi2/ndf = {res.deviance:.1f}/{res.ndf}"
         f" (p = {res.p_value:.3f}); wrote {out_dir / 'fit.json'}"
     )
 
@@ -92,7 +93,6 @@ def bumphunt(
     from adsearch.plot import plot_bumphunt, plot_fit, plot_tstat
     from adsearch.stats.bumphunter import BumpHunterConfig
     from adsearch.stats.bumphunter import bumphunt as run_bumphunt
-    from adsearch.stats.fit import fit_spectrum
 
     w = number_list(widths, int, "--widths")
     cfg = from_dict(
@@ -102,7 +102,7 @@ def bumphunt(
     )
     out_dir = spectrum.out_dir
     hist, info = spectrum.load()
-    res = fit_spectrum(hist, fit.config(spectrum.sr))
+    res = fit.fit(hist, spectrum.sr)
     bh = run_bumphunt(res, cfg)
     write_json(out_dir / "fit.json", {**res.to_dict(), "input": info})
     write_json(out_dir / "bumphunt.json", {**bh.to_dict(), "input": info})
@@ -152,7 +152,6 @@ def limits(
     from adsearch.config import from_dict
     from adsearch.io.jsonfile import write_json
     from adsearch.plot import plot_brazil, plot_fit
-    from adsearch.stats.fit import fit_spectrum
     from adsearch.stats.io import read_columns
     from adsearch.stats.limits import LimitConfig, limits_for_fit
 
@@ -165,7 +164,7 @@ def limits(
     out_dir = spectrum.out_dir
     hist, info = spectrum.load()
     sig = read_columns(signal, [spectrum.column])[spectrum.column] if signal is not None else None
-    res = fit_spectrum(hist, fit.config(spectrum.sr))
+    res = fit.fit(hist, spectrum.sr)
     lim = limits_for_fit(res, cfg, signal_mjj=sig, with_discovery=not no_discovery)
     write_json(out_dir / "fit.json", {**res.to_dict(), "input": info})
     write_json(out_dir / "limits.json", {**lim.to_dict(), "input": info})

@@ -73,7 +73,7 @@ stats:
   bin_width: 0.05
   fit:
     family: dijet              # parameters: the simplest passing the spurious-signal test
-    method: function           # function | swift (sliding window) | gp (Gaussian process)
+    method: auto               # after a cut: failing events x transfer factor (control)
     blind: false
   bumphunt:
     widths: [1, 2, 3, 4, 5]

@@ -219,9 +219,19 @@ def _fits(
     """The fits of fit.json, refitted from their stored histograms (deterministic)."""
     inputs = _fit_inputs(run) if inputs is None else inputs
     return {
-        name: fit_spectrum(h, run.cfg.stats.fit, template=tmpl)
+        name: fit_spectrum(h, _fit_config(run, tmpl), template=tmpl)
         for name, (h, tmpl) in inputs.items()
     }
+
+
+def _fit_config(run: Run, template: Histogram | None) -> Any:
+    """The fit configuration of a selection: ``stats.fit``, except that a selection without a
+    control selection (the inclusive spectrum) is fitted with the function where
+    ``fit.method`` is ``control``."""
+    fcfg = run.cfg.stats.fit
+    if fcfg.method == "control" and template is None:
+        return dataclasses.replace(fcfg, method="function")
+    return fcfg
 
 
 def _control(run: Run, failing: Histogram, passing: Histogram, name: str) -> Histogram | None:
@@ -787,7 +797,6 @@ def _fit(run: Run) -> None:
     cuts: list[tuple[str, float | None, float | None]] = [("inclusive", None, None)]
     cuts += [(w["name"], w["efficiency"], w["threshold"]) for w in reg["working_points"]]
     res: dict[str, Any] = {}
-    fcfg = run.cfg.stats.fit
     for name, eff, thr in cuts:
         h = histogram(mjj if thr is None else mjj[score > thr], edges)
         entry: dict[str, Any] = {"efficiency": eff, "threshold": thr, "histogram": h.to_dict()}
@@ -799,7 +808,7 @@ def _fit(run: Run) -> None:
                 tmpl = _control(run, histogram(mjj[score <= thr], edges), h, name)
                 if tmpl is not None:
                     entry["template"] = tmpl.to_dict()
-            fit = fit_spectrum(h, fcfg, template=tmpl)
+            fit = fit_spectrum(h, _fit_config(run, tmpl), template=tmpl)
         except FitError as e:
             entry["error"] = str(e)
             run.warn(f"fit of the {name} spectrum failed: {e}")
@@ -851,7 +860,8 @@ def _null_check(run: Run, fit: FitResult, template: Histogram | None) -> dict[st
     """Global p-values of background-only pseudo-data through the same fit + BumpHunter:
     drawn from the fitted model and (after a cut) from the control-selection template."""
     st = run.cfg.stats
-    out = null_check(fit, st.fit, st.bumphunt, st.null_check, control=template, template=template)
+    fcfg = _fit_config(run, template)
+    out = null_check(fit, fcfg, st.bumphunt, st.null_check, control=template, template=template)
     return {k: v.to_dict(with_pvalues=False) for k, v in out.items()}
 
 

@@ -74,13 +74,33 @@ def _data(ax: Any, edges: np.ndarray, counts: np.ndarray) -> None:
     )
 
 
+def fit_label(fit: Any) -> str:
+    """Legend text of a background fit: its model and size.
+
+    >>> from types import SimpleNamespace as NS
+    >>> fit_label(NS(method="function", family="dijet", npar=4, details={}))
+    'dijet fit, 4 par.'
+    >>> fit_label(NS(method="control", family="dijet", npar=2, details={}))
+    'failing events × transfer factor (degree 1)'
+    """
+    method = getattr(fit, "method", "function")
+    if method == "control":
+        return f"failing events × transfer factor (degree {fit.npar - 1})"
+    if method == "swift":
+        hw = fit.details.get("swift", {}).get("half_width")
+        return f"SWiFt, {fit.family} {fit.npar} par., ±{hw} bins"
+    if method == "gp":
+        return f"{fit.family} {fit.npar} par. + GP"
+    return f"{fit.family} fit, {fit.npar} par."
+
+
 def plot_fit(fit: Any, path: str | Path, bump: Any = None, title: str | None = None) -> Path:
     """mjj spectrum with the fit (top) and pulls ``(data - fit)/sqrt(fit)`` (bottom)."""
     with _style():
         fig, (ax, axp) = _figure(2)
         e, n, b, db = fit.edges, fit.counts, fit.expected, fit.expected_error
         _data(ax, e, n)
-        ax.stairs(b, e, color="C3", lw=1.5, label=f"{fit.family} fit, {fit.npar} par.")
+        ax.stairs(b, e, color="C3", lw=1.5, label=fit_label(fit))
         ax.stairs(b + db, e, baseline=np.maximum(b - db, 1e-3), fill=True, color="C3", alpha=0.3)
         for a in (ax, axp):
             if fit.blind:

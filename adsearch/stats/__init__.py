@@ -1,14 +1,15 @@
 """Statistics of the search: signal regions, background fit, BumpHunter, pyhf limits.
 
 Background models (``FitConfig.method``): the dijet function over the whole range, SWiFt
-(:mod:`adsearch.stats.swift`) or function + Gaussian process (:mod:`adsearch.stats.gp`); the
+(:mod:`adsearch.stats.swift`), function + Gaussian process (:mod:`adsearch.stats.gp`) or,
+after a score cut, the failing events times a transfer factor (:mod:`adsearch.stats.control`); the
 number of function parameters is chosen by the spurious-signal gate
 (:mod:`adsearch.stats.spurious`); :mod:`adsearch.stats.nullcheck` calibrates the global
 p-value on background-only pseudo-data.
 
 >>> from adsearch.stats import FitConfig, BumpHunterConfig
 >>> FitConfig().family, FitConfig().method, FitConfig().selection, BumpHunterConfig().widths
-('dijet', 'function', 'spurious', [1, 2, 3, 4, 5])
+('dijet', 'auto', 'spurious', [1, 2, 3, 4, 5])
 """
 
 from adsearch.stats.binning import Histogram, histogram, log_bins
@@ -16,6 +17,7 @@ from adsearch.stats.bumphunter import BumpHunterConfig, BumpHuntResult, bumphunt
 from adsearch.stats.config import RegionsConfig, StatsConfig
 from adsearch.stats.fit import (
     BinnedModel,
+    ControlConfig,
     FitConfig,
     FitResult,
     GPConfig,
@@ -46,6 +48,7 @@ __all__ = [
     "BinnedModel",
     "BumpHuntResult",
     "BumpHunterConfig",
+    "ControlConfig",
     "FitConfig",
     "FitResult",
     "GPConfig",

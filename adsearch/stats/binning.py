@@ -112,25 +112,34 @@ class Histogram:
         return self.counts.size
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain-JSON form (``edges``, ``counts``, under/overflow)."""
-        return {
+        """Plain-JSON form (``edges``, ``counts``, under/overflow; ``meta`` if not empty)."""
+        out: dict[str, Any] = {
             "edges": self.edges.tolist(),
             "counts": self.counts.tolist(),
             "n_underflow": int(self.n_underflow),
             "n_overflow": int(self.n_overflow),
         }
+        if self.meta:
+            out["meta"] = {
+                k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in self.meta.items()
+            }
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], source: str = "histogram") -> Histogram:
         """Inverse of :meth:`to_dict`; ``source`` names the origin in error messages."""
         if not isinstance(d, dict) or "edges" not in d or "counts" not in d:
             raise InputError(f"{source}: a histogram needs 'edges' and 'counts'")
+        meta = d.get("meta") or {}
+        if not isinstance(meta, dict):
+            raise InputError(f"{source}: 'meta' must be a mapping")
         try:
             return cls(
                 np.asarray(d["edges"], dtype=float),
                 np.asarray(d["counts"], dtype=float),
                 int(d.get("n_underflow", 0)),
                 int(d.get("n_overflow", 0)),
+                dict(meta),
             )
         except (TypeError, ValueError):
             raise InputError(f"{source}: 'edges'/'counts' must be lists of numbers") from None

@@ -379,6 +379,8 @@ def bumphunt(fit: Any, config: BumpHunterConfig | None = None) -> BumpHuntResult
         Data (``fit.counts``) and background (``fit.expected``). Toys are Poisson draws from
         ``fit.expected``; with ``config.refit`` each toy is refitted (same method — function,
         SWiFt or GP —, number of parameters and blinding) and scanned against its own fit.
+        For the control-ratio method the toys are binomial given the bin totals of the
+        passing and failing events (:func:`adsearch.stats.control.control_toys`).
         Toys whose batched refit does not converge are refitted with iminuit (function
         method); toys that still fail are dropped and counted in ``n_toys_failed``.
     config : BumpHunterConfig
@@ -392,24 +394,28 @@ def bumphunt(fit: Any, config: BumpHunterConfig | None = None) -> BumpHuntResult
     lo, width = window_grid(n.size, cfg.widths, cfg.step)
     rng = np.random.default_rng(cfg.seed)
     t_toys = np.full(cfg.n_toys, np.nan)
-    fcfg = FitConfig(
-        family=fit.family, npar=fit.npar, sqrt_s=fit.sqrt_s, blind=fit.blind, min_events=0
-    )
     failed = 0
     starts = range(0, cfg.n_toys, cfg.chunk)
     for s in track(starts, len(starts), "BumpHunter toys (refit)"):
         m = min(cfg.chunk, cfg.n_toys - s)
-        toys = rng.poisson(b, size=(m, b.size)).astype(float)
-        _, bk, ok = refit_batch(fit, toys)  # with the fit's method (function, swift, gp)
-        retry: list[int] = []
-        if getattr(fit, "method", "function") == "function":
-            retry = np.flatnonzero(~ok).tolist()
-        for j in retry:  # rare: fall back to iminuit for these toys
-            try:
-                bk[j] = fit_background(Histogram(fit.edges, toys[j]), fcfg).expected
-                ok[j] = True
-            except FitError:
-                pass
+        if getattr(fit, "method", "function") == "control":
+            from adsearch.stats.control import control_toys
+
+            # binomial toys given the bin totals: the control selection fluctuates too
+            toys, bk, ok = control_toys(fit, rng, m)
+        else:
+            toys = rng.poisson(b, size=(m, b.size)).astype(float)
+            _, bk, ok = refit_batch(fit, toys)  # with the fit's method (function, swift, gp)
+        if getattr(fit, "method", "function") == "function" and not ok.all():
+            fcfg = FitConfig(
+                family=fit.family, npar=fit.npar, sqrt_s=fit.sqrt_s, blind=fit.blind, min_events=0
+            )
+            for j in np.flatnonzero(~ok):  # rare: fall back to iminuit for these toys
+                try:
+                    bk[j] = fit_background(Histogram(fit.edges, toys[j]), fcfg).expected
+                    ok[j] = True
+                except FitError:
+                    pass
         failed += int(np.sum(~ok))
         t_toys[s : s + m][ok] = scan(toys[ok], bk[ok], lo, width)[0]
     t_toys = t_toys[np.isfinite(t_toys)]

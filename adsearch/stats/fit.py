@@ -32,6 +32,7 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -44,7 +45,9 @@ from adsearch.errors import ConfigError, FitError, InputError
 from adsearch.stats.binning import Histogram
 
 __all__ = [
+    "METHODS",
     "BinnedModel",
+    "ControlConfig",
     "FitConfig",
     "FitResult",
     "GPConfig",
@@ -64,6 +67,9 @@ __all__ = [
 _QUAD = 4  # Gauss–Legendre points per bin (exact enough for 5 %-wide bins on a smooth falling f)
 _EXP_MAX = 700.0
 _NU_MIN = 1e-300  # expected counts are clipped here before dividing (1/nu must not overflow)
+
+#: background models of ``FitConfig.method``
+METHODS = ("auto", "function", "swift", "gp", "control")
 
 _FAMILIES: dict[str, tuple[int, int, tuple[str, ...]]] = {
     # name: (min npar, max npar, physical parameter names)
@@ -170,6 +176,26 @@ class GPConfig:
 
 
 @dataclass
+class ControlConfig:
+    """Options of the control-ratio background (:mod:`adsearch.stats.control`).
+
+    Attributes
+    ----------
+    degree : int
+        Degree of the polynomial in ``ln mjj`` of the cut efficiency's logit (0–3). The
+        default 1 is the measured shape of score-cut efficiencies (a logistic slope in
+        ``ln mjj``; benchmarks/results/null.md).
+    """
+
+    degree: int = 1
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` for out-of-range values."""
+        if int(self.degree) != self.degree or not 0 <= self.degree <= 3:
+            raise ConfigError("fit.control.degree: 0..3")
+
+
+@dataclass
 class FitConfig:
     """Options of the background fit.
 
@@ -193,18 +219,23 @@ class FitConfig:
     resolution : float
         Relative mjj resolution ``σ/m``: width of the spurious-signal Gaussian and unit of the
         GP length-scale bound.
-    method : {"function", "swift", "gp"}
+    method : {"auto", "function", "swift", "gp", "control"}
         Background model: the function fitted over the whole range, the sliding-window fit
-        (:mod:`adsearch.stats.swift`) or the function plus a Gaussian process
-        (:mod:`adsearch.stats.gp`).
+        (:mod:`adsearch.stats.swift`), the function plus a Gaussian process
+        (:mod:`adsearch.stats.gp`) or, after a score cut, the events failing the cut times a
+        smooth transfer factor (:mod:`adsearch.stats.control`; needs the control selection).
+        ``"auto"`` (default): ``control`` where the spectrum has a control selection (a
+        template from :func:`adsearch.stats.spurious.control_template`), else ``function`` —
+        the choice whose global p-values were uniform in every case of
+        benchmarks/results/null.md and whose sensitivity was highest after a cut.
     sqrt_s : float
         Centre-of-mass energy in GeV (``x = mjj / sqrt_s``).
     blind : tuple of float or None
         ``(lo, hi)`` mjj window (GeV) left out of the fit (bins overlapping it are masked).
     min_events : int
         Fewer events than this in the fitted bins is a :class:`FitError`.
-    swift, gp : SwiftConfig, GPConfig
-        Options of the ``swift`` and ``gp`` methods.
+    swift, gp, control : SwiftConfig, GPConfig, ControlConfig
+        Options of the ``swift``, ``gp`` and ``control`` methods.
     """
 
     family: Literal["dijet", "ua2"] = "dijet"
@@ -213,12 +244,13 @@ class FitConfig:
     alpha: float = 0.05
     spurious_fraction: float = 0.5
     resolution: float = 0.05
-    method: Literal["function", "swift", "gp"] = "function"
+    method: Literal["auto", "function", "swift", "gp", "control"] = "auto"
     sqrt_s: float = 13000.0
     blind: tuple[float, float] | None = None
     min_events: int = 50
     swift: SwiftConfig = field(default_factory=SwiftConfig)
     gp: GPConfig = field(default_factory=GPConfig)
+    control: ControlConfig = field(default_factory=ControlConfig)
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` for out-of-range values."""
@@ -231,8 +263,8 @@ class FitConfig:
             raise ConfigError(
                 f"fit.selection: unknown test {self.selection!r} (spurious, wilks, ftest)"
             )
-        if self.method not in ("function", "swift", "gp"):
-            raise ConfigError(f"fit.method: unknown method {self.method!r} (function, swift, gp)")
+        if self.method not in METHODS:
+            raise ConfigError(f"fit.method: unknown method {self.method!r} ({', '.join(METHODS)})")
         if self.method == "swift" and self.family != "dijet":
             raise ConfigError("fit.method swift: needs family dijet")
         if not 0 < self.alpha < 1:
@@ -247,6 +279,7 @@ class FitConfig:
             raise ConfigError("fit.blind: need (lo, hi) with lo < hi")
         self.swift.validate()
         self.gp.validate()
+        self.control.validate()
 
     def __post_init__(self) -> None:
         if self.blind is not None:
@@ -255,6 +288,8 @@ class FitConfig:
             self.swift = SwiftConfig(**self.swift)
         if isinstance(self.gp, dict):
             self.gp = GPConfig(**self.gp)
+        if isinstance(self.control, dict):
+            self.control = ControlConfig(**self.control)
         self.validate()
 
 
@@ -475,7 +510,7 @@ class FitResult:
     edm: float
     blind: tuple[float, float] | None = None
     selection: list[dict[str, Any]] = field(default_factory=list)
-    #: background model: "function" (``expected`` is the function), "swift" or "gp"
+    #: background model: "function" (``expected`` is the function), "swift", "gp" or "control"
     method: str = "function"
     #: method details (SWiFt window, GP hyperparameters, spurious-signal gate), JSON-ready
     details: dict[str, Any] = field(default_factory=dict)
@@ -747,6 +782,10 @@ def fit_spectrum(
     ``result.selection`` lists every fit tried. ``method="swift"``/``"gp"`` then build the
     sliding-window (:func:`adsearch.stats.swift.fit_swift`) or Gaussian-process
     (:func:`adsearch.stats.gp.fit_gp`) background on top (the GP's mean is the chosen function).
+    ``method="control"`` is the failing events × transfer factor
+    (:func:`adsearch.stats.control.fit_control`; ``template`` must be a control template);
+    ``"auto"`` is ``control`` when ``template`` carries the failing events, else ``function``.
+    ``result.method`` is the model used.
 
     Examples
     --------
@@ -758,10 +797,17 @@ def fit_spectrum(
     3
     """
     cfg = config or FitConfig()
+    if cfg.method == "auto":
+        has_control = template is not None and template.meta.get("failing") is not None
+        cfg = dataclasses.replace(cfg, method="control" if has_control else "function")
     if cfg.method == "swift":
         from adsearch.stats.swift import fit_swift
 
         return fit_swift(hist, cfg, template=template)
+    if cfg.method == "control":
+        from adsearch.stats.control import fit_control
+
+        return fit_control(hist, cfg, template)
     best = _fit_function(hist, cfg, template)
     if cfg.method == "gp":
         from adsearch.stats.gp import fit_gp
@@ -831,6 +877,10 @@ def refit_batch(
         from adsearch.stats.gp import refit_gp
 
         return refit_gp(fit, counts, max_iter=max_iter)
+    if fit.method == "control":  # the data's failing counts held fixed
+        from adsearch.stats.control import refit_control
+
+        return refit_control(fit, counts)
     return _refit_function(fit, counts, max_iter)
 
 

@@ -38,6 +38,7 @@ __all__ = [
     "load_spectrum",
     "read_columns",
     "read_histogram",
+    "spectrum_template",
 ]
 
 
@@ -182,7 +183,9 @@ def load_spectrum(spec: SpectrumInput) -> tuple[Histogram, dict[str, Any]]:
     """Histogram of the selected mjj values (or a stored histogram) and a provenance dict.
 
     With ``score_column`` and ``working_point`` (a background efficiency), the score threshold
-    is set on events outside the ``signal_region`` mjj window and the events above it are kept.
+    is set on events outside the ``signal_region`` mjj window and the events above it are kept;
+    the histogram of the events failing the cut (the control selection) is then in
+    ``hist.meta["failing"]`` (see :func:`spectrum_template`).
     Bins are log-spaced over ``mjj_range`` (``nbins`` of them, else relative width
     ``bin_width``).
     """
@@ -200,10 +203,12 @@ def load_spectrum(spec: SpectrumInput) -> tuple[Histogram, dict[str, Any]]:
     data = read_columns(spec.path, cols)
     mjj = data[spec.column]
     info["n_input"] = int(mjj.size)
+    failing = None
     if spec.score_column and spec.working_point is not None:
         window = MjjWindow(*spec.signal_region)
         (wp,) = working_points(data[spec.score_column], [spec.working_point], mjj, window)
-        mjj = select(mjj, data[spec.score_column], wp).signal
+        sel = select(mjj, data[spec.score_column], wp)
+        mjj, failing = sel.signal, sel.control
         info["working_point"] = wp.to_dict()
         info["signal_region"] = list(spec.signal_region)
     lo, hi = spec.mjj_range
@@ -214,5 +219,35 @@ def load_spectrum(spec: SpectrumInput) -> tuple[Histogram, dict[str, Any]]:
     else:
         edges = log_bins(lo, hi, spec.bin_width)
     h = histogram(mjj, edges)
+    if failing is not None:  # the control selection: the events failing the cut
+        h.meta["failing"] = histogram(failing, edges).counts.tolist()
     info.update(n_selected=int(mjj.size), n_in_range=float(h.counts.sum()))
     return h, info
+
+
+def spectrum_template(
+    hist: Histogram, blind: tuple[float, float] | None = None, required: bool = False
+) -> Histogram | None:
+    """The control-selection template of a spectrum cut by :func:`load_spectrum`.
+
+    :func:`adsearch.stats.spurious.control_template` of the failing events stored in
+    ``hist.meta["failing"]``: the spurious-signal gate's template and the background of
+    ``fit.method: control``. ``None`` for a spectrum without a cut (or, unless ``required``,
+    when the template cannot be built).
+    """
+    from adsearch.stats.spurious import control_template
+
+    failing = hist.meta.get("failing")
+    if failing is None:
+        if required:
+            raise InputError(
+                "--method control needs the events failing a cut: give --score-column and "
+                "--working-point"
+            )
+        return None
+    try:
+        return control_template(Histogram(hist.edges, np.asarray(failing, float)), hist, blind)
+    except InputError:
+        if required:
+            raise
+        return None

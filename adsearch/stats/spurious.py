@@ -312,4 +312,5 @@ def control_template(
     eps_all = 1.0 / (1.0 + np.exp(-(beta[0] + beta[1] * x)))
     out = Histogram(e, f * eps_all / (1.0 - eps_all))
     out.meta["efficiency_logit"] = beta.tolist()
+    out.meta["failing"] = f.tolist()  # the control selection itself (fit.method control)
     return out

@@ -204,3 +204,24 @@ def test_density_score_through_the_whole_chain(tiny_run, tmp_path):
     assert not np.array_equal(t1["score"], t["score"])
     with pytest.raises(ConfigError, match="score:density:features: unknown feature 'mass'"):
         load_config(cfg, ["score.density.features=[mass]"])
+
+
+@pytest.mark.parametrize("method", ["auto", "control"])
+def test_control_background_through_the_chain(tiny_run, tmp_path, method):
+    """stats.fit.method auto (the default) or control: every working point is fitted with its
+    failing events × transfer factor (stored in fit.json, refitted identically by BumpHunter
+    and limits); the inclusive spectrum, which has no control selection, with the function."""
+    _, out, _, _ = tiny_run
+    score = {"method": "feature", "feature": {"name": "mj_heavier"}}
+    path = _config(tmp_path, out / "events/events.h5", score, name="c")
+    cfg = load_config(path, [f"stats.fit.method={method}"])
+    assert load_config(path).stats.fit.method == "auto"
+    res = run_pipeline(cfg, tmp_path / "c", log=None, progress=False)
+    fit = json.loads((tmp_path / "c/fit.json").read_text())["selections"]
+    assert fit["inclusive"]["fit"]["method"] == "function"
+    wp = fit["eff0.3"]
+    assert wp["fit"]["method"] == "control" and wp["fit"]["npar"] == 2
+    assert len(wp["template"]["meta"]["failing"]) == len(wp["histogram"]["counts"])
+    bh = res.results["bumphunt"]["eff0.3"]
+    assert 0.0 <= bh["global_p"] <= 1.0 and "null_check" in bh
+    assert "eff0.3" in res.results["limits"]
