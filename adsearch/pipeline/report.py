@@ -282,6 +282,14 @@ def _fit_row(e: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _model_text(fr: dict[str, Any]) -> str:
+    """The background model of a fit row, as the report's table names it."""
+    method = fr.get("method", "function")
+    if method == "control":
+        return f"failing events × transfer factor ({fr['npar']} par.)"
+    return f"{fr['family']} {fr['npar']} par." + ("" if method == "function" else f" ({method})")
+
+
 def _bumphunt_row(b: dict[str, Any]) -> dict[str, Any]:
     if "error" in b:
         return {"error": b["error"]}
@@ -779,9 +787,7 @@ def _markdown(cfg: Any, r: dict[str, Any], plot: Callable[[str], str]) -> str:
         )
         win = b.get("window_mjj")
         lines.append(
-            f"| {name} | {fr['n_events']:.0f} | {fr['family']} {fr['npar']} par."
-            + ("" if fr.get("method", "function") == "function" else f" ({fr['method']})")
-            + " | "
+            f"| {name} | {fr['n_events']:.0f} | {_model_text(fr)} | "
             f"{fr['chi2']:.1f}/{fr['ndf']} ({_fmt(fr['p_value'], 2)}) | "
             + (f"{win[0]:.0f}–{win[1]:.0f}" if win else "–")
             + f" | {_fmt(b.get('z_local'), 2)} | {gtxt} |"

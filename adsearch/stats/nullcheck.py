@@ -157,13 +157,16 @@ def null_pvalues(
         The search's BumpHunter configuration; ``n_toys`` and ``seed`` are replaced.
     config : NullCheckConfig
     template : Histogram, optional
-        Spurious-signal template passed to every fit.
+        Spurious-signal template passed to every fit. A control template
+        (:func:`adsearch.stats.spurious.control_template`, which keeps the failing events) is
+        rebuilt for every pseudo-dataset from a Poisson draw of the failing events.
     analyse : callable, optional
         ``analyse(hist, seed) -> BumpHuntResult`` replacing fit + BumpHunter (benchmarks).
     """
     from adsearch.stats.binning import Histogram
     from adsearch.stats.bumphunter import bumphunt
     from adsearch.stats.fit import fit_spectrum
+    from adsearch.stats.spurious import control_template
 
     cfg = config or NullCheckConfig()
     mu = np.asarray(shape, float)
@@ -172,13 +175,26 @@ def null_pvalues(
     rng = np.random.default_rng(cfg.seed)
     ks, ns, npars = [], [], []
     failed = 0
+    failing = None if template is None else template.meta.get("failing")
     for i in range(cfg.n_pseudo):
         h = Histogram(edges, rng.poisson(mu).astype(float))
+        tmpl = template
+        if failing is not None and analyse is None:
+            # the control selection is data too: every pseudo-dataset gets its own Poisson
+            # draw of the failing events (held fixed, the passing pseudo-data would follow
+            # the observed failing counts' fluctuations and the control-ratio background
+            # would look too good: conservative, non-uniform p-values)
+            fail = Histogram(edges, rng.poisson(np.asarray(failing, float)).astype(float))
+            try:
+                tmpl = control_template(fail, h, getattr(fit_config, "blind", None))
+            except InputError:
+                failed += 1
+                continue
         try:
             if analyse is not None:
                 bh, npar = analyse(h, cfg.seed + i)
             else:
-                fit = fit_spectrum(h, fit_config, template=template)
+                fit = fit_spectrum(h, fit_config, template=tmpl)
                 bcfg = dataclasses.replace(bh_config, n_toys=cfg.n_toys, seed=cfg.seed + i)
                 bh, npar = bumphunt(fit, bcfg), fit.npar
         except FitError:
