@@ -57,7 +57,14 @@ from scipy import special, stats
 from adsearch.errors import FitError, InputError
 from adsearch.stats.binning import Histogram
 
-__all__ = ["control_toys", "efficiency_fit", "fit_control", "refit_control", "scaled_log_mass"]
+__all__ = [
+    "control_toys",
+    "control_usable",
+    "efficiency_fit",
+    "fit_control",
+    "refit_control",
+    "scaled_log_mass",
+]
 
 
 def scaled_log_mass(edges: np.ndarray) -> np.ndarray:
@@ -156,6 +163,33 @@ def _failing_of(template: Histogram | None, hist: Histogram) -> np.ndarray:
     return f
 
 
+def _empty_control_bins(n: np.ndarray, f: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Fitted bins with passing events but no failing ones (a background of exactly 0)."""
+    return np.flatnonzero(mask & (f <= 0) & (n > 0))
+
+
+def control_usable(hist: Histogram, template: Histogram, config: Any) -> bool:
+    """Whether ``method: auto`` takes the control-ratio background for ``hist``.
+
+    The template must carry the failing events; in the fitted bins they must number at least
+    ``config.control.min_ratio`` times the passing ones, and every bin with passing events
+    must have failing ones (else that bin's background would be 0).
+    """
+    from adsearch.stats.fit import _fit_mask
+
+    f = template.meta.get("failing")
+    if f is None:
+        return False
+    f = np.asarray(f, float)
+    n = np.asarray(hist.counts, float)
+    if f.shape != n.shape:
+        return False
+    mask = _fit_mask(hist.edges, config.blind)
+    if f[mask].sum() < config.control.min_ratio * n[mask].sum():
+        return False
+    return _empty_control_bins(n, f, mask).size == 0
+
+
 def fit_control(hist: Histogram, config: Any, template: Histogram | None) -> Any:
     """The control-ratio background of ``hist`` (a :class:`~adsearch.stats.fit.FitResult`).
 
@@ -186,6 +220,14 @@ def fit_control(hist: Histogram, config: Any, template: Histogram | None) -> Any
     mask = _fit_mask(hist.edges, config.blind)
     if int(mask.sum()) <= degree + 1:
         raise FitError(f"control fit: {int(mask.sum())} fitted bins for {degree + 1} parameters")
+    empty = _empty_control_bins(n, f, mask)
+    if empty.size:
+        e = hist.edges
+        i = int(empty[0])
+        raise FitError(
+            f"control fit: {e[i]:.0f}-{e[i + 1]:.0f} GeV has passing events but no failing "
+            "ones (a background of 0); narrow the mjj range or use fit.method function"
+        )
     x = scaled_log_mass(hist.edges)
     coef, cov, ok = efficiency_fit(n, f, x, mask, degree)
     c, C = coef[0], cov[0]

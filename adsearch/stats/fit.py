@@ -185,14 +185,22 @@ class ControlConfig:
         Degree of the polynomial in ``ln mjj`` of the cut efficiency's logit (0–3). The
         default 1 is the measured shape of score-cut efficiencies (a logistic slope in
         ``ln mjj``; benchmarks/results/null.md).
+    min_ratio : float
+        ``method: auto`` uses the control selection only if it holds at least ``min_ratio``
+        times the passing events in the fitted bins (the prediction's own Poisson noise is
+        then at most half the data's) and failing events in every fitted bin with passing
+        ones; otherwise the function. At ε_B ≤ 20 % the ratio is ≥ 4.
     """
 
     degree: int = 1
+    min_ratio: float = 4.0
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` for out-of-range values."""
         if int(self.degree) != self.degree or not 0 <= self.degree <= 3:
             raise ConfigError("fit.control.degree: 0..3")
+        if not self.min_ratio >= 0:
+            raise ConfigError("fit.control.min_ratio: must be >= 0")
 
 
 @dataclass
@@ -224,8 +232,9 @@ class FitConfig:
         (:mod:`adsearch.stats.swift`), the function plus a Gaussian process
         (:mod:`adsearch.stats.gp`) or, after a score cut, the events failing the cut times a
         smooth transfer factor (:mod:`adsearch.stats.control`; needs the control selection).
-        ``"auto"`` (default): ``control`` where the spectrum has a control selection (a
-        template from :func:`adsearch.stats.spurious.control_template`), else ``function`` —
+        ``"auto"`` (default): ``control`` where the spectrum has a large enough control
+        selection (a template from :func:`adsearch.stats.spurious.control_template`; see
+        ``ControlConfig.min_ratio``), else ``function`` —
         the choice whose global p-values were uniform in every case of
         benchmarks/results/null.md and whose sensitivity was highest after a cut.
     sqrt_s : float
@@ -784,7 +793,8 @@ def fit_spectrum(
     (:func:`adsearch.stats.gp.fit_gp`) background on top (the GP's mean is the chosen function).
     ``method="control"`` is the failing events × transfer factor
     (:func:`adsearch.stats.control.fit_control`; ``template`` must be a control template);
-    ``"auto"`` is ``control`` when ``template`` carries the failing events, else ``function``.
+    ``"auto"`` is ``control`` when ``template`` carries a large enough control selection
+    (:func:`adsearch.stats.control.control_usable`), else ``function``.
     ``result.method`` is the model used.
 
     Examples
@@ -798,8 +808,10 @@ def fit_spectrum(
     """
     cfg = config or FitConfig()
     if cfg.method == "auto":
-        has_control = template is not None and template.meta.get("failing") is not None
-        cfg = dataclasses.replace(cfg, method="control" if has_control else "function")
+        from adsearch.stats.control import control_usable
+
+        use = template is not None and control_usable(hist, template, cfg)
+        cfg = dataclasses.replace(cfg, method="control" if use else "function")
     if cfg.method == "swift":
         from adsearch.stats.swift import fit_swift
 

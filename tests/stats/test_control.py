@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import special
 
-from adsearch.errors import ConfigError, InputError
+from adsearch.errors import ConfigError, FitError, InputError
 from adsearch.stats.binning import Histogram, log_bins
 from adsearch.stats.bumphunter import BumpHunterConfig, bumphunt
 from adsearch.stats.control import (
@@ -108,6 +108,21 @@ def test_auto_is_control_with_a_control_selection_else_the_function(total):
     bare = Histogram(EDGES, failing.counts)  # a template without the failing events: the gate's
     res = fit_spectrum(passing, template=bare)
     assert res.method == "function" and res.details["spurious_gate"]["template"] == "template"
+
+
+def test_auto_needs_a_large_control_selection_without_empty_bins(total):
+    passing, failing = _split(total, 9)
+    tmpl = control_template(failing, passing)
+    assert fit_spectrum(passing, template=tmpl).method == "control"
+    small = FitConfig(control={"min_ratio": 20.0})  # the control has ~8x the passing events
+    assert fit_spectrum(passing, small, template=tmpl).method == "function"
+    f = failing.counts.copy()
+    f[-1] = 0.0  # passing events but no failing ones in the last bin: a background of 0
+    holed = control_template(Histogram(EDGES, f), passing)
+    assert passing.counts[-1] > 0
+    assert fit_spectrum(passing, template=holed).method == "function"
+    with pytest.raises(FitError, match="5721-6000 GeV has passing events but no failing"):
+        fit_spectrum(passing, FitConfig(method="control"), template=holed)
 
 
 def test_template_keeps_the_failing_counts_through_json(total):
