@@ -31,7 +31,6 @@ adsearch.errors.ConfigError: embed:chunk_size: must be a positive integer, got 0
 from __future__ import annotations
 
 import dataclasses
-import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -228,6 +227,27 @@ def _stream(
         yield take(lat.shape[2])
 
 
+def _open(
+    encoder_path: str | Path, features: str | Path, chunk_size: int, batch_size: int
+) -> tuple[Iterator[dict[str, np.ndarray]], int]:
+    """The latent blocks of ``features`` (lazy) and its number of events; the sizes, the
+    encoder and the file's header are checked now."""
+    from adsearch.jets.featurefile import read_features_metadata
+    from adsearch.models.pretrained import read_encoder
+    from adsearch.train.data import iter_jets
+
+    _check_sizes(chunk_size, batch_size)
+    encoder, blob = read_encoder(encoder_path)
+    header = read_features_metadata(features)
+    total = int(header["n_input"]) - int(header["n_fewer_than_two_jets"])
+    cap = int(blob["config"]["data"]["max_constituents"])
+    blocks = _stream(
+        encoder, iter_jets(features, int(chunk_size)), max_constituents=cap,
+        batch_size=int(batch_size), what=str(features),
+    )  # fmt: skip
+    return blocks, total
+
+
 def iter_latent_blocks(
     encoder_path: str | Path,
     features: str | Path,
@@ -249,16 +269,20 @@ def iter_latent_blocks(
         A missing or malformed encoder or features file, a table without ``mjj``, a jet
         without constituents, a features column named like a latent one.
     """
-    from adsearch.models.pretrained import read_encoder
-    from adsearch.train.data import iter_jets
+    yield from _open(encoder_path, features, chunk_size, batch_size)[0]
 
-    _check_sizes(chunk_size, batch_size)
-    encoder, blob = read_encoder(encoder_path)
-    cap = int(blob["config"]["data"]["max_constituents"])
-    yield from _stream(
-        encoder, iter_jets(features, int(chunk_size)), max_constituents=cap,
-        batch_size=int(batch_size), what=str(features),
-    )  # fmt: skip
+
+def _tracked(
+    blocks: Iterator[dict[str, np.ndarray]], total: int, progress: bool | None
+) -> Iterator[dict[str, np.ndarray]]:
+    """``blocks`` with a progress bar over ``total`` events."""
+    from adsearch.progress import progress_bar
+
+    with progress_bar(progress) as bar:
+        task = bar.add_task("embed", total=total)
+        for table in blocks:
+            yield table
+            bar.advance(task, len(table["mjj"]))
 
 
 def latent_table(
@@ -278,27 +302,9 @@ def latent_table(
     to write a large file, use :func:`write_latent_table`, which holds one block at a time.
     ``progress``: a progress bar on stderr (``None``: when stderr is a terminal).
     """
-    blocks = iter_latent_blocks(encoder_path, features, chunk_size=chunk_size,
-                                batch_size=batch_size)  # fmt: skip
-    parts = list(_tracked(blocks, features, progress))
+    blocks, total = _open(encoder_path, features, chunk_size, batch_size)
+    parts = list(_tracked(blocks, total, progress))
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-
-
-def _tracked(
-    blocks: Iterator[dict[str, np.ndarray]], features: str | Path, progress: bool | None
-) -> Iterator[dict[str, np.ndarray]]:
-    """``blocks`` with a progress bar over the events of ``features`` (its header's count)."""
-    from adsearch.jets.featurefile import read_features_metadata
-    from adsearch.progress import progress_bar
-
-    first = next(blocks)  # the encoder and the file are checked before the bar shows
-    h = read_features_metadata(features)
-    total = int(h["n_input"]) - int(h["n_fewer_than_two_jets"])
-    with progress_bar(progress) as bar:
-        task = bar.add_task("embed", total=total)
-        for table in itertools.chain([first], blocks):
-            yield table
-            bar.advance(task, len(table["mjj"]))
 
 
 def write_latent_table(
@@ -314,21 +320,21 @@ def write_latent_table(
     row group per block), atomically: an error or an interruption leaves neither ``out``
     nor a temporary file. Returns the path, the number of events and the embedding size.
 
-    Memory scales with ``chunk_size``, not with the file. ``progress``: a progress bar on
-    stderr (``None``: when stderr is a terminal).
+    Memory scales with ``chunk_size`` (on top of the encoder's work on one batch of
+    ``batch_size`` jets), not with the file. ``progress``: a progress bar on stderr
+    (``None``: when stderr is a terminal).
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     from adsearch.io.atomic import atomic_path
 
-    blocks = iter_latent_blocks(encoder_path, features, chunk_size=chunk_size,
-                                batch_size=batch_size)  # fmt: skip
+    blocks, total = _open(encoder_path, features, chunk_size, batch_size)
     n = dim = 0
     with atomic_path(out) as tmp:
         writer: pq.ParquetWriter | None = None
         try:
-            for table in _tracked(blocks, features, progress):
+            for table in _tracked(blocks, total, progress):
                 t = pa.table(table)
                 if writer is None:
                     writer = pq.ParquetWriter(tmp, t.schema)
