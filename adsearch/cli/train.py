@@ -111,18 +111,40 @@ def embed(
     encoder: Annotated[Path, typer.Argument(help="encoder.pt of adsearch pretrain (or its dir)")],
     features: Annotated[Path, typer.Argument(help="features file (parquet, with constituents)")],
     out: Annotated[Path, typer.Option("--out", "-o", help="output parquet")],
-    batch_size: Annotated[int, typer.Option("--batch-size", help="jets per forward pass")] = 1024,
+    chunk_size: Annotated[
+        int | None,
+        typer.Option(
+            "--chunk-size",
+            help="events read and embedded at a time (default 50000; memory scales with it, "
+            "the output does not depend on it)",
+            show_default=False,
+        ),
+    ] = None,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(
+            "--batch-size", help="jets per forward pass (default 1024)", show_default=False
+        ),
+    ] = None,
 ) -> None:
     """Add a pretrained encoder's embedding of both jets to an event table.
 
     Writes FEATURES' event columns (no constituents) plus latent1_K and latent2_K, the
     embedding of the leading and subleading jet, for the weakly supervised methods:
     `adsearch weak OUT --features latent_lighter_0,latent_heavier_0,...` (ordered by jet
-    mass). Embed the data, the reference and the test table with the same encoder.
+    mass). Embed the data, the reference and the test table with the same encoder. The
+    file is read and written --chunk-size events at a time, with a progress bar; OUT
+    appears only when complete.
     """
-    from adsearch.pretrain.latent import write_latent_table
+    from adsearch.pretrain.latent import BATCH_SIZE, CHUNK_SIZE, write_latent_table
 
-    path, n, dim = write_latent_table(encoder, features, out, batch_size=batch_size)
+    path, n, dim = write_latent_table(
+        encoder,
+        features,
+        out,
+        chunk_size=CHUNK_SIZE if chunk_size is None else chunk_size,
+        batch_size=BATCH_SIZE if batch_size is None else batch_size,
+    )
     typer.echo(f"wrote {path}: {n} events, {dim} latent dimensions per jet")
 
 

@@ -3,16 +3,17 @@
 :func:`cluster` (anti-kT over whole batches), :func:`nsubjettiness` (fastjet-contrib
 N-subjettiness of many jets), :func:`compute_features` (the LHCO features-file columns plus
 mjj, tau ratios and each jet's constituents), :func:`write_features` / :func:`read_features`
-/ :func:`iter_features` (Parquet features files) and :func:`features_from_file` (event file
-to features file in chunks, the ``adsearch features`` verb), :func:`jet_girth` (substructure
-from the stored constituents), :func:`lhco_features_info` (what an LHCO features HDF5 file
-holds, for ``adsearch info``).
+/ :func:`iter_features` / :func:`iter_feature_blocks` (Parquet features files) and
+:func:`features_from_file` (event file to features file in chunks, the ``adsearch
+features`` verb), :func:`jet_girth` (substructure from the stored constituents),
+:func:`lhco_features_info` (what an LHCO features HDF5 file holds, for ``adsearch info``).
 """
 
 from adsearch.jets.cluster import Clustered, cluster, to_momentum4d
 from adsearch.jets.featurefile import (
     FeaturesWriter,
     export_lhco_features_h5,
+    iter_feature_blocks,
     iter_features,
     read_features,
     read_features_metadata,
@@ -47,6 +48,7 @@ __all__ = [
     "export_lhco_features_h5",
     "features_from_file",
     "is_lhco_features_h5",
+    "iter_feature_blocks",
     "iter_features",
     "jet_girth",
     "lhco_features_info",

@@ -13,7 +13,9 @@ exactly, and pandas/pyarrow can read the flat columns):
   (LHCO features-file columns first), then ``constituentsj1`` and ``constituentsj2``
   (``var * {pt, eta, phi}``, by decreasing pT);
 * one Parquet row group per written batch (the CLI writes one per input chunk), so
-  :func:`iter_features` can stream a file without loading it whole;
+  :func:`iter_features` can stream a file without loading it whole
+  (:func:`iter_feature_blocks`: in blocks of a given number of events, whatever the row
+  groups);
 * key-value metadata ``adsearch.features`` (JSON): format version, columns, the counters
   (events in, events with fewer than two jets, single-constituent jets) in total and per row
   group, and the provenance (jet radius, pT threshold, N-subjettiness definition, source).
@@ -50,6 +52,7 @@ __all__ = [
     "FeaturesWriter",
     "export_lhco_features_h5",
     "features_file_format",
+    "iter_feature_blocks",
     "iter_features",
     "read_features",
     "read_features_metadata",
@@ -303,6 +306,52 @@ def iter_features(path: str | os.PathLike[str]) -> Iterator[Features]:
     header = _open(p)[1]
     for i, counters in enumerate(header["row_groups"]):
         yield _from_ak(ak.from_parquet(p, row_groups=[i]), counters, header.get("meta", {}), p)
+
+
+def iter_feature_blocks(path: str | os.PathLike[str], rows: int) -> Iterator[Features]:
+    """Yield a Parquet features file in blocks of at most ``rows`` events, in file order.
+
+    The file is decoded record batch by record batch (no row group is read whole), so the
+    memory scales with ``rows``, not with the file or its row groups. A block never spans
+    two row groups: at the end of a row group a block is shorter. A block's counters are its
+    own rows (``n_input = len(block)``, nothing dropped; the file's totals are in its
+    header, :func:`read_features_metadata`). A file without events yields one empty block.
+
+    Parameters
+    ----------
+    path
+        A features file of :func:`write_features` / :class:`FeaturesWriter`.
+    rows
+        The most events per block (>= 1).
+
+    Raises
+    ------
+    InputError
+        A missing file or one that is not a features file (before the first block).
+    ValueError
+        ``rows`` < 1.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from adsearch.jets.features import Features
+    >>> out = write_features(pathlib.Path(tempfile.mkdtemp()) / "f.parquet", Features.empty())
+    >>> [len(b) for b in iter_feature_blocks(out, 7)]
+    [0]
+    """
+    if int(rows) != rows or rows < 1:
+        raise ValueError(f"rows must be a positive integer, got {rows!r}")
+    p = Path(path)
+    meta = _open(p)[1].get("meta", {})
+    # pre_buffer off: pages are read as the batches need them (on, a whole row group's
+    # column chunks are read at once)
+    pf = pq.ParquetFile(p, pre_buffer=False, buffer_size=1 << 20)
+    empty = True
+    for batch in pf.iter_batches(batch_size=int(rows)):
+        empty = False
+        yield _from_ak(ak.from_arrow(batch), [batch.num_rows, 0, 0], meta, p)
+    if empty:
+        yield _from_ak(ak.from_parquet(p), [0, 0, 0], meta, p)
 
 
 def _without_constituents(features: Features) -> Features:

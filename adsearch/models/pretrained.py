@@ -55,6 +55,7 @@ __all__ = [
     "PREFIX",
     "PretrainedBackbone",
     "architecture",
+    "encoder_file",
     "read_encoder",
     "set_encoder",
 ]
@@ -85,6 +86,16 @@ def set_encoder(arch: Mapping[str, Any]) -> TransformerBackbone:
     )
 
 
+def encoder_file(path: str | Path) -> Path:
+    """The encoder file named by ``path``: the file itself, or ``encoder.pt`` in a directory.
+
+    >>> encoder_file("runs/pre/encoder.pt").name
+    'encoder.pt'
+    """
+    p = Path(path)
+    return p / ENCODER if p.is_dir() else p
+
+
 def read_encoder(path: str | Path) -> tuple[TransformerBackbone, dict[str, Any]]:
     """The trained encoder of ``encoder.pt`` (or a directory holding it) and the file's dict.
 
@@ -96,9 +107,7 @@ def read_encoder(path: str | Path) -> tuple[TransformerBackbone, dict[str, Any]]
     InputError
         The file is missing (naming the path) or is not an adsearch encoder file.
     """
-    p = Path(path)
-    if p.is_dir():
-        p = p / ENCODER
+    p = encoder_file(path)
     blob = read_blob(
         p, ENCODER_FORMAT, "an adsearch encoder file", "no such encoder file (pretrain first)"
     )

@@ -172,6 +172,7 @@ _PATH_KEYS = (
     "input.inject.path",
     "input.generate.detector",
     "score.reference.path",
+    "score.embed.encoder",
     "train.model.encoder",  # "pretrained:PATH": the path part
 )
 

@@ -22,6 +22,8 @@ class Products:
     REFERENCE_FEATURES: Final = "reference_features.parquet"
     MANIFEST: Final = "events.json"
     FEATURES: Final = "features.parquet"
+    FEATURES_LATENT: Final = "features_latent.parquet"
+    REFERENCE_LATENT: Final = "reference_latent.parquet"
     TRAIN_DIR: Final = "train"
     MODEL: Final = "train/model.pt"
     CHECKPOINT: Final = "train/checkpoint.pt"

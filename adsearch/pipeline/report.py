@@ -422,6 +422,8 @@ def _weak_info(cfg: Any, out: Path) -> dict[str, Any]:
         "sideband_width": c.get("sideband_width"),
         **{k: w[k] for k in keys if k in w},
     }
+    if cfg.score.latent_features:
+        info["encoder"] = cfg.score.embed.encoder
     if cfg.score.method == "reference":
         ref = cfg.score.reference
         info["reference"] = ref.path or (
@@ -648,6 +650,11 @@ def _weak_lines(w: dict[str, Any], sr_txt: str) -> list[str]:
     ]
     if "reference" in w:
         lines.append(f"Reference: {w['reference']}.")
+    if w.get("encoder"):
+        lines.append(
+            f"Latent features: the embedding of both jets by the pretrained encoder "
+            f"`{w['encoder']}` (`embed` step)."
+        )
     return [*lines, ""]
 
 

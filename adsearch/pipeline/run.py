@@ -35,6 +35,7 @@ from adsearch.jets.featurefile import (
     read_features_metadata,
     read_lhco_features_h5,
 )
+from adsearch.models.pretrained import read_encoder
 from adsearch.pipeline.cache import read_record, run_step, step_seconds
 from adsearch.pipeline.config import PipelineConfig, config_to_dict, load_config
 from adsearch.pipeline.defaults import quickstart_config
@@ -122,8 +123,10 @@ def check_input(cfg: PipelineConfig) -> None:
     """Read the headers of the input files, so a bad input fails before anything is written.
 
     Raises :class:`~adsearch.errors.InputError` naming the file (not an event file, no such
-    TTree or branch, unreadable).
+    TTree or branch, unreadable) or, with latent features, the encoder (missing, not an
+    encoder file) or a table without constituents to embed.
     """
+    _check_latent(cfg)
     if cfg.generates:
         return
     inp = cfg.input
@@ -146,6 +149,27 @@ def check_input(cfg: PipelineConfig) -> None:
     has_labels(src, **read_kw)
     if inp.inject is not None:
         num_events(inp.inject.path)
+
+
+def _check_latent(cfg: PipelineConfig) -> None:
+    """Latent features (``score.weak.features``): the encoder is readable, and the tables to
+    embed can have constituents (an LHCO features ``.h5`` has none)."""
+    if not cfg.score.latent_features:
+        return
+    try:
+        read_encoder(cfg.score.embed.encoder or "")
+    except InputError as e:
+        raise InputError(f"score:embed:encoder: {e}") from None
+    tables = [("input:path", cfg.input.path if cfg.input.kind == "features" else None)]
+    if cfg.score.method == "reference":
+        tables.append(("score:reference:path", cfg.score.reference.path))
+    for key, path in tables:
+        if path is not None and features_file_format(path) == "lhco-h5":
+            raise InputError(
+                f"{key}: {path} is an LHCO features table without jet constituents: nothing "
+                f"to embed for the latent feature {cfg.score.latent_features[0]!r} (give a "
+                "Parquet features file of adsearch features)"
+            )
 
 
 def _resolve_config(config: PipelineConfig | str | os.PathLike[str] | None) -> PipelineConfig:

@@ -15,10 +15,16 @@ signal         ``events/signal.h5`` (generated signal, if ``n_signal > 0``)
 events         ``events.json`` (which event file, how many events, labels, answer key);
                ``events/events.h5`` when events are mixed, filtered or injected
 features       ``features.parquet`` (two leading anti-kT jets, constituents; for
-               ``input.kind: features`` the table's kept rows, without constituents)
+               ``input.kind: features`` the table's kept rows, without constituents
+               when the table is an LHCO ``.h5``)
 reference      ``events/reference.h5``, ``reference_features.parquet``: generated QCD, the
                background template of ``score.method: reference`` (when no
                ``score.reference.path`` is given)
+embed          ``features_latent.parquet`` (and ``reference_latent.parquet`` for
+               ``score.method: reference``): the event columns plus the pretrained encoder's
+               embedding of both jets (``score.embed.encoder``), when ``score.weak.features``
+               has latent features (``latent_lighter_K``, ``latent_heavier_K``); the weak
+               method then reads these tables
 train          ``train/`` (``model.pt``, ``checkpoint.pt``, metrics; an interrupted
                training of the same step resumes from its checkpoint); ``score.method:
                model`` only
@@ -69,11 +75,13 @@ from adsearch.io.atomic import atomic_path
 from adsearch.io.jsonfile import read_json, write_json
 from adsearch.jets.featurefile import read_features_table, write_features
 from adsearch.jets.stream import features_from_file
+from adsearch.models.pretrained import encoder_file
 from adsearch.pipeline.cache import file_hash, input_key, step_seconds
 from adsearch.pipeline.config import PipelineConfig, config_to_dict
 from adsearch.pipeline.products import Products
 from adsearch.pipeline.report import write_report
 from adsearch.plot import plot_brazil, plot_bumphunt, plot_fit, plot_message, plot_tstat
+from adsearch.pretrain.latent import write_latent_table
 from adsearch.score import (
     density_score_table,
     feature_score_table,
@@ -588,6 +596,55 @@ REFERENCE = Step(
 )
 
 
+def _reference_table(cfg: PipelineConfig, out: Path) -> Path:
+    """The features table of the reference template: generated, or ``score.reference.path``."""
+    ref = cfg.score.reference
+    return out / Products.REFERENCE_FEATURES if ref.path is None else Path(ref.path)
+
+
+# ---------------------------------------------------------------------------- embed
+
+
+def _embedded(cfg: PipelineConfig, out: Path) -> list[tuple[Path, str]]:
+    """``(features table, its latent product)`` of every table the weak method reads: the
+    data, and the reference template of ``score.method: reference``."""
+    pairs = [(out / Products.FEATURES, Products.FEATURES_LATENT)]
+    if cfg.score.method == "reference":
+        pairs.append((_reference_table(cfg, out), Products.REFERENCE_LATENT))
+    return pairs
+
+
+def _encoder(cfg: PipelineConfig) -> Path:
+    return encoder_file(cfg.score.embed.encoder or "")
+
+
+def _embed(run: Run) -> None:
+    e = run.cfg.score.embed
+    for table, product in _embedded(run.cfg, run.out):
+        _, n, dim = write_latent_table(
+            _encoder(run.cfg),
+            table,
+            run.path(product),
+            chunk_size=e.chunk_size,
+            batch_size=e.batch_size,
+            progress=run.progress,
+        )
+        if run.log:
+            run.log(f"  {product}: {n} events, {dim} latent dimensions per jet")
+
+
+EMBED = Step(
+    "embed",
+    # the encoder file by content: a retrained encoder at the same path re-embeds
+    inputs=lambda run: [_encoder(run.cfg), *(t for t, _ in _embedded(run.cfg, run.out))],
+    outputs=lambda run: [p for _, p in _embedded(run.cfg, run.out)],
+    # not chunk_size: the latent columns are the same for every chunk size
+    config_of=lambda cfg: {"batch_size": cfg.score.embed.batch_size},
+    run=_embed,
+    when=lambda cfg: bool(cfg.score.latent_features),
+)
+
+
 # ---------------------------------------------------------------------------- train
 
 
@@ -648,9 +705,16 @@ TRAIN = Step(
 # ---------------------------------------------------------------------------- scores
 
 
-def _reference_table(cfg: PipelineConfig, out: Path) -> Path:
-    ref = cfg.score.reference
-    return out / Products.REFERENCE_FEATURES if ref.path is None else Path(ref.path)
+def _weak_tables(cfg: PipelineConfig, out: Path) -> list[Path]:
+    """The tables a weakly supervised method reads: the data, then the reference template
+    (``score.method: reference``); their latent versions (``embed`` step) when the
+    features have latent ones."""
+    if cfg.score.latent_features:
+        return [out / p for _, p in _embedded(cfg, out)]
+    tables = [out / Products.FEATURES]
+    if cfg.score.method == "reference":
+        tables.append(_reference_table(cfg, out))
+    return tables
 
 
 def _weak_scores(run: Run) -> None:
@@ -678,11 +742,12 @@ def _weak_scores(run: Run) -> None:
             )
         return
     wcfg = cfg.score.weak_config(cfg.regions.signal_region)
+    data, *reference = _weak_tables(cfg, run.out)
     info = weak_score_table(
-        run.path(Products.FEATURES),
+        data,
         run.path(Products.SCORES),
         wcfg,
-        reference_path=_reference_table(cfg, run.out) if wcfg.method == "reference" else None,
+        reference_path=reference[0] if reference else None,
         products_dir=weak_dir,
         progress=run.progress,
     )
@@ -715,9 +780,9 @@ def _scores_inputs(run: Run) -> list[Path]:
     s = run.cfg.score
     if s.trains_model:
         return [run.path(Products.MODEL), run.path(Products.FEATURES)]
-    if s.method == "reference":
-        return [run.path(Products.FEATURES), _reference_table(run.cfg, run.out)]
-    return [run.path(Products.FEATURES)]
+    if s.method in ("feature", "density"):
+        return [run.path(Products.FEATURES)]
+    return _weak_tables(run.cfg, run.out)
 
 
 def _scores_config(cfg: PipelineConfig) -> dict[str, Any]:
@@ -974,6 +1039,7 @@ STEPS: tuple[Step, ...] = (
     EVENTS,
     FEATURES,
     REFERENCE,
+    EMBED,
     TRAIN,
     SCORES,
     REGIONS,

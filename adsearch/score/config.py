@@ -11,11 +11,17 @@ correlated with mjj for the null checks. ``density`` is unsupervised: the negati
 log-likelihood of the two jets' substructure under a flow fitted on the data's jets
 (:mod:`adsearch.score.density`, configured by ``density``).
 
+The weak methods' features may include the pretrained embedding of the jets
+(``latent_lighter_K`` / ``latent_heavier_K``); ``embed`` names the encoder
+(:class:`adsearch.pretrain.latent.EmbedConfig`) and the pipeline embeds the tables first.
+
 >>> ScoreConfig(event_score="max").column
 'score_max'
 >>> cfg = ScoreConfig(method="cwola")
 >>> cfg.weak_config((3300.0, 3700.0)).method, cfg.column, cfg.trains_model
 ('cwola', 'score', False)
+>>> cfg.latent_features
+[]
 """
 
 from __future__ import annotations
@@ -25,13 +31,16 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from adsearch.errors import ConfigError
+from adsearch.pretrain.latent import EmbedConfig
 from adsearch.score.density import DensityScoreConfig
 from adsearch.weak.config import METHODS, WeakConfig
+from adsearch.weak.features import is_latent_feature
 
 __all__ = [
     "EVENT_SCORE_COLUMNS",
     "SCORE_METHODS",
     "DensityScoreConfig",
+    "EmbedConfig",
     "FeatureScoreConfig",
     "ReferenceConfig",
     "ScoreConfig",
@@ -140,6 +149,9 @@ class ScoreConfig:
     reference : the background template of ``method: reference``.
     feature : the feature of ``method: feature``.
     density : the density score of ``method: density``.
+    embed : the pretrained encoder that makes the latent columns (``encoder``), needed
+        when ``weak.features`` has ``latent_lighter_K`` / ``latent_heavier_K`` names
+        (:class:`~adsearch.pretrain.latent.EmbedConfig`); unused otherwise.
     """
 
     method: Literal["model", "cwola", "cathode", "reference", "feature", "density"] = "model"
@@ -150,6 +162,7 @@ class ScoreConfig:
     reference: ReferenceConfig = field(default_factory=ReferenceConfig)
     feature: FeatureScoreConfig = field(default_factory=FeatureScoreConfig)
     density: DensityScoreConfig = field(default_factory=DensityScoreConfig)
+    embed: EmbedConfig = field(default_factory=EmbedConfig)
 
     def validate(self) -> None:
         """Raise :class:`~adsearch.errors.ConfigError` naming the bad field."""
@@ -163,6 +176,21 @@ class ScoreConfig:
             )
         if self.batch_size is not None and self.batch_size < 1:
             raise ConfigError(f"score:batch_size: must be >= 1, got {self.batch_size}")
+        latent = self.latent_features
+        if latent and self.embed.encoder is None:
+            raise ConfigError(
+                f"score:embed:encoder: score.weak.features has latent feature {latent[0]!r}; "
+                "give the pretrained encoder (encoder.pt of adsearch pretrain) that embeds "
+                "the jets"
+            )
+
+    @property
+    def latent_features(self) -> list[str]:
+        """The latent features (``latent_lighter_K``, ...) a weakly supervised method uses;
+        empty for the other methods."""
+        if self.method not in METHODS:
+            return []
+        return [f for f in self.weak.features if is_latent_feature(f)]
 
     @property
     def trains_model(self) -> bool:

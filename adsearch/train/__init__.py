@@ -7,7 +7,14 @@ from adsearch.train.config import (
     TrainConfig,
     load_train_config,
 )
-from adsearch.train.data import InputBuilder, JetSample, load_jets, split_events, training_jets
+from adsearch.train.data import (
+    InputBuilder,
+    JetSample,
+    iter_jets,
+    load_jets,
+    split_events,
+    training_jets,
+)
 from adsearch.train.trainer import TrainResult, load_model, train
 
 __all__ = [
@@ -18,6 +25,7 @@ __all__ = [
     "RuntimeConfig",
     "TrainConfig",
     "TrainResult",
+    "iter_jets",
     "load_jets",
     "load_model",
     "load_train_config",

@@ -24,6 +24,8 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +40,7 @@ from adsearch.graphs import GraphConfig, JetGraphs, build_graphs, to_dense, to_d
 from adsearch.graphs.augment import random_mass_rescale, rescale_to_mass, standardise
 from adsearch.graphs.frame import principal_frame
 from adsearch.graphs.symmetry import augment_symmetry
-from adsearch.jets.featurefile import read_features
+from adsearch.jets.featurefile import iter_feature_blocks, read_features
 from adsearch.models.objectives import ModelInputs
 from adsearch.train.config import AugmentConfig, SymmetryConfig
 
@@ -46,6 +48,7 @@ __all__ = [
     "SPLIT_NAMES",
     "InputBuilder",
     "JetSample",
+    "iter_jets",
     "load_jets",
     "split_events",
     "training_jets",
@@ -90,6 +93,27 @@ class JetSample:
             self.event[idx],
             self.slot[idx],
         )
+
+    @classmethod
+    def concatenate(cls, parts: Sequence[JetSample]) -> JetSample:
+        """The jets of ``parts`` one after the other (``event`` rows as they are).
+
+        >>> a = JetSample.from_arrays(ak.Array([[[{"pt": 1.0, "eta": 0.0, "phi": 0.0}]] * 2]),
+        ...                           np.ones((1, 2)), np.zeros((1, 2)), np.zeros((1, 2)))
+        >>> b = JetSample.concatenate([a, a])
+        >>> len(b), b.event.tolist(), b.slot.tolist()
+        (4, [0, 0, 0, 0], [0, 1, 0, 1])
+        """
+        if not parts:
+            raise ValueError("JetSample.concatenate: no parts")
+        if len(parts) == 1:
+            return parts[0]
+        arrays = {
+            f.name: np.concatenate([getattr(p, f.name) for p in parts])
+            for f in dataclasses.fields(cls)
+            if f.name != "constituents"
+        }
+        return cls(ak.concatenate([p.constituents for p in parts]), **arrays)
 
     @classmethod
     def from_arrays(
@@ -167,6 +191,30 @@ def load_jets(path: str | Path, max_events: int | None = None) -> tuple[JetSampl
         raise InputError(f"{p}: no such features file")
     feats = read_features(p)
     return JetSample.from_features(feats, max_events=max_events), feats
+
+
+def iter_jets(path: str | Path, block_size: int) -> Iterator[tuple[JetSample, Any]]:
+    """Read a features file in blocks of at most ``block_size`` events, in file order.
+
+    Yields ``(JetSample, Features)`` per block, as :func:`load_jets` does for the whole
+    file; a block's ``event`` rows count from its first event. The file is streamed
+    (:func:`adsearch.jets.featurefile.iter_feature_blocks`), so memory scales with
+    ``block_size``: a file too large for memory is read in one pass, whatever its row
+    groups (a row-range reader could only seek to row-group boundaries and would decode a
+    large row group again for every range in it).
+
+    Raises
+    ------
+    InputError
+        No path, a missing file or one that is not a features file (before the first block).
+    """
+    if not str(path):
+        raise InputError("data:path: no features file given")
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{p}: no such features file")
+    for feats in iter_feature_blocks(p, block_size):
+        yield JetSample.from_features(feats), feats
 
 
 def split_events(

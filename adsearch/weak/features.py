@@ -44,6 +44,7 @@ __all__ = [
     "check_finite",
     "check_same_columns",
     "feature_matrix",
+    "is_latent_feature",
     "read_table",
     "resolve_feature",
 ]
@@ -114,6 +115,16 @@ def _latent(k: int, lighter: bool) -> Callable[[Mapping[str, Any]], np.ndarray]:
         return np.where(first == lighter, _get(t, f"latent1_{k}"), _get(t, f"latent2_{k}"))
 
     return f
+
+
+def is_latent_feature(name: str) -> bool:
+    """True for the names of the pretrained embedding's components, ``latent_lighter_K`` /
+    ``latent_heavier_K`` (their columns are made by ``adsearch embed``).
+
+    >>> is_latent_feature("latent_heavier_3"), is_latent_feature("mj_lighter")
+    (True, False)
+    """
+    return _LATENT.fullmatch(name) is not None
 
 
 def resolve_feature(

@@ -21,7 +21,7 @@ def _ran(res) -> set[str]:
 def test_products_results_cache_and_downstream_reruns(tiny_run, capsys):
     cfg, out, res, lines = tiny_run
     # first run: every step ran and every product exists
-    assert list(res.statuses) == [s for s in STEPS if s != "reference"]
+    assert list(res.statuses) == [s for s in STEPS if s not in ("reference", "embed")]
     assert set(res.statuses.values()) == {"ran"}
     for p in PRODUCTS:
         assert (out / p).is_file(), p
@@ -65,7 +65,7 @@ def test_products_results_cache_and_downstream_reruns(tiny_run, capsys):
         0.0 <= nc["control"]["fdr"] <= 1.0 and "**Null check.**" in (out / "report.md").read_text()
     )
     assert r["limits"]["eff0.3"][0]["mass"] == 3500.0
-    assert set(r["timings_s"]) == set(STEPS) - {"report", "reference"}
+    assert set(r["timings_s"]) == set(STEPS) - {"report", "reference", "embed"}
     assert 0 <= r["sculpting"]["eff0.3"]["mjj_js_divergence"] <= 1
     assert "## Working points" in (out / "report.md").read_text()
 
