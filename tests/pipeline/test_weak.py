@@ -214,14 +214,24 @@ def test_control_background_through_the_chain(tiny_run, tmp_path, method):
     _, out, _, _ = tiny_run
     score = {"method": "feature", "feature": {"name": "mj_heavier"}}
     path = _config(tmp_path, out / "events/events.h5", score, name="c")
-    cfg = load_config(path, [f"stats.fit.method={method}"])
     assert load_config(path).stats.fit.method == "auto"
-    res = run_pipeline(cfg, tmp_path / "c", log=None, progress=False)
+    # a control selection of ~6x the passing events, failing events in every bin
+    over = ["regions.working_points=[0.1]", "stats.mjj_range=[2500, 4600]",
+            "stats.limits.engine=asymptotic", f"stats.fit.method={method}"]  # fmt: skip
+    res = run_pipeline(load_config(path, over), tmp_path / "c", log=None, progress=False)
     fit = json.loads((tmp_path / "c/fit.json").read_text())["selections"]
     assert fit["inclusive"]["fit"]["method"] == "function"
-    wp = fit["eff0.3"]
+    wp = fit["eff0.1"]
     assert wp["fit"]["method"] == "control" and wp["fit"]["npar"] == 2
     assert len(wp["template"]["meta"]["failing"]) == len(wp["histogram"]["counts"])
-    bh = res.results["bumphunt"]["eff0.3"]
+    bh = res.results["bumphunt"]["eff0.1"]
     assert 0.0 <= bh["global_p"] <= 1.0 and "null_check" in bh
-    assert "eff0.3" in res.results["limits"]
+    assert "eff0.1" in res.results["limits"]
+    text = (tmp_path / "c/report.md").read_text()
+    assert "failing events × transfer factor (2 par.)" in text
+    # the previous working point: a control selection of only 2.3x -> auto keeps the function
+    if method == "auto":
+        small = load_config(path, [o for o in over if "working_points" not in o])
+        run_pipeline(small, tmp_path / "c", log=None, progress=False)
+        fit = json.loads((tmp_path / "c/fit.json").read_text())["selections"]
+        assert fit["eff0.3"]["fit"]["method"] == "function"
