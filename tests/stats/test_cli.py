@@ -134,3 +134,21 @@ def test_limits_verb_asymptotic_engine_agrees_with_pyhf(features, tmp_path, caps
     )
     assert main(["limits", str(tmp_path / "f" / "fit.json"), "-o", str(tmp_path / "x"),
                  "--engine", "toys"]) == 1  # fmt: skip
+
+
+def test_cut_spectrum_uses_its_control_selection(features, tmp_path, capsys):
+    """After --working-point the failing events are the background (auto = control); without
+    a cut, --method control is one error line; --method function keeps the dijet fit."""
+    cut = [str(features / "f.parquet"), "--score-column", "score_event", "--working-point", "0.1"]
+    assert main(["fit", *cut, "-o", str(tmp_path / "a")]) == 0, capsys.readouterr().err
+    res = json.loads((tmp_path / "a/fit.json").read_text())
+    assert res["method"] == "control" and res["npar"] == 2
+    assert "failing events × transfer factor" in capsys.readouterr().out
+    assert main(["fit", *cut, "-o", str(tmp_path / "f"), "--method", "function"]) == 0
+    assert json.loads((tmp_path / "f/fit.json").read_text())["method"] == "function"
+    rc = main(
+        ["fit", str(features / "f.parquet"), "-o", str(tmp_path / "c"), "--method", "control"]
+    )
+    err = capsys.readouterr().err
+    assert rc != 0 and "needs the events failing a cut" in err and "Traceback" not in err
+    assert not (tmp_path / "c/fit.json").exists()
