@@ -395,10 +395,11 @@ def bumphunt(fit: Any, config: BumpHunterConfig | None = None) -> BumpHuntResult
     rng = np.random.default_rng(cfg.seed)
     t_toys = np.full(cfg.n_toys, np.nan)
     failed = 0
+    method = getattr(fit, "method", "function")
     starts = range(0, cfg.n_toys, cfg.chunk)
     for s in track(starts, len(starts), "BumpHunter toys (refit)"):
         m = min(cfg.chunk, cfg.n_toys - s)
-        if getattr(fit, "method", "function") == "control":
+        if method == "control":
             from adsearch.stats.control import control_toys
 
             # binomial toys given the bin totals: the control selection fluctuates too
@@ -406,7 +407,7 @@ def bumphunt(fit: Any, config: BumpHunterConfig | None = None) -> BumpHuntResult
         else:
             toys = rng.poisson(b, size=(m, b.size)).astype(float)
             _, bk, ok = refit_batch(fit, toys)  # with the fit's method (function, swift, gp)
-        if getattr(fit, "method", "function") == "function" and not ok.all():
+        if method == "function" and not ok.all():
             fcfg = FitConfig(
                 family=fit.family, npar=fit.npar, sqrt_s=fit.sqrt_s, blind=fit.blind, min_events=0
             )

@@ -298,17 +298,10 @@ def control_template(
         use &= ~((e[1:] > blind[0]) & (e[:-1] < blind[1]))
     if p[use].sum() <= 0 or f[use].sum() <= 0:
         raise InputError("control_template: need passing and failing events outside the blind")
-    eps0 = p[use].sum() / tot[use].sum()
-    beta = np.array([math.log(eps0 / (1.0 - eps0)), 0.0])
-    X = np.stack([np.ones(use.sum()), x[use]], axis=1)
-    for _ in range(50):  # Newton (IRLS) on the binomial likelihood
-        eps = 1.0 / (1.0 + np.exp(-(X @ beta)))
-        g = X.T @ (p[use] - tot[use] * eps)
-        H = (X * (tot[use] * eps * (1 - eps))[:, None]).T @ X
-        step = np.linalg.solve(H + 1e-12 * np.eye(2), g)
-        beta = beta + step
-        if np.max(np.abs(step)) < 1e-10:
-            break
+    from adsearch.stats.control import efficiency_fit
+
+    coef, _, _ = efficiency_fit(p, f, x, use, 1)  # binomial (IRLS) fit of logit ε
+    beta = coef[0]
     eps_all = 1.0 / (1.0 + np.exp(-(beta[0] + beta[1] * x)))
     out = Histogram(e, f * eps_all / (1.0 - eps_all))
     out.meta["efficiency_logit"] = beta.tolist()
