@@ -8,8 +8,10 @@ models that never saw it (the nested cross-validation of CWoLa hunting: Collins,
 Nachman, PRL 121, 241803). Rows marked not trainable (e.g. sideband data in CATHODE) are
 scored the same way but never used to train. A new sample is scored by all ``k × n_members``
 models (:meth:`Ensemble.predict`). The members are independent (each has its own seed and
-rows), so ``workers > 1`` trains them in that many processes, one CPU thread each, with the
-same members and scores as one process with one thread.
+rows). The MLP members of one held-out fold train together as one stacked network
+(:mod:`adsearch.weak.stacked`: each member's maths unchanged, ~2× less CPU than one by one);
+``workers > 1`` trains the folds (MLP) or members (trees) in that many processes, one CPU
+thread each, with the same members and scores as one process with one thread.
 
 Two model kinds (:class:`~adsearch.weak.config.ClassifierConfig`): a torch MLP (weighted
 binary cross-entropy, Adam, the best validation epoch kept, or the mean of the
@@ -32,7 +34,6 @@ True
 
 from __future__ import annotations
 
-import copy
 import io
 import multiprocessing
 import pickle
@@ -151,53 +152,6 @@ def _mlp(n_in: int, hidden: list[int]) -> Any:
     return torch.nn.Sequential(*layers)
 
 
-def _train_mlp(
-    z: np.ndarray,
-    y: np.ndarray,
-    w: np.ndarray,
-    val: tuple[np.ndarray, np.ndarray, np.ndarray],
-    cfg: ClassifierConfig,
-    seed: int,
-) -> tuple[dict[str, np.ndarray] | list[dict[str, np.ndarray]], list[float]]:
-    """Weighted BCE with Adam; returns the best epoch's weights (or the ``top_epochs`` best,
-    best first) and the validation loss of every epoch."""
-    import torch
-
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        net = _mlp(z.shape[1], cfg.hidden)
-    gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    xt, yt, wt = (torch.from_numpy(a.astype(np.float32)) for a in (z, y, w))
-    xv, yv, wv = (torch.from_numpy(a.astype(np.float32)) for a in val)
-    loss_fn = torch.nn.functional.binary_cross_entropy_with_logits
-    best, history, stale = np.inf, [], 0
-    kept: list[tuple[float, int, dict[str, Any]]] = []  # (val loss, epoch, weights), sorted
-    for epoch in range(cfg.max_epochs):
-        net.train()
-        for idx in torch.randperm(len(xt), generator=gen).split(cfg.batch_size):
-            opt.zero_grad()
-            loss = loss_fn(net(xt[idx]).squeeze(1), yt[idx], weight=wt[idx])
-            loss.backward()
-            opt.step()
-        net.eval()
-        with torch.no_grad():
-            v = float(loss_fn(net(xv).squeeze(1), yv, weight=wv))
-        history.append(v)
-        if len(kept) < cfg.top_epochs or v < kept[-1][0] - 1e-7:
-            kept.append((v, epoch, copy.deepcopy(net.state_dict())))
-            kept.sort(key=lambda t: (t[0], t[1]))
-            del kept[cfg.top_epochs :]
-        if v < best - 1e-7:
-            best, stale = v, 0
-        else:
-            stale += 1
-            if stale >= cfg.patience:
-                break
-    states = [{k: t.numpy().copy() for k, t in st.items()} for _, _, st in kept]
-    return (states[0] if cfg.top_epochs == 1 else states), history
-
-
 def _train_hgb(
     z: np.ndarray,
     y: np.ndarray,
@@ -245,17 +199,49 @@ def train_member(
     >>> bool(m.predict(np.array([[3.0]]))[0] > m.predict(np.array([[-1.0]]))[0])
     True
     """
+    if cfg.kind != "hgb":
+        return train_members([(x, y, x_val, y_val, cfg, seed, fold, weight, weight_val)])[0]
     mean = x.mean(axis=0)
     std = x.std(axis=0)
     std = np.where(std > 0, std, 1.0)
     z, zv = (x - mean) / std, (x_val - mean) / std
     w = class_weights(y, cfg.class_weight, weight)
     wv = class_weights(y_val, cfg.class_weight, weight_val)
+    params, history = _train_hgb(z, y, w, (zv, y_val, wv), cfg, seed)
+    return Member(fold, "hgb", mean, std, params, [], history)
+
+
+def train_members(jobs: list[tuple[Any, ...]], progress: bool | None = False) -> list[Member]:
+    """Train the members described by ``jobs`` (the arguments of :func:`train_member`, in its
+    order: ``x, y, x_val, y_val, cfg, seed, fold, weight, weight_val``), all with the same
+    ``cfg``.
+
+    MLP members train together as one stacked network (:mod:`adsearch.weak.stacked`: the
+    same maths as one by one, ~2× faster on a CPU); boosted trees one after another.
+    """
+    if not jobs:
+        return []
+    cfg = jobs[0][4]
     if cfg.kind == "hgb":
-        params, history = _train_hgb(z, y, w, (zv, y_val, wv), cfg, seed)
-        return Member(fold, "hgb", mean, std, params, [], history)
-    state, history = _train_mlp(z, y, w, (zv, y_val, wv), cfg, seed)
-    return Member(fold, "mlp", mean, std, state, list(cfg.hidden), history)
+        return [
+            train_member(x, y, xv, yv, c, seed, fold=fold, weight=wt, weight_val=wv)
+            for x, y, xv, yv, c, seed, fold, wt, wv in jobs
+        ]
+    from adsearch.weak.stacked import StackTask, train_mlp_stack
+
+    tasks, prepared = [], []
+    for x, y, x_val, y_val, _, seed, fold, weight, weight_val in jobs:
+        mean, std = x.mean(axis=0), x.std(axis=0)
+        std = np.where(std > 0, std, 1.0)
+        w = class_weights(y, cfg.class_weight, weight)
+        wv = class_weights(y_val, cfg.class_weight, weight_val)
+        tasks.append(StackTask((x - mean) / std, y, w, (x_val - mean) / std, y_val, wv, seed))
+        prepared.append((fold, mean, std))
+    trained = train_mlp_stack(tasks, cfg, progress)
+    return [
+        Member(fold, "mlp", mean, std, state, list(cfg.hidden), history)
+        for (fold, mean, std), (state, history) in zip(prepared, trained, strict=True)
+    ]
 
 
 @dataclass
@@ -310,18 +296,17 @@ class KFoldResult:
     trainable: np.ndarray
 
 
-def _member_job(args: tuple[Any, ...], threads: int | None = None) -> Member:
-    """Train one member from ``job`` arguments; ``threads`` limits torch and OpenMP (a worker
-    process of :func:`kfold_classify`)."""
-    xt, yt, xv, yv, cfg, seed, fold, wt, wv = args
+def _unit_job(jobs: list[tuple[Any, ...]], threads: int | None = None) -> list[Member]:
+    """Train the members of ``jobs`` (:func:`train_members`); ``threads`` limits torch and
+    OpenMP (a worker process of :func:`kfold_classify`)."""
     if threads is None:
-        return train_member(xt, yt, xv, yv, cfg, seed, fold=fold, weight=wt, weight_val=wv)
+        return train_members(jobs)
     import torch
     from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(threads)
     with threadpool_limits(limits=threads):
-        return train_member(xt, yt, xv, yv, cfg, seed, fold=fold, weight=wt, weight_val=wv)
+        return train_members(jobs)
 
 
 def kfold_classify(
@@ -379,15 +364,18 @@ def kfold_classify(
         wt, wv = (None, None) if weight is None else (weight[tr], weight[va])
         return x[tr], y[tr], x[va], y[va], cfg, member_seed(seed, i, j), i, wt, wv
 
-    pairs = [(i, j) for i in range(k) for j in range(cfg.n_members)]
+    if cfg.kind == "mlp":  # one fold's members train together, as one stacked network
+        units = [[job(i, j) for j in range(cfg.n_members)] for i in range(k)]
+    else:
+        units = [[job(i, j)] for i in range(k) for j in range(cfg.n_members)]
     label = f"{cfg.kind} ensemble"
     if workers == 1:
-        members = [_member_job(job(i, j)) for i, j in track(pairs, len(pairs), label, progress)]
+        members = [m for u in track(units, len(units), label, progress) for m in _unit_job(u)]
     else:
         # spawn, not fork: torch and OpenMP thread pools are not fork-safe by promise
         ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            futures = [pool.submit(_member_job, job(i, j), 1) for i, j in pairs]
-            members = [f.result() for f in track(futures, len(futures), label, progress)]
+            futures = [pool.submit(_unit_job, u, 1) for u in units]
+            members = [m for f in track(futures, len(futures), label, progress) for m in f.result()]
     ensemble = Ensemble(members)
     return KFoldResult(ensemble.predict_out_of_fold(x, folds), ensemble, folds, y, train)
