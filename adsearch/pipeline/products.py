@@ -32,6 +32,7 @@ class Products:
     SCORES: Final = "scores.parquet"
     WEAK_DIR: Final = "weak"
     WEAK_INFO: Final = "weak/weak.json"
+    FLOW_CACHE: Final = "cache/flows"  # CATHODE's trained flows, by content (outside weak/)
     REGIONS: Final = "regions.json"
     FIT: Final = "fit.json"
     BUMPHUNT: Final = "bumphunt.json"

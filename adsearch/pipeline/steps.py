@@ -750,7 +750,12 @@ def _weak_scores(run: Run) -> None:
         reference_path=reference[0] if reference else None,
         products_dir=weak_dir,
         progress=run.progress,
+        # outside weak/ (rebuilt by every run of the step): another classifier on the same
+        # data reuses the flow
+        flow_cache=run.path(Products.FLOW_CACHE),
     )
+    if run.log and info.get("flow_from_cache"):
+        run.log("  cathode: the sideband flow was trained before on the same data (cache)")
     auc = info.get("auc_data_vs_template")
     if run.log and auc is not None:
         run.log(f"  {wcfg.method}: signal-region data vs template AUC {auc:.3f} (out of fold)")

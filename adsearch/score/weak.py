@@ -66,6 +66,7 @@ def weak_score_table(
     reference_path: str | os.PathLike[str] | None = None,
     products_dir: str | os.PathLike[str] | None = None,
     progress: bool | None = None,
+    flow_cache: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     """Score every event of a features file with a weakly supervised classifier.
 
@@ -78,6 +79,8 @@ def weak_score_table(
     products_dir : where to write the ensemble, flow and ``weak.json``
         (:func:`adsearch.weak.write_outputs`); ``None``: not written.
     progress : progress bars (default: when stderr is a terminal).
+    flow_cache : CATHODE: a directory of trained flows, reused when the sidebands and the
+        flow settings are the same (:func:`adsearch.weak.methods.cathode`).
 
     Returns
     -------
@@ -98,7 +101,7 @@ def weak_score_table(
         if reference_path is None:
             raise InputError("score:method reference: no reference table (score.reference)")
         ref = read_table(reference_path, f"reference {reference_path}")
-    res = weak_scores(table, cfg, reference_table=ref, progress=progress)
+    res = weak_scores(table, cfg, reference_table=ref, progress=progress, flow_cache=flow_cache)
     mjj = table["mjj"].to_numpy(np.float64)
     lo, hi = cfg.signal_region
     sr = (mjj >= lo) & (mjj < hi)

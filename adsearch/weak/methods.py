@@ -33,9 +33,11 @@ True
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -227,6 +229,7 @@ def cathode(
     cfg: WeakConfig,
     x_test: np.ndarray | None = None,
     progress: bool | None = None,
+    flow_cache: str | os.PathLike[str] | None = None,
 ) -> WeakResult:
     """CATHODE: classify signal-region data (1) against flow samples of the background (0).
 
@@ -235,6 +238,10 @@ def cathode(
     every SR data event; each sample inherits the fold of its data event.
 
     Parameters and returns as :func:`cwola`; ``WeakResult.flow`` holds the flow.
+    ``flow_cache`` is a directory of trained flows, keyed by everything the training depends
+    on (:func:`flow_key`): a flow found there is loaded instead of trained (the same flow, so
+    the same samples), a new one is saved there. Trying other classifiers on the same data
+    then skips the flow, by far the longest part at LHCO size.
     """
     x = np.asarray(x, dtype=np.float64)
     mjj = np.asarray(mjj, dtype=np.float64)
@@ -243,9 +250,7 @@ def cathode(
     folds = assign_folds(len(x), cfg.n_folds, cfg.seed)
     t0 = time.perf_counter()
     with _threads(cfg.threads):
-        flow = ConditionalFlow(cfg.flow).fit(
-            x[sb], mjj[sb] / 1000.0, member_seed(cfg.seed, 1), progress
-        )
+        flow, cached = _cached_flow(x[sb], mjj[sb] / 1000.0, cfg, flow_cache, progress)
         t1 = time.perf_counter()
         k = cfg.flow.oversampling
         sr_idx = np.flatnonzero(sr)
@@ -269,10 +274,63 @@ def cathode(
         "flow_epochs": len(flow.history),
         "flow_best_val_nll": round(float(np.min(flow.history)), 5),
         "seconds_flow": round(t1 - t0, 2),
+        "flow_from_cache": cached,
         "seconds_sampling": round(t2 - t1, 2),
         "seconds_classifier": round(time.perf_counter() - t2, 2),
     }
     return _finish(cfg, kf, len(x), x_test, info, flow)
+
+
+def flow_key(x: np.ndarray, m: np.ndarray, cfg: WeakConfig) -> str:
+    """Content hash of a CATHODE flow training: its inputs (the sideband features and mjj,
+    bit for bit), the flow configuration, the features' names, the seed and the thread count
+    (a multithreaded training is not bit-identical to a single-threaded one)."""
+    import dataclasses
+    import hashlib
+    import json
+
+    meta = {
+        "flow": dataclasses.asdict(cfg.flow),
+        "features": list(cfg.features),
+        "seed": cfg.seed,
+        "threads": cfg.threads,
+        "shape": list(np.shape(x)),
+    }
+    h = hashlib.sha256(json.dumps(meta, sort_keys=True, default=str).encode())
+    h.update(np.ascontiguousarray(x, dtype=np.float64).tobytes())
+    h.update(np.ascontiguousarray(m, dtype=np.float64).tobytes())
+    return h.hexdigest()[:32]
+
+
+def _cached_flow(
+    x: np.ndarray,
+    m: np.ndarray,
+    cfg: WeakConfig,
+    cache: str | os.PathLike[str] | None,
+    progress: bool | None,
+) -> tuple[ConditionalFlow, bool]:
+    """The sideband flow: loaded from ``cache`` when trained there before, else trained
+    (and saved there atomically); returns ``(flow, loaded)``."""
+    seed = member_seed(cfg.seed, 1)
+    if cache is None:
+        return ConditionalFlow(cfg.flow).fit(x, m, seed, progress), False
+    import torch
+
+    from adsearch.io.atomic import atomic_path
+
+    path = Path(cache) / f"flow-{flow_key(x, m, cfg)}.pt"
+    if path.is_file():
+        try:
+            blob = torch.load(path, weights_only=False)  # our own cache files only
+        except Exception:  # noqa: BLE001 - a damaged cache entry is retrained, not fatal
+            blob = None
+        if isinstance(blob, dict):
+            return ConditionalFlow.from_blob(blob), True
+    flow = ConditionalFlow(cfg.flow).fit(x, m, seed, progress)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        torch.save(flow.to_blob(), tmp)
+    return flow, False
 
 
 def mjj_weights(mjj_data: np.ndarray, mjj_template: np.ndarray, cfg: WeakConfig) -> np.ndarray:
@@ -358,8 +416,11 @@ def weak_scores(
     reference_table: Mapping[str, Any] | None = None,
     test: Mapping[str, Any] | None = None,
     progress: bool | None = None,
+    flow_cache: str | os.PathLike[str] | None = None,
 ) -> WeakResult:
     """Run ``cfg.method`` on event tables (DataFrames or mappings of column arrays).
+
+    ``flow_cache``: CATHODE's directory of trained flows (:func:`cathode`).
 
     The features ``cfg.features`` are computed from the jet columns of each table
     (:func:`adsearch.weak.features.feature_matrix`); a ``label`` column is never read.
@@ -384,4 +445,4 @@ def weak_scores(
         return reference(x, mjj, x_ref, mjj_ref, cfg, x_test, progress)
     if cfg.method == "cwola":
         return cwola(x, mjj, cfg, x_test, progress)
-    return cathode(x, mjj, cfg, x_test, progress)
+    return cathode(x, mjj, cfg, x_test, progress, flow_cache)

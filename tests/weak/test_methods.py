@@ -158,3 +158,41 @@ def test_reference_reweighted_to_the_data_mjj_learns_no_mjj():
     assert aucs[False] - aucs[True] > 0.03, aucs
     w = mjj_weights(data.mjj[sr], ref.mjj[keep][sr_ref[keep]], small_config("reference"))
     assert w.mean() == pytest.approx(1.0) and w.min() > 0
+
+
+def test_the_flow_cache_reuses_a_flow_trained_on_the_same_sidebands(tmp_path):
+    """A second CATHODE run with another classifier loads the flow (same samples, so the same
+    template); another flow setting or other data trains a new one; a damaged entry is
+    retrained, not fatal."""
+    import dataclasses
+
+    from adsearch.weak.methods import flow_key
+
+    toy = planted_toy(4000, 100, seed=5)
+    cfg = small_config("cathode", seed=3)
+    first = cathode(toy.x, toy.mjj, cfg, flow_cache=tmp_path)
+    assert first.info["flow_from_cache"] is False
+    (entry,) = tmp_path.glob("flow-*.pt")
+    plain = cathode(toy.x, toy.mjj, cfg)  # no cache: the same flow, trained again
+    np.testing.assert_array_equal(first.template_scores, plain.template_scores)
+    other_clf = dataclasses.replace(
+        cfg, classifier=dataclasses.replace(cfg.classifier, hgb_learning_rate=0.05)
+    )
+    again = cathode(toy.x, toy.mjj, other_clf, flow_cache=tmp_path)
+    assert again.info["flow_from_cache"] is True
+    for key, value in first.flow.state.items():
+        np.testing.assert_array_equal(again.flow.state[key], value)
+    assert again.flow.history == first.flow.history
+    assert not np.array_equal(again.scores, first.scores)  # the classifier did change
+    # the key follows the flow's settings and the sideband data, not the classifier
+    sb = regions(toy.mjj, cfg)[1]
+    x, m = toy.x[sb], toy.mjj[sb] / 1000.0
+    longer = dataclasses.replace(cfg, flow=dataclasses.replace(cfg.flow, max_epochs=21))
+    assert flow_key(x, m, cfg) == flow_key(x, m, other_clf) == entry.stem.removeprefix("flow-")
+    assert flow_key(x, m, longer) != flow_key(x, m, cfg)
+    assert flow_key(x[1:], m[1:], cfg) != flow_key(x, m, cfg)
+    entry.write_bytes(b"not a flow")
+    redo = cathode(toy.x, toy.mjj, cfg, flow_cache=tmp_path)
+    assert redo.info["flow_from_cache"] is False
+    np.testing.assert_array_equal(redo.template_scores, first.template_scores)
+    assert not list(tmp_path.glob(".*.tmp"))
