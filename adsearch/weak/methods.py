@@ -322,7 +322,7 @@ def _cached_flow(
     if path.is_file():
         try:
             blob = torch.load(path, weights_only=False)  # our own cache files only
-        except Exception:  # noqa: BLE001 - a damaged cache entry is retrained, not fatal
+        except Exception:  # a damaged cache entry is retrained, not fatal
             blob = None
         if isinstance(blob, dict):
             return ConditionalFlow.from_blob(blob), True
