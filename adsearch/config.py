@@ -21,6 +21,8 @@ adsearch.errors.ConfigError: card.yaml: unknown key 'radius' (allowed: name, r)
 from __future__ import annotations
 
 import dataclasses
+import functools
+import inspect
 import types
 import typing
 from collections.abc import Callable, Sequence
@@ -33,6 +35,7 @@ from adsearch.errors import ConfigError
 
 __all__ = [
     "apply_overrides",
+    "check_sections",
     "from_dict",
     "load_yaml",
     "parse_override",
@@ -159,6 +162,41 @@ def _validated(make: Callable[[], T], source: str) -> T:
     if callable(validate):
         validate()
     return obj
+
+
+@functools.cache
+def _section_types(cls: type) -> tuple[tuple[str, type], ...]:
+    hints = typing.get_type_hints(cls)
+    return tuple(
+        (f.name, hints[f.name])
+        for f in dataclasses.fields(cls)
+        if inspect.isclass(hints.get(f.name)) and dataclasses.is_dataclass(hints[f.name])
+    )
+
+
+def check_sections(obj: Any, where: str) -> None:
+    """Refuse a nested section of config dataclass ``obj`` that is not its dataclass.
+
+    :func:`from_dict` builds nested sections from mappings; a config built directly in Python
+    with a plain dict as a section would otherwise fail late, deep inside the code that reads
+    it (an ``AttributeError``). Call it first in ``validate()``; ``where`` prefixes the message.
+
+    >>> from adsearch.weak import ClassifierConfig, WeakConfig
+    >>> WeakConfig(classifier=ClassifierConfig(kind="hgb")).classifier.kind
+    'hgb'
+    >>> WeakConfig(classifier={"kind": "hgb"})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    adsearch.errors.ConfigError: weak:classifier: expected a ClassifierConfig, got dict (...)
+    """
+    for name, tp in _section_types(type(obj)):
+        value = getattr(obj, name)
+        if not isinstance(value, tp):
+            article = "an" if tp.__name__[0] in "AEIOU" else "a"
+            raise ConfigError(
+                f"{where}:{name}: expected {article} {tp.__name__}, got "
+                f"{type(value).__name__} (from_dict builds the sections from mappings)"
+            )
 
 
 def validate_tree(obj: Any) -> None:

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from adsearch.config import from_dict, load_yaml, to_dict
+from adsearch.config import check_sections, from_dict, load_yaml, to_dict
 from adsearch.errors import ConfigError
 from adsearch.io.atomic import atomic_path
 
@@ -291,6 +291,7 @@ class DetectorCard:
     eflow: bool = True
 
     def validate(self) -> None:
+        check_sections(self, "detector")
         self.solenoid.check("solenoid")
         self.tracking.check("tracking")
         self.ecal.check("ecal")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from adsearch.config import check_sections
 from adsearch.errors import ConfigError
 from adsearch.generate.processes import ProcessConfig, process_from_dict, process_to_dict
 from adsearch.jets.trigger import TriggerConfig
@@ -44,6 +45,7 @@ class GenerateConfig:
 
     def validate(self) -> None:
         """Raise :class:`~adsearch.errors.ConfigError` naming the bad field."""
+        check_sections(self, "input:generate")
         if self.n_background < 1:
             raise ConfigError(f"input:generate:n_background: must be >= 1, got {self.n_background}")
         if self.n_signal < 0:

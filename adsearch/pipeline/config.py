@@ -31,7 +31,14 @@ from typing import Any, Literal
 
 import yaml
 
-from adsearch.config import from_dict, parse_override, replace_key, to_dict, validate_tree
+from adsearch.config import (
+    check_sections,
+    from_dict,
+    parse_override,
+    replace_key,
+    to_dict,
+    validate_tree,
+)
 from adsearch.errors import ConfigError
 from adsearch.generate.config import GenerateConfig
 from adsearch.graphs import GraphConfig
@@ -103,6 +110,7 @@ class InputConfig:
     generate: GenerateConfig = field(default_factory=GenerateConfig)
 
     def validate(self) -> None:
+        check_sections(self, "input")
         if self.kind != "generate" and not self.path:
             raise ConfigError(f"input:path: kind {self.kind!r} needs an event file path")
         if self.kind == "features" and self.inject is not None:

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from adsearch.config import load_yaml
+from adsearch.config import check_sections, load_yaml
 from adsearch.errors import ConfigError
 from adsearch.train.config import check_split
 
@@ -218,6 +218,7 @@ class PretrainConfig:
     device: Literal["auto", "cpu", "cuda"] = "cpu"
 
     def validate(self) -> None:
+        check_sections(self, "pretrain")
         if not self.temperature > 0:
             raise ConfigError(f"temperature: must be > 0, got {self.temperature}")
 

@@ -30,6 +30,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Literal
 
+from adsearch.config import check_sections
 from adsearch.errors import ConfigError
 from adsearch.pretrain.latent import EmbedConfig
 from adsearch.score.density import DensityScoreConfig
@@ -166,6 +167,7 @@ class ScoreConfig:
 
     def validate(self) -> None:
         """Raise :class:`~adsearch.errors.ConfigError` naming the bad field."""
+        check_sections(self, "score")
         if self.method not in SCORE_METHODS:
             raise ConfigError(
                 f"score:method: {self.method!r} is not one of {', '.join(SCORE_METHODS)}"

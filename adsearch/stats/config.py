@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from adsearch.config import check_sections
 from adsearch.errors import ConfigError
 from adsearch.stats.binning import BIN_WIDTH, MJJ_RANGE, log_bins
 from adsearch.stats.bumphunter import BumpHunterConfig
@@ -96,6 +97,7 @@ class StatsConfig:
 
     def validate(self) -> None:
         """Raise :class:`~adsearch.errors.ConfigError` naming the bad field."""
+        check_sections(self, "stats")
         lo, hi = self.mjj_range
         if not 0 < lo < hi:
             raise ConfigError(f"stats:mjj_range: need 0 < lo < hi, got {lo}, {hi}")

@@ -41,6 +41,7 @@ from typing import Any, Literal
 import numpy as np
 from scipy import special, stats
 
+from adsearch.config import check_sections
 from adsearch.errors import ConfigError, FitError, InputError
 from adsearch.stats.binning import Histogram
 
@@ -263,6 +264,7 @@ class FitConfig:
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` for out-of-range values."""
+        check_sections(self, "fit")
         if self.family not in _FAMILIES:
             raise ConfigError(f"fit.family: unknown family {self.family!r} (dijet, ua2)")
         lo, hi, _ = _FAMILIES[self.family]

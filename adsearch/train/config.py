@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from adsearch.config import load_yaml, to_dict
+from adsearch.config import check_sections, load_yaml, to_dict
 from adsearch.errors import ConfigError
 from adsearch.graphs import GraphConfig
 from adsearch.graphs.symmetry import MAX_BOOST
@@ -148,6 +148,7 @@ class DataConfig:
     symmetry: SymmetryConfig = field(default_factory=SymmetryConfig)
 
     def validate(self) -> None:
+        check_sections(self, "data")
         check_split(self.train_fraction, self.val_fraction, self.max_events, self.norm_jets)
 
 
@@ -228,6 +229,7 @@ class TrainConfig:
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
 
     def validate(self) -> None:
+        check_sections(self, "train")
         features = self.graph.get("node_features", GraphConfig.node_features)
         if self.model.encoder is not None and features != "basic":
             raise ConfigError(

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from adsearch.config import check_sections
 from adsearch.errors import ConfigError
 
 __all__ = [
@@ -234,12 +235,7 @@ class WeakConfig:
         """Raise :class:`~adsearch.errors.ConfigError` naming the bad field."""
         from adsearch.weak.features import FEATURES, resolve_feature
 
-        for name, cls in (("classifier", ClassifierConfig), ("flow", FlowConfig)):
-            if not isinstance(getattr(self, name), cls):  # e.g. a plain dict in Python
-                raise ConfigError(
-                    f"weak:{name}: expected a {cls.__name__} (from_dict(WeakConfig, ...) builds "
-                    f"it from a mapping), got {type(getattr(self, name)).__name__}"
-                )
+        check_sections(self, "weak")
 
         if self.method not in METHODS:
             raise ConfigError(f"weak:method: {self.method!r} is not one of {', '.join(METHODS)}")
