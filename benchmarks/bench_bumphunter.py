@@ -34,7 +34,8 @@ import numpy as np
 from adsearch.io.atomic import atomic_path
 from adsearch.stats.binning import Histogram
 from adsearch.stats.bumphunter import BumpHunterConfig, bumphunt, bumphunt_hist
-from adsearch.stats.fit import BinnedModel, FitConfig, fit_spectrum, gaussian_template
+from adsearch.stats.fit import BinnedModel, FitConfig, gaussian_template
+from adsearch.stats.spectrum import fit_spectrum
 
 RESULTS = Path(__file__).parent / "results" / "bumphunter.json"
 

@@ -2,7 +2,7 @@
 
 A **semi-toy** study (1M generated QCD events would take ~2 h of Pythia here):
 
-* background: the dijet function (:func:`adsearch.stats.fit.fit_spectrum`, parameters by
+* background: the dijet function (:func:`adsearch.stats.spectrum.fit_spectrum`, parameters by
   Wilks) fitted to the mjj spectrum of the generated QCD events of the features file
   (30k events by default) is scaled to ``--n-bkg`` (1M) triggered events and each
   pseudo-dataset draws Poisson counts from it (the same as drawing unbinned mjj from the
@@ -179,8 +179,9 @@ def main(argv: list[str] | None = None) -> None:
 
     from adsearch.stats.binning import Histogram, histogram, log_bins
     from adsearch.stats.bumphunter import BumpHunterConfig, bumphunt
-    from adsearch.stats.fit import FitConfig, fit_spectrum
+    from adsearch.stats.fit import FitConfig
     from adsearch.stats.io import read_columns
+    from adsearch.stats.spectrum import fit_spectrum
 
     t_start = time.perf_counter()
     model = choose_model(args.model, args.signal, args.work_dir)

@@ -237,8 +237,8 @@ def fit_all(h: Any, template: Any, cfgs: dict[str, Any], methods: list[str]) -> 
     """The background fit of ``h`` by every method (None where it fails); ``self`` ignores the
     template, and the GP's mean is the ``spurious`` fit (made here if not among ``methods``)."""
     from adsearch.errors import FitError
-    from adsearch.stats.fit import fit_spectrum
     from adsearch.stats.gp import fit_gp
+    from adsearch.stats.spectrum import fit_spectrum
 
     out: dict[str, Any] = {}
     spur = None

@@ -279,11 +279,11 @@ class FitOptions:
         )
 
     def fit(self, hist: Any, sr: tuple[float, float]) -> Any:
-        """Fit ``hist`` (:func:`adsearch.stats.fit.fit_spectrum`); after a score cut the
+        """Fit ``hist`` (:func:`adsearch.stats.spectrum.fit_spectrum`); after a score cut the
         control selection (the failing events, :func:`adsearch.stats.io.spectrum_template`)
         is the spurious-signal gate's template and the background of ``--method control``."""
-        from adsearch.stats.fit import fit_spectrum
         from adsearch.stats.io import spectrum_template
+        from adsearch.stats.spectrum import fit_spectrum
 
         cfg = self.config(sr)
         required = cfg.method == "control"

@@ -90,11 +90,12 @@ from adsearch.score import (
 )
 from adsearch.stats.binning import Histogram, histogram
 from adsearch.stats.bumphunter import bumphunt
-from adsearch.stats.fit import FitResult, fit_spectrum
+from adsearch.stats.fit import FitResult
 from adsearch.stats.flatten import MjjQuantileMap
 from adsearch.stats.limits import limits_for_fit
 from adsearch.stats.nullcheck import null_check
 from adsearch.stats.regions import region_summary, selection_name
+from adsearch.stats.spectrum import fit_spectrum
 from adsearch.stats.spurious import control_template
 from adsearch.train import TrainConfig, train
 from adsearch.train.config import key_dict

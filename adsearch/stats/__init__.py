@@ -24,8 +24,6 @@ from adsearch.stats.fit import (
     SpuriousSignalConfig,
     SwiftConfig,
     fit_background,
-    fit_spectrum,
-    refit_batch,
     spurious_signal,
     spurious_signal_tests,
 )
@@ -41,6 +39,7 @@ from adsearch.stats.regions import (
     selection_name,
     working_points,
 )
+from adsearch.stats.spectrum import fit_spectrum, refit_batch
 from adsearch.stats.spurious import choose_npar, control_template
 
 __all__ = [

@@ -22,7 +22,7 @@ import numpy as np
 
 from adsearch.errors import InputError
 
-__all__ = ["BIN_WIDTH", "MJJ_RANGE", "Histogram", "histogram", "log_bins"]
+__all__ = ["BIN_WIDTH", "MJJ_RANGE", "Histogram", "histogram", "log_bins", "window_bounds"]
 
 #: default mjj range of the spectra (GeV) and relative bin width (the dijet-search binning)
 MJJ_RANGE: tuple[float, float] = (2500.0, 6000.0)
@@ -161,3 +161,22 @@ def histogram(mjj: np.ndarray | list[float], edges: np.ndarray) -> Histogram:
     e = np.asarray(edges, dtype=float)
     counts, _ = np.histogram(m, bins=e)
     return Histogram(e, counts.astype(float), int(np.sum(m < e[0])), int(np.sum(m > e[-1])))
+
+
+def window_bounds(centre: int, nbins: int, half_width: int) -> tuple[int, int]:
+    """``[lo, hi)`` bins of the window of ``2 * half_width + 1`` bins centred on ``centre``.
+
+    Shifted to stay inside ``[0, nbins)``; the whole range when it is not wider.
+
+    Examples
+    --------
+    >>> window_bounds(0, 10, 2), window_bounds(5, 10, 2), window_bounds(9, 10, 2)
+    ((0, 5), (3, 8), (5, 10))
+    >>> window_bounds(3, 10, 7)
+    (0, 10)
+    """
+    size = 2 * half_width + 1
+    if size >= nbins:
+        return 0, nbins
+    lo = int(np.clip(centre - half_width, 0, nbins - size))
+    return lo, lo + size

@@ -6,7 +6,7 @@ p-value of the observed count ``N`` given the expected ``B`` is the Poisson tail
 The test statistic is ``t = -ln(min p)``. Its distribution under the background-only
 hypothesis comes from pseudo-experiments drawn from the fitted background; by default the
 background is refitted on every toy (as ATLAS does), with the batched refit of
-:func:`adsearch.stats.fit.refit_batch`. The global p-value is the fraction of toys with
+:func:`adsearch.stats.spectrum.refit_batch`. The global p-value is the fraction of toys with
 ``t >= t_obs`` (the pyBumpHunter convention).
 
 Window counts come from prefix sums, so all windows of all toys are evaluated in a few array
@@ -33,7 +33,8 @@ from scipy import special, stats
 from adsearch.errors import ConfigError, FitError, InputError
 from adsearch.progress import track
 from adsearch.stats.binning import Histogram
-from adsearch.stats.fit import FitConfig, fit_background, refit_batch
+from adsearch.stats.fit import FitConfig, fit_background
+from adsearch.stats.spectrum import refit_batch
 
 __all__ = [
     "BumpHuntResult",

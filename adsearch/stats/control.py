@@ -34,7 +34,8 @@ Examples
 --------
 >>> import numpy as np
 >>> from adsearch.stats.binning import Histogram, log_bins
->>> from adsearch.stats.fit import FitConfig, fit_spectrum
+>>> from adsearch.stats.fit import FitConfig
+>>> from adsearch.stats.spectrum import fit_spectrum
 >>> from adsearch.stats.spurious import control_template
 >>> e = log_bins(2800.0, 6000.0, 0.05)
 >>> rng = np.random.default_rng(1)

@@ -32,7 +32,6 @@ Examples
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -57,9 +56,7 @@ __all__ = [
     "SwiftConfig",
     "fit_background",
     "fit_background_fast",
-    "fit_spectrum",
     "gaussian_template",
-    "refit_batch",
     "sample_mjj",
     "spurious_signal",
     "spurious_signal_tests",
@@ -773,129 +770,6 @@ def fit_background_fast(hist: Histogram, config: FitConfig, npar: int) -> FitRes
     if not ok[0] or not np.all(np.isfinite(cov[0])):
         return fit_background(hist, config, npar=npar)
     return _finish(model, hist, mask, theta[0], cov[0], True, 0.0, config.blind)
-
-
-def fit_spectrum(
-    hist: Histogram, config: FitConfig | None = None, template: Histogram | None = None
-) -> FitResult:
-    """Fit ``hist`` with the background model of ``config`` (``method``), choosing ``npar``.
-
-    With ``config.npar`` ``None`` the number of parameters is chosen by ``config.selection``:
-
-    - ``"spurious"`` (default): the spurious-signal gate of
-      :func:`adsearch.stats.spurious.choose_npar` on ``template`` (a background template, e.g.
-      the control selection from :func:`adsearch.stats.spurious.control_template`; without
-      one, the 4-parameter function fitted to ``hist`` itself, so 3 or 4 parameters);
-    - ``"wilks"``/``"ftest"``: starting from the smallest number of parameters, one is added
-      while the improvement is significant (``Δ(-2 ln L)`` vs χ² with 1 dof, or an F-test) at
-      level ``config.alpha``.
-
-    ``result.selection`` lists every fit tried. ``method="swift"``/``"gp"`` then build the
-    sliding-window (:func:`adsearch.stats.swift.fit_swift`) or Gaussian-process
-    (:func:`adsearch.stats.gp.fit_gp`) background on top (the GP's mean is the chosen function).
-    ``method="control"`` is the failing events × transfer factor
-    (:func:`adsearch.stats.control.fit_control`; ``template`` must be a control template);
-    ``"auto"`` is ``control`` when ``template`` carries a large enough control selection
-    (:func:`adsearch.stats.control.control_usable`), else ``function``.
-    ``result.method`` is the model used.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from adsearch.stats.binning import log_bins
-    >>> m = BinnedModel(log_bins(2500.0, 6000.0, 0.05), "dijet", 3)
-    >>> n = np.random.default_rng(0).poisson(m.expected(m.theta_from_params([3e3, 10.0, -5.0])))
-    >>> fit_spectrum(Histogram(m.edges, n), FitConfig(selection="wilks")).npar
-    3
-    """
-    cfg = config or FitConfig()
-    if cfg.method == "auto":
-        from adsearch.stats.control import control_usable
-
-        use = template is not None and control_usable(hist, template, cfg)
-        cfg = dataclasses.replace(cfg, method="control" if use else "function")
-    if cfg.method == "swift":
-        from adsearch.stats.swift import fit_swift
-
-        return fit_swift(hist, cfg, template=template)
-    if cfg.method == "control":
-        from adsearch.stats.control import fit_control
-
-        return fit_control(hist, cfg, template)
-    best = _fit_function(hist, cfg, template)
-    if cfg.method == "gp":
-        from adsearch.stats.gp import fit_gp
-
-        return fit_gp(hist, cfg, mean=best)
-    return best
-
-
-def _fit_function(hist: Histogram, cfg: FitConfig, template: Histogram | None) -> FitResult:
-    if cfg.npar is not None:
-        return fit_background(hist, cfg)
-    if cfg.selection == "spurious":
-        from adsearch.stats.spurious import choose_npar
-
-        return choose_npar(hist, cfg, template)
-    lo, hi, _ = _FAMILIES[cfg.family]
-    best = fit_background(hist, cfg, npar=lo)
-    table: list[dict[str, Any]] = [
-        {"npar": lo, "deviance": best.deviance, "ndf": best.ndf, "p_value": None}
-    ]
-    for k in range(lo + 1, hi + 1):
-        try:
-            nxt = fit_background(hist, cfg, npar=k)
-        except FitError as e:
-            table.append({"npar": k, "error": str(e)})
-            break
-        d = max(best.deviance - nxt.deviance, 0.0)
-        if cfg.selection == "wilks":
-            p = float(stats.chi2.sf(d, 1))
-        else:
-            p = float(stats.f.sf(d / (nxt.deviance / max(nxt.ndf, 1)), 1, max(nxt.ndf, 1)))
-        table.append({"npar": k, "deviance": nxt.deviance, "ndf": nxt.ndf, "p_value": p})
-        if p >= cfg.alpha:
-            break
-        best = nxt
-    best.selection = table
-    return best
-
-
-def refit_batch(
-    fit: FitResult, counts: np.ndarray, max_iter: int = 40
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Refit many toy spectra at once with the model (method, blinding) of ``fit``.
-
-    Parameters
-    ----------
-    fit : FitResult
-        Nominal fit; its ``theta`` is the starting point. For ``fit.method`` ``"swift"`` and
-        ``"gp"`` every toy is refitted the same way as the data (every window; the mean
-        function, then the GP posterior mean with the data's hyperparameters).
-    counts : numpy.ndarray
-        Toy counts, shape ``(T, nbins)``.
-
-    Returns
-    -------
-    theta : (T, npar) array
-        Parameters of the (global) function per toy.
-    expected : (T, nbins) array
-        Refitted background per toy.
-    converged : (T,) bool array
-    """
-    if fit.method == "swift":
-        from adsearch.stats.swift import refit_swift
-
-        return refit_swift(fit, counts, max_iter=max_iter)
-    if fit.method == "gp":
-        from adsearch.stats.gp import refit_gp
-
-        return refit_gp(fit, counts, max_iter=max_iter)
-    if fit.method == "control":  # the data's failing counts held fixed
-        from adsearch.stats.control import refit_control
-
-        return refit_control(fit, counts)
-    return _refit_function(fit, counts, max_iter)
 
 
 def _refit_function(

@@ -21,7 +21,8 @@ Examples
 --------
 >>> import numpy as np
 >>> from adsearch.stats.binning import Histogram, log_bins
->>> from adsearch.stats.fit import BinnedModel, FitConfig, fit_spectrum
+>>> from adsearch.stats.fit import BinnedModel, FitConfig
+>>> from adsearch.stats.spectrum import fit_spectrum
 >>> m = BinnedModel(log_bins(2800.0, 6000.0, 0.05), "dijet", 3)
 >>> n = np.random.default_rng(2).poisson(m.expected(m.theta_from_params([2e3, 10.0, -5.0])))
 >>> res = fit_spectrum(Histogram(m.edges, n.astype(float)), FitConfig(method="gp", npar=3))

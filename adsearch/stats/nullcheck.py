@@ -4,7 +4,7 @@ A search is trustworthy only if, without signal, it reports ``p < α`` in a frac
 experiments. :func:`null_check` draws seeded background-only pseudo-datasets from a given
 background shape — the fitted model itself, and an independent shape such as the control
 selection (:func:`adsearch.stats.spurious.control_template`) — runs each through the same
-fit (:func:`adsearch.stats.fit.fit_spectrum`) and BumpHunter with refitted toys
+fit (:func:`adsearch.stats.spectrum.fit_spectrum`) and BumpHunter with refitted toys
 (:func:`adsearch.stats.bumphunter.bumphunt`) as the search, and summarises the global
 p-values: the false-discovery rate ``P(p < α)`` with its binomial error and the KS p-value
 of uniformity. Toys drawn from the fitted model test the toy machinery; toys drawn from a
@@ -165,7 +165,7 @@ def null_pvalues(
     """
     from adsearch.stats.binning import Histogram
     from adsearch.stats.bumphunter import bumphunt
-    from adsearch.stats.fit import fit_spectrum
+    from adsearch.stats.spectrum import fit_spectrum
     from adsearch.stats.spurious import control_template
 
     cfg = config or NullCheckConfig()

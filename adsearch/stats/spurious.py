@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from adsearch.errors import FitError, InputError
-from adsearch.stats.binning import Histogram
+from adsearch.stats.binning import Histogram, window_bounds
 
 __all__ = [
     "asimov_spurious",
@@ -148,7 +148,6 @@ def asimov_spurious(
     True
     """
     from adsearch.stats.fit import BinnedModel, gaussian_template
-    from adsearch.stats.swift import window_bounds
 
     t = np.asarray(template, float)
     e = np.asarray(edges, float)

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from adsearch.errors import FitError
-from adsearch.stats.binning import Histogram
+from adsearch.stats.binning import Histogram, window_bounds
 
 __all__ = [
     "choose_window",
@@ -41,25 +41,6 @@ __all__ = [
     "swift_background_cov",
     "window_bounds",
 ]
-
-
-def window_bounds(centre: int, nbins: int, half_width: int) -> tuple[int, int]:
-    """``[lo, hi)`` bins of the window of ``2 * half_width + 1`` bins centred on ``centre``.
-
-    Shifted to stay inside ``[0, nbins)``; the whole range when it is not wider.
-
-    Examples
-    --------
-    >>> window_bounds(0, 10, 2), window_bounds(5, 10, 2), window_bounds(9, 10, 2)
-    ((0, 5), (3, 8), (5, 10))
-    >>> window_bounds(3, 10, 7)
-    (0, 10)
-    """
-    size = 2 * half_width + 1
-    if size >= nbins:
-        return 0, nbins
-    lo = int(np.clip(centre - half_width, 0, nbins - size))
-    return lo, lo + size
 
 
 def choose_window(

@@ -46,6 +46,7 @@ import numpy as np
 from adsearch.errors import InputError
 from adsearch.progress import track
 from adsearch.weak.config import ClassifierConfig
+from adsearch.weak.stacked import StackTask, mlp, train_mlp_stack
 
 __all__ = [
     "Ensemble",
@@ -130,7 +131,7 @@ class Member:
         import torch
 
         states = self.params if isinstance(self.params, list) else [self.params]
-        net = _mlp(z.shape[1], self.hidden)
+        net = mlp(z.shape[1], self.hidden)
         zt = torch.from_numpy(z.astype(np.float32))
         out = np.zeros(len(z))
         for state in states:
@@ -139,17 +140,6 @@ class Member:
             with torch.no_grad():
                 out += torch.sigmoid(net(zt)).squeeze(1).numpy().astype(np.float64)
         return out / len(states)
-
-
-def _mlp(n_in: int, hidden: list[int]) -> Any:
-    import torch
-
-    layers: list[Any] = []
-    for h in hidden:
-        layers += [torch.nn.Linear(n_in, h), torch.nn.ReLU()]
-        n_in = h
-    layers.append(torch.nn.Linear(n_in, 1))
-    return torch.nn.Sequential(*layers)
 
 
 def _train_hgb(
@@ -227,8 +217,6 @@ def train_members(jobs: list[tuple[Any, ...]], progress: bool | None = False) ->
             train_member(x, y, xv, yv, c, seed, fold=fold, weight=wt, weight_val=wv)
             for x, y, xv, yv, c, seed, fold, wt, wv in jobs
         ]
-    from adsearch.weak.stacked import StackTask, train_mlp_stack
-
     tasks, prepared = [], []
     for x, y, x_val, y_val, _, seed, fold, weight, weight_val in jobs:
         mean, std = x.mean(axis=0), x.std(axis=0)

@@ -7,7 +7,7 @@ members' weights are stacked along a leading member axis (``W_l: (M, in, out)``)
 step runs every member's own minibatch through batched matrix products (``torch.baddbmm``):
 one step of overhead for ``M`` members.
 
-The maths is that of :func:`adsearch.weak.classifiers` training each member alone:
+The maths is that of :mod:`adsearch.weak.classifiers` training each member alone:
 
 - the same initial weights (each member's ``torch.nn.Sequential`` built under its seed);
 - the same minibatches (each member's own ``torch.Generator`` draws its permutation per
@@ -48,7 +48,7 @@ import numpy as np
 from adsearch.progress import track
 from adsearch.weak.config import ClassifierConfig
 
-__all__ = ["StackTask", "train_mlp_stack"]
+__all__ = ["StackTask", "mlp", "train_mlp_stack"]
 
 _BETA1, _BETA2, _EPS = 0.9, 0.999, 1e-8  # torch.optim.Adam's defaults
 
@@ -66,18 +66,32 @@ class StackTask:
     seed: int
 
 
+def mlp(n_in: int, hidden: list[int]) -> Any:
+    """CATHODE's classifier network: ``Linear`` + ReLU per hidden width, a ``Linear`` logit.
+
+    >>> mlp(4, [64, 64, 64])[0]
+    Linear(in_features=4, out_features=64, bias=True)
+    """
+    import torch
+
+    layers: list[Any] = []
+    for h in hidden:
+        layers += [torch.nn.Linear(n_in, h), torch.nn.ReLU()]
+        n_in = h
+    layers.append(torch.nn.Linear(n_in, 1))
+    return torch.nn.Sequential(*layers)
+
+
 def _initial_weights(tasks: list[StackTask], n_in: int, cfg: ClassifierConfig) -> list[Any]:
     """Stacked ``[W_0, b_0, W_1, b_1, ...]`` (``W: (M, in, out)``, ``b: (M, 1, out)``) from
     each member's seeded ``torch.nn.Sequential``, exactly as a lone training builds it."""
     import torch
 
-    from adsearch.weak.classifiers import _mlp
-
     nets = []
     for t in tasks:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(t.seed)
-            nets.append(_mlp(n_in, list(cfg.hidden)))
+            nets.append(mlp(n_in, list(cfg.hidden)))
     linears = [[m for m in net if isinstance(m, torch.nn.Linear)] for net in nets]
     params = []
     for layer in range(len(linears[0])):
@@ -101,7 +115,7 @@ def _forward(params: list[Any], x: Any) -> Any:
 
 
 def _state_dict(params: list[Any], m: int) -> dict[str, np.ndarray]:
-    """Member ``m``'s weights as the ``state_dict`` of :func:`~adsearch.weak.classifiers._mlp`
+    """Member ``m``'s weights as the ``state_dict`` of :func:`mlp`
     (Linear layers at even indices of the Sequential)."""
     out = {}
     for layer in range(len(params) // 2):

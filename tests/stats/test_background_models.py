@@ -14,12 +14,11 @@ from adsearch.stats.fit import (
     GPConfig,
     SwiftConfig,
     fit_background,
-    fit_spectrum,
     gaussian_template,
-    refit_batch,
 )
 from adsearch.stats.gp import signal_fit
 from adsearch.stats.nullcheck import NullCheckConfig, null_check, null_pvalues
+from adsearch.stats.spectrum import fit_spectrum, refit_batch
 from adsearch.stats.spurious import asimov_spurious, choose_npar, control_template, scan_masses
 from adsearch.stats.swift import fit_swift, window_bounds
 

@@ -15,7 +15,8 @@ from adsearch.stats.bumphunter import (
     scan,
     window_grid,
 )
-from adsearch.stats.fit import FitConfig, fit_background, fit_spectrum, gaussian_template
+from adsearch.stats.fit import FitConfig, fit_background, gaussian_template
+from adsearch.stats.spectrum import fit_spectrum
 
 
 def test_local_pvalue_is_poisson_tail():

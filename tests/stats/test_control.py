@@ -13,8 +13,9 @@ from adsearch.stats.control import (
     refit_control,
     scaled_log_mass,
 )
-from adsearch.stats.fit import BinnedModel, FitConfig, fit_spectrum, gaussian_template
+from adsearch.stats.fit import BinnedModel, FitConfig, gaussian_template
 from adsearch.stats.nullcheck import NullCheckConfig, null_pvalues
+from adsearch.stats.spectrum import fit_spectrum
 from adsearch.stats.spurious import control_template
 
 EDGES = log_bins(2800.0, 6000.0, 0.05)

@@ -8,12 +8,11 @@ from adsearch.stats.fit import (
     BinnedModel,
     FitConfig,
     fit_background,
-    fit_spectrum,
     gaussian_template,
-    refit_batch,
     sample_mjj,
     spurious_signal,
 )
+from adsearch.stats.spectrum import fit_spectrum, refit_batch
 
 
 def test_param_roundtrip(edges):

@@ -7,9 +7,9 @@ import copy
 import numpy as np
 import pytest
 
-from adsearch.weak.classifiers import _mlp, class_weights
+from adsearch.weak.classifiers import class_weights
 from adsearch.weak.config import ClassifierConfig
-from adsearch.weak.stacked import StackTask, train_mlp_stack
+from adsearch.weak.stacked import StackTask, mlp, train_mlp_stack
 
 torch = pytest.importorskip("torch")
 
@@ -19,7 +19,7 @@ def lone_training(task: StackTask, cfg: ClassifierConfig):
     early stopping and the top-epochs bookkeeping."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(task.seed)
-        net = _mlp(task.z.shape[1], list(cfg.hidden))
+        net = mlp(task.z.shape[1], list(cfg.hidden))
     gen = torch.Generator().manual_seed(task.seed)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     xt, yt, wt = (torch.from_numpy(np.asarray(a, np.float32)) for a in (task.z, task.y, task.w))
