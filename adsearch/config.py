@@ -21,7 +21,6 @@ adsearch.errors.ConfigError: card.yaml: unknown key 'radius' (allowed: name, r)
 from __future__ import annotations
 
 import dataclasses
-import functools
 import inspect
 import types
 import typing
@@ -164,14 +163,19 @@ def _validated(make: Callable[[], T], source: str) -> T:
     return obj
 
 
-@functools.cache
+_SECTIONS: dict[type, tuple[tuple[str, type], ...]] = {}
+
+
 def _section_types(cls: type) -> tuple[tuple[str, type], ...]:
-    hints = typing.get_type_hints(cls)
-    return tuple(
-        (f.name, hints[f.name])
-        for f in dataclasses.fields(cls)
-        if inspect.isclass(hints.get(f.name)) and dataclasses.is_dataclass(hints[f.name])
-    )
+    """The fields of dataclass ``cls`` typed as a dataclass: ``(name, type)`` (memoised)."""
+    if cls not in _SECTIONS:
+        hints = typing.get_type_hints(cls)
+        _SECTIONS[cls] = tuple(
+            (f.name, hints[f.name])
+            for f in dataclasses.fields(cls)
+            if inspect.isclass(hints.get(f.name)) and dataclasses.is_dataclass(hints[f.name])
+        )
+    return _SECTIONS[cls]
 
 
 def check_sections(obj: Any, where: str) -> None:

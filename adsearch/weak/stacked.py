@@ -180,7 +180,7 @@ def train_mlp_stack(
         # (row 0, weight 0) fill the last batch and the batches it has fewer than others
         index = torch.zeros((n_members, n_batches * bsz), dtype=torch.long)
         mask = torch.zeros((n_members, n_batches * bsz))
-        for m in np.flatnonzero(running):
+        for m in map(int, np.flatnonzero(running)):
             index[m, : sizes[m]] = torch.randperm(sizes[m], generator=gens[m])
             mask[m, : sizes[m]] = 1.0
         # a lone member's batches are perm.split(bsz): the same rows, batch by batch
@@ -197,7 +197,7 @@ def train_mlp_stack(
             grads = torch.autograd.grad(loss, params)
             n_steps += live.double()
             _adam(params, grads, exp_avg, exp_avg_sq, n_steps, live, cfg)
-        for m in np.flatnonzero(running):
+        for m in map(int, np.flatnonzero(running)):
             zv, yv, wv = val[m]
             with torch.no_grad():
                 single = [p[m : m + 1] for p in params]
@@ -215,9 +215,9 @@ def train_mlp_stack(
                 if stale[m] >= cfg.patience:
                     running[m] = False
     out = []
-    for m in range(n_members):
-        states = [copy.deepcopy(st) for _, _, st in kept[m]]
-        out.append((states[0] if cfg.top_epochs == 1 else states, history[m]))
+    for top, hist in zip(kept, history, strict=True):
+        states = [copy.deepcopy(st) for _, _, st in top]
+        out.append((states[0] if cfg.top_epochs == 1 else states, hist))
     return out
 
 
