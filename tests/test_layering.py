@@ -8,8 +8,9 @@ The layers, lowest first (a package may import packages of its own layer or lowe
 packages of one layer may depend on each other in one direction only, see the cycle test):
 
     ==  =========================================  =============================================
-    0   errors, progress, config, _dgl              foundations: errors, progress bars, the
-                                                    YAML/dataclass config loader, DGL import shim
+    0   errors, progress, parallel, config, _dgl    foundations: errors, progress bars, process
+                                                    pools, the YAML/dataclass config loader, DGL
+                                                    import shim
     1   io                                          event files (LHCO HDF5, ROOT), atomic output
     2   generate, detector                          Pythia 8 generation, detector response
     3   jets, distributed                           clustering, trigger, features (+ on dask)
@@ -43,6 +44,7 @@ LAYERS: dict[str, int] = {
     "__init__": 0,
     "errors": 0,
     "progress": 0,
+    "parallel": 0,
     "config": 0,
     "_dgl": 0,
     "io": 1,

@@ -20,11 +20,10 @@ is wasted at the end.
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +51,7 @@ from adsearch.generate.truth import ChargeTable, make_pythia, truth_particles
 from adsearch.io.events import Events
 from adsearch.io.lhco import LHCOWriter, write_lhco
 from adsearch.jets.trigger import TriggerConfig, passes_trigger
+from adsearch.parallel import spawn_pool
 from adsearch.progress import progress_bar
 
 __all__ = [
@@ -217,10 +217,7 @@ def _iter_blocks(
 def _iter_blocks_pool(
     job: _Job, workers: int, estimate: _Estimate, first_block: int = 0
 ) -> Generator[_BlockResult, None, None]:
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(
-        max_workers=workers, mp_context=ctx, initializer=_worker_init, initargs=(job,)
-    ) as pool:
+    with spawn_pool(workers, initializer=_worker_init, initargs=(job,)) as pool:
         pending: dict[int, Future[_BlockResult]] = {}
         next_block = first_block
         block = first_block

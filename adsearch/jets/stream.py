@@ -6,11 +6,10 @@ appended to the output as one Parquet row group, and only counters are kept.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from adsearch.io import Events, RootBranches, detect_format, iter_events, lhco_a
 from adsearch.jets.config import FeaturesConfig
 from adsearch.jets.featurefile import FeaturesWriter, export_lhco_features_h5
 from adsearch.jets.features import Features, compute_features
+from adsearch.parallel import spawn_pool
 from adsearch.progress import progress_bar
 
 __all__ = ["FeaturesRunSummary", "features_from_file"]
@@ -61,10 +61,8 @@ def _map_ordered(jobs: Iterable[_Job], workers: int) -> Iterator[Features]:
     if workers == 1:
         yield from map(_features_job, jobs)
         return
-    # spawn, not fork: the parent runs a progress-bar thread, and fastjet/pyarrow state is
-    # not fork-safe by promise; the start-up (~2 s per worker) is paid once.
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    # spawn (adsearch.parallel): the start-up (~2 s per worker) is paid once
+    with spawn_pool(workers) as pool:
         pending: deque[Future[Features]] = deque()
         for job in jobs:
             pending.append(pool.submit(_features_job, job))

@@ -35,15 +35,14 @@ True
 from __future__ import annotations
 
 import io
-import multiprocessing
 import pickle
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from adsearch.errors import InputError
+from adsearch.parallel import spawn_pool
 from adsearch.progress import track
 from adsearch.weak.config import ClassifierConfig
 from adsearch.weak.stacked import StackTask, mlp, train_mlp_stack
@@ -360,9 +359,7 @@ def kfold_classify(
     if workers == 1:
         members = [m for u in track(units, len(units), label, progress) for m in _unit_job(u)]
     else:
-        # spawn, not fork: torch and OpenMP thread pools are not fork-safe by promise
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        with spawn_pool(workers) as pool:
             futures = [pool.submit(_unit_job, u, 1) for u in units]
             members = [m for f in track(futures, len(futures), label, progress) for m in f.result()]
     ensemble = Ensemble(members)
