@@ -165,6 +165,25 @@ def _train_hgb(
     return model, [float(-s) for s in model.validation_score_]
 
 
+def _prepared(
+    x: np.ndarray,
+    y: np.ndarray,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    cfg: ClassifierConfig,
+    weight: np.ndarray | None,
+    weight_val: np.ndarray | None,
+) -> tuple[np.ndarray, ...]:
+    """``(mean, std, z, z_val, w, w_val)``: inputs standardised with the training rows'
+    mean and standard deviation, and the class-balanced weights of both sets."""
+    mean = x.mean(axis=0)
+    std = x.std(axis=0)
+    std = np.where(std > 0, std, 1.0)
+    w = class_weights(y, cfg.class_weight, weight)
+    wv = class_weights(y_val, cfg.class_weight, weight_val)
+    return mean, std, (x - mean) / std, (x_val - mean) / std, w, wv
+
+
 def train_member(
     x: np.ndarray,
     y: np.ndarray,
@@ -190,12 +209,7 @@ def train_member(
     """
     if cfg.kind != "hgb":
         return train_members([(x, y, x_val, y_val, cfg, seed, fold, weight, weight_val)])[0]
-    mean = x.mean(axis=0)
-    std = x.std(axis=0)
-    std = np.where(std > 0, std, 1.0)
-    z, zv = (x - mean) / std, (x_val - mean) / std
-    w = class_weights(y, cfg.class_weight, weight)
-    wv = class_weights(y_val, cfg.class_weight, weight_val)
+    mean, std, z, zv, w, wv = _prepared(x, y, x_val, y_val, cfg, weight, weight_val)
     params, history = _train_hgb(z, y, w, (zv, y_val, wv), cfg, seed)
     return Member(fold, "hgb", mean, std, params, [], history)
 
@@ -218,11 +232,8 @@ def train_members(jobs: list[tuple[Any, ...]], progress: bool | None = False) ->
         ]
     tasks, prepared = [], []
     for x, y, x_val, y_val, _, seed, fold, weight, weight_val in jobs:
-        mean, std = x.mean(axis=0), x.std(axis=0)
-        std = np.where(std > 0, std, 1.0)
-        w = class_weights(y, cfg.class_weight, weight)
-        wv = class_weights(y_val, cfg.class_weight, weight_val)
-        tasks.append(StackTask((x - mean) / std, y, w, (x_val - mean) / std, y_val, wv, seed))
+        mean, std, z, zv, w, wv = _prepared(x, y, x_val, y_val, cfg, weight, weight_val)
+        tasks.append(StackTask(z, y, w, zv, y_val, wv, seed))
         prepared.append((fold, mean, std))
     trained = train_mlp_stack(tasks, cfg, progress)
     return [
