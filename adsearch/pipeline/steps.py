@@ -236,10 +236,17 @@ def _fits(
 def _fit_config(run: Run, template: Histogram | None) -> Any:
     """The fit configuration of a selection: ``stats.fit``, except that a selection without a
     control selection (the inclusive spectrum) is fitted with the function where
-    ``fit.method`` is ``control``."""
+    ``fit.method`` is ``control``, and that an unblinded control-ratio fit chooses its degree
+    outside the signal region (``regions.signal_region``; ``fit.control.select_outside``
+    when set): a resonance there cannot raise the degree."""
     fcfg = run.cfg.stats.fit
     if fcfg.method == "control" and template is None:
         return dataclasses.replace(fcfg, method="function")
+    if fcfg.blind is None and fcfg.control.select_outside is None:
+        window = tuple(run.cfg.regions.signal_region)
+        fcfg = dataclasses.replace(
+            fcfg, control=dataclasses.replace(fcfg.control, select_outside=window)
+        )
     return fcfg
 
 
@@ -900,6 +907,7 @@ FIT = Step(
         "mjj_range": list(cfg.stats.mjj_range),
         "bin_width": cfg.stats.bin_width,
         "fit": to_dict(cfg.stats.fit),
+        "signal_region": list(cfg.regions.signal_region),
         "plot_format": cfg.report.plot_format,
     },
     run=_fit,

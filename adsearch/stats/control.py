@@ -59,6 +59,7 @@ from adsearch.errors import FitError, InputError
 from adsearch.stats.binning import Histogram
 
 __all__ = [
+    "binomial_deviance",
     "control_toys",
     "control_usable",
     "efficiency_fit",
@@ -191,6 +192,56 @@ def control_usable(hist: Histogram, template: Histogram, config: Any) -> bool:
     return _empty_control_bins(n, f, mask).size == 0
 
 
+def binomial_deviance(
+    passing: np.ndarray, failing: np.ndarray, eps: np.ndarray, mask: np.ndarray
+) -> float:
+    """Deviance ``2 Σ [n ln(n / t ε) + f ln(f / t (1 - ε))]`` of pass/fail counts over the
+    ``mask``ed bins (``t = n + f``; empty terms are 0).
+
+    >>> n, f = np.array([10.0, 20.0]), np.array([90.0, 80.0])
+    >>> binomial_deviance(n, f, n / (n + f), np.ones(2, bool))
+    0.0
+    """
+    t = passing + failing
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d = special.xlogy(passing, passing / (t * eps)) + special.xlogy(
+            failing, failing / (t * (1.0 - eps))
+        )
+    return float(2.0 * np.sum(d[mask & (t > 0)]))
+
+
+def _choose_degree(
+    n: np.ndarray, f: np.ndarray, x: np.ndarray, mask: np.ndarray, edges: np.ndarray, config: Any
+) -> tuple[int, list[dict[str, Any]]]:
+    """The efficiency's degree: ``config.control.degree``, or the lowest degree from
+    ``min_degree`` whose next one does not improve the binomial deviance significantly
+    (likelihood ratio vs χ² with 1 dof at ``config.alpha``), with the ``select_outside``
+    window masked. Returns the degree and the table of fits tried."""
+    from adsearch.stats.fit import _fit_mask
+
+    cc = config.control
+    if cc.degree is not None:
+        return int(cc.degree), []
+    sel = mask & _fit_mask(edges, cc.select_outside)
+    table: list[dict[str, Any]] = []
+    prev = None
+    chosen = cc.min_degree
+    for d in range(cc.min_degree, cc.max_degree + 1):
+        if int(sel.sum()) <= d + 1:
+            break
+        coef, _, ok = efficiency_fit(n, f, x, sel, d)
+        if not ok[0]:
+            break
+        r = _ratio(coef[0], x)
+        dev = binomial_deviance(n, f, r / (1.0 + r), sel)
+        p = None if prev is None else float(stats.chi2.sf(max(prev - dev, 0.0), 1))
+        table.append({"degree": d, "deviance": dev, "ndf": int(sel.sum()) - d - 1, "p_value": p})
+        if p is not None and p >= config.alpha:
+            break
+        chosen, prev = d, dev
+    return chosen, table
+
+
 def fit_control(hist: Histogram, config: Any, template: Histogram | None) -> Any:
     """The control-ratio background of ``hist`` (a :class:`~adsearch.stats.fit.FitResult`).
 
@@ -199,8 +250,9 @@ def fit_control(hist: Histogram, config: Any, template: Histogram | None) -> Any
     hist : Histogram
         The passing selection.
     config : FitConfig
-        ``config.control.degree`` is the polynomial degree of ``logit ε``; ``config.blind``
-        the window left out of the efficiency fit.
+        ``config.control`` the polynomial degree of ``logit ε`` (or how it is chosen:
+        :class:`~adsearch.stats.fit.ControlConfig`); ``config.blind`` the window left out of
+        the efficiency fit.
     template : Histogram
         :func:`adsearch.stats.spurious.control_template` of the failing events (its
         ``meta["failing"]`` holds their counts).
@@ -217,10 +269,7 @@ def fit_control(hist: Histogram, config: Any, template: Histogram | None) -> Any
 
     f = _failing_of(template, hist)
     n = np.asarray(hist.counts, float)
-    degree = int(config.control.degree)
     mask = _fit_mask(hist.edges, config.blind)
-    if int(mask.sum()) <= degree + 1:
-        raise FitError(f"control fit: {int(mask.sum())} fitted bins for {degree + 1} parameters")
     empty = _empty_control_bins(n, f, mask)
     if empty.size:
         e = hist.edges
@@ -230,6 +279,9 @@ def fit_control(hist: Histogram, config: Any, template: Histogram | None) -> Any
             "ones (a background of 0); narrow the mjj range or use fit.method function"
         )
     x = scaled_log_mass(hist.edges)
+    degree, table = _choose_degree(n, f, x, mask, hist.edges, config)
+    if int(mask.sum()) <= degree + 1:
+        raise FitError(f"control fit: {int(mask.sum())} fitted bins for {degree + 1} parameters")
     coef, cov, ok = efficiency_fit(n, f, x, mask, degree)
     c, C = coef[0], cov[0]
     r = _ratio(c, x)
@@ -239,10 +291,9 @@ def fit_control(hist: Histogram, config: Any, template: Histogram | None) -> Any
     t = n + f
     eps = r / (1.0 + r)
     with np.errstate(divide="ignore", invalid="ignore"):
-        dev_bins = 2.0 * (special.xlogy(n, n / (t * eps)) + special.xlogy(f, f / (t * (1.0 - eps))))
         pear_bins = (n - t * eps) ** 2 / (t * eps * (1.0 - eps))
     use = mask & (t > 0)
-    dev = float(np.sum(dev_bins[use]))
+    dev = binomial_deviance(n, f, eps, mask)
     ndf = int(use.sum()) - (degree + 1)
     names = tuple(f"c{k}" for k in range(degree + 1))
     res = FitResult(
@@ -271,6 +322,7 @@ def fit_control(hist: Histogram, config: Any, template: Histogram | None) -> Any
         details={
             "control": {
                 "degree": degree,
+                "degree_selection": table,
                 "n_failing": float(f.sum()),
                 "efficiency_logit": c.tolist(),
                 "x": "(2 ln mjj - ln lo - ln hi) / (ln hi - ln lo)",

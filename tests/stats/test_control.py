@@ -90,6 +90,37 @@ def test_control_background_follows_a_shape_no_dijet_function_follows(total):
     assert np.max(np.abs(five.expected / (total * e) - 1)) > 0.005
 
 
+def test_the_degree_follows_the_efficiency_and_not_a_signal_in_the_selection_window(total):
+    """degree None: a degree is added while the likelihood ratio is significant, so a
+    logistic efficiency keeps degree 1 and a curved one (a quadratic logit, as a 10 % cut at
+    LHC Olympics size) gets degree 2, without the false signal-region excess degree 1 leaves.
+    A resonance inside ``select_outside`` cannot raise the degree; without the window it
+    does, and the higher degree absorbs part of it."""
+    lin = _fit(*_split(total, 21))
+    assert lin.npar == 2 and [r["degree"] for r in lin.details["control"]["degree_selection"]] == [
+        1,
+        2,
+    ]
+    big = 20 * total  # LHCO-size statistics
+    rng = np.random.default_rng(22)
+    e = special.expit(-2.2 + 0.4 * X - 0.3 * X**2)
+    n = Histogram(EDGES, rng.poisson(big * e).astype(float))
+    f = Histogram(EDGES, rng.poisson(big * (1 - e)).astype(float))
+    sr = (EDGES[:-1] >= 3300) & (EDGES[1:] <= 3800)
+    curved = _fit(n, f, control={"select_outside": (3300.0, 3700.0)})
+    fixed = _fit(n, f, control={"degree": 1})
+    assert curved.npar == 3 and curved.p_value > 0.01 and fixed.p_value < 1e-3
+    assert np.abs(curved.pulls[sr]).max() < 2.5 < fixed.pulls[sr].max()
+    assert fixed.details["control"]["degree_selection"] == []
+    sig = 3000 * gaussian_template(EDGES, 3500.0, 175.0)
+    passing, failing = _split(total, 6, signal=sig, eps_s=1.0)
+    kept = _fit(passing, failing, control={"select_outside": (3300.0, 3700.0)})
+    raised = _fit(passing, failing)
+    assert kept.npar == 2 and raised.npar > 2
+    z = [bumphunt(r, BumpHunterConfig(n_toys=20)).z_local for r in (kept, raised)]
+    assert z[0] > 6 > z[1] + 1
+
+
 def test_control_needs_the_failing_events(total):
     passing, failing = _split(total, 2)
     with pytest.raises(InputError, match="control selection"):
@@ -99,6 +130,10 @@ def test_control_needs_the_failing_events(total):
         fit_spectrum(passing, FitConfig(method="control"), template=bare)
     with pytest.raises(ConfigError, match="fit.control.degree"):
         FitConfig(method="control", control={"degree": 4})
+    with pytest.raises(ConfigError, match="min_degree <= max_degree"):
+        FitConfig(method="control", control={"min_degree": 2, "max_degree": 1})
+    with pytest.raises(ConfigError, match="fit.control.select_outside"):
+        FitConfig(method="control", control={"select_outside": (3700.0, 3300.0)})
 
 
 def test_auto_is_control_with_a_control_selection_else_the_function(total):
@@ -167,8 +202,10 @@ def test_signal_as_often_in_the_control_selection_is_invisible(total):
     sig = 3000 * gaussian_template(EDGES, 3500.0, 175.0)
     e_mid = float(_eps(np.array([X[(EDGES[:-1] > 3300) & (EDGES[1:] < 3800)].mean()]))[0])
     passing, failing = _split(total, 6, signal=sig, eps_s=e_mid)
-    seen = bumphunt(_fit(*_split(total, 6, signal=sig, eps_s=1.0)), BumpHunterConfig(n_toys=50))
-    hidden = bumphunt(_fit(passing, failing), BumpHunterConfig(n_toys=50))
+    sr = {"select_outside": (3300.0, 3700.0)}
+    seen = _fit(*_split(total, 6, signal=sig, eps_s=1.0), control=sr)
+    seen = bumphunt(seen, BumpHunterConfig(n_toys=50))
+    hidden = bumphunt(_fit(passing, failing, control=sr), BumpHunterConfig(n_toys=50))
     assert seen.z_local > 5 and hidden.z_local < 3
 
 
