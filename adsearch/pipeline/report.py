@@ -29,7 +29,7 @@ import awkward as ak
 import numpy as np
 
 from adsearch import __version__
-from adsearch.errors import InputError
+from adsearch.errors import FitError, InputError
 from adsearch.graphs import mass_sculpting_report
 from adsearch.io.atomic import atomic_path
 from adsearch.io.jsonfile import write_json
@@ -38,6 +38,7 @@ from adsearch.pipeline.products import Products
 from adsearch.plot import plot_learning_curve, plot_mjj_selections, plot_roc_sic, plot_scores
 from adsearch.score.baselines import GMMBaseline, proxy_report, proxy_scores
 from adsearch.stats import metrics
+from adsearch.stats.control import window_excess
 from adsearch.stats.flatten import MjjQuantileMap
 from adsearch.train.data import JetSample
 
@@ -390,9 +391,18 @@ def _sculpting(
             # binomial errors of the two efficiencies, propagated to the ratio
             rel = np.sqrt((1 - a.mean()) / a.sum() + (1 - b.mean()) / b.sum())
             adj = [r, float(r * rel)]
+        interp = None
+        if truth is not None and passed[bkg & in_sr].any():
+            n_pass, _ = np.histogram(mjj[bkg & passed], edges)
+            n_fail, _ = np.histogram(mjj[bkg & ~passed], edges)
+            try:  # the SR's truth background over ε(mjj) interpolated from beside it
+                interp = list(window_excess(n_pass, n_fail, edges, (lo, hi)))
+            except (FitError, np.linalg.LinAlgError):
+                interp = None
         sculpt[w["name"]] = {
             "background_efficiency_sr_over_outside": ratio,
             "background_efficiency_sr_over_adjacent": adj,
+            "background_sr_over_interpolation": interp,
             "pearson_score_mj": rep.pearson_mj,
             "spearman_score_mj": rep.spearman_mj,
             "mjj_js_divergence": rep.mjj_js,
@@ -756,11 +766,15 @@ def _markdown(cfg: Any, r: dict[str, Any], plot: Callable[[str], str]) -> str:
         "Jensen–Shannon divergence of the mjj and m_j shapes after / before the cut; with truth, "
         "the background efficiency of the cut inside the signal region over that outside it "
         "(in the fitted mjj range) and over that in the two adjacent windows of the signal "
-        "region's width (± binomial error): above 1, the cut itself makes a bump.",
+        "region's width (± binomial error), and the passing background in the signal region "
+        "over its prediction from the cut's efficiency interpolated from beside it (logit ε "
+        "quadratic in ln mjj; ± Poisson and interpolation error): above 1, the cut itself "
+        "makes a bump — the last is the local one the bump hunt sees, without the smooth "
+        "curvature of ε(mjj) that the adjacent windows also compare.",
         "",
         "| selection | Pearson (score, m_j) | Spearman | JS mjj | JS m_j | ε_B SR / outside "
-        "| ε_B SR / adjacent |",
-        "|---|---|---|---|---|---|---|",
+        "| ε_B SR / adjacent | SR / interpolation |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, v in sc.items():
         if name == "sample":
@@ -769,7 +783,8 @@ def _markdown(cfg: Any, r: dict[str, Any], plot: Callable[[str], str]) -> str:
             f"| {name} | {_fmt(v['pearson_score_mj'], 2)} | {_fmt(v['spearman_score_mj'], 2)} "
             f"| {_fmt(v['mjj_js_divergence'], 2)} | {_fmt(v['mj_js_divergence'], 2)} "
             f"| {_fmt(v.get('background_efficiency_sr_over_outside'), 3)} "
-            f"| {_pm(v.get('background_efficiency_sr_over_adjacent'))} |"
+            f"| {_pm(v.get('background_efficiency_sr_over_adjacent'))} "
+            f"| {_pm(v.get('background_sr_over_interpolation'))} |"
         )
     lines += ["", f"![scores]({plot('scores')}) ![mjj]({plot('mjj')})", ""]
     lines += [

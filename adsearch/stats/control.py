@@ -66,6 +66,7 @@ __all__ = [
     "fit_control",
     "refit_control",
     "scaled_log_mass",
+    "window_excess",
 ]
 
 
@@ -208,6 +209,42 @@ def binomial_deviance(
             failing, failing / (t * (1.0 - eps))
         )
     return float(2.0 * np.sum(d[mask & (t > 0)]))
+
+
+def window_excess(
+    passing: np.ndarray,
+    failing: np.ndarray,
+    edges: np.ndarray,
+    window: tuple[float, float],
+    degree: int = 2,
+) -> tuple[float, float]:
+    """Passing events in ``window`` over their prediction from the efficiency interpolated
+    from outside it, ``(ratio, error)``.
+
+    ``logit ε`` (degree ``degree`` in ln mjj, :func:`efficiency_fit`) is fitted to the
+    pass/fail counts of the bins that do not overlap ``window`` and predicts the passing
+    events of the bins that do: a ratio above 1 is a *local* excess of the cut in the window
+    (a score that learned the window's mjj), not its smooth trend. The error combines the
+    Poisson error of the passing count with the interpolation's.
+
+    >>> e = np.linspace(3000.0, 5000.0, 11)
+    >>> total = np.full(10, 1e5)
+    >>> window_excess(0.1 * total, 0.9 * total, e, (3800.0, 4200.0))[0]
+    1.0
+    """
+    n, f = np.asarray(passing, float), np.asarray(failing, float)
+    e = np.asarray(edges, float)
+    inside = (e[1:] > window[0]) & (e[:-1] < window[1])
+    x = scaled_log_mass(e)
+    coef, cov, ok = efficiency_fit(n, f, x, ~inside, degree)
+    if not ok[0]:
+        raise FitError("window_excess: the efficiency fit did not converge")
+    b = f * _ratio(coef[0], x)
+    pred = float(b[inside].sum())
+    J = (b[:, None] * np.vander(x, degree + 1, increasing=True))[inside].sum(0)
+    obs = float(n[inside].sum())
+    err = math.sqrt(obs + float(J @ cov[0] @ J)) / pred
+    return round(obs / pred, 12), err
 
 
 def _choose_degree(

@@ -206,10 +206,15 @@ def test_sculpting_ratios_see_a_cut_made_bump_in_the_signal_region():
     r, err = v["background_efficiency_sr_over_adjacent"]
     assert abs(r - 1) < 3 * err and 0 < err < 0.05
     assert v["background_efficiency_sr_over_outside"] == pytest.approx(1, abs=0.06)
+    r, err = v["background_sr_over_interpolation"]
+    assert abs(r - 1) < 3 * err and 0 < err < 0.1
     v = _sculpting(regions, table, "bumped", truth, edges)["eff0.1"]
     r, err = v["background_efficiency_sr_over_adjacent"]
     assert r == pytest.approx(2, abs=3 * err)
+    r, err = v["background_sr_over_interpolation"]
+    assert r == pytest.approx(2, abs=3 * err) and r > 1 + 5 * err
     assert v["background_efficiency_sr_over_outside"] == pytest.approx(2, rel=0.06)
     # without truth labels there is no background to measure the ratios on
     v = _sculpting(regions, table, "flat", None, edges)["eff0.1"]
     assert v["background_efficiency_sr_over_adjacent"] is None
+    assert v["background_sr_over_interpolation"] is None

@@ -243,3 +243,18 @@ def test_null_check_redraws_the_control_selection(total):
     again = null_check(fit, FitConfig(), BumpHunterConfig(), NullCheckConfig(n_pseudo=80,
                        n_toys=100, seed=5), control=tmpl, template=tmpl)  # fmt: skip
     np.testing.assert_array_equal(again["fit"].p_values, res["fit"].p_values)
+
+
+def test_window_excess_sees_a_local_bump_and_not_a_curved_efficiency(total):
+    """The sculpting measure of the report: a curved but smooth efficiency gives 1, a cut that
+    passes 5 % more inside the window than its smooth trend gives 1.05."""
+    from adsearch.stats.control import window_excess
+
+    e = special.expit(-2.2 + 0.4 * X - 0.6 * X**2)
+    big = 20 * total
+    r, err = window_excess(big * e, big * (1 - e), EDGES, (3300.0, 3700.0))
+    assert r == pytest.approx(1.0, abs=1e-6) and 0 < err < 0.02
+    inside = (EDGES[1:] > 3300.0) & (EDGES[:-1] < 3700.0)
+    bumped = np.where(inside, 1.05, 1.0) * e
+    r, err = window_excess(big * bumped, big * (1 - bumped), EDGES, (3300.0, 3700.0))
+    assert r == pytest.approx(1.05, abs=0.005)
