@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from adsearch.io.atomic import atomic_path
-from adsearch.stats.metrics import roc_auc, sic_curve
+from adsearch.stats.metrics import roc_auc, sic_at, sic_curve
 
 RESULTS = Path(__file__).parent / "results"
 STANDARD = ["mj_lighter", "delta_mj", "tau21_lighter", "tau21_heavier"]
@@ -39,15 +39,6 @@ def feature_sets(dim: int) -> dict[str, list[str]]:
         "masses + latent": ["mj_lighter", "delta_mj", *latent],
         "4 features + latent": [*STANDARD, *latent],
     }
-
-
-def sic_at(y: np.ndarray, s: np.ndarray, eff: float) -> tuple[float, int]:
-    """SIC at signal efficiency ``eff`` and the background events kept there (no background
-    kept: counted as one, a lower bound on the SIC)."""
-    thr = np.quantile(s[y == 1], 1 - eff)
-    nb = int(((s >= thr) & (y == 0)).sum())
-    eb = max(nb, 1) / max(int((y == 0).sum()), 1)
-    return eff / np.sqrt(eb), nb
 
 
 def run(table: Any, n_inject: int, names: list[str], seed: int, threads: int) -> dict[str, Any]:

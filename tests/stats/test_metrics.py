@@ -89,3 +89,18 @@ def test_spearman():
     assert spearman(x, -(x**3)) == pytest.approx(-1.0)
     assert abs(spearman(x, rng.normal(size=2000))) < 0.1
     assert np.isnan(spearman(x, np.zeros_like(x)))
+
+
+def test_sic_at_fixed_signal_efficiency():
+    """SIC at a fixed signal efficiency: a random score gives ~ε_S/√ε_S, a perfect one keeps no
+    background (counted as one event), and the count of background events kept is exact."""
+    from adsearch.stats.metrics import sic_at
+
+    rng = np.random.default_rng(3)
+    y = np.r_[np.zeros(20000, int), np.ones(20000, int)]
+    sic, nb = sic_at(y, rng.random(y.size), 0.2)
+    assert sic == pytest.approx(np.sqrt(0.2), rel=0.05) and nb == pytest.approx(4000, rel=0.08)
+    sic, nb = sic_at(y, y + 0.1 * rng.random(y.size), 0.2)
+    assert nb == 0 and sic == pytest.approx(0.2 / np.sqrt(1 / 20000))
+    with pytest.raises(InputError, match="signal efficiency"):
+        sic_at(y, rng.random(y.size), 0.0)
