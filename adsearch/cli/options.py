@@ -261,7 +261,8 @@ class FitOptions:
     )
 
     def config(self, sr: tuple[float, float]) -> Any:
-        """The validated :class:`adsearch.stats.fit.FitConfig` (blinding ``sr`` if asked)."""
+        """The validated :class:`adsearch.stats.fit.FitConfig` (blinding ``sr`` if asked; else
+        ``sr`` is left out of the choice of the control ratio's degree)."""
         from adsearch.config import from_dict
         from adsearch.stats.fit import FitConfig
 
@@ -274,6 +275,8 @@ class FitOptions:
                 "method": self.method,
                 "sqrt_s": self.sqrt_s,
                 "blind": list(sr) if self.blind else None,
+                # unblinded, the control ratio's degree is chosen outside --sr (as adsearch run)
+                "control": {"select_outside": None if self.blind else list(sr)},
             },
             source="options",
         )
