@@ -243,7 +243,8 @@ def _fit_config(run: Run, template: Histogram | None) -> Any:
     if fcfg.method == "control" and template is None:
         return dataclasses.replace(fcfg, method="function")
     if fcfg.blind is None and fcfg.control.select_outside is None:
-        window = tuple(run.cfg.regions.signal_region)
+        lo, hi = run.cfg.regions.signal_region
+        window = (float(lo), float(hi))
         fcfg = dataclasses.replace(
             fcfg, control=dataclasses.replace(fcfg.control, select_outside=window)
         )
