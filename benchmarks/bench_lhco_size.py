@@ -101,7 +101,6 @@ def plot_sic(entries: dict[str, Any], path: Path) -> None:
     import numpy as np
 
     fig, ax = plt.subplots(figsize=(6, 4.5))
-
     for tag, e in entries.items():
         c = e["summary"].get("sic_curve") or {}
         if c.get("eps_s"):

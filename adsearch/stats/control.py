@@ -248,18 +248,15 @@ def window_excess(
 
 
 def _choose_degree(
-    n: np.ndarray, f: np.ndarray, x: np.ndarray, mask: np.ndarray, edges: np.ndarray, config: Any
+    n: np.ndarray, f: np.ndarray, x: np.ndarray, sel: np.ndarray, config: Any
 ) -> tuple[int, list[dict[str, Any]]]:
     """The efficiency's degree: ``config.control.degree``, or the lowest degree from
-    ``min_degree`` whose next one does not improve the binomial deviance significantly
-    (likelihood ratio vs χ² with 1 dof at ``config.alpha``), with the ``select_outside``
-    window masked. Returns the degree and the table of fits tried."""
-    from adsearch.stats.fit import _fit_mask
-
+    ``min_degree`` whose next one does not improve the binomial deviance over the bins
+    ``sel`` significantly (likelihood ratio vs χ² with 1 dof at ``config.alpha``). Returns
+    the degree and the table of fits tried."""
     cc = config.control
     if cc.degree is not None:
         return int(cc.degree), []
-    sel = mask & _fit_mask(edges, cc.select_outside)
     table: list[dict[str, Any]] = []
     prev = None
     chosen = cc.min_degree
@@ -316,7 +313,9 @@ def fit_control(hist: Histogram, config: Any, template: Histogram | None) -> Any
             "ones (a background of 0); narrow the mjj range or use fit.method function"
         )
     x = scaled_log_mass(hist.edges)
-    degree, table = _choose_degree(n, f, x, mask, hist.edges, config)
+    # the select_outside window is masked for the choice only, not for the fit
+    sel = mask & _fit_mask(hist.edges, config.control.select_outside)
+    degree, table = _choose_degree(n, f, x, sel, config)
     if int(mask.sum()) <= degree + 1:
         raise FitError(f"control fit: {int(mask.sum())} fitted bins for {degree + 1} parameters")
     coef, cov, ok = efficiency_fit(n, f, x, mask, degree)

@@ -186,8 +186,9 @@ class ControlConfig:
         significant at ``FitConfig.alpha``, up to ``max_degree``. At LHC Olympics size
         (1M events) the efficiency of a 10 % cut is not logistic in ``ln mjj``: the fixed
         degree 1 left a false 4.3σ excess in the signal region where degree 2 fits
-        (docs/benchmarks.md); at ≤ 100k events degree 1 is chosen, the measured shape of
-        score-cut efficiencies (benchmarks/results/null.md).
+        (docs/benchmarks.md); on the quick start's 20k-event samples degree 1 is kept in 47
+        of 50 at ε_B = 10 % and 43 of 50 at 2 % (benchmarks/bench_weak_null.py), the measured
+        shape of score-cut efficiencies (benchmarks/results/null.md).
     min_degree, max_degree : int
         Range of the chosen degree (``degree: None``).
     select_outside : tuple of float or None
