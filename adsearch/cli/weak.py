@@ -18,7 +18,7 @@ def weak(
     ],
     out_dir: Annotated[Path, typer.Option("-o", "--out-dir", help="output directory")],
     method: Annotated[
-        str | None, typer.Option("--method", help="cathode, cwola or reference")
+        str | None, typer.Option("--method", help="cathode, lacathode, cwola or reference")
     ] = None,
     reference: Annotated[
         Path | None,
@@ -65,9 +65,11 @@ def weak(
 
     A k-fold classifier ensemble learns to tell signal-region DATA from a background
     template: sideband data (cwola), samples of a conditional flow trained on the sidebands
-    (cathode), or the signal-region events of --reference (reference). Writes
-    OUT_DIR/scores.parquet (the out-of-fold score of every DATA event, same row order,
-    column score), test_scores.parquet (with --test), models.pkl, flow.pt (cathode) and
+    (cathode), standard-normal samples in that flow's latent space (lacathode: every event
+    is scored at its own latent point), or the signal-region events of --reference
+    (reference). Writes OUT_DIR/scores.parquet (the out-of-fold score of every DATA event,
+    same row order, column score), test_scores.parquet (with --test), models.pkl, flow.pt
+    (cathode, lacathode) and
     weak.json. Other options: --set KEY=VALUE on the weak configuration, e.g.
     --set classifier.n_members=5 or --set flow.oversampling=8. A label column is never
     used for training; with --test, a labelled TEST gives AUC and max SIC in weak.json.

@@ -338,7 +338,7 @@ def _cross_checks(cfg: PipelineConfig, source: str) -> None:
         raise ConfigError(
             f"{source}:input:kind: a features table has no jet constituents for the network of "
             "score.method 'model'; use a weakly supervised score.method (cwola, cathode, "
-            "reference) or feature"
+            "lacathode, reference) or feature"
         )
     mode, objective = cfg.train.data.mode, cfg.train.model.objective
     needs_labels = mode == "background-only" or objective == "supervised"

@@ -58,7 +58,7 @@ train:                         # the network of score.method: model (unused by c
     num_threads: 1             # 2 threads thrash when another job shares the 2 cores
 
 score:
-  method: cathode              # model (the GIN above) | cwola | cathode | reference
+  method: cathode              # model (the GIN above) | cwola | cathode | lacathode | reference
   weak:                        # features: lighter jet mass, mass difference, both tau21
     classifier: {kind: hgb, n_members: 5}   # boosted trees, 5 folds x 5 members
     seed: 1

@@ -622,6 +622,8 @@ def _proxy_lines(px: dict[str, Any] | None, score_label: str) -> list[str]:
 _WEAK_TEMPLATES = {
     "cwola": "the sideband data (CWoLa hunting)",
     "cathode": "samples of a conditional flow trained on the sidebands (CATHODE)",
+    "lacathode": "standard-normal samples in the latent space of a conditional flow trained "
+    "on the sidebands (LaCATHODE; every event is scored at its own latent point)",
     "reference": "the signal-region events of a background reference sample",
 }
 

@@ -764,7 +764,7 @@ def _weak_scores(run: Run) -> None:
         flow_cache=run.path(Products.FLOW_CACHE),
     )
     if run.log and info.get("flow_from_cache"):
-        run.log("  cathode: the sideband flow was trained before on the same data (cache)")
+        run.log(f"  {wcfg.method}: the sideband flow was trained before on the same data (cache)")
     auc = info.get("auc_data_vs_template")
     if run.log and auc is not None:
         run.log(f"  {wcfg.method}: signal-region data vs template AUC {auc:.3f} (out of fold)")

@@ -1,8 +1,8 @@
 """Scoring options: which score the search cuts on, and how it is computed.
 
 ``method: model`` scores jets with the trained network of the ``train`` section (the event
-score is the mean, max or min of the two leading jets' scores). ``cwola``, ``cathode`` and
-``reference`` replace the network by a weakly supervised classifier of the events
+score is the mean, max or min of the two leading jets' scores). ``cwola``, ``cathode``,
+``lacathode`` and ``reference`` replace the network by a weakly supervised classifier of the events
 (:mod:`adsearch.weak`, configured by ``weak``); ``reference`` needs a background template,
 a features table (``reference.path``) or QCD the pipeline generates (``reference``).
 ``feature`` cuts on one event feature itself (``feature.name``, e.g. the heavier jet's mass):
@@ -137,7 +137,7 @@ class ScoreConfig:
     Attributes
     ----------
     method : ``model`` (the network of the ``train`` section), or ``cwola``, ``cathode``,
-        ``reference`` (:mod:`adsearch.weak`; no network is trained), or ``feature`` (one
+        ``lacathode``, ``reference`` (:mod:`adsearch.weak`; no network is trained), or ``feature`` (one
         event feature, ``feature``), or ``density`` (unsupervised: the jets' substructure
         density, ``density``).
     event_score : ``mean``, ``max`` or ``min`` of the two jets' scores (``method: model``;
@@ -155,7 +155,9 @@ class ScoreConfig:
         (:class:`~adsearch.pretrain.latent.EmbedConfig`); unused otherwise.
     """
 
-    method: Literal["model", "cwola", "cathode", "reference", "feature", "density"] = "model"
+    method: Literal[
+        "model", "cwola", "cathode", "lacathode", "reference", "feature", "density"
+    ] = "model"
     event_score: Literal["mean", "max", "min"] = "mean"
     batch_size: int | None = None
     device: Literal["cpu", "cuda"] = "cpu"
@@ -208,6 +210,6 @@ class ScoreConfig:
         """The :class:`~adsearch.weak.WeakConfig` of this method in ``signal_region``."""
         method = self.method
         lo, hi = signal_region  # a YAML list as well as a tuple
-        if method == "cwola" or method == "cathode" or method == "reference":  # noqa: PLR1714 (narrows the Literal for mypy)
+        if method in ("cwola", "cathode", "lacathode", "reference"):
             return dataclasses.replace(self.weak, method=method, signal_region=(lo, hi))
         raise ConfigError(f"score:method: {method!r} is not a weakly supervised method")

@@ -7,6 +7,8 @@ data itself (Metodiev, Nachman, Thaler, JHEP 10 (2017) 174).
 * :func:`cwola` — template = sideband data (Collins, Howe, Nachman, PRL 121, 241803);
 * :func:`cathode` — template = samples of a conditional normalizing flow trained on the
   sidebands and interpolated into the signal region (Hallin et al., PRD 106, 055006);
+* :func:`lacathode` — CATHODE in the latent space of its flow, where the background is
+  standard normal at every mjj, so a cut does not sculpt mjj (Hallin et al., PRD 107, 114012);
 * :func:`reference` — template = a background sample given by the user (the idealized
   anomaly detector when it is the true background).
 
@@ -22,7 +24,15 @@ from adsearch.weak.classifiers import Ensemble, KFoldResult, Member, kfold_class
 from adsearch.weak.config import DEFAULT_FEATURES, ClassifierConfig, FlowConfig, WeakConfig
 from adsearch.weak.features import FEATURES, feature_matrix, read_table
 from adsearch.weak.flow import ConditionalFlow
-from adsearch.weak.methods import WeakResult, cathode, cwola, reference, regions, weak_scores
+from adsearch.weak.methods import (
+    WeakResult,
+    cathode,
+    cwola,
+    lacathode,
+    reference,
+    regions,
+    weak_scores,
+)
 from adsearch.weak.output import load_ensemble, write_outputs
 from adsearch.weak.toys import WeakToy, planted_toy, toy_table
 
@@ -39,6 +49,7 @@ __all__ = [
     "WeakResult",
     "WeakToy",
     "cathode",
+    "lacathode",
     "cwola",
     "feature_matrix",
     "kfold_classify",

@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 #: the weakly supervised methods: template = sidebands, a flow's SR samples, or a given sample
-METHODS: tuple[str, ...] = ("cwola", "cathode", "reference")
+METHODS: tuple[str, ...] = ("cwola", "cathode", "lacathode", "reference")
 
 #: CATHODE's feature set (masses in TeV): lighter jet mass, mass difference, both tau21
 DEFAULT_FEATURES: tuple[str, ...] = ("mj_lighter", "delta_mj", "tau21_lighter", "tau21_heavier")
@@ -189,7 +189,9 @@ class WeakConfig:
     Attributes
     ----------
     method : ``"cwola"`` (signal region vs sidebands), ``"cathode"`` (signal region vs flow
-        samples) or ``"reference"`` (signal region vs a given background sample).
+        samples), ``"lacathode"`` (the same in the flow's latent space: SR data latents vs
+        standard-normal samples) or ``"reference"`` (signal region vs a given background
+        sample).
     signal_region : mjj window ``[lo, hi)`` in GeV (the LHCO W' window, 3.3–3.7 TeV; the same
         value as :data:`adsearch.stats.regions.SIGNAL_REGION`, which this layer cannot import).
     sideband_width : GeV on each side of the signal region used as sidebands; ``None``: every
@@ -214,7 +216,7 @@ class WeakConfig:
     mjj_bins : equal-width mjj bins across the SR for ``reweight_mjj``.
     """
 
-    method: Literal["cwola", "cathode", "reference"] = "cathode"
+    method: Literal["cwola", "cathode", "lacathode", "reference"] = "cathode"
     signal_region: tuple[float, float] = (3300.0, 3700.0)
     sideband_width: float | None = None
     features: list[str] = field(default_factory=lambda: list(DEFAULT_FEATURES))

@@ -11,6 +11,10 @@ data (Metodiev, Nachman, Thaler, JHEP 10 (2017) 174):
 * ``cathode`` — CATHODE (Hallin et al., PRD 106, 055006): a conditional normalizing flow
   ``p(x | mjj)`` is trained on the sideband data and sampled at the mjj of every SR data
   event (``oversampling`` times); template = these samples.
+* ``lacathode`` — LaCATHODE (Hallin et al., PRD 107, 114012): CATHODE's flow maps every
+  event to its latent space, where the background is standard normal at every mjj; the
+  classifier tells the SR data's latents from standard-normal samples, so its cut keeps
+  the same background fraction at every mass.
 * ``reference`` — template = the SR events of a background sample the user gives (a
   simulation, or generated QCD). With the true background this is the idealized anomaly
   detector, the reference point of the other two.
@@ -53,6 +57,7 @@ __all__ = [
     "WeakResult",
     "cathode",
     "cwola",
+    "lacathode",
     "reference",
     "regions",
     "weak_scores",
@@ -281,6 +286,81 @@ def cathode(
     return _finish(cfg, kf, len(x), x_test, info, flow)
 
 
+def lacathode(
+    x: np.ndarray,
+    mjj: np.ndarray,
+    cfg: WeakConfig,
+    x_test: np.ndarray | None = None,
+    mjj_test: np.ndarray | None = None,
+    progress: bool | None = None,
+    flow_cache: str | os.PathLike[str] | None = None,
+) -> WeakResult:
+    """LaCATHODE: CATHODE's classifier in the latent space of its flow.
+
+    The sideband flow of :func:`cathode` (the same flow: same cache key) maps every event to
+    ``z = f(x; mjj)`` (:meth:`~adsearch.weak.flow.ConditionalFlow.latent`); the classifier
+    tells the SR data's ``z`` (1) from standard-normal samples (0, ``cfg.flow.oversampling``
+    per SR event) and scores every event by its own ``z``. Where the flow describes the
+    background, ``z`` is standard normal at every mjj, so a cut on the score keeps the same
+    background fraction at every mass and cannot carve a bump out of the features' mjj
+    dependence — CATHODE's cut can, when its classifier is applied outside the SR
+    (Hallin et al., "Resonant anomaly detection without background sculpting", PRD 107,
+    114012). The price: the classifier sees the signal through the flow's map.
+
+    Parameters and returns as :func:`cathode`; ``mjj_test`` (GeV) is needed with
+    ``x_test`` (the map depends on the mass). The ensemble in ``WeakResult.ensemble`` takes
+    latent coordinates (map new events with ``WeakResult.flow.latent(x, mjj / 1000)``).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    mjj = np.asarray(mjj, dtype=np.float64)
+    sr, sb = _check_data(x, mjj, cfg, "data", sidebands=True)
+    _check_test(x_test, cfg)
+    if x_test is not None and (mjj_test is None or len(mjj_test) != len(x_test)):
+        raise InputError("test: lacathode needs the mjj of every test event")
+    folds = assign_folds(len(x), cfg.n_folds, cfg.seed)
+    t0 = time.perf_counter()
+    with _threads(cfg.threads):
+        flow, cached = _cached_flow(x[sb], mjj[sb] / 1000.0, cfg, flow_cache, progress)
+        t1 = time.perf_counter()
+        z = flow.latent(x, mjj / 1000.0)
+        check_finite(z, cfg.features, "flow latent of the data")
+        k = cfg.flow.oversampling
+        sr_idx = np.flatnonzero(sr)
+        rng = np.random.default_rng(member_seed(cfg.seed, 2))
+        samples = rng.standard_normal((k * len(sr_idx), x.shape[1]))
+        t2 = time.perf_counter()
+        rows = np.r_[z, samples]
+        y = np.r_[np.ones(len(x)), np.zeros(len(samples))]
+        all_folds = np.r_[folds, np.repeat(folds[sr_idx], k)]
+        trainable = np.r_[sr, np.ones(len(samples), bool)]
+        kf = kfold_classify(
+            rows, y, all_folds, cfg.classifier, cfg.seed, trainable, progress, workers=cfg.workers
+        )
+        z_test = None
+        if x_test is not None:
+            assert mjj_test is not None
+            z_test = flow.latent(np.asarray(x_test, dtype=np.float64),
+                                 np.asarray(mjj_test, dtype=np.float64) / 1000.0)  # fmt: skip
+    info = {
+        "method": "lacathode",
+        "n_data": len(x),
+        "n_signal_region": int(sr.sum()),
+        "n_sidebands": int(sb.sum()),
+        "n_samples": len(samples),
+        "flow_epochs": len(flow.history),
+        "flow_best_val_nll": round(float(np.min(flow.history)), 5),
+        "seconds_flow": round(t1 - t0, 2),
+        "flow_from_cache": cached,
+        "seconds_latent": round(t2 - t1, 2),
+        "seconds_classifier": round(time.perf_counter() - t2, 2),
+        "latent_sidebands_mean": np.round(z[sb].mean(axis=0), 4).tolist(),
+        "latent_sidebands_std": np.round(z[sb].std(axis=0), 4).tolist(),
+        "latent_signal_region_mean": np.round(z[sr].mean(axis=0), 4).tolist(),
+        "latent_signal_region_std": np.round(z[sr].std(axis=0), 4).tolist(),
+    }
+    return _finish(cfg, kf, len(x), z_test, info, flow)
+
+
 def flow_key(x: np.ndarray, m: np.ndarray, cfg: WeakConfig) -> str:
     """Content hash of a CATHODE flow training: its inputs (the sideband features and mjj,
     bit for bit), the flow configuration, the features' names, the seed and the thread count
@@ -445,4 +525,7 @@ def weak_scores(
         return reference(x, mjj, x_ref, mjj_ref, cfg, x_test, progress)
     if cfg.method == "cwola":
         return cwola(x, mjj, cfg, x_test, progress)
+    if cfg.method == "lacathode":
+        mjj_test = None if test is None else _arrays(test, cfg, "test")[1]
+        return lacathode(x, mjj, cfg, x_test, mjj_test, progress, flow_cache)
     return cathode(x, mjj, cfg, x_test, progress, flow_cache)

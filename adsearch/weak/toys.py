@@ -1,7 +1,7 @@
 """Toy samples for the weakly supervised methods: a falling mjj spectrum and CATHODE-like features.
 
 Background: mjj from 2.5 TeV with an exponential tail; the lighter jet mass (TeV, Gamma
-distributed) drifts slowly with mjj, the mass difference is Gamma distributed, τ21 of both
+distributed) drifts with mjj (10 % per TeV unless ``drift`` says otherwise), the mass difference is Gamma distributed, τ21 of both
 jets are Beta distributed.
 Signal (planted): mjj Gaussian inside the signal region, and a Gaussian bump in two
 features — the lighter jet mass at 0.1 TeV and the mass difference at 0.4 TeV (the LHCO
@@ -42,9 +42,11 @@ class WeakToy:
     label: np.ndarray
 
 
-def _background(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _background(
+    n: int, rng: np.random.Generator, drift: float
+) -> tuple[np.ndarray, np.ndarray]:
     mjj = 2500.0 + rng.exponential(700.0, n)
-    mj = rng.gamma(4.0, 0.02 * (1.0 + 0.1 * (mjj / 1000.0 - 3.5)))
+    mj = rng.gamma(4.0, 0.02 * np.clip(1.0 + drift * (mjj / 1000.0 - 3.5), 0.05, None))
     dm = rng.gamma(2.0, 0.06, n)
     t1, t2 = rng.beta(6.0, 4.0, n), rng.beta(6.0, 4.0, n)
     return np.column_stack([mj, dm, t1, t2]), mjj
@@ -58,14 +60,18 @@ def _signal(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     return np.column_stack([mj, dm, t1, t2]), mjj
 
 
-def planted_toy(n_background: int, n_signal: int, seed: int) -> WeakToy:
+def planted_toy(n_background: int, n_signal: int, seed: int, drift: float = 0.1) -> WeakToy:
     """``n_background`` background and ``n_signal`` signal events, shuffled (seeded).
+
+    ``drift``: relative change of the background's lighter jet mass per TeV of mjj (its
+    scale is ``1 + drift (mjj/TeV - 3.5)``, floored at 0.05): how strongly the features
+    depend on mjj.
 
     >>> planted_toy(10, 0, seed=1).label.tolist() == [0] * 10
     True
     """
     rng = np.random.default_rng(seed)
-    xb, mb = _background(n_background, rng)
+    xb, mb = _background(n_background, rng, drift)
     xs, ms = _signal(n_signal, rng)
     x, mjj = np.r_[xb, xs], np.r_[mb, ms]
     label = np.r_[np.zeros(n_background, int), np.ones(n_signal, int)]

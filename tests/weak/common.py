@@ -12,4 +12,5 @@ def small_config(method: str = "cathode", kind: str = "hgb", **kw) -> WeakConfig
     """Three folds, one member per fold, short trainings."""
     clf = ClassifierConfig(kind=kind, n_members=1, max_epochs=15, patience=4, hgb_max_iter=100)
     kw.setdefault("sideband_width", 300.0 if method == "cwola" else None)
-    return WeakConfig(method=method, n_folds=3, threads=1, classifier=clf, flow=TINY_FLOW, **kw)
+    kw.setdefault("flow", TINY_FLOW)
+    return WeakConfig(method=method, n_folds=3, threads=1, classifier=clf, **kw)
