@@ -137,9 +137,9 @@ class ScoreConfig:
     Attributes
     ----------
     method : ``model`` (the network of the ``train`` section), or ``cwola``, ``cathode``,
-        ``lacathode``, ``reference`` (:mod:`adsearch.weak`; no network is trained), or ``feature`` (one
-        event feature, ``feature``), or ``density`` (unsupervised: the jets' substructure
-        density, ``density``).
+        ``lacathode``, ``reference`` (:mod:`adsearch.weak`; no network is trained), or
+        ``feature`` (one event feature, ``feature``), or ``density`` (unsupervised: the jets'
+        substructure density, ``density``).
     event_score : ``mean``, ``max`` or ``min`` of the two jets' scores (``method: model``;
         a weakly supervised score is one per event).
     batch_size : jets per forward pass (``None``: the training batch size).
@@ -155,9 +155,9 @@ class ScoreConfig:
         (:class:`~adsearch.pretrain.latent.EmbedConfig`); unused otherwise.
     """
 
-    method: Literal[
-        "model", "cwola", "cathode", "lacathode", "reference", "feature", "density"
-    ] = "model"
+    method: Literal["model", "cwola", "cathode", "lacathode", "reference", "feature", "density"] = (
+        "model"
+    )
     event_score: Literal["mean", "max", "min"] = "mean"
     batch_size: int | None = None
     device: Literal["cpu", "cuda"] = "cpu"

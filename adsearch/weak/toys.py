@@ -1,8 +1,8 @@
 """Toy samples for the weakly supervised methods: a falling mjj spectrum and CATHODE-like features.
 
 Background: mjj from 2.5 TeV with an exponential tail; the lighter jet mass (TeV, Gamma
-distributed) drifts with mjj (10 % per TeV unless ``drift`` says otherwise), the mass difference is Gamma distributed, τ21 of both
-jets are Beta distributed.
+distributed) drifts with mjj (10 % per TeV unless ``drift`` says otherwise), the mass
+difference is Gamma distributed, τ21 of both jets are Beta distributed.
 Signal (planted): mjj Gaussian inside the signal region, and a Gaussian bump in two
 features — the lighter jet mass at 0.1 TeV and the mass difference at 0.4 TeV (the LHCO
 W' → X(500 GeV) Y(100 GeV) kinematics) — with background-like τ21.
@@ -42,9 +42,7 @@ class WeakToy:
     label: np.ndarray
 
 
-def _background(
-    n: int, rng: np.random.Generator, drift: float
-) -> tuple[np.ndarray, np.ndarray]:
+def _background(n: int, rng: np.random.Generator, drift: float) -> tuple[np.ndarray, np.ndarray]:
     mjj = 2500.0 + rng.exponential(700.0, n)
     mj = rng.gamma(4.0, 0.02 * np.clip(1.0 + drift * (mjj / 1000.0 - 3.5), 0.05, None))
     dm = rng.gamma(2.0, 0.06, n)

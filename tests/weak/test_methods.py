@@ -3,6 +3,8 @@ seeded, and one-line errors for bad inputs with no output written."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -42,7 +44,7 @@ def _efficiency_by_mass(res, toy, eff=0.1):
     edges = [2500, 2700, 2900, 3100, 3300, 3700, 4000, 4500, 6000]
     return np.array([
         (res.scores[bkg & (toy.mjj >= a) & (toy.mjj < b)] > thr).mean()
-        for a, b in zip(edges[:-1], edges[1:], strict=True)
+        for a, b in itertools.pairwise(edges)
     ])  # fmt: skip
 
 
