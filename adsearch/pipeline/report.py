@@ -303,6 +303,7 @@ def _bumphunt_row(b: dict[str, Any]) -> dict[str, Any]:
         "z_global": b["z_global"],
         "global_p_is_upper_bound": b["global_p_is_upper_bound"],
         "n_toys": b["n_toys"],
+        "uncertainty": b.get("uncertainty", 0.0),
         "null_check": {
             src: {k: v[k] for k in ("n_pseudo", "fdr", "fdr_error", "ks_p", "alpha")}
             for src, v in b.get("null_check", {}).items()
@@ -816,6 +817,14 @@ def _markdown(cfg: Any, r: dict[str, Any], plot: Callable[[str], str]) -> str:
             + (f"{win[0]:.0f}–{win[1]:.0f}" if win else "–")
             + f" | {_fmt(b.get('z_local'), 2)} | {gtxt} |"
         )
+    unc = {n: b["uncertainty"] for n, b in r["bumphunt"].items() if b.get("uncertainty")}
+    if unc:
+        txt = ", ".join(f"{n} ±{100 * u:g} %" for n, u in unc.items())
+        lines += [
+            "",
+            f"BumpHunter scanned with a relative uncertainty on the background in the signal "
+            f"region (`regions.signal_region_uncertainty`: the score's sculpting there): {txt}.",
+        ]
     lines += ["", *_null_check_lines(r["bumphunt"]), ""]
     for name in r["fit"]:
         lines.append(f"![fit {name}]({plot('fit_' + name)}) ![bumphunt {name}]"

@@ -858,7 +858,9 @@ REGIONS = Step(
     inputs=lambda run: [run.path(Products.SCORES)],
     outputs=lambda _: [Products.REGIONS],
     config_of=lambda cfg: {
-        "regions": to_dict(cfg.regions),
+        # the SR uncertainty is BumpHunter's, not the regions'
+        "regions": {k: v for k, v in to_dict(cfg.regions).items()
+                    if k != "signal_region_uncertainty"},  # fmt: skip
         "event_score": cfg.score.event_score,
         "mjj_range": list(cfg.stats.mjj_range) if cfg.regions.flatten else None,
     },
@@ -918,6 +920,18 @@ FIT = Step(
 # ---------------------------------------------------------------------------- bumphunt
 
 
+def _bumphunt_config(cfg: PipelineConfig, name: str) -> Any:
+    """``stats.bumphunt`` of a selection, with its ``regions.signal_region_uncertainty`` on
+    the signal region."""
+    effs = {selection_name(e): e for e in cfg.regions.working_points}
+    u = cfg.regions.uncertainty_of(effs.get(name))
+    if u == 0:
+        return cfg.stats.bumphunt
+    lo, hi = cfg.regions.signal_region
+    window = (float(lo), float(hi))
+    return dataclasses.replace(cfg.stats.bumphunt, uncertainty=u, uncertainty_window=window)
+
+
 def _bumphunt(run: Run) -> None:
     inputs = _fit_inputs(run)
     fits = _fits(run, inputs)
@@ -928,20 +942,24 @@ def _bumphunt(run: Run) -> None:
             for p in ("bumphunt", "tstat"):
                 plot_message(run.path(run.plot(f"{p}_{name}")), f"{name}: no fit")
             continue
-        bh = bumphunt(fits[name], run.cfg.stats.bumphunt)
+        bcfg = _bumphunt_config(run.cfg, name)
+        bh = bumphunt(fits[name], bcfg)
         res[name] = bh.to_dict()
-        res[name]["null_check"] = _null_check(run, fits[name], inputs[name][1])
+        res[name]["null_check"] = _null_check(run, fits[name], inputs[name][1], bcfg)
         plot_bumphunt(bh, run.path(run.plot(f"bumphunt_{name}")), title=name)
         plot_tstat(bh, run.path(run.plot(f"tstat_{name}")))
     write_json(run.path(Products.BUMPHUNT), {"selections": res})
 
 
-def _null_check(run: Run, fit: FitResult, template: Histogram | None) -> dict[str, Any]:
-    """Global p-values of background-only pseudo-data through the same fit + BumpHunter:
-    drawn from the fitted model and (after a cut) from the control-selection template."""
+def _null_check(
+    run: Run, fit: FitResult, template: Histogram | None, bcfg: Any
+) -> dict[str, Any]:
+    """Global p-values of background-only pseudo-data through the same fit + BumpHunter
+    (``bcfg``): drawn from the fitted model and (after a cut) from the control-selection
+    template."""
     st = run.cfg.stats
     fcfg = _fit_config(run, template)
-    out = null_check(fit, fcfg, st.bumphunt, st.null_check, control=template, template=template)
+    out = null_check(fit, fcfg, bcfg, st.null_check, control=template, template=template)
     return {k: v.to_dict(with_pvalues=False) for k, v in out.items()}
 
 
@@ -954,6 +972,8 @@ BUMPHUNT = Step(
     ),
     config_of=lambda cfg: {
         "bumphunt": to_dict(cfg.stats.bumphunt),
+        "signal_region_uncertainty": cfg.regions.signal_region_uncertainty,
+        "signal_region": list(cfg.regions.signal_region),
         "null_check": to_dict(cfg.stats.null_check),
         "plot_format": cfg.report.plot_format,
     },

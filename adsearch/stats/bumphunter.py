@@ -3,7 +3,12 @@
 For every window of ``widths`` consecutive bins (all positions, step ``step``) the local
 p-value of the observed count ``N`` given the expected ``B`` is the Poisson tail
 ``P(n >= N | B) = P(N, B)`` (regularised lower incomplete gamma), set to 1 when ``N <= B``.
-The test statistic is ``t = -ln(min p)``. Its distribution under the background-only
+The test statistic is ``t = -ln(min p)``. With a relative background uncertainty ``u`` on the bins of a window of
+mjj (``BumpHunterConfig.uncertainty``, e.g. a score's measured sculpting of the signal
+region) the p-value of a window whose background ``B`` carries ``σ_B = Σ u_i B_i`` is the
+Poisson tail averaged over ``B`` (the Z_Bi p-value of Cousins, Linnemann and Tucker, NIM A
+595 (2008) 480: ``I_{1/(1+τ)}(N, τB + 1)`` with ``τ = B / σ_B²``), toys included. The
+test statistic is ``t = -ln(min p)``. Its distribution under the background-only
 hypothesis comes from pseudo-experiments drawn from the fitted background; by default the
 background is refitted on every toy (as ATLAS does), with the batched refit of
 :func:`adsearch.stats.spectrum.refit_batch`. The global p-value is the fraction of toys with
@@ -43,6 +48,7 @@ __all__ = [
     "bumphunt_hist",
     "local_pvalues",
     "scan",
+    "tail_pvalue",
     "window_grid",
 ]
 
@@ -67,6 +73,12 @@ class BumpHunterConfig:
         Seed of the toys.
     chunk : int
         Toys processed per vectorised chunk (memory bound).
+    uncertainty : float
+        Relative uncertainty of the background in the bins of ``uncertainty_window`` (each bin
+        weighted by the fraction of it inside the window), fully correlated between them; 0
+        (default): Poisson p-values only.
+    uncertainty_window : (float, float) or None
+        mjj range (GeV) of ``uncertainty`` (the pipeline sets its signal region).
     """
 
     widths: list[int] = field(default_factory=lambda: [1, 2, 3, 4, 5])
@@ -75,9 +87,19 @@ class BumpHunterConfig:
     refit: bool = True
     seed: int = 0
     chunk: int = 10000
+    uncertainty: float = 0.0
+    uncertainty_window: tuple[float, float] | None = None
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` for bad values."""
+        if not (np.isfinite(self.uncertainty) and self.uncertainty >= 0):
+            raise ConfigError(f"bumphunt.uncertainty: must be >= 0, got {self.uncertainty}")
+        if self.uncertainty_window is not None:
+            lo, hi = self.uncertainty_window
+            if not lo < hi:
+                raise ConfigError(f"bumphunt.uncertainty_window: need lo < hi, got {lo}, {hi}")
+        elif self.uncertainty > 0:
+            raise ConfigError("bumphunt.uncertainty: give its mjj range (uncertainty_window)")
         if not self.widths or any(int(w) != w or w < 1 for w in self.widths):
             raise ConfigError("bumphunt.widths: need a list of positive integers")
         if self.step < 1:
@@ -89,7 +111,24 @@ class BumpHunterConfig:
 
     def __post_init__(self) -> None:
         self.widths = [int(w) for w in self.widths]
+        if self.uncertainty_window is not None:
+            lo, hi = self.uncertainty_window  # a YAML list as well as a tuple
+            self.uncertainty_window = (float(lo), float(hi))
         self.validate()
+
+    def bin_uncertainty(self, edges: np.ndarray) -> np.ndarray | None:
+        """Relative background uncertainty of each bin of ``edges`` (``None``: none).
+
+        >>> BumpHunterConfig(uncertainty=0.1, uncertainty_window=(1.0, 2.5)).bin_uncertainty(
+        ...     np.array([0.0, 1.0, 2.0, 3.0])).tolist()
+        [0.0, 0.1, 0.05]
+        """
+        if self.uncertainty == 0 or self.uncertainty_window is None:
+            return None
+        e = np.asarray(edges, dtype=float)
+        lo, hi = self.uncertainty_window
+        inside = np.clip(np.minimum(e[1:], hi) - np.maximum(e[:-1], lo), 0.0, None)
+        return self.uncertainty * inside / np.diff(e)
 
 
 def window_grid(nbins: int, widths: list[int], step: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -117,8 +156,36 @@ def _prefix(a: np.ndarray) -> np.ndarray:
     return np.concatenate([z, np.cumsum(a, axis=-1)], axis=-1)
 
 
+def tail_pvalue(n: np.ndarray, b: np.ndarray, sigma: np.ndarray | float = 0.0) -> np.ndarray:
+    """``P(N >= n)`` for an expected background ``b`` known to ``± sigma`` (1 where ``n <= b``).
+
+    ``sigma = 0``: the Poisson tail ``P(n, b)``; else the Z_Bi p-value (Poisson averaged over
+    a Gamma-distributed background of mean ≈ ``b`` and width ``sigma``; Cousins, Linnemann,
+    Tucker, NIM A 595 (2008) 480).
+
+    >>> tail_pvalue(np.array([130.0]), np.array([100.0])).round(4).tolist()
+    [0.0023]
+    >>> tail_pvalue(np.array([130.0]), np.array([100.0]), 10.0).round(4).tolist()
+    [0.0278]
+    """
+    n, b, sigma = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (n, b, sigma)))
+    p = np.ones(n.shape)
+    sel = (n > b) & (b > 0)
+    pois = sel & (sigma <= 0)
+    p[pois] = special.gammainc(n[pois], b[pois])
+    bi = sel & (sigma > 0)
+    if bi.any():
+        tau = b[bi] / sigma[bi] ** 2
+        p[bi] = special.betainc(n[bi], tau * b[bi] + 1.0, 1.0 / (1.0 + tau))
+    return p
+
+
 def local_pvalues(
-    counts: np.ndarray, background: np.ndarray, lo: np.ndarray, width: np.ndarray
+    counts: np.ndarray,
+    background: np.ndarray,
+    lo: np.ndarray,
+    width: np.ndarray,
+    rel_unc: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Local excess p-values of all windows.
 
@@ -127,6 +194,9 @@ def local_pvalues(
     counts : (..., nbins) array
     background : (..., nbins) array, broadcastable to ``counts``
     lo, width : (W,) int arrays from :func:`window_grid`
+    rel_unc : (nbins,) array, optional
+        Relative background uncertainty per bin (:meth:`BumpHunterConfig.bin_uncertainty`);
+        a window's ``σ_B`` is the sum of its bins' ``rel_unc × background``.
 
     Returns
     -------
@@ -144,27 +214,38 @@ def local_pvalues(
     n = cn[..., hi] - cn[..., lo]
     b = cb[..., hi] - cb[..., lo]
     n, b = np.broadcast_arrays(n, b)
-    p = np.ones(n.shape)
-    sel = (n > b) & (b > 0)
-    p[sel] = special.gammainc(n[sel], b[sel])
-    return p, n, b
+    sigma: np.ndarray | float = 0.0
+    if rel_unc is not None:
+        cs = _prefix(np.asarray(background, float) * np.asarray(rel_unc, float))
+        sigma = cs[..., hi] - cs[..., lo]
+    return tail_pvalue(n, b, sigma), n, b
 
 
 def scan(
-    counts: np.ndarray, background: np.ndarray, lo: np.ndarray, width: np.ndarray
+    counts: np.ndarray,
+    background: np.ndarray,
+    lo: np.ndarray,
+    width: np.ndarray,
+    rel_unc: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Test statistic ``t = -ln(min p)`` and the index of the best window, per spectrum.
 
-    ``counts`` ``(..., nbins)``; ``background`` broadcastable to it (one per toy after a refit).
+    ``counts`` ``(..., nbins)``; ``background`` broadcastable to it (one per toy after a refit);
+    ``rel_unc`` as in :func:`local_pvalues`.
     """
-    p, _, _ = local_pvalues(counts, background, lo, width)
+    p, _, _ = local_pvalues(counts, background, lo, width, rel_unc)
     i = np.argmin(p, axis=-1)
     pmin = np.take_along_axis(p, i[..., None], axis=-1)[..., 0]
     return -np.log(np.maximum(pmin, _TINY)), i
 
 
 def _scan_fixed(
-    background: np.ndarray, toys_bt: np.ndarray, widths: list[int], step: int, chunk: int = 2048
+    background: np.ndarray,
+    toys_bt: np.ndarray,
+    widths: list[int],
+    step: int,
+    chunk: int = 2048,
+    rel_unc: np.ndarray | None = None,
 ) -> np.ndarray:
     """``t`` of integer toys ``(nbins, T)`` against one fixed background (fast path).
 
@@ -178,23 +259,25 @@ def _scan_fixed(
     C[0] = 0
     np.cumsum(toys_bt, axis=0, out=C[1:])
     cb = np.concatenate([[0.0], np.cumsum(background)])
+    unc = np.zeros(nb) if rel_unc is None else np.asarray(rel_unc, float)
+    cs = np.concatenate([[0.0], np.cumsum(background * unc)])
     npos = [len(range(0, nb - w + 1, step)) for w in widths]
     N = np.empty((sum(npos), T), np.int64)
     B = np.empty(sum(npos))
+    S = np.empty(sum(npos))
     s = 0
     for w, k in zip(widths, npos, strict=True):  # loop over the few widths only
         if k:
             np.subtract(C[w::step][:k], C[::step][:k], out=N[s : s + k])
             B[s : s + k] = cb[w::step][:k] - cb[::step][:k]
+            S[s : s + k] = cs[w::step][:k] - cs[::step][:k]
         s += k
     nmin, nmax = N.min(axis=1), N.max(axis=1)
     length = nmax - nmin + 1
     off = np.concatenate([[0], np.cumsum(length)[:-1]])
     win = np.repeat(np.arange(B.size), length)
     nval = np.arange(int(length.sum())) - off[win] + nmin[win]
-    table = np.zeros(nval.size)  # t = 0 (p = 1) unless N > B
-    m = (nval > B[win]) & (B[win] > 0)
-    table[m] = -np.log(np.maximum(special.gammainc(nval[m], B[win[m]]), _TINY))
+    table = -np.log(np.maximum(tail_pvalue(nval, B[win], S[win]), _TINY))  # 0 unless N > B
     shift = (off - nmin)[:, None]
     out = np.empty(T)
     for s in range(0, T, chunk):  # cache-sized blocks of toys
@@ -232,6 +315,8 @@ class BumpHuntResult:
     n_toys_failed: int
     refit: bool
     seed: int
+    uncertainty: float = 0.0
+    uncertainty_window: tuple[float, float] | None = None
 
     def to_dict(self, with_toys: bool = True) -> dict[str, Any]:
         """JSON-ready dict (``t_toys`` included unless ``with_toys=False``)."""
@@ -254,6 +339,10 @@ class BumpHuntResult:
             "n_toys_failed": self.n_toys_failed,
             "refit": self.refit,
             "seed": self.seed,
+            "uncertainty": self.uncertainty,
+            "uncertainty_window": (
+                None if self.uncertainty_window is None else list(self.uncertainty_window)
+            ),
             "edges": self.edges.tolist(),
             "counts": self.counts.tolist(),
             "background": self.background.tolist(),
@@ -278,8 +367,11 @@ def _result(
     n_failed: int,
     refit: bool,
     seed: int,
+    rel_unc: np.ndarray | None = None,
+    uncertainty: float = 0.0,
+    uncertainty_window: tuple[float, float] | None = None,
 ) -> BumpHuntResult:
-    p, n, b = local_pvalues(counts, background, lo, width)
+    p, n, b = local_pvalues(counts, background, lo, width, rel_unc)
     i = int(np.argmin(p))
     t_obs = float(-np.log(max(p[i], _TINY)))
     k = int(np.sum(t_toys >= t_obs))
@@ -311,6 +403,8 @@ def _result(
         n_toys_failed=n_failed,
         refit=refit,
         seed=seed,
+        uncertainty=uncertainty,
+        uncertainty_window=uncertainty_window,
     )
 
 
@@ -351,6 +445,7 @@ def bumphunt_hist(
     _check_spectra(n, b)
     e = np.arange(n.size + 1.0) if edges is None else np.asarray(edges, float)
     lo, width = window_grid(n.size, cfg.widths, cfg.step)
+    unc = cfg.bin_uncertainty(e)
     rng = np.random.default_rng(cfg.seed)
     if toys is not None:
         toys = np.asarray(toys)
@@ -367,8 +462,12 @@ def bumphunt_hist(
             chunk = rng.poisson(b[:, None], size=(b.size, m))
         else:
             chunk = np.ascontiguousarray(toys[s : s + m].T).astype(np.int64)
-        t_toys[s : s + m] = _scan_fixed(b, chunk, cfg.widths, cfg.step)
-    return _result(e, n, b, lo, width, t_toys, 0, False, cfg.seed)
+        t_toys[s : s + m] = _scan_fixed(b, chunk, cfg.widths, cfg.step, rel_unc=unc)
+    return _result(e, n, b, lo, width, t_toys, 0, False, cfg.seed, unc, *_unc(cfg))
+
+
+def _unc(cfg: BumpHunterConfig) -> tuple[float, tuple[float, float] | None]:
+    return (cfg.uncertainty, cfg.uncertainty_window) if cfg.uncertainty > 0 else (0.0, None)
 
 
 def bumphunt(fit: Any, config: BumpHunterConfig | None = None) -> BumpHuntResult:
@@ -393,6 +492,7 @@ def bumphunt(fit: Any, config: BumpHunterConfig | None = None) -> BumpHuntResult
     n, b = np.asarray(fit.counts, float), np.asarray(fit.expected, float)
     _check_spectra(n, b)
     lo, width = window_grid(n.size, cfg.widths, cfg.step)
+    unc = cfg.bin_uncertainty(fit.edges)
     rng = np.random.default_rng(cfg.seed)
     t_toys = np.full(cfg.n_toys, np.nan)
     failed = 0
@@ -419,8 +519,8 @@ def bumphunt(fit: Any, config: BumpHunterConfig | None = None) -> BumpHuntResult
                 except FitError:
                     pass
         failed += int(np.sum(~ok))
-        t_toys[s : s + m][ok] = scan(toys[ok], bk[ok], lo, width)[0]
+        t_toys[s : s + m][ok] = scan(toys[ok], bk[ok], lo, width, unc)[0]
     t_toys = t_toys[np.isfinite(t_toys)]
     if t_toys.size == 0:
         raise FitError("the background refit failed on every toy")
-    return _result(fit.edges, n, b, lo, width, t_toys, failed, True, cfg.seed)
+    return _result(fit.edges, n, b, lo, width, t_toys, failed, True, cfg.seed, unc, *_unc(cfg))

@@ -49,6 +49,14 @@ class RegionsConfig:
     of degree ``flatten_degree`` in log mjj through ``flatten_bins`` equal-count bins outside
     the SR), so each cut keeps the same background fraction at every mjj and does not
     sculpt the spectrum.
+
+    ``signal_region_uncertainty`` (one per working point, in their order; ``None``: none) is
+    the relative uncertainty of the background passing each cut inside the signal region:
+    the score's own sculpting there, which a weakly supervised classifier trained in the SR
+    can cause (it learns its template's imperfections like a signal). Measure it on
+    background-only simulation (the truth background in the SR over its interpolation from
+    beside it, :func:`adsearch.stats.control.window_excess`); BumpHunter then scans with it
+    (:attr:`adsearch.stats.BumpHunterConfig.uncertainty`).
     """
 
     working_points: list[float] = field(default_factory=lambda: [0.1, 0.01])
@@ -56,6 +64,7 @@ class RegionsConfig:
     flatten: bool = False
     flatten_degree: int = 2
     flatten_bins: int = 10
+    signal_region_uncertainty: list[float] | None = None
 
     def validate(self) -> None:
         """Raise :class:`~adsearch.errors.ConfigError` naming the bad field."""
@@ -74,6 +83,26 @@ class RegionsConfig:
         lo, hi = self.signal_region
         if not 0 < lo < hi:
             raise ConfigError(f"regions:signal_region: need 0 < lo < hi, got {lo}, {hi}")
+        u = self.signal_region_uncertainty
+        if u is not None:
+            if len(u) != len(self.working_points):
+                raise ConfigError(
+                    f"regions:signal_region_uncertainty: {len(u)} values for "
+                    f"{len(self.working_points)} working points"
+                )
+            if not all(np.isfinite(x) and x >= 0 for x in u):
+                raise ConfigError(f"regions:signal_region_uncertainty: need values >= 0, got {u}")
+
+    def uncertainty_of(self, eff: float | None) -> float:
+        """``signal_region_uncertainty`` of working point ``eff`` (0 for ``None``: no cut).
+
+        >>> RegionsConfig([0.1, 0.01], signal_region_uncertainty=[0.03, 0.07]).uncertainty_of(0.01)
+        0.07
+        """
+        u = self.signal_region_uncertainty
+        if u is None or eff is None:
+            return 0.0
+        return float(u[self.working_points.index(eff)])
 
     @property
     def window(self) -> MjjWindow:
