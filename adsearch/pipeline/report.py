@@ -303,7 +303,7 @@ def _bumphunt_row(b: dict[str, Any]) -> dict[str, Any]:
         "z_global": b["z_global"],
         "global_p_is_upper_bound": b["global_p_is_upper_bound"],
         "n_toys": b["n_toys"],
-        "uncertainty": b.get("uncertainty", 0.0),
+        "systematic": b.get("systematic"),
         "null_check": {
             src: {k: v[k] for k in ("n_pseudo", "fdr", "fdr_error", "ks_p", "alpha")}
             for src, v in b.get("null_check", {}).items()
@@ -671,6 +671,22 @@ def _weak_lines(w: dict[str, Any], sr_txt: str) -> list[str]:
     return [*lines, ""]
 
 
+def _systematic_lines(bumphunt: dict[str, Any]) -> list[str]:
+    """The sentence on BumpHunter's signal-region correction, when one was applied."""
+    syst = {n: b["systematic"] for n, b in bumphunt.items() if b.get("systematic")}
+    if not syst:
+        return []
+    txt = ", ".join(
+        f"{n} {100 * v['shift']:+g} % ± {100 * v['uncertainty']:g} %" for n, v in syst.items()
+    )
+    return [
+        "",
+        "BumpHunter scanned against the background corrected in the signal region "
+        "(`regions.signal_region_shift` ± `signal_region_uncertainty`: the score's "
+        f"sculpting there, measured on background-only simulation): {txt}.",
+    ]
+
+
 def _markdown(cfg: Any, r: dict[str, Any], plot: Callable[[str], str]) -> str:
     inp, sp = r["input"], r["split"]
     lines = [f"# adsearch report: {r['name']}", ""]
@@ -817,15 +833,7 @@ def _markdown(cfg: Any, r: dict[str, Any], plot: Callable[[str], str]) -> str:
             + (f"{win[0]:.0f}–{win[1]:.0f}" if win else "–")
             + f" | {_fmt(b.get('z_local'), 2)} | {gtxt} |"
         )
-    unc = {n: b["uncertainty"] for n, b in r["bumphunt"].items() if b.get("uncertainty")}
-    if unc:
-        txt = ", ".join(f"{n} ±{100 * u:g} %" for n, u in unc.items())
-        lines += [
-            "",
-            f"BumpHunter scanned with a relative uncertainty on the background in the signal "
-            f"region (`regions.signal_region_uncertainty`: the score's sculpting there): {txt}.",
-        ]
-    lines += ["", *_null_check_lines(r["bumphunt"]), ""]
+    lines += [*_systematic_lines(r["bumphunt"]), "", *_null_check_lines(r["bumphunt"]), ""]
     for name in r["fit"]:
         lines.append(f"![fit {name}]({plot('fit_' + name)}) ![bumphunt {name}]"
                      f"({plot('bumphunt_' + name)})")  # fmt: skip

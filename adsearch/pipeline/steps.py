@@ -858,9 +858,12 @@ REGIONS = Step(
     inputs=lambda run: [run.path(Products.SCORES)],
     outputs=lambda _: [Products.REGIONS],
     config_of=lambda cfg: {
-        # the SR uncertainty is BumpHunter's, not the regions'
-        "regions": {k: v for k, v in to_dict(cfg.regions).items()
-                    if k != "signal_region_uncertainty"},  # fmt: skip
+        # the SR shift and uncertainty are BumpHunter's, not the regions'
+        "regions": {
+            k: v
+            for k, v in to_dict(cfg.regions).items()
+            if k not in ("signal_region_shift", "signal_region_uncertainty")
+        },
         "event_score": cfg.score.event_score,
         "mjj_range": list(cfg.stats.mjj_range) if cfg.regions.flatten else None,
     },
@@ -921,15 +924,16 @@ FIT = Step(
 
 
 def _bumphunt_config(cfg: PipelineConfig, name: str) -> Any:
-    """``stats.bumphunt`` of a selection, with its ``regions.signal_region_uncertainty`` on
-    the signal region."""
+    """``stats.bumphunt`` of a selection, with its ``regions.signal_region_shift`` and
+    ``signal_region_uncertainty`` on the signal region."""
     effs = {selection_name(e): e for e in cfg.regions.working_points}
-    u = cfg.regions.uncertainty_of(effs.get(name))
-    if u == 0:
+    shift, unc = cfg.regions.systematic_of(effs.get(name))
+    if shift == 0 and unc == 0:
         return cfg.stats.bumphunt
     lo, hi = cfg.regions.signal_region
-    window = (float(lo), float(hi))
-    return dataclasses.replace(cfg.stats.bumphunt, uncertainty=u, uncertainty_window=window)
+    return dataclasses.replace(
+        cfg.stats.bumphunt, shift=shift, uncertainty=unc, systematic_window=(float(lo), float(hi))
+    )
 
 
 def _bumphunt(run: Run) -> None:
@@ -951,9 +955,7 @@ def _bumphunt(run: Run) -> None:
     write_json(run.path(Products.BUMPHUNT), {"selections": res})
 
 
-def _null_check(
-    run: Run, fit: FitResult, template: Histogram | None, bcfg: Any
-) -> dict[str, Any]:
+def _null_check(run: Run, fit: FitResult, template: Histogram | None, bcfg: Any) -> dict[str, Any]:
     """Global p-values of background-only pseudo-data through the same fit + BumpHunter
     (``bcfg``): drawn from the fitted model and (after a cut) from the control-selection
     template."""
@@ -972,6 +974,7 @@ BUMPHUNT = Step(
     ),
     config_of=lambda cfg: {
         "bumphunt": to_dict(cfg.stats.bumphunt),
+        "signal_region_shift": cfg.regions.signal_region_shift,
         "signal_region_uncertainty": cfg.regions.signal_region_uncertainty,
         "signal_region": list(cfg.regions.signal_region),
         "null_check": to_dict(cfg.stats.null_check),

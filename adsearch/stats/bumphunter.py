@@ -3,14 +3,16 @@
 For every window of ``widths`` consecutive bins (all positions, step ``step``) the local
 p-value of the observed count ``N`` given the expected ``B`` is the Poisson tail
 ``P(n >= N | B) = P(N, B)`` (regularised lower incomplete gamma), set to 1 when ``N <= B``.
-The test statistic is ``t = -ln(min p)``. With a relative background uncertainty ``u`` on the bins of a window of
-mjj (``BumpHunterConfig.uncertainty``, e.g. a score's measured sculpting of the signal
-region) the p-value of a window whose background ``B`` carries ``σ_B = Σ u_i B_i`` is the
-Poisson tail averaged over ``B`` (the Z_Bi p-value of Cousins, Linnemann and Tucker, NIM A
-595 (2008) 480: ``I_{1/(1+τ)}(N, τB + 1)`` with ``τ = B / σ_B²``), toys included. The
-test statistic is ``t = -ln(min p)``. Its distribution under the background-only
-hypothesis comes from pseudo-experiments drawn from the fitted background; by default the
-background is refitted on every toy (as ATLAS does), with the batched refit of
+A known bias of the background in a mjj range (``systematic_window``, e.g. a score's
+sculpting of the signal region measured on background-only simulation) is corrected by a
+relative ``shift`` of the background there (the toys are drawn from the shifted background
+too), and its ``uncertainty`` enters the p-values: a window whose background ``B`` carries
+``σ_B = Σ u_i B_i`` gets the Poisson tail averaged over ``B`` (the Z_Bi p-value of Cousins,
+Linnemann and Tucker, NIM A 595 (2008) 480: ``I_{1/(1+τ)}(N, τB + 1)`` with
+``τ = B / σ_B²``), toys included. The test statistic is ``t = -ln(min p)``. Its
+distribution under the background-only hypothesis comes from pseudo-experiments drawn from
+the fitted background; by default the background is refitted on every toy (as ATLAS does),
+with the batched refit of
 :func:`adsearch.stats.spectrum.refit_batch`. The global p-value is the fraction of toys with
 ``t >= t_obs`` (the pyBumpHunter convention).
 
@@ -73,12 +75,15 @@ class BumpHunterConfig:
         Seed of the toys.
     chunk : int
         Toys processed per vectorised chunk (memory bound).
+    shift : float
+        Relative correction of the background in the bins of ``systematic_window`` (each bin
+        weighted by the fraction of it inside): the background scanned against, and the toys'
+        mean, is ``(1 + shift) ×`` the fit there. 0 (default): none.
     uncertainty : float
-        Relative uncertainty of the background in the bins of ``uncertainty_window`` (each bin
-        weighted by the fraction of it inside the window), fully correlated between them; 0
-        (default): Poisson p-values only.
-    uncertainty_window : (float, float) or None
-        mjj range (GeV) of ``uncertainty`` (the pipeline sets its signal region).
+        Relative uncertainty of the (shifted) background in those bins, fully correlated
+        between them; 0 (default): Poisson p-values only.
+    systematic_window : (float, float) or None
+        mjj range (GeV) of ``shift`` and ``uncertainty`` (the pipeline sets its signal region).
     """
 
     widths: list[int] = field(default_factory=lambda: [1, 2, 3, 4, 5])
@@ -87,19 +92,24 @@ class BumpHunterConfig:
     refit: bool = True
     seed: int = 0
     chunk: int = 10000
+    shift: float = 0.0
     uncertainty: float = 0.0
-    uncertainty_window: tuple[float, float] | None = None
+    systematic_window: tuple[float, float] | None = None
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` for bad values."""
         if not (np.isfinite(self.uncertainty) and self.uncertainty >= 0):
             raise ConfigError(f"bumphunt.uncertainty: must be >= 0, got {self.uncertainty}")
-        if self.uncertainty_window is not None:
-            lo, hi = self.uncertainty_window
+        if not (np.isfinite(self.shift) and self.shift > -1):
+            raise ConfigError(f"bumphunt.shift: must be > -1, got {self.shift}")
+        if self.systematic_window is not None:
+            lo, hi = self.systematic_window
             if not lo < hi:
-                raise ConfigError(f"bumphunt.uncertainty_window: need lo < hi, got {lo}, {hi}")
-        elif self.uncertainty > 0:
-            raise ConfigError("bumphunt.uncertainty: give its mjj range (uncertainty_window)")
+                raise ConfigError(f"bumphunt.systematic_window: need lo < hi, got {lo}, {hi}")
+        elif self.uncertainty > 0 or self.shift != 0:
+            raise ConfigError(
+                "bumphunt.shift/uncertainty: give their mjj range (systematic_window)"
+            )
         if not self.widths or any(int(w) != w or w < 1 for w in self.widths):
             raise ConfigError("bumphunt.widths: need a list of positive integers")
         if self.step < 1:
@@ -111,24 +121,42 @@ class BumpHunterConfig:
 
     def __post_init__(self) -> None:
         self.widths = [int(w) for w in self.widths]
-        if self.uncertainty_window is not None:
-            lo, hi = self.uncertainty_window  # a YAML list as well as a tuple
-            self.uncertainty_window = (float(lo), float(hi))
+        if self.systematic_window is not None:
+            lo, hi = self.systematic_window  # a YAML list as well as a tuple
+            self.systematic_window = (float(lo), float(hi))
         self.validate()
+
+    @property
+    def has_systematic(self) -> bool:
+        """True when a shift or an uncertainty applies."""
+        return self.systematic_window is not None and (self.shift != 0 or self.uncertainty > 0)
+
+    def _inside(self, edges: np.ndarray) -> np.ndarray:
+        e = np.asarray(edges, dtype=float)
+        if self.systematic_window is None:
+            return np.zeros(e.size - 1)
+        lo, hi = self.systematic_window
+        return np.clip(np.minimum(e[1:], hi) - np.maximum(e[:-1], lo), 0.0, None) / np.diff(e)
 
     def bin_uncertainty(self, edges: np.ndarray) -> np.ndarray | None:
         """Relative background uncertainty of each bin of ``edges`` (``None``: none).
 
-        >>> BumpHunterConfig(uncertainty=0.1, uncertainty_window=(1.0, 2.5)).bin_uncertainty(
+        >>> BumpHunterConfig(uncertainty=0.1, systematic_window=(1.0, 2.5)).bin_uncertainty(
         ...     np.array([0.0, 1.0, 2.0, 3.0])).tolist()
         [0.0, 0.1, 0.05]
         """
-        if self.uncertainty == 0 or self.uncertainty_window is None:
+        if self.uncertainty == 0:
             return None
-        e = np.asarray(edges, dtype=float)
-        lo, hi = self.uncertainty_window
-        inside = np.clip(np.minimum(e[1:], hi) - np.maximum(e[:-1], lo), 0.0, None)
-        return self.uncertainty * inside / np.diff(e)
+        return self.uncertainty * self._inside(edges)
+
+    def bin_scale(self, edges: np.ndarray) -> np.ndarray:
+        """Factor on the fitted background of each bin of ``edges`` (``1 + shift``, inside).
+
+        >>> BumpHunterConfig(shift=0.1, systematic_window=(1.0, 2.5)).bin_scale(
+        ...     np.array([0.0, 1.0, 2.0, 3.0])).tolist()
+        [1.0, 1.1, 1.05]
+        """
+        return 1.0 + self.shift * self._inside(edges)
 
 
 def window_grid(nbins: int, widths: list[int], step: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -315,8 +343,8 @@ class BumpHuntResult:
     n_toys_failed: int
     refit: bool
     seed: int
-    uncertainty: float = 0.0
-    uncertainty_window: tuple[float, float] | None = None
+    #: ``{"shift", "uncertainty", "window"}`` of :class:`BumpHunterConfig` (``None``: none)
+    systematic: dict[str, Any] | None = None
 
     def to_dict(self, with_toys: bool = True) -> dict[str, Any]:
         """JSON-ready dict (``t_toys`` included unless ``with_toys=False``)."""
@@ -339,10 +367,7 @@ class BumpHuntResult:
             "n_toys_failed": self.n_toys_failed,
             "refit": self.refit,
             "seed": self.seed,
-            "uncertainty": self.uncertainty,
-            "uncertainty_window": (
-                None if self.uncertainty_window is None else list(self.uncertainty_window)
-            ),
+            "systematic": self.systematic,
             "edges": self.edges.tolist(),
             "counts": self.counts.tolist(),
             "background": self.background.tolist(),
@@ -368,8 +393,7 @@ def _result(
     refit: bool,
     seed: int,
     rel_unc: np.ndarray | None = None,
-    uncertainty: float = 0.0,
-    uncertainty_window: tuple[float, float] | None = None,
+    systematic: dict[str, Any] | None = None,
 ) -> BumpHuntResult:
     p, n, b = local_pvalues(counts, background, lo, width, rel_unc)
     i = int(np.argmin(p))
@@ -403,8 +427,7 @@ def _result(
         n_toys_failed=n_failed,
         refit=refit,
         seed=seed,
-        uncertainty=uncertainty,
-        uncertainty_window=uncertainty_window,
+        systematic=systematic,
     )
 
 
@@ -446,6 +469,7 @@ def bumphunt_hist(
     e = np.arange(n.size + 1.0) if edges is None else np.asarray(edges, float)
     lo, width = window_grid(n.size, cfg.widths, cfg.step)
     unc = cfg.bin_uncertainty(e)
+    b = b * cfg.bin_scale(e)  # the toys' mean too
     rng = np.random.default_rng(cfg.seed)
     if toys is not None:
         toys = np.asarray(toys)
@@ -463,11 +487,18 @@ def bumphunt_hist(
         else:
             chunk = np.ascontiguousarray(toys[s : s + m].T).astype(np.int64)
         t_toys[s : s + m] = _scan_fixed(b, chunk, cfg.widths, cfg.step, rel_unc=unc)
-    return _result(e, n, b, lo, width, t_toys, 0, False, cfg.seed, unc, *_unc(cfg))
+    return _result(e, n, b, lo, width, t_toys, 0, False, cfg.seed, unc, _systematic(cfg))
 
 
-def _unc(cfg: BumpHunterConfig) -> tuple[float, tuple[float, float] | None]:
-    return (cfg.uncertainty, cfg.uncertainty_window) if cfg.uncertainty > 0 else (0.0, None)
+def _systematic(cfg: BumpHunterConfig) -> dict[str, Any] | None:
+    if not cfg.has_systematic:
+        return None
+    assert cfg.systematic_window is not None
+    return {
+        "shift": cfg.shift,
+        "uncertainty": cfg.uncertainty,
+        "window": list(cfg.systematic_window),
+    }
 
 
 def bumphunt(fit: Any, config: BumpHunterConfig | None = None) -> BumpHuntResult:
@@ -493,6 +524,8 @@ def bumphunt(fit: Any, config: BumpHunterConfig | None = None) -> BumpHuntResult
     _check_spectra(n, b)
     lo, width = window_grid(n.size, cfg.widths, cfg.step)
     unc = cfg.bin_uncertainty(fit.edges)
+    scale = cfg.bin_scale(fit.edges)
+    shifted = bool(np.any(scale != 1.0))
     rng = np.random.default_rng(cfg.seed)
     t_toys = np.full(cfg.n_toys, np.nan)
     failed = 0
@@ -504,9 +537,9 @@ def bumphunt(fit: Any, config: BumpHunterConfig | None = None) -> BumpHuntResult
             from adsearch.stats.control import control_toys
 
             # binomial toys given the bin totals: the control selection fluctuates too
-            toys, bk, ok = control_toys(fit, rng, m)
+            toys, bk, ok = control_toys(fit, rng, m, scale if shifted else None)
         else:
-            toys = rng.poisson(b, size=(m, b.size)).astype(float)
+            toys = rng.poisson(b * scale, size=(m, b.size)).astype(float)
             _, bk, ok = refit_batch(fit, toys)  # with the fit's method (function, swift, gp)
         if method == "function" and not ok.all():
             fcfg = FitConfig(
@@ -519,8 +552,10 @@ def bumphunt(fit: Any, config: BumpHunterConfig | None = None) -> BumpHuntResult
                 except FitError:
                     pass
         failed += int(np.sum(~ok))
-        t_toys[s : s + m][ok] = scan(toys[ok], bk[ok], lo, width, unc)[0]
+        t_toys[s : s + m][ok] = scan(toys[ok], bk[ok] * scale, lo, width, unc)[0]
     t_toys = t_toys[np.isfinite(t_toys)]
     if t_toys.size == 0:
         raise FitError("the background refit failed on every toy")
-    return _result(fit.edges, n, b, lo, width, t_toys, failed, True, cfg.seed, unc, *_unc(cfg))
+    return _result(
+        fit.edges, n, b * scale, lo, width, t_toys, failed, True, cfg.seed, unc, _systematic(cfg)
+    )

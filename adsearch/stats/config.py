@@ -50,13 +50,14 @@ class RegionsConfig:
     the SR), so each cut keeps the same background fraction at every mjj and does not
     sculpt the spectrum.
 
-    ``signal_region_uncertainty`` (one per working point, in their order; ``None``: none) is
-    the relative uncertainty of the background passing each cut inside the signal region:
-    the score's own sculpting there, which a weakly supervised classifier trained in the SR
-    can cause (it learns its template's imperfections like a signal). Measure it on
-    background-only simulation (the truth background in the SR over its interpolation from
-    beside it, :func:`adsearch.stats.control.window_excess`); BumpHunter then scans with it
-    (:attr:`adsearch.stats.BumpHunterConfig.uncertainty`).
+    ``signal_region_shift`` and ``signal_region_uncertainty`` (one value per working point,
+    in their order; ``None``: none) correct the background passing each cut inside the
+    signal region by a relative shift and give that correction an uncertainty: the score's
+    own sculpting there, which a weakly supervised classifier trained in the SR causes when
+    it learns its template's imperfections like a signal. Measure both on background-only
+    simulation put through the same analysis (the SR data over the fitted background, mean
+    and error over several trainings); BumpHunter scans with them
+    (:attr:`adsearch.stats.BumpHunterConfig.shift`, ``uncertainty``).
     """
 
     working_points: list[float] = field(default_factory=lambda: [0.1, 0.01])
@@ -64,6 +65,7 @@ class RegionsConfig:
     flatten: bool = False
     flatten_degree: int = 2
     flatten_bins: int = 10
+    signal_region_shift: list[float] | None = None
     signal_region_uncertainty: list[float] | None = None
 
     def validate(self) -> None:
@@ -83,26 +85,30 @@ class RegionsConfig:
         lo, hi = self.signal_region
         if not 0 < lo < hi:
             raise ConfigError(f"regions:signal_region: need 0 < lo < hi, got {lo}, {hi}")
-        u = self.signal_region_uncertainty
-        if u is not None:
+        for name, low in (("signal_region_shift", -1.0), ("signal_region_uncertainty", 0.0)):
+            u = getattr(self, name)
+            if u is None:
+                continue
             if len(u) != len(self.working_points):
                 raise ConfigError(
-                    f"regions:signal_region_uncertainty: {len(u)} values for "
-                    f"{len(self.working_points)} working points"
+                    f"regions:{name}: {len(u)} values for {len(self.working_points)} working points"
                 )
-            if not all(np.isfinite(x) and x >= 0 for x in u):
-                raise ConfigError(f"regions:signal_region_uncertainty: need values >= 0, got {u}")
+            if not all(np.isfinite(x) and (x > low if low < 0 else x >= low) for x in u):
+                raise ConfigError(f"regions:{name}: need values > -1 (shift) / >= 0, got {u}")
 
-    def uncertainty_of(self, eff: float | None) -> float:
-        """``signal_region_uncertainty`` of working point ``eff`` (0 for ``None``: no cut).
+    def systematic_of(self, eff: float | None) -> tuple[float, float]:
+        """``(shift, uncertainty)`` in the signal region at working point ``eff`` (zeros for
+        ``None``: no cut, or where not given).
 
-        >>> RegionsConfig([0.1, 0.01], signal_region_uncertainty=[0.03, 0.07]).uncertainty_of(0.01)
-        0.07
+        >>> RegionsConfig([0.1, 0.01], signal_region_shift=[0.02, 0.05],
+        ...               signal_region_uncertainty=[0.01, 0.02]).systematic_of(0.01)
+        (0.05, 0.02)
         """
-        u = self.signal_region_uncertainty
-        if u is None or eff is None:
-            return 0.0
-        return float(u[self.working_points.index(eff)])
+        if eff is None:
+            return 0.0, 0.0
+        i = self.working_points.index(eff)
+        s, u = self.signal_region_shift, self.signal_region_uncertainty
+        return (0.0 if s is None else float(s[i])), (0.0 if u is None else float(u[i]))
 
     @property
     def window(self) -> MjjWindow:

@@ -392,16 +392,21 @@ def refit_control(
 
 
 def control_toys(
-    fit: Any, rng: np.random.Generator, n_toys: int
+    fit: Any, rng: np.random.Generator, n_toys: int, scale: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Background-only toys of a control-ratio fit and their refitted backgrounds.
 
     Conditional on the observed bin totals ``t = n + f``: passing ``~ Binomial(t, ε̂)``, failing
-    ``= t - passing``, then the efficiency is refitted per toy. Returns ``(toys, expected,
-    converged)``, each with ``n_toys`` rows.
+    ``= t - passing``, then the efficiency is refitted per toy. ``scale`` (per bin) multiplies
+    the odds ``r̂`` = passing / failing of the toys, as it multiplies the background ``f r̂``
+    that BumpHunter scans against (a known local bias of the cut,
+    :attr:`adsearch.stats.BumpHunterConfig.shift`). Returns ``(toys, expected, converged)``,
+    each with ``n_toys`` rows.
     """
     t = np.rint(fit.counts + fit.aux["failing"]).astype(np.int64)
     r = _ratio(fit.theta, fit.aux["x"])
+    if scale is not None:
+        r = r * np.asarray(scale, dtype=float)
     eps = r / (1.0 + r)
     toys = rng.binomial(t, eps, size=(n_toys, t.size)).astype(float)
     _, bk, ok = refit_control(fit, toys, failing=t - toys)

@@ -75,31 +75,37 @@ def test_cwola_through_the_whole_chain(tiny_run, tmp_path):
     assert {"scores", "regions", "report"} <= ran and "features" not in ran
 
 
-def test_signal_region_uncertainty_reruns_bumphunt_only_and_weakens_sr_windows(
-    tiny_run, tmp_path
-):
-    """regions.signal_region_uncertainty: one value per working point, scanned by BumpHunter
-    on the signal region (windows there can only lose significance); nothing before the
-    bumphunt step reruns."""
+def test_signal_region_systematic_reruns_bumphunt_only_and_weakens_sr_windows(tiny_run, tmp_path):
+    """regions.signal_region_shift/uncertainty: one value per working point, scanned by
+    BumpHunter on the signal region (with a positive shift and an uncertainty windows there
+    can only lose significance); nothing before the bumphunt step reruns."""
     _, out, _, _ = tiny_run
     cfg = _config(tmp_path, out / "events/events.h5", WEAK)
     o = tmp_path / "o"
     run_pipeline(cfg, o, log=None, progress=False)
     before = json.loads((o / "bumphunt.json").read_text())["selections"]
     res = run_pipeline(
-        load_config(cfg, ["regions.signal_region_uncertainty=[0.2]"]), o, log=None, progress=False
+        load_config(
+            cfg, ["regions.signal_region_uncertainty=[0.2]", "regions.signal_region_shift=[0.1]"]
+        ),
+        o,
+        log=None,
+        progress=False,
     )
     ran = {k for k, v in res.statuses.items() if v == "ran"}
     assert ran == {"bumphunt", "report"}
     after = json.loads((o / "bumphunt.json").read_text())["selections"]
-    assert after["eff0.3"]["uncertainty"] == 0.2
-    assert after["eff0.3"]["uncertainty_window"] == [3300.0, 3700.0]
-    assert after["inclusive"]["uncertainty"] == 0.0
+    assert after["eff0.3"]["systematic"] == {
+        "shift": 0.1,
+        "uncertainty": 0.2,
+        "window": [3300.0, 3700.0],
+    }
+    assert after["inclusive"]["systematic"] is None
     assert after["inclusive"]["p_local_min"] == before["inclusive"]["p_local_min"]
     p0 = np.array(before["eff0.3"]["windows"]["p_local"])
     p1 = np.array(after["eff0.3"]["windows"]["p_local"])
-    assert np.all(p1 >= p0 - 1e-15)
-    assert "`regions.signal_region_uncertainty`" in (o / "report.md").read_text()
+    assert np.all(p1 >= p0 * (1 - 1e-9)) and np.any(p1 > p0 * 1.1)
+    assert "`regions.signal_region_shift`" in (o / "report.md").read_text()
     with pytest.raises(ConfigError, match="1 working points"):
         load_config(cfg, ["regions.signal_region_uncertainty=[0.2, 0.3]"])
 
