@@ -172,6 +172,8 @@ def null_pvalues(
     mu = np.asarray(shape, float)
     if mu.shape != (np.size(edges) - 1,) or np.any(mu < 0) or not mu.sum() > 0:
         raise InputError("null check: the shape needs non-negative counts, one per bin")
+    if hasattr(bh_config, "bin_scale"):  # a known bias BumpHunter corrects is in the null too
+        mu = mu * bh_config.bin_scale(edges)
     rng = np.random.default_rng(cfg.seed)
     ks, ns, npars = [], [], []
     failed = 0
