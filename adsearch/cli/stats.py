@@ -82,11 +82,24 @@ def bumphunt(
         bool, typer.Option("--refit/--no-refit", help="refit the background on every toy")
     ] = True,
     seed: Annotated[int, typer.Option("--seed", help="seed of the toys")] = 0,
+    sr_shift: Annotated[
+        float,
+        typer.Option(
+            "--sr-shift",
+            help="relative correction of the background in the --sr window (a score's "
+            "sculpting there, measured on background-only simulation)",
+        ),
+    ] = 0.0,
+    sr_uncertainty: Annotated[
+        float,
+        typer.Option("--sr-uncertainty", help="relative uncertainty of that background"),
+    ] = 0.0,
 ) -> None:
     """Fit the background, then scan for the most significant excess (BumpHunter).
 
     Writes fit.json, bumphunt.json (local/global p-values, window, toy statistics),
-    fit.png, bumphunt.png and tstat.png.
+    fit.png, bumphunt.png and tstat.png. --sr-shift and --sr-uncertainty correct the
+    background in the --sr window for a known bias of the cut there (the toys too).
     """
     from adsearch.config import from_dict
     from adsearch.io.jsonfile import write_json
@@ -97,7 +110,15 @@ def bumphunt(
     w = number_list(widths, int, "--widths")
     cfg = from_dict(
         BumpHunterConfig,
-        {"widths": w, "n_toys": n_toys, "refit": refit, "seed": seed},
+        {
+            "widths": w,
+            "n_toys": n_toys,
+            "refit": refit,
+            "seed": seed,
+            "shift": sr_shift,
+            "uncertainty": sr_uncertainty,
+            "systematic_window": list(spectrum.sr) if sr_shift or sr_uncertainty else None,
+        },
         source="options",
     )
     out_dir = spectrum.out_dir

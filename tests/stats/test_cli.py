@@ -73,6 +73,15 @@ def test_bumphunt_verb_with_working_point(features, tmp_path, capsys):
     assert len(res["t_toys"]) == 300
     for name in ("fit.png", "bumphunt.png", "tstat.png", "fit.json"):
         assert (tmp_path / name).is_file()
+    # a known bias of the cut in the signal region, corrected: the same excess is weaker
+    out = tmp_path / "shifted"
+    args = ["bumphunt", str(features / "f.parquet"), "-o", str(out), "--score-column",
+            "score_event", "--working-point", "0.1", "--n-toys", "300", "--seed", "3",
+            "--blind", "--sr-shift", "0.2", "--sr-uncertainty", "0.1"]  # fmt: skip
+    assert main(args) == 0, capsys.readouterr().err
+    shifted = json.loads((out / "bumphunt.json").read_text())
+    assert shifted["systematic"] == {"shift": 0.2, "uncertainty": 0.1, "window": [3300.0, 3700.0]}
+    assert shifted["z_local"] < res["z_local"]
 
 
 def test_limits_verb_on_histogram(features, tmp_path, capsys):
