@@ -257,33 +257,61 @@ def cathode(
     with _threads(cfg.threads):
         flow, cached = _cached_flow(x[sb], mjj[sb] / 1000.0, cfg, flow_cache, progress)
         t1 = time.perf_counter()
-        k = cfg.flow.oversampling
-        sr_idx = np.flatnonzero(sr)
-        m_samples = np.repeat(mjj[sr_idx], k) / 1000.0
+        m_samples = np.repeat(mjj[sr], cfg.flow.oversampling) / 1000.0
         samples = flow.sample(m_samples, member_seed(cfg.seed, 2))
         check_finite(samples, cfg.features, "flow samples")
         t2 = time.perf_counter()
-        rows = np.r_[x, samples]
-        y = np.r_[np.ones(len(x)), np.zeros(len(samples))]
-        all_folds = np.r_[folds, np.repeat(folds[sr_idx], k)]
-        trainable = np.r_[sr, np.ones(len(samples), bool)]
-        kf = kfold_classify(
-            rows, y, all_folds, cfg.classifier, cfg.seed, trainable, progress, workers=cfg.workers
-        )
+        kf = _classify_against_samples(x, samples, sr, folds, cfg, progress)
     info = {
-        "method": "cathode",
-        "n_data": len(x),
-        "n_signal_region": int(sr.sum()),
-        "n_sidebands": int(sb.sum()),
-        "n_samples": len(samples),
-        "flow_epochs": len(flow.history),
-        "flow_best_val_nll": round(float(np.min(flow.history)), 5),
-        "seconds_flow": round(t1 - t0, 2),
-        "flow_from_cache": cached,
+        **_flow_info("cathode", sr, sb, len(samples), flow, cached, t1 - t0),
         "seconds_sampling": round(t2 - t1, 2),
         "seconds_classifier": round(time.perf_counter() - t2, 2),
     }
     return _finish(cfg, kf, len(x), x_test, info, flow)
+
+
+def _classify_against_samples(
+    data: np.ndarray,
+    samples: np.ndarray,
+    sr: np.ndarray,
+    folds: np.ndarray,
+    cfg: WeakConfig,
+    progress: bool | None,
+) -> Any:
+    """The k-fold ensemble of (La)CATHODE: every data row (1; the SR rows train) against the
+    template samples (0), ``cfg.flow.oversampling`` per SR event in SR order, each inheriting
+    its event's fold."""
+    k = cfg.flow.oversampling
+    rows = np.r_[data, samples]
+    y = np.r_[np.ones(len(data)), np.zeros(len(samples))]
+    all_folds = np.r_[folds, np.repeat(folds[sr], k)]
+    trainable = np.r_[sr, np.ones(len(samples), bool)]
+    return kfold_classify(
+        rows, y, all_folds, cfg.classifier, cfg.seed, trainable, progress, workers=cfg.workers
+    )
+
+
+def _flow_info(
+    method: str,
+    sr: np.ndarray,
+    sb: np.ndarray,
+    n_samples: int,
+    flow: ConditionalFlow,
+    cached: bool,
+    seconds_flow: float,
+) -> dict[str, Any]:
+    """The part of ``info`` that (La)CATHODE share: counts and the flow's training."""
+    return {
+        "method": method,
+        "n_data": len(sr),
+        "n_signal_region": int(sr.sum()),
+        "n_sidebands": int(sb.sum()),
+        "n_samples": n_samples,
+        "flow_epochs": len(flow.history),
+        "flow_best_val_nll": round(float(np.min(flow.history)), 5),
+        "seconds_flow": round(seconds_flow, 2),
+        "flow_from_cache": cached,
+    }
 
 
 def lacathode(
@@ -324,33 +352,17 @@ def lacathode(
         t1 = time.perf_counter()
         z = flow.latent(x, mjj / 1000.0)
         check_finite(z, cfg.features, "flow latent of the data")
-        k = cfg.flow.oversampling
-        sr_idx = np.flatnonzero(sr)
         rng = np.random.default_rng(member_seed(cfg.seed, 2))
-        samples = rng.standard_normal((k * len(sr_idx), x.shape[1]))
+        samples = rng.standard_normal((cfg.flow.oversampling * int(sr.sum()), x.shape[1]))
         t2 = time.perf_counter()
-        rows = np.r_[z, samples]
-        y = np.r_[np.ones(len(x)), np.zeros(len(samples))]
-        all_folds = np.r_[folds, np.repeat(folds[sr_idx], k)]
-        trainable = np.r_[sr, np.ones(len(samples), bool)]
-        kf = kfold_classify(
-            rows, y, all_folds, cfg.classifier, cfg.seed, trainable, progress, workers=cfg.workers
-        )
+        kf = _classify_against_samples(z, samples, sr, folds, cfg, progress)
         z_test = None
         if x_test is not None:
             assert mjj_test is not None
             z_test = flow.latent(np.asarray(x_test, dtype=np.float64),
                                  np.asarray(mjj_test, dtype=np.float64) / 1000.0)  # fmt: skip
     info = {
-        "method": "lacathode",
-        "n_data": len(x),
-        "n_signal_region": int(sr.sum()),
-        "n_sidebands": int(sb.sum()),
-        "n_samples": len(samples),
-        "flow_epochs": len(flow.history),
-        "flow_best_val_nll": round(float(np.min(flow.history)), 5),
-        "seconds_flow": round(t1 - t0, 2),
-        "flow_from_cache": cached,
+        **_flow_info("lacathode", sr, sb, len(samples), flow, cached, t1 - t0),
         "seconds_latent": round(t2 - t1, 2),
         "seconds_classifier": round(time.perf_counter() - t2, 2),
         "latent_sidebands_mean": np.round(z[sb].mean(axis=0), 4).tolist(),
