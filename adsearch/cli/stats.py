@@ -164,15 +164,30 @@ def limits(
             help="pyhf, or asymptotic (the same model and formulae in numpy, ~100x faster)",
         ),
     ] = "pyhf",
+    sr_shift: Annotated[
+        float,
+        typer.Option(
+            "--sr-shift",
+            help="relative correction of the background in the --sr window (a score's "
+            "sculpting there, measured on background-only simulation)",
+        ),
+    ] = 0.0,
+    sr_uncertainty: Annotated[
+        float,
+        typer.Option("--sr-uncertainty", help="relative uncertainty of that background"),
+    ] = 0.0,
 ) -> None:
     """CLs upper limits (observed, expected ±1σ/±2σ) and discovery p0 per test mass (pyhf).
 
     Writes limits.json, one pyhf workspace per mass (workspace_m<mass>.json), fit.json,
-    fit.png and brazil.png.
+    fit.png and brazil.png. --sr-shift scales the background in the --sr window and
+    --sr-uncertainty adds a nuisance parameter there (``sr_bias``), as for bumphunt.
     """
     from adsearch.config import from_dict
+    from adsearch.errors import ConfigError
     from adsearch.io.jsonfile import write_json
     from adsearch.plot import plot_brazil, plot_fit
+    from adsearch.stats.binning import window_overlap
     from adsearch.stats.io import read_columns
     from adsearch.stats.limits import LimitConfig, limits_for_fit
 
@@ -182,11 +197,21 @@ def limits(
         {"masses": m, "resolution": resolution, "cl": cl, "engine": engine},
         source="options",
     )
+    if not (sr_shift > -1 and sr_uncertainty >= 0):
+        raise ConfigError("--sr-shift must be > -1 and --sr-uncertainty >= 0")
     out_dir = spectrum.out_dir
     hist, info = spectrum.load()
     sig = read_columns(signal, [spectrum.column])[spectrum.column] if signal is not None else None
     res = fit.fit(hist, spectrum.sr)
-    lim = limits_for_fit(res, cfg, signal_mjj=sig, with_discovery=not no_discovery)
+    inside = window_overlap(res.edges, spectrum.sr)
+    lim = limits_for_fit(
+        res,
+        cfg,
+        signal_mjj=sig,
+        with_discovery=not no_discovery,
+        scale=1.0 + sr_shift * inside if sr_shift else None,
+        uncertainty=sr_uncertainty * inside if sr_uncertainty else None,
+    )
     write_json(out_dir / "fit.json", {**res.to_dict(), "input": info})
     write_json(out_dir / "limits.json", {**lim.to_dict(), "input": info})
     lim.write_workspaces(out_dir)

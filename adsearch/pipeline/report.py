@@ -683,7 +683,8 @@ def _systematic_lines(bumphunt: dict[str, Any]) -> list[str]:
         "",
         "BumpHunter scanned against the background corrected in the signal region "
         "(`regions.signal_region_shift` ± `signal_region_uncertainty`: the score's "
-        f"sculpting there, measured on background-only simulation): {txt}.",
+        f"sculpting there, measured on background-only simulation): {txt}. The limits carry "
+        "the same shift, and the uncertainty as the `sr_bias` nuisance parameter.",
     ]
 
 

@@ -1001,7 +1001,14 @@ def _limits(run: Run) -> None:
             plot_message(plot, f"{name}: no fit")
             continue
         try:
-            lim = limits_for_fit(fits[name], lcfg)
+            bcfg = _bumphunt_config(run.cfg, name)  # the signal region's known bias, if any
+            edges = fits[name].edges
+            lim = limits_for_fit(
+                fits[name],
+                lcfg,
+                scale=bcfg.bin_scale(edges) if bcfg.has_systematic else None,
+                uncertainty=bcfg.bin_uncertainty(edges),
+            )
         except FitError as e:  # e.g. pyhf on a tiny spectrum: the other selections go on
             res[name] = {"error": str(e)}
             run.warn(f"limits of the {name} selection failed: {e}")
@@ -1023,6 +1030,9 @@ LIMITS = Step(
     config_of=lambda cfg: {
         "limits": to_dict(cfg.stats.limits),
         "masses": cfg.stats.limit_masses(),
+        "signal_region_shift": cfg.regions.signal_region_shift,
+        "signal_region_uncertainty": cfg.regions.signal_region_uncertainty,
+        "signal_region": list(cfg.regions.signal_region),
         "plot_format": cfg.report.plot_format,
     },
     run=_limits,

@@ -22,7 +22,15 @@ import numpy as np
 
 from adsearch.errors import InputError
 
-__all__ = ["BIN_WIDTH", "MJJ_RANGE", "Histogram", "histogram", "log_bins", "window_bounds"]
+__all__ = [
+    "BIN_WIDTH",
+    "MJJ_RANGE",
+    "Histogram",
+    "histogram",
+    "log_bins",
+    "window_bounds",
+    "window_overlap",
+]
 
 #: default mjj range of the spectra (GeV) and relative bin width (the dijet-search binning)
 MJJ_RANGE: tuple[float, float] = (2500.0, 6000.0)
@@ -180,3 +188,18 @@ def window_bounds(centre: int, nbins: int, half_width: int) -> tuple[int, int]:
         return 0, nbins
     lo = int(np.clip(centre - half_width, 0, nbins - size))
     return lo, lo + size
+
+
+def window_overlap(edges: np.ndarray, window: tuple[float, float] | None) -> np.ndarray:
+    """Fraction of each bin of ``edges`` inside the mjj ``window`` (zeros for ``None``).
+
+    Examples
+    --------
+    >>> window_overlap(np.array([0.0, 1.0, 2.0, 3.0]), (1.0, 2.5)).tolist()
+    [0.0, 1.0, 0.5]
+    """
+    e = np.asarray(edges, dtype=float)
+    if window is None:
+        return np.zeros(e.size - 1)
+    lo, hi = window
+    return np.clip(np.minimum(e[1:], hi) - np.maximum(e[:-1], lo), 0.0, None) / np.diff(e)

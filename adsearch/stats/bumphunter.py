@@ -39,7 +39,7 @@ from scipy import special, stats
 
 from adsearch.errors import ConfigError, FitError, InputError
 from adsearch.progress import track
-from adsearch.stats.binning import Histogram
+from adsearch.stats.binning import Histogram, window_overlap
 from adsearch.stats.fit import FitConfig, fit_background
 from adsearch.stats.spectrum import refit_batch
 
@@ -132,11 +132,7 @@ class BumpHunterConfig:
         return self.systematic_window is not None and (self.shift != 0 or self.uncertainty > 0)
 
     def _inside(self, edges: np.ndarray) -> np.ndarray:
-        e = np.asarray(edges, dtype=float)
-        if self.systematic_window is None:
-            return np.zeros(e.size - 1)
-        lo, hi = self.systematic_window
-        return np.clip(np.minimum(e[1:], hi) - np.maximum(e[:-1], lo), 0.0, None) / np.diff(e)
+        return window_overlap(edges, self.systematic_window)
 
     def bin_uncertainty(self, edges: np.ndarray) -> np.ndarray | None:
         """Relative background uncertainty of each bin of ``edges`` (``None``: none).

@@ -57,7 +57,8 @@ class RegionsConfig:
     it learns its template's imperfections like a signal. Measure both on background-only
     simulation put through the same analysis (the SR data over the fitted background, mean
     and error over several trainings); BumpHunter scans with them
-    (:attr:`adsearch.stats.BumpHunterConfig.shift`, ``uncertainty``).
+    (:attr:`adsearch.stats.BumpHunterConfig.shift`, ``uncertainty``) and the limits use
+    them (the ``scale`` and ``uncertainty`` of :func:`adsearch.stats.limits.fit_spec`).
     """
 
     working_points: list[float] = field(default_factory=lambda: [0.1, 0.01])

@@ -8,7 +8,11 @@ The pyhf model has one channel (the mjj bins of the fit) with two samples:
 - ``background``: the fitted background, with its fit uncertainty as one ``histosys`` modifier
   per eigenvector of the fit covariance (``theta ± sqrt(λ_k) v_k``); for the SWiFt and GP
   backgrounds (``fit.background_cov``), per leading eigenvector of the covariance of the
-  expected counts (``npar + 2`` of them by default).
+  expected counts (``npar + 2`` of them by default). A known bias of the background in a mjj
+  window (a score cut's sculpting of the signal region, measured on background-only
+  simulation) enters as a per-bin ``scale`` of the background and its ``uncertainty`` as one
+  more ``histosys`` (``sr_bias``: the background times ``1 ± uncertainty`` in those bins), the
+  same correction BumpHunter applies (:class:`~adsearch.stats.bumphunter.BumpHunterConfig`).
 
 Limits use :func:`pyhf.infer.intervals.upper_limits.upper_limit` (asymptotic ``q̃μ``, CLs) with
 the Minuit optimizer, set locally and restored afterwards; discovery uses ``q0``. Limits are
@@ -147,14 +151,16 @@ def _spec(
     signal: np.ndarray,
     histosys: list[tuple[np.ndarray, np.ndarray]] | None = None,
     poi_max: float = 20.0,
+    named: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> dict[str, Any]:
+    mods = [(f"bkgfit_eig{k}", hl) for k, hl in enumerate(histosys or [])]
     bkg_mods: list[dict[str, Any]] = [
         {
-            "name": f"bkgfit_eig{k}",
+            "name": name,
             "type": "histosys",
-            "data": {"hi_data": hi.tolist(), "lo_data": lo.tolist()},
+            "data": {"hi_data": np.asarray(hi).tolist(), "lo_data": np.asarray(lo).tolist()},
         }
-        for k, (hi, lo) in enumerate(histosys or [])
+        for name, (hi, lo) in mods + list((named or {}).items())
     ]
     return {
         "version": "1.0.0",
@@ -264,20 +270,52 @@ def discovery(spec: dict[str, Any]) -> tuple[float, float]:
     return p0, max(float(stats.norm.isf(p0)), 0.0)
 
 
+def _bin_array(v: np.ndarray | None, n: int, what: str, default: float) -> np.ndarray:
+    if v is None:
+        return np.full(n, default)
+    a = np.asarray(v, dtype=float)
+    if a.shape != (n,) or not np.all(np.isfinite(a)) or np.any(a < 0):
+        raise InputError(f"background {what}: need {n} finite non-negative values, one per bin")
+    return a
+
+
 def fit_spec(
-    fit: Any, template: np.ndarray, n_eigen: int | None = None
+    fit: Any,
+    template: np.ndarray,
+    n_eigen: int | None = None,
+    scale: np.ndarray | None = None,
+    uncertainty: np.ndarray | None = None,
 ) -> tuple[dict[str, Any], float]:
     """pyhf spec of ``fit`` (a :class:`~adsearch.stats.fit.FitResult`) and a signal ``template``.
 
     ``template`` is the signal fraction per bin. It is scaled to ``n_ref`` events, chosen so
-    that ``mu ~ 1`` near the expected limit; returns ``(spec, n_ref)``.
+    that ``mu ~ 1`` near the expected limit; returns ``(spec, n_ref)``. ``scale`` (per bin,
+    default 1) multiplies the fitted background and its fit variations; ``uncertainty`` (per
+    bin, relative, fully correlated) adds the ``sr_bias`` histosys ``b × (1 ± uncertainty)``.
+
+    Examples
+    --------
+    >>> from adsearch.stats.binning import Histogram, log_bins
+    >>> from adsearch.stats.fit import FitConfig, fit_background
+    >>> e = log_bins(2800.0, 6000.0)
+    >>> fit = fit_background(Histogram(e, np.round(1e4 * (e[:-1] / 2800.0) ** -8)), FitConfig())
+    >>> t = gaussian_template(e, 3500.0, 175.0)
+    >>> sr = np.where((e[:-1] >= 3300.0) & (e[1:] <= 3700.0), 1.0, 0.0)
+    >>> spec, _ = fit_spec(fit, t, scale=1 + 0.05 * sr, uncertainty=0.02 * sr)
+    >>> [m["name"] for m in spec["channels"][0]["samples"][1]["modifiers"]][-1]
+    'sr_bias'
     """
     t = np.asarray(template, dtype=float)
     if t.shape != fit.expected.shape or np.any(t < 0) or not np.all(np.isfinite(t)):
         raise InputError("signal template must be non-negative with one value per bin")
     if t.sum() < 1e-3:
         raise InputError("signal template has no weight inside the fitted mjj range")
-    b = fit.expected
+    k_b = _bin_array(scale, t.size, "scale", 1.0)
+    u_b = _bin_array(uncertainty, t.size, "uncertainty", 0.0)
+    b = fit.expected * k_b
+    named = {}
+    if np.any(u_b > 0):
+        named["sr_bias"] = (b * (1.0 + u_b), np.maximum(b * (1.0 - u_b), 1e-6))
     b_eff = t.sum() ** 2 / np.sum(t**2 / np.maximum(b, 1e-9))  # background of the optimal sum
     n_ref = (2.0 * math.sqrt(b_eff) + 3.0) / t.sum()
     histosys = []
@@ -293,16 +331,16 @@ def fit_spec(
         # scan 5x slower for a ~5 % effect on the background error at a 10 % cut)
         order = np.argsort(lam)[::-1][: (fit.npar + 2 if n_eigen is None else n_eigen)]
         for k in order:
-            d = math.sqrt(max(lam[k], 0.0)) * vec[:, k]
+            d = math.sqrt(max(lam[k], 0.0)) * vec[:, k] * k_b
             histosys.append((np.maximum(b + d, 1e-6), np.maximum(b - d, 1e-6)))
-        return _spec(fit.counts, b, n_ref * t, histosys), float(n_ref)
+        return _spec(fit.counts, b, n_ref * t, histosys, named=named), float(n_ref)
     lam, vec = np.linalg.eigh(fit.cov)
     order = np.argsort(lam)[::-1][: (fit.npar if n_eigen is None else n_eigen)]
     model = fit.model
     for k in order:
         d = math.sqrt(max(lam[k], 0.0)) * vec[:, k]
-        histosys.append((model.expected(fit.theta + d), model.expected(fit.theta - d)))
-    return _spec(fit.counts, b, n_ref * t, histosys), float(n_ref)
+        histosys.append((k_b * model.expected(fit.theta + d), k_b * model.expected(fit.theta - d)))
+    return _spec(fit.counts, b, n_ref * t, histosys, named=named), float(n_ref)
 
 
 def _spec_arrays(spec: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[Any]]:
@@ -371,6 +409,8 @@ def limits_for_fit(
     config: LimitConfig | None = None,
     signal_mjj: np.ndarray | None = None,
     with_discovery: bool = True,
+    scale: np.ndarray | None = None,
+    uncertainty: np.ndarray | None = None,
 ) -> LimitResult:
     """CLs limits (and discovery p0) at every test mass of ``config`` for a background fit.
 
@@ -381,6 +421,10 @@ def limits_for_fit(
     signal_mjj : array, optional
         mjj of a generated signal sample; its normalised histogram is the template (used for
         every test mass, shifted by ``mass / median(signal_mjj)``). Default: Gaussian templates.
+    scale, uncertainty : array, optional
+        Per-bin factor on the fitted background and its relative, fully correlated
+        uncertainty (a known bias of a mjj window: ``BumpHunterConfig.bin_scale`` /
+        ``bin_uncertainty``); see :func:`fit_spec`.
     """
 
     cfg = config or LimitConfig()
@@ -397,7 +441,7 @@ def limits_for_fit(
         else:
             s = np.asarray(signal_mjj, float) * (mass / float(np.median(signal_mjj)))
             tmpl = np.histogram(s, bins=fit.edges)[0] / s.size
-        spec, n_ref = fit_spec(fit, tmpl, cfg.n_eigen)
+        spec, n_ref = fit_spec(fit, tmpl, cfg.n_eigen, scale, uncertainty)
         if cfg.engine == "asymptotic":
             from adsearch.stats.asymptotic import cls_limits, discovery_p0
 

@@ -75,15 +75,18 @@ def test_cwola_through_the_whole_chain(tiny_run, tmp_path):
     assert {"scores", "regions", "report"} <= ran and "features" not in ran
 
 
-def test_signal_region_systematic_reruns_bumphunt_only_and_weakens_sr_windows(tiny_run, tmp_path):
+def test_signal_region_systematic_reruns_bumphunt_and_limits_and_weakens_sr_windows(
+    tiny_run, tmp_path
+):
     """regions.signal_region_shift/uncertainty: one value per working point, scanned by
     BumpHunter on the signal region (with a positive shift and an uncertainty windows there
-    can only lose significance); nothing before the bumphunt step reruns."""
+    can only lose significance) and the limits; nothing before the bumphunt step reruns."""
     _, out, _, _ = tiny_run
     cfg = _config(tmp_path, out / "events/events.h5", WEAK)
     o = tmp_path / "o"
     run_pipeline(cfg, o, log=None, progress=False)
     before = json.loads((o / "bumphunt.json").read_text())["selections"]
+    lim_before = json.loads((o / "limits.json").read_text())["selections"]
     res = run_pipeline(
         load_config(
             cfg, ["regions.signal_region_uncertainty=[0.2]", "regions.signal_region_shift=[0.1]"]
@@ -93,7 +96,7 @@ def test_signal_region_systematic_reruns_bumphunt_only_and_weakens_sr_windows(ti
         progress=False,
     )
     ran = {k for k, v in res.statuses.items() if v == "ran"}
-    assert ran == {"bumphunt", "report"}
+    assert ran == {"bumphunt", "limits", "report"}
     after = json.loads((o / "bumphunt.json").read_text())["selections"]
     assert after["eff0.3"]["systematic"] == {
         "shift": 0.1,
@@ -106,6 +109,17 @@ def test_signal_region_systematic_reruns_bumphunt_only_and_weakens_sr_windows(ti
     p1 = np.array(after["eff0.3"]["windows"]["p_local"])
     assert np.all(p1 >= p0 * (1 - 1e-9)) and np.any(p1 > p0 * 1.1)
     assert "`regions.signal_region_shift`" in (o / "report.md").read_text()
+    # the limits carry the same correction: sr_bias in the cut's workspaces, weaker expected
+    # limits at the signal region's mass
+    lim_after = json.loads((o / "limits.json").read_text())["selections"]
+    ws = json.loads(next((o / "workspaces" / "eff0.3").glob("*.json")).read_text())
+    assert "sr_bias" in {m["name"] for m in ws["channels"][0]["samples"][1]["modifiers"]}
+    exp = {
+        k: {m["mass"]: m["events_expected"][2] for m in v["limits"]}
+        for k, v in (("before", lim_before["eff0.3"]), ("after", lim_after["eff0.3"]))
+    }
+    near = [m for m in exp["before"] if 3300 <= m <= 3700]
+    assert near and all(exp["after"][m] > exp["before"][m] for m in near)
     with pytest.raises(ConfigError, match="1 working points"):
         load_config(cfg, ["regions.signal_region_uncertainty=[0.2, 0.3]"])
 

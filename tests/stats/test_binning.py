@@ -38,3 +38,13 @@ def test_histogram_roundtrip_and_validation():
         Histogram([0.0, 1.0], [-1.0])
     with pytest.raises(InputError, match="edges"):
         Histogram.from_dict({"counts": [1]}, source="x.json")
+
+
+def test_window_overlap_counts_the_window_once():
+    from adsearch.stats.binning import window_overlap
+
+    e = log_bins(2800.0, 6000.0)
+    f = window_overlap(e, (3300.0, 3700.0))
+    assert np.all((f >= 0) & (f <= 1)) and f[0] == f[-1] == 0 and f.max() == 1
+    assert np.sum(f * np.diff(e)) == pytest.approx(400.0)  # the window's width, once
+    assert np.all(window_overlap(e, None) == 0) and window_overlap(e, (0.0, 1e4)).min() == 1

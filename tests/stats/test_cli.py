@@ -105,6 +105,17 @@ def test_limits_verb_on_histogram(features, tmp_path, capsys):
     assert res["signal"] == "sample"
     assert lim["events_expected"] == sorted(lim["events_expected"])
     assert (tmp_path / "workspace_m4000.json").is_file() and (tmp_path / "brazil.png").is_file()
+    # the signal region's known bias: shifted background and an sr_bias nuisance parameter
+    lim = {}
+    for tag, extra in (("plain", []), ("sr", ["--sr-shift", "0.2", "--sr-uncertainty", "0.1"])):
+        args = ["limits", str(tmp_path / "f" / "fit.json"), "-o", str(tmp_path / tag),
+                "--masses", "3500", "--engine", "asymptotic", *extra]  # fmt: skip
+        assert main(args) == 0, capsys.readouterr().err
+        (lim[tag],) = json.loads((tmp_path / tag / "limits.json").read_text())["limits"]
+    assert lim["sr"]["events_expected"][2] > 1.1 * lim["plain"]["events_expected"][2]
+    assert lim["sr"]["z0"] < lim["plain"]["z0"]
+    ws = json.loads((tmp_path / "sr" / "workspace_m3500.json").read_text())
+    assert "sr_bias" in {m["name"] for m in ws["channels"][0]["samples"][1]["modifiers"]}
 
 
 @pytest.mark.parametrize(
@@ -117,6 +128,7 @@ def test_limits_verb_on_histogram(features, tmp_path, capsys):
         (["fit", "{d}/f.parquet", "--range", "6600", "6990", "--nbins", "12"], "too few events"),
         (["fit", "{d}/f.parquet", "--nbins", "2"], "only 2 bins to fit"),
         (["bumphunt", "{d}/f.parquet", "--widths", "a,b"], "--widths"),
+        (["limits", "{d}/f.parquet", "--sr-uncertainty", "-0.1"], "--sr-uncertainty"),
         (["fit", "{d}/nan.npy"], "NaN"),
     ],
 )

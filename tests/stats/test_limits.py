@@ -131,3 +131,55 @@ def test_engine_is_validated():
 
     with pytest.raises(ConfigError, match="engine"):
         LimitConfig(engine="toys")
+
+
+@pytest.fixture(scope="module")
+def biased(truth3, edges):
+    """Background-only counts with the 3.3-3.7 TeV window 15 % above the smooth spectrum (a
+    cut's sculpting of the signal region), fitted with the dijet function."""
+    from adsearch.stats.binning import window_overlap
+
+    m, th = truth3
+    inside = window_overlap(edges, (3300.0, 3700.0))
+    n = np.random.default_rng(5).poisson(m.expected(th) * (1 + 0.15 * inside)).astype(float)
+    return fit_background(Histogram(edges, n), FitConfig(npar=3)), inside
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.parametrize("engine", ["pyhf", "asymptotic"])
+def test_known_window_bias_removes_the_false_excess(biased, engine):
+    """The plain fit sees the sculpted window as a signal; the measured shift removes it, and
+    an uncertainty alone (no shift) makes the excess less significant and the limit weaker."""
+    fit, inside = biased
+    cfg = LimitConfig(masses=[3500.0], engine=engine)
+    (plain,) = limits_for_fit(fit, cfg).limits
+    (shifted,) = limits_for_fit(fit, cfg, scale=1 + 0.15 * inside).limits
+    (unc,) = limits_for_fit(fit, cfg, uncertainty=0.15 * inside).limits
+    assert plain.z0 > 3.0  # the false excess
+    assert shifted.z0 < 2.0 and shifted.observed < plain.observed
+    assert unc.z0 < plain.z0 - 0.5 and unc.expected[2] > plain.expected[2]
+    # the background outside the window is untouched: a test mass far away does not move
+    far = LimitConfig(masses=[5000.0], engine=engine)
+    (a,) = limits_for_fit(fit, far, with_discovery=False).limits
+    (b,) = limits_for_fit(fit, far, with_discovery=False, scale=1 + 0.15 * inside).limits
+    assert b.expected[2] == pytest.approx(a.expected[2], rel=0.02)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # pyhf schema: jsonschema
+def test_window_bias_workspace_and_errors(biased):
+    fit, inside = biased
+    t = gaussian_template(fit.edges, 3500.0, 175.0)
+    spec, _ = fit_spec(fit, t, scale=1 + 0.1 * inside, uncertainty=0.05 * inside)
+    bkg = spec["channels"][0]["samples"][1]
+    (sr,) = [m for m in bkg["modifiers"] if m["name"] == "sr_bias"]
+    b = np.asarray(bkg["data"])
+    np.testing.assert_allclose(b, fit.expected * (1 + 0.1 * inside))
+    np.testing.assert_allclose(np.asarray(sr["data"]["hi_data"]), b * (1 + 0.05 * inside))
+    assert np.asarray(sr["data"]["hi_data"])[inside == 0] == pytest.approx(b[inside == 0])
+    pyhf.Workspace(spec).model()  # a valid pyhf workspace
+    plain, _ = fit_spec(fit, t)
+    assert all(m["name"] != "sr_bias" for m in plain["channels"][0]["samples"][1]["modifiers"])
+    with pytest.raises(InputError, match="scale: need"):
+        fit_spec(fit, t, scale=np.ones(3))
+    with pytest.raises(InputError, match="uncertainty: need"):
+        fit_spec(fit, t, uncertainty=-inside)
