@@ -27,6 +27,9 @@ Beside every row: the jet mass and girth alone (``bench_auc.proxies``). Outputs:
 ``pretrain_curves.png`` (the pretraining learning curve)::
 
     python benchmarks/bench_pretrain.py --data-dir scratch/data100k --work-dir scratch/bwP
+
+``--objective mpm`` pretrains by masked-particle modelling instead (a separate ``--work-dir``;
+results ``pretrain_mpm.{json,md}``, ``pretrain_mpm_embedding_<signal>.png``).
 """
 
 from __future__ import annotations
@@ -56,6 +59,12 @@ def mass_girth(sample: Any, table: dict, events: np.ndarray) -> dict[str, float]
 
 
 RESULTS = HERE / "results"
+#: results file stem (``pretrain``; ``pretrain_mpm`` for ``--objective mpm``)
+STEM = "pretrain"
+OBJECTIVES = {
+    "contrastive": "contrastive (NT-Xent, JetCLR views)",
+    "mpm": "masked-particle modelling (30 % of the constituents hidden, their features predicted)",
+}
 #: rows of the table: name -> (what, objective, training-config overrides)
 ROWS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "raw-deepsvdd": ("(a) transformer from scratch", "deepsvdd", {}),
@@ -114,6 +123,7 @@ def pretrain_config(args: argparse.Namespace, path: Path) -> Any:
                 "epochs": args.pretrain_epochs,
                 "patience": 2,
             },
+            "objective": args.objective,
             "seed": 0,
             "out_dir": str(args.work_dir / "pretrain"),
             "device": args.device,
@@ -251,7 +261,8 @@ def write_md(res: dict[str, Any], path: Path) -> None:
     lines = [
         "# Self-supervised pretraining: DeepSVDD on raw constituents vs the pretrained embedding",
         "",
-        f"Pretraining: contrastive (NT-Xent, JetCLR views) on the jets of {c['pretrain_events']:,} "
+        f"Pretraining: {OBJECTIVES[c.get('objective', 'contrastive')]} on the jets of "
+        f"{c['pretrain_events']:,} "
         f"generated QCD events (none of the test events), transformer width {c['width']}, "
         f"{c['layers']} layers, {c['heads']} heads, ≤ {c['cap']} constituents; "
         f"{len(hist)} epochs, best {pre.get('best_epoch')}, "
@@ -341,9 +352,9 @@ def write_md(res: dict[str, Any], path: Path) -> None:
 def save(res: dict[str, Any]) -> None:
     RESULTS.mkdir(exist_ok=True)
     clean = json.loads(json.dumps(res, default=float))
-    with atomic_path(RESULTS / "pretrain.json") as tmp:
+    with atomic_path(RESULTS / f"{STEM}.json") as tmp:
         Path(tmp).write_text(json.dumps(clean, indent=1))
-    write_md(res, RESULTS / "pretrain.md")
+    write_md(res, RESULTS / f"{STEM}.md")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -352,6 +363,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--work-dir", type=Path, default=Path("scratch/bench_pretrain"))
     ap.add_argument("--pretrain-events", type=int, default=100_000, help="QCD events (x2 jets)")
     ap.add_argument("--pretrain-epochs", type=int, default=3)
+    ap.add_argument(
+        "--objective",
+        choices=list(OBJECTIVES),
+        default="contrastive",
+        help="pretraining objective; mpm writes results/pretrain_mpm.{json,md}",
+    )
     ap.add_argument("--pretrain-batch", type=int, default=256)
     ap.add_argument("--pretrain-val-fraction", type=float, default=0.02)
     ap.add_argument("--gen-workers", type=int, default=2)
@@ -379,6 +396,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--results-dir", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
     globals()["RESULTS"] = args.results_dir
+    globals()["STEM"] = (
+        "pretrain" if args.objective == "contrastive" else f"pretrain_{args.objective}"
+    )
     args.threads, args.node_features = 1, "basic"  # what bench_auc's helpers read
 
     from _common import cpu_seconds
@@ -400,7 +420,7 @@ def main(argv: list[str] | None = None) -> None:
     n_events = samples[signals[0]][0].n_events
     import platform
 
-    old = args.results_dir / "pretrain.json"
+    old = args.results_dir / f"{STEM}.json"
     res: dict[str, Any] = json.loads(old.read_text()) if old.exists() else {}
     res["config"] = {
         **{k: v for k, v in vars(args).items() if isinstance(v, int | float | str)},
@@ -428,7 +448,7 @@ def main(argv: list[str] | None = None) -> None:
         plot_embedding(
             d["_emb"],
             d["_label"],
-            args.results_dir / f"pretrain_embedding_{sig}.png",
+            args.results_dir / f"{STEM}_embedding_{sig}.png",
             title=f"pretrained embedding, test jets, W' {sig}",
         )
     save(res)
@@ -454,7 +474,7 @@ def main(argv: list[str] | None = None) -> None:
                     flush=True,
                 )
                 save(res)
-    print((args.results_dir / "pretrain.md").read_text())
+    print((args.results_dir / f"{STEM}.md").read_text())
 
 
 if __name__ == "__main__":
