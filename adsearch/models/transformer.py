@@ -249,9 +249,9 @@ class TransformerBackbone(nn.Module):
         """Per-constituent (token) outputs ``[B, N, width]`` after the attention blocks.
 
         ``replace [B, N]`` (optional, bool) marks constituents whose input embedding
-        ``embed(input_norm(x_i))`` is replaced by ``token [width]`` before the blocks (the
-        mask token of masked-particle modelling,
-        :class:`adsearch.pretrain.encoder.MPMModel`): the outputs then do not depend on
+        ``embed(input_norm(x_i))`` is replaced by ``token`` (``[width]``, or ``[N, width]``:
+        one per slot) before the blocks (the mask token of masked-particle modelling,
+        :class:`adsearch.pretrain.mpm.MPMModel`): the outputs then do not depend on
         those constituents' features at all (their slots stay real attention keys).
         Not available with pair-feature biases, which are computed from every ``x``.
         """

@@ -4,12 +4,19 @@ For a jet with ``n`` real constituents, a random subset ``M`` of ``k = max(1, ro
 of them (``f``: ``mpm.mask_fraction``; never a padded slot) is hidden: the encoder's input
 embedding of every ``i ∈ M`` is replaced by one learned mask token ``t [width]``
 (:meth:`adsearch.models.transformer.TransformerBackbone.encode` with ``replace``; the
-hidden features are also zeroed before the call, so they reach the encoder by no path). The
-other constituents and the position of the hidden ones in the set (their slots stay real
+hidden features are also zeroed before the call, so they reach the encoder by no path),
+plus a learned embedding ``r [N_max, width]`` of the hidden constituent's pT rank in its
+jet (the slot of the pT-ordered constituents, :func:`adsearch.graphs.convert.to_dense`).
+The encoder is permutation-equivariant: with one shared mask token every hidden
+constituent of a jet would get the same output and the same prediction, so the best the
+head could do is the mean of the hidden set (the loss stays near the features' variance).
+The rank tells them apart — "the third-hardest constituent is missing" — the ordering
+Golling et al. study to break this symmetry. The other constituents (their slots stay real
 attention keys) are the context. A head MLP ``g`` predicts each hidden constituent's
 standardised features from its token output ``h_i [width]``:
 
-    ŷ_i = g(h_i),   y_i = input_norm(x_i) = ((ln z_i, Δη_i, Δφ_i) - shift) / scale
+    h_i = f(x_visible, t + r_i)_i,   ŷ_i = g(h_i),
+    y_i = input_norm(x_i) = ((ln z_i, Δη_i, Δφ_i) - shift) / scale
 
     L = 1 / (3 |M|) Σ_{jets} Σ_{i ∈ M} ||ŷ_i - y_i||²
 
@@ -23,7 +30,7 @@ Technol. (2024), arXiv:2401.13537. That paper predicts discrete (VQ-VAE) tokens 
 constituents; here their standardised features are regressed directly, the simplest
 target (Leigh et al., "Is tokenization needed for masked particle modeling?", Mach. Learn.:
 Sci. Technol. 6, 025075 (2025), compare targets). As in :mod:`adsearch.pretrain.encoder`,
-only the encoder is saved (mask token and head are not).
+only the encoder is saved (mask token, rank embedding and head are not).
 
 Examples
 --------
@@ -70,21 +77,25 @@ def masked_mse(pred: Tensor, target: Tensor, hide: Tensor) -> Tensor:
 
 
 class MPMModel(nn.Module):
-    """Encoder ``f``, mask token ``t`` and prediction head ``g`` of masked-particle modelling.
+    """Encoder ``f``, mask token ``t``, rank embedding ``r`` and prediction head ``g`` of
+    masked-particle modelling.
 
     ``tokens(x, mask, hide)`` are the encoder's per-constituent outputs ``[B, N, width]``
-    with the constituents ``hide [B, N]`` replaced by the mask token (their features zeroed
-    first); ``forward`` predicts the standardised features ``[B, N, 3]`` of every slot (only
-    the hidden ones are trained); :meth:`loss` is :func:`masked_mse` against
-    ``f.input_norm(x)``.
+    with the constituents ``hide [B, N]`` replaced by ``t + r[slot]`` (their features zeroed
+    first; the slots are pT-ordered, so ``slot`` is the pT rank); ``forward`` predicts the
+    standardised features ``[B, N, 3]`` of every slot (only the hidden ones are trained);
+    :meth:`loss` is :func:`masked_mse` against ``f.input_norm(x)``.
     """
 
-    def __init__(self, encoder: TransformerBackbone, head: nn.Module, width: int) -> None:
+    def __init__(
+        self, encoder: TransformerBackbone, head: nn.Module, width: int, max_constituents: int
+    ) -> None:
         super().__init__()
         if encoder.pair_embed is not None:
             raise ValueError("masked-particle modelling needs an encoder without pair biases")
         self.encoder = encoder
         self.mask_token = nn.Parameter(torch.zeros(width))
+        self.rank_embed = nn.Parameter(torch.zeros(max_constituents, width))
         self.head = head
 
     def tokens(self, x: Tensor, mask: Tensor, hide: Tensor) -> Tensor:
@@ -92,8 +103,14 @@ class MPMModel(nn.Module):
         mask, hide = mask.to(torch.bool), hide.to(torch.bool)
         if bool((hide & ~mask).any()):
             raise ValueError("only real constituents can be hidden")
+        n = x.shape[1]
+        if n > self.rank_embed.shape[0]:
+            raise ValueError(
+                f"{n} constituent slots, the rank embedding has {self.rank_embed.shape[0]}"
+            )
         seen = x.masked_fill(hide.unsqueeze(-1), 0.0)
-        return self.encoder.encode(seen, mask, replace=hide, token=self.mask_token)
+        token = self.mask_token + self.rank_embed[:n]  # [N, width]: the hidden slot's rank
+        return self.encoder.encode(seen, mask, replace=hide, token=token)
 
     def forward(self, x: Tensor, mask: Tensor, hide: Tensor) -> Tensor:
         return self.head(self.tokens(x, mask, hide))
@@ -114,4 +131,6 @@ def build_mpm(cfg: PretrainConfig) -> MPMModel:
         encoder = build_encoder(cfg)
         w = cfg.encoder.width
         head = MLP(w, w, IN_DIM, layers=cfg.mpm.head_layers)
-    return MPMModel(encoder, head, w)
+        model = MPMModel(encoder, head, w, cfg.data.max_constituents)
+        nn.init.normal_(model.rank_embed, std=0.02)  # small, as positional embeddings
+    return model
