@@ -274,7 +274,12 @@ def _resume(path: Path, cfg_dict: dict[str, Any], run: _Run) -> _Book:
     saved = to_dict(from_dict(PretrainConfig, ck["config"], source=str(path)))  # new defaults
     if _resume_key(saved) != _resume_key(cfg_dict):
         raise ConfigError(f"{path}: config differs from the checkpoint's; cannot resume")
-    run.model.load_state_dict(ck["model"])
+    try:
+        run.model.load_state_dict(ck["model"])
+    except RuntimeError:  # e.g. an MPM checkpoint from before the rank embedding
+        raise ConfigError(
+            f"{path}: the checkpoint's model does not match this version's; cannot resume"
+        ) from None
     run.optim.load_state_dict(ck["optimizer"])
     return _Book(
         history=list(ck["history"]),

@@ -203,3 +203,12 @@ def test_rank_embedding_covers_the_slots(tmp_path):
     x, mask = toy_batch(b=2, n=12)
     with pytest.raises(ValueError, match="12 constituent slots"):
         model.tokens(x.float(), mask, mask_constituents(mask, 0.3, torch.Generator()))
+
+
+def test_a_checkpoint_of_another_model_layout_is_one_clear_error(tmp_path, sample):
+    pretrain(make(tmp_path, optim={"epochs": 1}), sample=sample)
+    ck = torch.load(tmp_path / CHECKPOINT, weights_only=True)
+    del ck["model"]["rank_embed"]  # as written before the rank embedding existed
+    torch.save(ck, tmp_path / CHECKPOINT)
+    with pytest.raises(ConfigError, match="does not match this version"):
+        pretrain(make(tmp_path, optim={"epochs": 2}), resume=True, sample=sample)
