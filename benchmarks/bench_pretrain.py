@@ -28,6 +28,8 @@ Beside every row: the jet mass and girth alone (``bench_auc.proxies``). Outputs:
 
     python benchmarks/bench_pretrain.py --data-dir scratch/data100k --work-dir scratch/bwP
 
+``--pretrain-seed`` / ``--train-seed`` repeat the pretraining / the rows' trainings with
+other seeds (the splits stay fixed; use another ``--work-dir`` / ``--results-dir``).
 ``--objective mpm`` pretrains by masked-particle modelling instead (a separate ``--work-dir``;
 results ``pretrain_mpm.{json,md}``, ``pretrain_mpm_embedding_<signal>.png``).
 """
@@ -124,7 +126,7 @@ def pretrain_config(args: argparse.Namespace, path: Path) -> Any:
                 "patience": 2,
             },
             "objective": args.objective,
-            "seed": 0,
+            "seed": args.pretrain_seed,
             "out_dir": str(args.work_dir / "pretrain"),
             "device": args.device,
         },
@@ -187,7 +189,7 @@ def train_config(row: str, data: Path, run: Path, encoder: Path, args: argparse.
         "runtime": {
             "device": args.device,
             "num_threads": 1,
-            "seed": 0,
+            "seed": args.train_seed,
             "out_dir": str(run),
             "progress": False,
         },
@@ -363,6 +365,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--work-dir", type=Path, default=Path("scratch/bench_pretrain"))
     ap.add_argument("--pretrain-events", type=int, default=100_000, help="QCD events (x2 jets)")
     ap.add_argument("--pretrain-epochs", type=int, default=3)
+    ap.add_argument("--pretrain-seed", type=int, default=0, help="initialisation and views")
+    ap.add_argument(
+        "--train-seed", type=int, default=0, help="initialisation of the rows' trainings"
+    )
     ap.add_argument(
         "--objective",
         choices=list(OBJECTIVES),
@@ -456,7 +462,8 @@ def main(argv: list[str] | None = None) -> None:
     for row in rows:
         unsup = ROWS[row][1] != "supervised"
         for sig_train in signals[:1] if unsup else signals:
-            run = args.work_dir / (row if unsup else f"{row}_{sig_train}")
+            name = row if unsup else f"{row}_{sig_train}"
+            run = args.work_dir / (name + (f"_seed{args.train_seed}" if args.train_seed else ""))
             tcfg = train_config(row, files[sig_train], run, encoder, args)
             hist, _, t_train = ba.train_or_load(
                 run, tcfg, samples[sig_train][0], f"{row} on {sig_train}"
