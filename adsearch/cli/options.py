@@ -39,6 +39,7 @@ __all__ = [
     "RootOptions",
     "SetOption",
     "SpectrumOptions",
+    "SrBiasOptions",
     "apply_shortcuts",
     "number_list",
     "uses_options",
@@ -291,3 +292,41 @@ class FitOptions:
         cfg = self.config(sr)
         required = cfg.method == "control"
         return fit_spectrum(hist, cfg, template=spectrum_template(hist, cfg.blind, required))
+
+
+@dataclasses.dataclass(frozen=True)
+class SrBiasOptions:
+    """A known bias of the background in the ``--sr`` window (bumphunt and limits)."""
+
+    sr_shift: Annotated[
+        float,
+        typer.Option(
+            "--sr-shift",
+            help="relative correction of the background in the --sr window (a score's "
+            "sculpting there, measured on background-only simulation)",
+        ),
+    ] = 0.0
+    sr_uncertainty: Annotated[
+        float,
+        typer.Option("--sr-uncertainty", help="relative uncertainty of that background"),
+    ] = 0.0
+
+    def window(self, sr: tuple[float, float]) -> list[float] | None:
+        """``sr`` as the window of the correction, ``None`` when there is none."""
+        return list(sr) if self.sr_shift or self.sr_uncertainty else None
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` for a shift <= -1 or a negative uncertainty."""
+        if not (self.sr_shift > -1 and self.sr_uncertainty >= 0):
+            raise ConfigError("--sr-shift must be > -1 and --sr-uncertainty >= 0")
+
+    def bins(self, edges: Any, sr: tuple[float, float]) -> tuple[Any, Any]:
+        """Per-bin ``(scale, uncertainty)`` of the background (``None`` for no correction),
+        the arguments of :func:`adsearch.stats.limits.limits_for_fit`."""
+        from adsearch.stats.binning import window_overlap
+
+        inside = window_overlap(edges, sr)
+        return (
+            1.0 + self.sr_shift * inside if self.sr_shift else None,
+            self.sr_uncertainty * inside if self.sr_uncertainty else None,
+        )

@@ -11,7 +11,13 @@ from typing import Annotated
 
 import typer
 
-from adsearch.cli.options import FitOptions, SpectrumOptions, number_list, uses_options
+from adsearch.cli.options import (
+    FitOptions,
+    SpectrumOptions,
+    SrBiasOptions,
+    number_list,
+    uses_options,
+)
 
 __all__ = ["bumphunt", "fit", "limits"]
 
@@ -72,6 +78,7 @@ def fit(
 def bumphunt(
     spectrum: SpectrumOptions,
     fit: FitOptions,
+    sr_bias: SrBiasOptions,
     widths: Annotated[
         str, typer.Option("--widths", help="window widths in bins, comma separated")
     ] = "1,2,3,4,5",
@@ -82,18 +89,6 @@ def bumphunt(
         bool, typer.Option("--refit/--no-refit", help="refit the background on every toy")
     ] = True,
     seed: Annotated[int, typer.Option("--seed", help="seed of the toys")] = 0,
-    sr_shift: Annotated[
-        float,
-        typer.Option(
-            "--sr-shift",
-            help="relative correction of the background in the --sr window (a score's "
-            "sculpting there, measured on background-only simulation)",
-        ),
-    ] = 0.0,
-    sr_uncertainty: Annotated[
-        float,
-        typer.Option("--sr-uncertainty", help="relative uncertainty of that background"),
-    ] = 0.0,
 ) -> None:
     """Fit the background, then scan for the most significant excess (BumpHunter).
 
@@ -115,9 +110,9 @@ def bumphunt(
             "n_toys": n_toys,
             "refit": refit,
             "seed": seed,
-            "shift": sr_shift,
-            "uncertainty": sr_uncertainty,
-            "systematic_window": list(spectrum.sr) if sr_shift or sr_uncertainty else None,
+            "shift": sr_bias.sr_shift,
+            "uncertainty": sr_bias.sr_uncertainty,
+            "systematic_window": sr_bias.window(spectrum.sr),
         },
         source="options",
     )
@@ -143,6 +138,7 @@ def bumphunt(
 def limits(
     spectrum: SpectrumOptions,
     fit: FitOptions,
+    sr_bias: SrBiasOptions,
     masses: Annotated[
         str, typer.Option("--masses", help="test masses in GeV, comma separated")
     ] = "3000,3500,4000,4500,5000",
@@ -164,18 +160,6 @@ def limits(
             help="pyhf, or asymptotic (the same model and formulae in numpy, ~100x faster)",
         ),
     ] = "pyhf",
-    sr_shift: Annotated[
-        float,
-        typer.Option(
-            "--sr-shift",
-            help="relative correction of the background in the --sr window (a score's "
-            "sculpting there, measured on background-only simulation)",
-        ),
-    ] = 0.0,
-    sr_uncertainty: Annotated[
-        float,
-        typer.Option("--sr-uncertainty", help="relative uncertainty of that background"),
-    ] = 0.0,
 ) -> None:
     """CLs upper limits (observed, expected ±1σ/±2σ) and discovery p0 per test mass (pyhf).
 
@@ -184,10 +168,8 @@ def limits(
     --sr-uncertainty adds a nuisance parameter there (``sr_bias``), as for bumphunt.
     """
     from adsearch.config import from_dict
-    from adsearch.errors import ConfigError
     from adsearch.io.jsonfile import write_json
     from adsearch.plot import plot_brazil, plot_fit
-    from adsearch.stats.binning import window_overlap
     from adsearch.stats.io import read_columns
     from adsearch.stats.limits import LimitConfig, limits_for_fit
 
@@ -197,20 +179,14 @@ def limits(
         {"masses": m, "resolution": resolution, "cl": cl, "engine": engine},
         source="options",
     )
-    if not (sr_shift > -1 and sr_uncertainty >= 0):
-        raise ConfigError("--sr-shift must be > -1 and --sr-uncertainty >= 0")
+    sr_bias.validate()
     out_dir = spectrum.out_dir
     hist, info = spectrum.load()
     sig = read_columns(signal, [spectrum.column])[spectrum.column] if signal is not None else None
     res = fit.fit(hist, spectrum.sr)
-    inside = window_overlap(res.edges, spectrum.sr)
+    scale, unc = sr_bias.bins(res.edges, spectrum.sr)
     lim = limits_for_fit(
-        res,
-        cfg,
-        signal_mjj=sig,
-        with_discovery=not no_discovery,
-        scale=1.0 + sr_shift * inside if sr_shift else None,
-        uncertainty=sr_uncertainty * inside if sr_uncertainty else None,
+        res, cfg, signal_mjj=sig, with_discovery=not no_discovery, scale=scale, uncertainty=unc
     )
     write_json(out_dir / "fit.json", {**res.to_dict(), "input": info})
     write_json(out_dir / "limits.json", {**lim.to_dict(), "input": info})

@@ -86,22 +86,35 @@ def test_masked_mse_uses_the_hidden_slots_only():
 def test_mpm_learns_to_fill_in_constituents_from_their_jet(tmp_path):
     # toy jets whose constituents share a per-jet direction: a hidden constituent's angles
     # are predictable from the visible ones (loss ~1 when predicting the mean)
+    x, mask = _axis_toy()
+    model = build_mpm(make(tmp_path)).double()
+    losses = _fit(model, x, mask, 60)
+    assert sum(losses[-5:]) / 5 < 0.5 * sum(losses[:5]) / 5
+
+
+def _axis_toy():
+    """Toy jets whose constituents share a per-jet direction (``x [64, 12, 3]``, ``mask``)."""
     x, mask = toy_batch(b=64, n=12, seed=7, width=0.02)
     g = torch.Generator().manual_seed(8)
     axis = torch.randn((64, 1, 2), generator=g, dtype=x.dtype)
     x[..., 1:] = (x[..., 1:] + axis) * mask.unsqueeze(-1)
-    model = build_mpm(make(tmp_path)).double()
+    return x, mask
+
+
+def _fit(model, x, mask, steps):
+    """Standardise on ``x`` and train the trainable parameters of ``model`` for ``steps``
+    Adam steps on the MPM loss (a new hidden set per step); returns the losses."""
     model.encoder.input_norm.fit(x[mask])
-    optim = torch.optim.Adam(model.parameters(), lr=3e-3)
+    optim = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=3e-3)
     losses = []
-    for step in range(60):
+    for step in range(steps):
         hide = mask_constituents(mask, 0.3, torch.Generator().manual_seed(step))
         loss = model.loss(x, mask, hide)
         optim.zero_grad()
         loss.backward()
         optim.step()
         losses.append(float(loss.detach()))
-    assert sum(losses[-5:]) / 5 < 0.5 * sum(losses[:5]) / 5
+    return losses
 
 
 def test_mpm_pretraining_lowers_the_loss_and_writes_the_encoder(tmp_path):
@@ -156,13 +169,9 @@ def test_bad_mpm_config_is_refused(tmp_path, over, match):
 
 
 def _rank_toy():
-    """pT-ordered toy jets: constituent k carries z ∝ 2^-k, the angles share a per-jet axis;
-    a hidden constituent's ln z is known from its pT rank alone."""
-    x, mask = toy_batch(b=64, n=12, seed=7, width=0.02)
-    g = torch.Generator().manual_seed(8)
-    x[..., 1:] = (x[..., 1:] + torch.randn((64, 1, 2), generator=g, dtype=x.dtype)) * mask[
-        ..., None
-    ]
+    """:func:`_axis_toy` jets, pT-ordered with constituent k carrying z ∝ 2^-k: a hidden
+    constituent's ln z is known from its pT rank alone."""
+    x, mask = _axis_toy()
     z = 0.5 ** torch.arange(12, dtype=x.dtype)[None, :] * mask
     x[..., 0] = z / z.sum(1, keepdim=True)
     return x, mask
@@ -178,18 +187,11 @@ def test_the_hidden_constituents_pt_rank_tells_them_apart(tmp_path, with_rank):
     if not with_rank:
         model.rank_embed.data.zero_()
         model.rank_embed.requires_grad_(False)
-    model.encoder.input_norm.fit(x[mask])
-    optim = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=3e-3)
-    for step in range(80):
-        hide = mask_constituents(mask, 0.3, torch.Generator().manual_seed(step))
-        loss = model.loss(x, mask, hide)
-        optim.zero_grad()
-        loss.backward()
-        optim.step()
+    _fit(model, x, mask, 80)
     with torch.no_grad():
         hide = mask_constituents(mask, 0.3, torch.Generator().manual_seed(999))
-        err = (model(x, mask, hide) - model.encoder.input_norm(x))[..., 0][hide].pow(2).mean()
         pred = model(x, mask, hide)[..., 0]
+        err = (pred - model.encoder.input_norm(x)[..., 0])[hide].pow(2).mean()
     two = hide.sum(1) >= 2
     spread = torch.stack([pred[b][hide[b]].std() for b in torch.nonzero(two).flatten()]).mean()
     if with_rank:
