@@ -30,7 +30,9 @@ Beside every row: the jet mass and girth alone (``bench_auc.proxies``). Outputs:
 
 ``--pretrain-seed`` / ``--train-seed`` repeat the pretraining / the rows' trainings with
 other seeds (the splits stay fixed; use another ``--work-dir`` / ``--results-dir``).
-``--objective mpm`` pretrains by masked-particle modelling instead (a separate ``--work-dir``;
+``--anomalous K`` adds AnomalyCLR's anomalous negatives (each jet with ``K`` added prongs;
+results ``pretrain_anomalous.{json,md}``). ``--objective mpm`` pretrains by masked-particle
+modelling instead (a separate ``--work-dir``;
 results ``pretrain_mpm.{json,md}``, ``pretrain_mpm_embedding_<signal>.png``).
 """
 
@@ -119,6 +121,7 @@ def pretrain_config(args: argparse.Namespace, path: Path) -> Any:
                 "readout": "mean",
             },
             "projection": {"width": args.width, "dim": args.width},
+            "views": {"anomalous": args.anomalous},
             "optim": {
                 "lr": 1e-3,
                 "batch_size": args.pretrain_batch,
@@ -375,6 +378,13 @@ def main(argv: list[str] | None = None) -> None:
         default="contrastive",
         help="pretraining objective; mpm writes results/pretrain_mpm.{json,md}",
     )
+    ap.add_argument(
+        "--anomalous",
+        type=int,
+        default=0,
+        help="contrastive: prongs added to the anomalous negative views (AnomalyCLR; 0: off); "
+        "results pretrain_anomalous.{json,md}",
+    )
     ap.add_argument("--pretrain-batch", type=int, default=256)
     ap.add_argument("--pretrain-val-fraction", type=float, default=0.02)
     ap.add_argument("--gen-workers", type=int, default=2)
@@ -404,7 +414,7 @@ def main(argv: list[str] | None = None) -> None:
     globals()["RESULTS"] = args.results_dir
     globals()["STEM"] = (
         "pretrain" if args.objective == "contrastive" else f"pretrain_{args.objective}"
-    )
+    ) + ("_anomalous" if args.anomalous else "")
     args.threads, args.node_features = 1, "basic"  # what bench_auc's helpers read
 
     from _common import cpu_seconds

@@ -11,6 +11,7 @@ embeddings and linear probe of a trained encoder (:mod:`~adsearch.pretrain.probe
 """
 
 from adsearch.pretrain.augment import (
+    add_prong,
     collinear_split,
     pad_slots,
     random_view,
@@ -32,6 +33,7 @@ __all__ = [
     "MPMModel",
     "PretrainConfig",
     "PretrainResult",
+    "add_prong",
     "alignment",
     "collinear_split",
     "embed",

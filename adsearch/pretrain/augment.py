@@ -32,6 +32,13 @@ IRC-safe, nearly rotation-invariant representation.
   jet keeps its total ``Σ z_i``.
 - :func:`random_view` — the composition used by the pretraining: rotation, translation,
   collinear splitting, soft smearing, pT smearing, each when switched on.
+- :func:`add_prong` — *not* a symmetry: an **anomalous** view. The jet becomes a two-prong
+  system: it keeps a share ``1 - f`` of its pT and a copy of its hardest constituents,
+  carrying ``f``, is placed at an angle ``d`` from it (the pT-weighted axis stays at the
+  origin). Used as extra negatives of the contrastive loss (AnomalyCLR: Dillon, Favaro,
+  Feiden, Modak, Plehn, "Anomalies, representations, and self-supervision", SciPost Phys.
+  Core 7, 056 (2024)), so that the representation separates a jet from its own
+  multi-prong version instead of being blind to it.
 
 Examples
 --------
@@ -52,6 +59,7 @@ import torch
 from torch import Tensor
 
 __all__ = [
+    "add_prong",
     "collinear_split",
     "pad_slots",
     "random_view",
@@ -229,3 +237,67 @@ def random_view(
     if pt_smear > 0:
         x, mask = smear_pt(x, mask, generator, pt_smear)
     return x, mask
+
+
+def add_prong(
+    x: Tensor,
+    mask: Tensor,
+    generator: torch.Generator,
+    *,
+    constituents: int = 16,
+    share: tuple[float, float] = (0.2, 0.5),
+    separation: tuple[float, float] = (0.2, 0.8),
+) -> tuple[Tensor, Tensor]:
+    """An anomalous view: every jet gains a second, QCD-like prong.
+
+    Per jet, ``f ~ U(share)``, ``d ~ U(separation)`` and a direction ``n`` (uniform angle)
+    are drawn. The real constituents keep their angles shifted by ``-f d n`` and their pT
+    fractions scaled by ``1 - f``; a copy of the ``constituents`` hardest ones (by pT
+    fraction), shifted by ``+(1 - f) d n`` and rescaled to carry ``f`` of the jet, fills
+    ``constituents`` new slots. The pT sum ``Σ z_i`` and the pT-weighted axis are kept;
+    the jet mass grows by about ``m²/pT² += f (1 - f) d²`` (two prongs at ``ΔR = d``), the
+    signature of a boosted heavy-particle decay. Returns ``(x [B, N + constituents, 3],
+    mask [B, N + constituents])``.
+
+    >>> import torch
+    >>> x = torch.tensor([[[0.7, 0.0, 0.0], [0.3, 0.1, 0.0]]])
+    >>> xa, ma = add_prong(x, torch.ones(1, 2, dtype=torch.bool), torch.Generator(), constituents=2)
+    >>> tuple(xa.shape), round(float(xa[0, :, 0].sum()), 6)
+    ((1, 4, 3), 1.0)
+    """
+    mask = _check(x, mask)
+    if constituents < 1:
+        raise ValueError(f"constituents must be >= 1, got {constituents}")
+    for name, (lo, hi) in (("share", share), ("separation", separation)):
+        if not 0.0 <= lo <= hi:
+            raise ValueError(f"{name} must be a range 0 <= low <= high, got {(lo, hi)}")
+    b = x.shape[0]
+    f = share[0] + (share[1] - share[0]) * torch.rand(b, generator=generator, dtype=x.dtype)
+    d = separation[0] + (separation[1] - separation[0]) * torch.rand(
+        b, generator=generator, dtype=x.dtype
+    )
+    phi = 2.0 * math.pi * torch.rand(b, generator=generator, dtype=x.dtype)
+    step = torch.stack([torch.cos(phi), torch.sin(phi)], dim=-1) * d[:, None]  # [B, 2]
+    z = torch.where(mask, x[..., 0], torch.zeros_like(x[..., 0]))
+    total = z.sum(1)
+    k = min(constituents, x.shape[1])
+    top = torch.topk(z, k, dim=1).indices  # [B, k], hardest first
+    copy = torch.gather(x, 1, top[..., None].expand(-1, -1, 3)).clone()
+    cmask = torch.gather(mask, 1, top)
+    cz = torch.where(cmask, copy[..., 0], torch.zeros_like(copy[..., 0]))
+    scale = f * total / cz.sum(1).clamp(min=1e-30)
+    # the copy's own pT-weighted axis goes to (jet axis) + (1 - f) d n, the rest moves by
+    # -f d n: the jet's pT-weighted axis stays where it was
+    axis = (cz[..., None] * copy[..., 1:]).sum(1) / cz.sum(1).clamp(min=1e-30)[:, None]
+    jet_axis = (z[..., None] * x[..., 1:]).sum(1) / total.clamp(min=1e-30)[:, None]
+    shift = jet_axis - axis + (1.0 - f)[:, None] * step
+    copy[..., 0] = cz * scale[:, None]
+    copy[..., 1:] = copy[..., 1:] + shift[:, None, :]
+    copy = torch.where(cmask[..., None], copy, torch.zeros_like(copy))
+    old = x.clone()
+    old[..., 0] = x[..., 0] * (1.0 - f)[:, None]
+    old[..., 1:] = x[..., 1:] - (f[:, None] * step)[:, None, :]
+    old = torch.where(mask[..., None], old, x)
+    if k < constituents:
+        copy, cmask = pad_slots(copy, cmask, constituents - k)
+    return torch.cat([old, copy], dim=1), torch.cat([mask, cmask], dim=1)

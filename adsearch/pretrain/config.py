@@ -130,6 +130,11 @@ class ViewsConfig:
     ``translation`` (width of the η–φ shift), ``collinear`` (fraction of constituents
     split), ``soft`` (``Λ_soft / pT_jet`` of the soft smearing; ``1e-4``: 100 MeV in a TeV
     jet), ``pt_smear`` (log-normal width of the pT smearing).
+
+    ``anomalous``: 0 (default, JetCLR) or ``k >= 1``: every batch also gets one anomalous
+    view per jet, the jet with ``k`` added prongs (:func:`adsearch.pretrain.augment.add_prong`,
+    applied ``k`` times to a first view), used as extra negatives of the NT-Xent loss
+    (AnomalyCLR); ``prong_constituents``: the hardest constituents copied into a new prong.
     """
 
     rotation: bool = True
@@ -137,6 +142,8 @@ class ViewsConfig:
     collinear: float = 0.1
     soft: float = 1e-4
     pt_smear: float = 0.0
+    anomalous: int = 0
+    prong_constituents: int = 16
 
     def validate(self) -> None:
         for name in ("translation", "collinear", "soft", "pt_smear"):
@@ -144,6 +151,12 @@ class ViewsConfig:
                 raise ConfigError(f"views:{name}: must be >= 0, got {getattr(self, name)}")
         if self.collinear > 1:
             raise ConfigError(f"views:collinear: must be <= 1, got {self.collinear}")
+        if self.anomalous < 0:
+            raise ConfigError(f"views:anomalous: must be >= 0, got {self.anomalous}")
+        if self.prong_constituents < 1:
+            raise ConfigError(
+                f"views:prong_constituents: must be >= 1, got {self.prong_constituents}"
+            )
 
 
 @dataclass

@@ -48,7 +48,7 @@ from adsearch.config import from_dict, to_dict
 from adsearch.errors import ConfigError, InputError, TrainingError
 from adsearch.io.atomic import atomic_path
 from adsearch.models.files import read_blob
-from adsearch.pretrain.augment import random_view
+from adsearch.pretrain.augment import add_prong, random_view
 from adsearch.pretrain.config import PretrainConfig
 from adsearch.pretrain.encoder import ENCODER, ContrastiveModel, build_contrastive, encoder_blob
 from adsearch.pretrain.losses import nt_xent
@@ -114,8 +114,12 @@ class _Run:
     optim: torch.optim.Optimizer
     device: torch.device
 
-    def views(self, idx: np.ndarray, g: torch.Generator) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """Two random views ``(x1, m1, x2, m2)`` of the jets ``idx`` (on the run's device)."""
+    def views(
+        self, idx: np.ndarray, g: torch.Generator
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor, tuple[Tensor, Tensor] | None]:
+        """Two random views ``(x1, m1, x2, m2)`` of the jets ``idx`` (on the run's device)
+        and, with ``views.anomalous`` > 0, their anomalous view ``(xa, ma)`` (else None):
+        a third random view with ``views.anomalous`` prongs added."""
         x, mask = self.builder.dense(self.sample, idx)
         v = self.cfg.views
         kw: dict[str, Any] = {
@@ -128,7 +132,24 @@ class _Run:
         x1, m1 = random_view(x.cpu(), mask.cpu(), g, **kw)
         x2, m2 = random_view(x.cpu(), mask.cpu(), g, **kw)
         d = self.device
-        return x1.to(d), m1.to(d), x2.to(d), m2.to(d)
+        anomalous = None
+        if v.anomalous:
+            xa, ma = random_view(x.cpu(), mask.cpu(), g, **kw)
+            for _ in range(v.anomalous):
+                xa, ma = add_prong(xa, ma, g, constituents=v.prong_constituents)
+            anomalous = (xa.to(d), ma.to(d))
+        return x1.to(d), m1.to(d), x2.to(d), m2.to(d), anomalous
+
+    def contrastive(
+        self, idx: np.ndarray, g: torch.Generator
+    ) -> tuple[Tensor, tuple[Tensor, Tensor], tuple[Tensor, Tensor]]:
+        """NT-Xent of the jets ``idx`` (with the anomalous views as extra negatives when on)
+        and the ``(embedding, projection)`` of both views."""
+        assert isinstance(self.model, ContrastiveModel)
+        x1, m1, x2, m2, anomalous = self.views(idx, g)
+        o1, o2 = self.model(x1, m1), self.model(x2, m2)
+        neg = None if anomalous is None else self.model(*anomalous)[1]
+        return nt_xent(o1[1], o2[1], self.cfg.temperature, negatives=neg), o1, o2
 
     def hidden(self, idx: np.ndarray, g: torch.Generator) -> tuple[Tensor, Tensor, Tensor]:
         """The jets ``idx`` and the constituents to hide: ``(x, mask, hide)``."""
@@ -141,8 +162,7 @@ class _Run:
         """The objective's loss of the jets ``idx`` (views or hidden sets from ``g``)."""
         if isinstance(self.model, MPMModel):
             return self.model.loss(*self.hidden(idx, g))
-        x1, m1, x2, m2 = self.views(idx, g)
-        return nt_xent(self.model(x1, m1)[1], self.model(x2, m2)[1], self.cfg.temperature)
+        return self.contrastive(idx, g)[0]
 
 
 @dataclass
@@ -235,9 +255,8 @@ def _validate(run: _Run, va_idx: np.ndarray) -> dict[str, float]:
     s, n = 0.0, 0
     h1s, h2s = [], []
     for b, idx in enumerate(_batches(va_idx, cfg.optim.batch_size)):
-        x1, m1, x2, m2 = run.views(idx, _generator(cfg.seed, _VAL_VIEWS, b))
-        (h1, z1), (h2, z2) = run.model(x1, m1), run.model(x2, m2)
-        s += float(nt_xent(z1, z2, cfg.temperature)) * len(idx)
+        loss, (h1, _), (h2, _) = run.contrastive(idx, _generator(cfg.seed, _VAL_VIEWS, b))
+        s += float(loss) * len(idx)
         n += len(idx)
         h1s.append(h1.double().cpu())
         h2s.append(h2.double().cpu())

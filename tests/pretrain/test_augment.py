@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from adsearch.pretrain.augment import (
+    add_prong,
     collinear_split,
     pad_slots,
     random_view,
@@ -92,3 +93,25 @@ def test_smearings_keep_total_pt_and_soft_moves_most():
 def test_bad_shapes_are_refused():
     with pytest.raises(ValueError, match="x \\[B, N, 3\\]"):
         rotate(torch.zeros(2, 3, 4), torch.ones(2, 3, dtype=torch.bool), gen())
+
+
+def test_add_prong_keeps_pt_and_axis_and_raises_the_mass():
+    """The anomalous view: a second prong at ΔR = d with share f; the pT sum and the
+    pT-weighted axis are kept, m²/pT² grows by about f (1 - f) d² (two-prong system)."""
+    x, mask = toy_batch(width=0.03)
+    xa, ma = add_prong(x, mask, gen(), constituents=8, share=(0.3, 0.3), separation=(0.5, 0.5))
+    assert xa.shape == (x.shape[0], x.shape[1] + 8, 3) and ma.shape == xa.shape[:2]
+    za = xa[..., 0] * ma
+    torch.testing.assert_close(za.sum(1), (x[..., 0] * mask).sum(1))
+    axis = (za[..., None] * xa[..., 1:]).sum(1)
+    axis0 = ((x[..., 0] * mask)[..., None] * x[..., 1:]).sum(1)
+    torch.testing.assert_close(axis, axis0, atol=1e-12, rtol=0)
+    m2, m2a = jet_mass(x, mask) ** 2, jet_mass(xa, ma) ** 2
+    torch.testing.assert_close(m2a - m2, torch.full_like(m2, 0.3 * 0.7 * 0.25), rtol=0.1, atol=0)
+    # padding stays zero; the new prong's slots are real only where the jet had constituents
+    assert torch.equal(xa[~ma], torch.zeros_like(xa[~ma]))
+    assert int(ma.sum()) == int(mask.sum()) + int(mask.sum(1).clamp(max=8).sum())
+    again = add_prong(x, mask, gen(), constituents=8)
+    assert torch.equal(again[0], add_prong(x, mask, gen(), constituents=8)[0])  # seeded
+    with pytest.raises(ValueError, match="share"):
+        add_prong(x, mask, gen(), share=(0.5, 0.2))

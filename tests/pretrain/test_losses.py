@@ -58,3 +58,24 @@ def test_gradient_and_bad_inputs():
         nt_xent(z1, z2, 0.0)
     with pytest.raises(ValueError, match="two jets"):
         nt_xent(z1[:1], z2[:1])
+
+
+def test_anomalous_negatives_enter_every_denominator():
+    """AnomalyCLR: extra negatives add exp(u_a · n / τ) to every view's denominator (the
+    numpy reference with the negatives as more columns); negatives equal to the views cost
+    more than negatives orthogonal to them."""
+    z1, z2 = views(b=6, d=8)
+    g = torch.Generator().manual_seed(4)
+    neg = torch.randn((6, 8), generator=g, dtype=torch.float64)
+    tau = 0.2
+    u = torch.nn.functional.normalize(torch.cat([z1, z2]), dim=1).numpy()
+    nn = torch.nn.functional.normalize(neg, dim=1).numpy()
+    total = 0.0
+    for a in range(12):
+        p = (a + 6) % 12
+        s = [u[a] @ u[k] / tau for k in range(12) if k != a] + list(nn @ u[a] / tau)
+        total += -u[a] @ u[p] / tau + np.log(np.sum(np.exp(s)))
+    assert float(nt_xent(z1, z2, tau, negatives=neg)) == pytest.approx(total / 12, rel=1e-10)
+    assert float(nt_xent(z1, z2, tau, negatives=z1)) > float(nt_xent(z1, z2, tau))
+    with pytest.raises(ValueError, match="negatives"):
+        nt_xent(z1, z2, tau, negatives=neg[:, :3])

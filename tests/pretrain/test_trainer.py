@@ -60,6 +60,21 @@ def test_seed_changes_the_run_and_training_lowers_the_loss(tmp_path, sample):
     assert all(np.isfinite([r["alignment"], r["uniformity"]]).all() for r in a)
 
 
+def test_anomalous_negatives_train_and_resume(tmp_path, sample):
+    """views.anomalous adds the prong-augmented negatives: another loss than plain NT-Xent
+    (the denominators are larger), still lowered by training, resumable bit for bit."""
+    plain = pretrain(make(tmp_path / "p", optim={"epochs": 1}), sample=sample).history
+    anom = {"views": {"anomalous": 1, "prong_constituents": 4}}
+    full = pretrain(make(tmp_path / "a", optim={"epochs": 3}, **anom), sample=sample).history
+    assert full[0]["train_loss"] > plain[0]["train_loss"]
+    assert full[-1]["train_loss"] < full[0]["train_loss"]
+    pretrain(make(tmp_path / "b", optim={"epochs": 2}, **anom), sample=sample)
+    res = pretrain(make(tmp_path / "b", optim={"epochs": 3}, **anom), resume=True, sample=sample)
+    assert [h["val_loss"] for h in res.history] == [h["val_loss"] for h in full]
+    with pytest.raises(ConfigError, match="views:anomalous"):
+        make(tmp_path / "c", views={"anomalous": -1})
+
+
 def test_resume_refuses_another_config(tmp_path, sample):
     pretrain(make(tmp_path / "r", optim={"epochs": 1}), sample=sample)
     with pytest.raises(ConfigError, match="differs"):
