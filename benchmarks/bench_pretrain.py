@@ -11,7 +11,9 @@ The question, on the events and test split of ``bench_auc.py`` (same files, same
 2. **DeepSVDD rows**, trained on the background jets of the training prefix and scored on
    both signals: (a) ``raw``: the same transformer architecture trained from scratch with
    DeepSVDD on the constituents; (b) ``frozen``: DeepSVDD on the frozen pretrained embedding
-   (``model.encoder: pretrained:PATH``, only the head trains). Fine-tuning the encoder under
+   (``model.encoder: pretrained:PATH``); it has no head (``mlp_layers`` 0: a trained head
+   collapses, ``bench_pretrain_head.py``), so its score is the shrunk Mahalanobis distance
+   of the standardised embedding and nothing trains. Fine-tuning the encoder under
    DeepSVDD is refused by the package (a biased, layer-normed encoder can collapse onto the
    centre), so (c) is the fine-tuned *supervised* head, reported with the supervised rows.
    Beside them (b'): the Mahalanobis distance of the frozen embedding to the Gaussian of
@@ -72,7 +74,14 @@ OBJECTIVES = {
 #: rows of the table: name -> (what, objective, training-config overrides)
 ROWS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "raw-deepsvdd": ("(a) transformer from scratch", "deepsvdd", {}),
-    "frozen-deepsvdd": ("(b) frozen pretrained encoder", "deepsvdd", {"encoder_mode": "frozen"}),
+    # DeepSVDD on the frozen encoder has no head (model.mlp_layers 0, the package's only
+    # choice since the head was measured to collapse: bench_pretrain_head.py): the shrunk
+    # Mahalanobis distance of the standardised embedding, nothing trained
+    "frozen-deepsvdd": (
+        "(b) frozen pretrained encoder, no head",
+        "deepsvdd",
+        {"encoder_mode": "frozen"},
+    ),
     "raw-ce": ("transformer from scratch", "supervised", {}),
     "finetune-ce": (
         "(c) fine-tuned pretrained encoder",

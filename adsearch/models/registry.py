@@ -102,15 +102,19 @@ class ModelConfig:
     and readout come from its file, so ``layers``, ``heads`` and ``options`` are refused.
     ``encoder_mode``: ``frozen`` (default: the encoder's weights stay as pretrained, only
     the head and objective train) or ``finetune`` (the encoder trains too; not with DeepSVDD,
-    whose centre a biased, layer-normed encoder could collapse onto). The autoencoder
-    objective is not available on a pretrained encoder.
+    whose centre a biased, layer-normed encoder could collapse onto). DeepSVDD on a
+    pretrained encoder takes ``mlp_layers: 0``: no head, the score is the shrunk Mahalanobis
+    distance of the standardised embedding to the training background (``svdd_metric
+    mahalanobis``), and nothing trains; a head trained by the compactness loss on a frozen
+    embedding collapses onto the centre with the anomalies (PANDA, Reiss et al. 2021) and
+    is refused. The autoencoder objective is not available on a pretrained encoder.
     """
 
     backbone: Literal["gin", "egat", "gatv2", "transformer", "part", "particlenet", "cnn"] = "gin"
     objective: Literal["deepsvdd", "deepsvdd-soft", "ae", "supervised"] = "deepsvdd"
     width: int = 128
     layers: int | None = None
-    mlp_layers: int = 3
+    mlp_layers: int | None = None  # None: 3, or 0 for DeepSVDD on a pretrained encoder
     readout: str = "mean"
     heads: int | None = None
     out_dim: int | None = None
@@ -130,8 +134,14 @@ class ModelConfig:
 
     def validate(self) -> None:
         self._validate_encoder()
-        if self.width < 1 or self.mlp_layers < 1 or (self.layers is not None and self.layers < 1):
-            raise ConfigError("model: width, layers and mlp_layers must be >= 1")
+        no_head = self.encoder is not None and self.head_layers == 0
+        if self.width < 1 or (self.head_layers < 1 and not no_head) or (
+            self.layers is not None and self.layers < 1
+        ):
+            raise ConfigError(
+                "model: width, layers and mlp_layers must be >= 1 (mlp_layers 0: only on a "
+                "pretrained encoder)"
+            )
         if self.objective.startswith("deepsvdd") and self.bias:
             raise ConfigError(
                 "model:bias: DeepSVDD needs a bias-free network (a bias lets it map every jet "
@@ -226,6 +236,30 @@ class ModelConfig:
                 "model:encoder_mode: 'finetune' with DeepSVDD could collapse the (biased, "
                 "layer-normed) encoder onto the centre; use 'frozen' or objective supervised"
             )
+        if self.objective == "deepsvdd-soft":
+            raise ConfigError(
+                "model:objective: 'deepsvdd-soft' is not available on a pretrained encoder (its "
+                "Euclidean radius needs a trained head, which collapses); use deepsvdd"
+            )
+        if self.objective == "deepsvdd" and self.head_layers > 0:
+            # measured (benchmarks/results/pretrain_head.md): a head trained by the
+            # compactness loss on a frozen embedding maps every jet, anomalies included, near
+            # the centre; the event AUC falls with training, to 52-60 after 15 epochs, below
+            # the untrained Gaussian distance (74.5 / 70.3) in every one of 12 runs (the
+            # "catastrophic collapse" of Reiss, Cohen, Bergman, Hoshen, "PANDA: Adapting
+            # pretrained features for anomaly detection", CVPR 2021)
+            raise ConfigError(
+                "model:mlp_layers: DeepSVDD on a pretrained encoder takes mlp_layers 0 (no "
+                "head: the Mahalanobis distance of the standardised embedding to the "
+                "background); a trained head collapses and loses the anomalies"
+            )
+        if self.head_layers == 0 and (
+            self.objective != "deepsvdd" or self.svdd_metric != "mahalanobis" or self.out_dim
+        ):
+            raise ConfigError(
+                "model:mlp_layers: 0 (no head) needs objective deepsvdd with svdd_metric "
+                "mahalanobis and no out_dim"
+            )
 
     @property
     def encoder_path(self) -> Path | None:
@@ -237,6 +271,14 @@ class ModelConfig:
         if self.bias is not None:
             return self.bias
         return not self.objective.startswith("deepsvdd")
+
+    @property
+    def head_layers(self) -> int:
+        """``mlp_layers``, or its default: 0 (no head) for DeepSVDD on a pretrained encoder,
+        3 otherwise."""
+        if self.mlp_layers is not None:
+            return self.mlp_layers
+        return 0 if self.encoder is not None and self.objective.startswith("deepsvdd") else 3
 
     @property
     def use_pt_weighted(self) -> bool:
@@ -335,7 +377,7 @@ def _graph_backbone(
     kwargs: dict[str, Any] = {
         "width": cfg.width,
         "layers": cfg.n_layers,
-        "mlp_layers": cfg.mlp_layers,
+        "mlp_layers": cfg.head_layers,
         "readout": cfg.readout,
         "bias": cfg.use_bias,
         "in_dim": in_dim,
@@ -361,7 +403,7 @@ def _padded_backbone(
     ``part``); a constructor's TypeError/ValueError (a bad option) becomes a ConfigError."""
     options: dict[str, Any] = dict(cfg.options)
     common: dict[str, Any] = {
-        "in_dim": in_dim, "width": cfg.width, "mlp_layers": cfg.mlp_layers,
+        "in_dim": in_dim, "width": cfg.width, "mlp_layers": cfg.head_layers,
         "out_dim": cfg.out_dim, "bias": bias,
     }  # fmt: skip
     cls: Any  # one of the padded-input backbone classes
@@ -400,7 +442,11 @@ def _pretrained_backbone(
     else:
         with torch.random.fork_rng(devices=[]):  # weights from the caller's state_dict
             encoder = set_encoder(arch)
-    head = MLP(encoder.out_dim, cfg.width, cfg.out_dim or cfg.width, cfg.mlp_layers, cfg.use_bias)
+    head: nn.Module = (
+        nn.Identity()
+        if cfg.head_layers == 0
+        else MLP(encoder.out_dim, cfg.width, cfg.out_dim or cfg.width, cfg.head_layers, cfg.use_bias)
+    )
     return PretrainedBackbone(encoder, head, frozen=cfg.encoder_mode != "finetune", arch=arch)
 
 
@@ -438,6 +484,8 @@ def build_model(
     else:
         backbone = _padded_backbone(cfg, in_dim, bias, log_columns)
     dim = cfg.out_dim or cfg.width
+    if isinstance(backbone, PretrainedBackbone) and cfg.head_layers == 0:
+        dim = backbone.encoder.out_dim  # no head: the objective sees the embedding
     objective: Objective
     if cfg.objective in ("deepsvdd", "deepsvdd-soft"):
         objective = DeepSVDD(

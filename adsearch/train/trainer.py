@@ -410,7 +410,9 @@ def _train(
     )
     show = (rt.progress if progress is None else progress) if rank == 0 else False
     with progress_bar(show) as bar:
-        for epoch in range(book.epochs_done, opt_cfg.epochs):
+        # with no trainable parameter every epoch is the same: one pass, for the metrics
+        trainable = any(p.requires_grad for p in model.parameters())
+        for epoch in range(book.epochs_done, opt_cfg.epochs if trainable else 1):
             if book.stopped(opt_cfg.patience):
                 break
             row = _run_epoch(loop, epoch, tr_idx, va_idx, bar)
@@ -732,6 +734,11 @@ def _train_batches(
             raise InputError(
                 f"epoch {epoch + 1}: loss is {float(loss)}; lower optim:lr or check inputs"
             )
+        if not loss.requires_grad:  # nothing to train (DeepSVDD on a frozen encoder, no head)
+            s += float(loss.detach()) * len(idx)
+            n += len(idx)
+            bar.advance(task)
+            continue
         loop.optim.zero_grad(set_to_none=True)
         loop.scaler.scale(loss).backward()
         if opt_cfg.grad_clip:

@@ -42,14 +42,17 @@ def sample():
     return toy_sample(60, signal_fraction=0.3, seed=3)
 
 
-def config(out_dir, path, **model) -> TrainConfig:
-    m = {"backbone": "transformer", "objective": "deepsvdd", "width": 8, "mlp_layers": 2}
+def config(out_dir, path, optim=None, **model) -> TrainConfig:
+    # DeepSVDD on a pretrained encoder has no head (mlp_layers 0); supervised ones have one
+    m = {"backbone": "transformer", "objective": "deepsvdd", "width": 8, "mlp_layers": 0}
+    if model.get("objective", "deepsvdd") == "supervised":
+        m["mlp_layers"] = 2
     return from_dict(
         TrainConfig,
         {
             "data": {"train_fraction": 0.5, "val_fraction": 0.2, "norm_jets": 50},
             "model": {**m, "encoder": f"pretrained:{path}", **model},
-            "optim": {"batch_size": 16, "epochs": 2, "lr": 1e-2},
+            "optim": {"batch_size": 16, "epochs": 2, "lr": 1e-2, **(optim or {})},
             "runtime": {"out_dir": str(out_dir), "device": "cpu", "progress": False},
         },
     )
@@ -69,8 +72,9 @@ def test_frozen_encoder_is_unchanged_and_scores_are_deterministic(tmp_path, enco
     enc = _encoder_state(a.model)
     assert all(torch.equal(enc[k], pre[k]) for k in pre)  # frozen: as pretrained
     assert not any(p.requires_grad for p in a.model.backbone.encoder.parameters())
-    # the head did train, and the input standardisation is the encoder's own
-    assert len(a.history) == 2 and np.isfinite(a.history[-1]["val_loss"])
+    # nothing trains (no head): one pass for the metrics, not optim.epochs of them; the
+    # input standardisation is the encoder's own
+    assert len(a.history) == 1 and np.isfinite(a.history[-1]["val_loss"])
     assert torch.equal(enc["input_norm.shift"], pre["input_norm.shift"])
     # model.pt is rebuilt without the encoder file (its architecture is saved with it)
     copy.unlink()
@@ -135,6 +139,33 @@ def test_relative_encoder_path_and_missing_file(tmp_path, encoder_file, sample):
         train(config(tmp_path / "x", tmp_path / "nowhere" / "encoder.pt"), sample)
 
 
+def test_no_head_deepsvdd_is_the_gaussian_distance_of_the_embedding(tmp_path, encoder_file, sample):
+    """DeepSVDD with mlp_layers 0 trains nothing: its score is the Mahalanobis distance of
+    the standardised embedding to the training background, with the covariance shrunk half
+    way to the scaled identity (recomputed here in numpy)."""
+    from adsearch.train.data import InputBuilder, split_events, training_jets
+
+    cfg = config(tmp_path / "g", encoder_file, optim={"epochs": 3})
+    cfg.data.norm_jets = 10_000  # all training jets fit the norm and the metric
+    res = train(cfg, sample)
+    assert not any(p.requires_grad for p in res.model.parameters())
+    split = split_events(sample.n_events, 0.5, 0.2, cfg.data.seed)
+    tr = np.sort(training_jets(sample, split, 0, cfg.data.mode, "deepsvdd"))
+    build = InputBuilder("dense", {"node_features": "basic", "max_constituents": 100})
+    bb = res.model.backbone
+    with torch.no_grad():
+        emb = lambda idx: bb.encoder(build(sample, idx)).double().numpy()  # noqa: E731
+        e_tr, e_all = emb(tr), emb(np.arange(len(sample)))
+    z_tr = (e_tr - e_tr.mean(0)) / e_tr.std(0)
+    z = (e_all - e_tr.mean(0)) / e_tr.std(0)
+    cov = np.cov(z_tr.T)
+    cov = 0.5 * cov + 0.5 * np.trace(cov) / len(cov) * np.eye(len(cov))
+    d = z - z_tr.mean(0)
+    want = np.einsum("ij,jk,ik->i", d, np.linalg.inv(cov), d)
+    got = score_jets(res.model, sample, cfg.graph)
+    np.testing.assert_allclose(got, want, rtol=2e-3)
+
+
 @pytest.mark.parametrize(
     ("model", "match"),
     [
@@ -146,6 +177,10 @@ def test_relative_encoder_path_and_missing_file(tmp_path, encoder_file, sample):
         ({"heads": 2}, "layers, heads and options"),
         ({"objective": "ae"}, "'ae' is not available"),
         ({"encoder_mode": "finetune"}, "collapse"),
+        ({"mlp_layers": 2}, "takes mlp_layers 0"),
+        ({"objective": "deepsvdd-soft"}, "'deepsvdd-soft' is not available"),
+        ({"svdd_metric": "euclidean"}, "svdd_metric mahalanobis"),
+        ({"out_dim": 4}, "no out_dim"),
         ({"encoder_mode": "thaw"}, "encoder_mode"),
         ({"encoder": None, "encoder_mode": "frozen"}, "needs model:encoder"),
     ],

@@ -29,7 +29,7 @@ def test_every_dense_model_builds_and_scores(backbone, objective):
 
 def test_defaults_follow_the_atlas_lhco_study():
     cfg = ModelConfig()
-    assert (cfg.backbone, cfg.objective, cfg.width, cfg.mlp_layers) == ("gin", "deepsvdd", 128, 3)
+    assert (cfg.backbone, cfg.objective, cfg.width, cfg.head_layers) == ("gin", "deepsvdd", 128, 3)
     assert cfg.n_layers == 5 and not cfg.use_bias
     assert ModelConfig(backbone="transformer").n_layers == 3
 
