@@ -135,8 +135,10 @@ class ModelConfig:
     def validate(self) -> None:
         self._validate_encoder()
         no_head = self.encoder is not None and self.head_layers == 0
-        if self.width < 1 or (self.head_layers < 1 and not no_head) or (
-            self.layers is not None and self.layers < 1
+        if (
+            self.width < 1
+            or (self.head_layers < 1 and not no_head)
+            or (self.layers is not None and self.layers < 1)
         ):
             raise ConfigError(
                 "model: width, layers and mlp_layers must be >= 1 (mlp_layers 0: only on a "
@@ -442,10 +444,11 @@ def _pretrained_backbone(
     else:
         with torch.random.fork_rng(devices=[]):  # weights from the caller's state_dict
             encoder = set_encoder(arch)
+    out = cfg.out_dim or cfg.width
     head: nn.Module = (
         nn.Identity()
         if cfg.head_layers == 0
-        else MLP(encoder.out_dim, cfg.width, cfg.out_dim or cfg.width, cfg.head_layers, cfg.use_bias)
+        else MLP(encoder.out_dim, cfg.width, out, cfg.head_layers, cfg.use_bias)
     )
     return PretrainedBackbone(encoder, head, frozen=cfg.encoder_mode != "finetune", arch=arch)
 
