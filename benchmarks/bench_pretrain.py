@@ -32,7 +32,7 @@ Beside every row: the jet mass and girth alone (``bench_auc.proxies``). Outputs:
 
 ``--pretrain-seed`` / ``--train-seed`` repeat the pretraining / the rows' trainings with
 other seeds (the splits stay fixed; use another ``--work-dir`` / ``--results-dir``).
-``--anomalous K`` adds AnomalyCLR's anomalous negatives (each jet with ``K`` added prongs;
+``--anomalous K`` adds AnomalyCLR's anomalous negatives (``K`` per jet, with 1..K added prongs;
 results ``pretrain_anomalous.{json,md}``). ``--objective mpm`` pretrains by masked-particle
 modelling instead (a separate ``--work-dir``;
 results ``pretrain_mpm.{json,md}``, ``pretrain_mpm_embedding_<signal>.png``).
@@ -391,8 +391,8 @@ def main(argv: list[str] | None = None) -> None:
         "--anomalous",
         type=int,
         default=0,
-        help="contrastive: prongs added to the anomalous negative views (AnomalyCLR; 0: off); "
-        "results pretrain_anomalous.{json,md}",
+        help="contrastive: anomalous negative views per jet, the k-th with k added prongs "
+        "(AnomalyCLR; 0: off); results pretrain_anomalous.{json,md}",
     )
     ap.add_argument("--pretrain-batch", type=int, default=256)
     ap.add_argument("--pretrain-val-fraction", type=float, default=0.02)
@@ -423,7 +423,7 @@ def main(argv: list[str] | None = None) -> None:
     globals()["RESULTS"] = args.results_dir
     globals()["STEM"] = (
         "pretrain" if args.objective == "contrastive" else f"pretrain_{args.objective}"
-    ) + ("_anomalous" if args.anomalous else "")
+    ) + ("" if not args.anomalous else "_anomalous" + (str(args.anomalous) * (args.anomalous > 1)))
     args.threads, args.node_features = 1, "basic"  # what bench_auc's helpers read
 
     from _common import cpu_seconds

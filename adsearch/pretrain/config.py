@@ -131,10 +131,11 @@ class ViewsConfig:
     split), ``soft`` (``Λ_soft / pT_jet`` of the soft smearing; ``1e-4``: 100 MeV in a TeV
     jet), ``pt_smear`` (log-normal width of the pT smearing).
 
-    ``anomalous``: 0 (default, JetCLR) or ``k >= 1``: every batch also gets one anomalous
-    view per jet, the jet with ``k`` added prongs (:func:`adsearch.pretrain.augment.add_prong`,
-    applied ``k`` times to a first view), used as extra negatives of the NT-Xent loss
-    (AnomalyCLR); ``prong_constituents``: the hardest constituents copied into a new prong.
+    ``anomalous``: 0 (default, JetCLR) or ``K >= 1``: every jet also gets ``K`` anomalous
+    views, the k-th a further random view with ``k`` added prongs
+    (:func:`adsearch.pretrain.augment.add_prong` applied ``k`` times), all used as extra
+    negatives of the NT-Xent loss (AnomalyCLR); ``prong_constituents``: the hardest
+    constituents copied into a new prong.
     """
 
     rotation: bool = True

@@ -116,10 +116,10 @@ class _Run:
 
     def views(
         self, idx: np.ndarray, g: torch.Generator
-    ) -> tuple[Tensor, Tensor, Tensor, Tensor, tuple[Tensor, Tensor] | None]:
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor, list[tuple[Tensor, Tensor]]]:
         """Two random views ``(x1, m1, x2, m2)`` of the jets ``idx`` (on the run's device)
-        and, with ``views.anomalous`` > 0, their anomalous view ``(xa, ma)`` (else None):
-        a third random view with ``views.anomalous`` prongs added."""
+        and their ``views.anomalous`` anomalous views ``[(xa, ma), ...]``: the k-th a
+        further random view with k prongs added (an empty list when off)."""
         x, mask = self.builder.dense(self.sample, idx)
         v = self.cfg.views
         kw: dict[str, Any] = {
@@ -132,12 +132,12 @@ class _Run:
         x1, m1 = random_view(x.cpu(), mask.cpu(), g, **kw)
         x2, m2 = random_view(x.cpu(), mask.cpu(), g, **kw)
         d = self.device
-        anomalous = None
-        if v.anomalous:
+        anomalous = []
+        for k in range(1, v.anomalous + 1):
             xa, ma = random_view(x.cpu(), mask.cpu(), g, **kw)
-            for _ in range(v.anomalous):
+            for _ in range(k):
                 xa, ma = add_prong(xa, ma, g, constituents=v.prong_constituents)
-            anomalous = (xa.to(d), ma.to(d))
+            anomalous.append((xa.to(d), ma.to(d)))
         return x1.to(d), m1.to(d), x2.to(d), m2.to(d), anomalous
 
     def contrastive(
@@ -148,7 +148,7 @@ class _Run:
         assert isinstance(self.model, ContrastiveModel)
         x1, m1, x2, m2, anomalous = self.views(idx, g)
         o1, o2 = self.model(x1, m1), self.model(x2, m2)
-        neg = None if anomalous is None else self.model(*anomalous)[1]
+        neg = torch.cat([self.model(*a)[1] for a in anomalous]) if anomalous else None
         return nt_xent(o1[1], o2[1], self.cfg.temperature, negatives=neg), o1, o2
 
     def hidden(self, idx: np.ndarray, g: torch.Generator) -> tuple[Tensor, Tensor, Tensor]:

@@ -67,6 +67,9 @@ def test_anomalous_negatives_train_and_resume(tmp_path, sample):
     anom = {"views": {"anomalous": 1, "prong_constituents": 4}}
     full = pretrain(make(tmp_path / "a", optim={"epochs": 3}, **anom), sample=sample).history
     assert full[0]["train_loss"] > plain[0]["train_loss"]
+    two = {"views": {"anomalous": 2, "prong_constituents": 4}}  # 1- and 2-prong negatives
+    more = pretrain(make(tmp_path / "t", optim={"epochs": 1}, **two), sample=sample).history
+    assert more[0]["train_loss"] > full[0]["train_loss"]  # more negatives, larger denominators
     assert full[-1]["train_loss"] < full[0]["train_loss"]
     pretrain(make(tmp_path / "b", optim={"epochs": 2}, **anom), sample=sample)
     res = pretrain(make(tmp_path / "b", optim={"epochs": 3}, **anom), resume=True, sample=sample)
