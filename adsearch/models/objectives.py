@@ -16,6 +16,9 @@
   :class:`~adsearch.models.transformer.SetDecoder` reconstructs the constituent set from it;
   loss and score are the per-jet Chamfer distance between the input and decoded sets
   (permutation invariant, :mod:`adsearch.models.setloss`).
+* :class:`EmbeddingAutoencoder` — an MLP autoencoder of the embedding itself (a frozen
+  pretrained encoder's standardised embedding): ``z -> latent -> z'``; loss and score are
+  the per-jet mean squared error ``mean_d (z'_d - z_d)²``.
 * :class:`Supervised` — linear classifier head, binary cross-entropy on the jet label (the
   event label given to both jets); score = signal probability. The upper-bound baseline.
 
@@ -46,7 +49,14 @@ from torch import Tensor, nn
 from adsearch.models.setloss import chamfer_distance
 from adsearch.models.transformer import SetDecoder
 
-__all__ = ["Autoencoder", "DeepSVDD", "ModelInputs", "Objective", "Supervised"]
+__all__ = [
+    "Autoencoder",
+    "DeepSVDD",
+    "EmbeddingAutoencoder",
+    "ModelInputs",
+    "Objective",
+    "Supervised",
+]
 
 #: what a backbone eats, and an objective gets as ``inputs``: a PyG ``Batch``, a DGL graph,
 #: dense ``(x, mask)`` tensors (for the autoencoder ``(x_std, mask, pt_fraction)``) or jet
@@ -341,6 +351,60 @@ class Autoencoder(Objective):
 
     def score(self, z: Tensor, inputs: ModelInputs) -> Tensor:
         return self.per_jet_error(z, inputs)
+
+
+class EmbeddingAutoencoder(Objective):
+    """Autoencoder of the embedding: an MLP ``z [B, D] -> [B, latent_dim] -> [B, D]``.
+
+    Loss and anomaly score are the per-jet reconstruction error ``(1/D) sum_d (z'_d -
+    z_d)²``. Meant for a frozen pretrained encoder whose embedding is standardised per
+    dimension (:class:`~adsearch.models.pretrained.PretrainedBackbone`): the embedding is a
+    fixed target, so the autoencoder cannot collapse it (on a trainable embedding a
+    constant output would reconstruct perfectly). The bottleneck is linear; the hidden
+    layers have ``width`` units and ReLU.
+
+    Parameters
+    ----------
+    dim : embedding size ``D``.
+    latent_dim : bottleneck size (< ``dim``, else the identity is learnable).
+    width : hidden units of the encoder and decoder MLPs.
+
+    Examples
+    --------
+    >>> import torch
+    >>> ae = EmbeddingAutoencoder(dim=6, latent_dim=2, width=8)
+    >>> z = torch.randn(4, 6)
+    >>> loss, per_jet = ae.loss(z, None, None)
+    >>> per_jet.shape, bool(torch.allclose(loss, per_jet.mean()))
+    (torch.Size([4]), True)
+    """
+
+    name = "ae"
+
+    def __init__(self, dim: int, latent_dim: int = 8, width: int = 64) -> None:
+        super().__init__()
+        if not 1 <= latent_dim < dim:
+            raise ValueError(
+                f"latent_dim must be in [1, {dim}) (the embedding size), got {latent_dim}"
+            )
+        self.encode = nn.Sequential(nn.Linear(dim, width), nn.ReLU(), nn.Linear(width, latent_dim))
+        self.decode = nn.Sequential(nn.Linear(latent_dim, width), nn.ReLU(), nn.Linear(width, dim))
+
+    @property
+    def latent_dim(self) -> int:
+        return int(self.encode[-1].out_features)
+
+    def per_jet_error(self, z: Tensor) -> Tensor:
+        """Reconstruction error of every jet, ``[B]`` (float32 at least)."""
+        zf = z.float()
+        return ((self.decode(self.encode(zf)) - zf) ** 2).mean(-1)
+
+    def loss(self, z: Tensor, inputs: ModelInputs, labels: Tensor | None) -> tuple[Tensor, Tensor]:
+        err = self.per_jet_error(z)
+        return err.mean(), err.detach()
+
+    def score(self, z: Tensor, inputs: ModelInputs) -> Tensor:
+        return self.per_jet_error(z)
 
 
 class Supervised(Objective):

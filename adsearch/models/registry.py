@@ -6,7 +6,8 @@ Backbones: ``gin``, ``egat``, ``gatv2`` (graph networks, :mod:`adsearch.models.g
 last four eat padded jets); or a pretrained transformer encoder (``encoder:
 "pretrained:PATH"``, :mod:`adsearch.models.pretrained`) with a head MLP.
 Objectives: ``deepsvdd``, ``deepsvdd-soft``, ``ae`` (padded-input backbones only; with
-``cnn`` the image autoencoder of :mod:`adsearch.models.imageae`),
+``cnn`` the image autoencoder of :mod:`adsearch.models.imageae`, on a pretrained encoder
+the embedding autoencoder),
 ``supervised`` (:mod:`adsearch.models.objectives`).
 
 Examples
@@ -35,7 +36,14 @@ from torch import Tensor, nn
 from adsearch.errors import ConfigError
 from adsearch.models.cnn import CNNBackbone
 from adsearch.models.imageae import ImageAutoencoder
-from adsearch.models.objectives import Autoencoder, DeepSVDD, ModelInputs, Objective, Supervised
+from adsearch.models.objectives import (
+    Autoencoder,
+    DeepSVDD,
+    EmbeddingAutoencoder,
+    ModelInputs,
+    Objective,
+    Supervised,
+)
 from adsearch.models.particlenet import ParticleNetBackbone
 from adsearch.models.pretrained import (
     IN_DIM,
@@ -107,14 +115,18 @@ class ModelConfig:
     distance of the standardised embedding to the training background (``svdd_metric
     mahalanobis``), and nothing trains; a head trained by the compactness loss on a frozen
     embedding collapses onto the centre with the anomalies (PANDA, Reiss et al. 2021) and
-    is refused. The autoencoder objective is not available on a pretrained encoder.
+    is refused. The autoencoder (``ae``) on a pretrained encoder is
+    :class:`~adsearch.models.objectives.EmbeddingAutoencoder`: no head either, an MLP
+    (``width`` hidden units, ``latent_dim`` bottleneck) reconstructs the standardised frozen
+    embedding and the score is its per-jet squared error (``encoder_mode: frozen`` only:
+    with a trainable encoder or head a constant embedding would reconstruct perfectly).
     """
 
     backbone: Literal["gin", "egat", "gatv2", "transformer", "part", "particlenet", "cnn"] = "gin"
     objective: Literal["deepsvdd", "deepsvdd-soft", "ae", "supervised"] = "deepsvdd"
     width: int = 128
     layers: int | None = None
-    mlp_layers: int | None = None  # None: 3, or 0 for DeepSVDD on a pretrained encoder
+    mlp_layers: int | None = None  # None: 3, or 0 for DeepSVDD / ae on a pretrained encoder
     readout: str = "mean"
     heads: int | None = None
     out_dim: int | None = None
@@ -228,10 +240,14 @@ class ModelConfig:
                 "model: layers, heads and options are the pretrained encoder's (from its "
                 "file); leave them unset with model:encoder"
             )
-        if self.objective == "ae":
+        if self.objective == "ae" and (
+            self.encoder_mode == "finetune" or self.head_layers > 0 or self.pt_weighted
+        ):
+            # the embedding autoencoder's target is the embedding itself: a trainable
+            # encoder or head could make it constant and reconstruct it perfectly
             raise ConfigError(
-                "model:objective: 'ae' is not available on a pretrained encoder; use "
-                "deepsvdd, deepsvdd-soft or supervised"
+                "model:objective: 'ae' on a pretrained encoder reconstructs the frozen "
+                "embedding: it takes encoder_mode frozen, mlp_layers 0 and no pt_weighted"
             )
         if self.encoder_mode == "finetune" and self.objective.startswith("deepsvdd"):
             raise ConfigError(
@@ -256,11 +272,13 @@ class ModelConfig:
                 "background); a trained head collapses and loses the anomalies"
             )
         if self.head_layers == 0 and (
-            self.objective != "deepsvdd" or self.svdd_metric != "mahalanobis" or self.out_dim
+            self.objective not in ("deepsvdd", "ae")
+            or (self.objective == "deepsvdd" and self.svdd_metric != "mahalanobis")
+            or self.out_dim
         ):
             raise ConfigError(
                 "model:mlp_layers: 0 (no head) needs objective deepsvdd with svdd_metric "
-                "mahalanobis and no out_dim"
+                "mahalanobis, or objective ae, and no out_dim"
             )
 
     @property
@@ -276,18 +294,19 @@ class ModelConfig:
 
     @property
     def head_layers(self) -> int:
-        """``mlp_layers``, or its default: 0 (no head) for DeepSVDD on a pretrained encoder,
-        3 otherwise."""
+        """``mlp_layers``, or its default: 0 (no head) for DeepSVDD and the autoencoder on a
+        pretrained encoder, 3 otherwise."""
         if self.mlp_layers is not None:
             return self.mlp_layers
-        return 0 if self.encoder is not None and self.objective.startswith("deepsvdd") else 3
+        on_embedding = self.objective.startswith("deepsvdd") or self.objective == "ae"
+        return 0 if self.encoder is not None and on_embedding else 3
 
     @property
     def use_pt_weighted(self) -> bool:
         """Whether the set autoencoder weights its error by pT (``pt_weighted`` or its default)."""
         if self.pt_weighted is not None:
             return self.pt_weighted
-        return self.objective == "ae" and self.backbone != "cnn"
+        return self.objective == "ae" and self.backbone != "cnn" and self.encoder is None
 
     @property
     def n_layers(self) -> int:
@@ -499,6 +518,11 @@ def build_model(
             metric="euclidean" if cfg.objective == "deepsvdd-soft" else cfg.svdd_metric,
             shrinkage=cfg.svdd_shrinkage,
         )
+    elif cfg.objective == "ae" and isinstance(backbone, PretrainedBackbone):
+        try:
+            objective = EmbeddingAutoencoder(dim, latent_dim=cfg.latent_dim, width=cfg.width)
+        except ValueError as e:
+            raise ConfigError(f"model:latent_dim: {e}") from None
     elif cfg.objective == "ae" and isinstance(backbone, CNNBackbone):
         try:
             objective = ImageAutoencoder(

@@ -166,6 +166,41 @@ def test_no_head_deepsvdd_is_the_gaussian_distance_of_the_embedding(tmp_path, en
     np.testing.assert_allclose(got, want, rtol=2e-3)
 
 
+def test_embedding_autoencoder_reconstructs_the_frozen_embedding(tmp_path, encoder_file, sample):
+    """objective ae on a pretrained encoder: no head, the encoder frozen, an MLP autoencoder
+    of the standardised embedding learns (its held-out error falls) and scores every jet by
+    its squared reconstruction error; the scores round-trip through the saved run and ONNX."""
+    from adsearch.models.objectives import EmbeddingAutoencoder
+
+    before = {k: v.clone() for k, v in read_encoder(encoder_file)[0].state_dict().items()}
+    cfg = config(tmp_path / "ae", encoder_file, optim={"epochs": 8}, objective="ae", latent_dim=2)
+    res = train(cfg, sample)
+    model = res.model
+    assert isinstance(model.objective, EmbeddingAutoencoder)
+    assert model.objective.latent_dim == 2
+    assert isinstance(model.backbone.head, torch.nn.Identity)
+    for k, v in _encoder_state(model).items():
+        assert torch.equal(v, before[k]), k
+    val = [row["val_loss"] for row in res.history]
+    assert val[-1] < val[0]  # it learns to reconstruct the embedding
+    from adsearch.train.data import InputBuilder
+
+    build = InputBuilder("dense", {"node_features": "basic", "max_constituents": 100})
+    with torch.no_grad():
+        z = model.backbone(build(sample, np.arange(len(sample))))  # standardised embedding
+        want = ((model.objective.decode(model.objective.encode(z)) - z) ** 2).mean(-1)
+    got = score_jets(model, sample, cfg.graph)
+    np.testing.assert_allclose(got, want.numpy(), rtol=1e-5, atol=1e-7)
+    again = score_jets(load_model(tmp_path / "ae")[0], sample, cfg.graph)
+    np.testing.assert_array_equal(again, got)
+    _, diff = export_run(tmp_path / "ae")
+    assert diff <= 1e-4
+    wide = config(tmp_path / "wide", encoder_file, objective="ae", latent_dim=8)
+    with pytest.raises(ConfigError, match="latent_dim: latent_dim must be in"):
+        train(wide, sample)  # no bottleneck: the embedding has 8 dimensions
+    assert not (tmp_path / "wide" / "model.pt").exists()
+
+
 @pytest.mark.parametrize(
     ("model", "match"),
     [
@@ -175,7 +210,9 @@ def test_no_head_deepsvdd_is_the_gaussian_distance_of_the_embedding(tmp_path, en
         ({"backbone": "gin"}, "set backbone 'transformer'"),
         ({"layers": 2}, "layers, heads and options"),
         ({"heads": 2}, "layers, heads and options"),
-        ({"objective": "ae"}, "'ae' is not available"),
+        ({"objective": "ae", "encoder_mode": "finetune"}, "'ae' on a pretrained encoder"),
+        ({"objective": "ae", "mlp_layers": 2}, "'ae' on a pretrained encoder"),
+        ({"objective": "ae", "pt_weighted": True}, "'ae' on a pretrained encoder"),
         ({"encoder_mode": "finetune"}, "collapse"),
         ({"mlp_layers": 2}, "takes mlp_layers 0"),
         ({"objective": "deepsvdd-soft"}, "'deepsvdd-soft' is not available"),
