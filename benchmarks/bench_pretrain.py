@@ -82,6 +82,13 @@ ROWS: dict[str, tuple[str, str, dict[str, Any]]] = {
         "deepsvdd",
         {"encoder_mode": "frozen"},
     ),
+    # the autoencoder objective on the frozen embedding: an MLP (width, latent 8)
+    # reconstructs the standardised embedding, score = its squared error
+    "frozen-ae": (
+        "(b'') frozen pretrained encoder, embedding autoencoder",
+        "ae",
+        {"encoder_mode": "frozen"},
+    ),
     "raw-ce": ("transformer from scratch", "supervised", {}),
     "finetune-ce": (
         "(c) fine-tuned pretrained encoder",
