@@ -1,4 +1,4 @@
-"""Dense building blocks of the graph backbones: :class:`MLP`, the normalisation choice, He init.
+"""Dense building blocks of the backbones: :class:`MLP`, the normalisation choice, He init.
 
 ``bias=False`` removes every additive parameter (Linear biases, normalisation shifts), as
 DeepSVDD requires (Ruff et al. 2018: with a bias the network can map every input onto the

@@ -39,6 +39,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from adsearch.models.mlp import MLP  # one MLP for every backbone (re-exported here)
 from adsearch.models.norm import InputNorm
 
 __all__ = [
@@ -51,26 +52,6 @@ __all__ = [
 ]
 
 _EPS = 1e-8
-
-
-class MLP(nn.Sequential):
-    """``layers`` linear layers with ReLU between them (none after the last).
-
-    ReLU is unbounded, as DeepSVDD requires; ``bias=False`` removes all additive terms.
-    """
-
-    def __init__(
-        self, in_dim: int, width: int, out_dim: int, layers: int = 3, bias: bool = True
-    ) -> None:
-        if layers < 1:
-            raise ValueError("MLP needs at least one layer")
-        mods: list[nn.Module] = []
-        dims = [in_dim] + [width] * (layers - 1) + [out_dim]
-        for i in range(layers):
-            mods.append(nn.Linear(dims[i], dims[i + 1], bias=bias))
-            if i < layers - 1:
-                mods.append(nn.ReLU())
-        super().__init__(*mods)
 
 
 def masked_readout(h: Tensor, mask: Tensor, how: str) -> Tensor:
