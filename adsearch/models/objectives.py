@@ -388,11 +388,12 @@ class EmbeddingAutoencoder(Objective):
                 f"latent_dim must be in [1, {dim}) (the embedding size), got {latent_dim}"
             )
         self.encode = nn.Sequential(nn.Linear(dim, width), nn.ReLU(), nn.Linear(width, latent_dim))
+        self._latent_dim = int(latent_dim)
         self.decode = nn.Sequential(nn.Linear(latent_dim, width), nn.ReLU(), nn.Linear(width, dim))
 
     @property
     def latent_dim(self) -> int:
-        return int(self.encode[-1].out_features)
+        return self._latent_dim
 
     def per_jet_error(self, z: Tensor) -> Tensor:
         """Reconstruction error of every jet, ``[B]`` (float32 at least)."""
