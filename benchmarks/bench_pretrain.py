@@ -294,8 +294,8 @@ def write_md(res: dict[str, Any], path: Path) -> None:
         f"{c['patience']}.",
         "",
         "| row | objective | 2-prong jet / event AUC / max SIC | 3-prong jet / event AUC / "
-        "max SIC | epochs | train jets/s |",
-        "|---|---|---|---|---|---|",
+        "max SIC | ρ(m) | epochs | train jets/s |",
+        "|---|---|---|---|---|---|---|",
     ]
     for row, r in ((k, res["rows"][k]) for k in ROWS if k in res.get("rows", {})):
         cells = []
@@ -305,8 +305,15 @@ def write_md(res: dict[str, Any], path: Path) -> None:
                 f"{m['jet_auc']:.1f} / **{m['event_auc']:.1f}** / {m['max_sic']:.2f}" if m else "–"
             )
         any_m = r.get("2prong") or r.get("3prong") or {}
+        # Spearman(event score, heavier-jet mass) on the background test events
+        rho = any_m.get("spearman_mj")
+        what = ROWS[row][0]
+        if row == "frozen-deepsvdd" and int(any_m.get("epochs_run", 1)) > 1:
+            # results from before the no-head change: a DeepSVDD head was trained
+            what = "(b) frozen pretrained encoder, trained head (since refused: collapses)"
         lines.append(
-            f"| {ROWS[row][0]} | {ROWS[row][1]} | {cells[0]} | {cells[1]} | "
+            f"| {what} | {ROWS[row][1]} | {cells[0]} | {cells[1]} | "
+            f"{'–' if rho is None else f'{rho:.2f}'} | "
             f"{any_m.get('epochs_run', '–')} | {any_m.get('train_jets_per_s', float('nan')):.0f} |"
         )
     pr = res.get("probe", {})
@@ -319,7 +326,7 @@ def write_md(res: dict[str, Any], path: Path) -> None:
             )
         lines.append(
             f"| (b') frozen pretrained encoder | Mahalanobis distance (no training) | "
-            f"{cells[0]} | {cells[1]} | – | – |"
+            f"{cells[0]} | {cells[1]} | – | – | – |"
         )
     if pr:
         lines += ["", "| linear probe (frozen embedding) | 2-prong jet AUC | 3-prong jet AUC |"]
