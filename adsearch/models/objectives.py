@@ -46,6 +46,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from adsearch.models.mlp import MLP
 from adsearch.models.setloss import chamfer_distance
 from adsearch.models.transformer import SetDecoder
 
@@ -387,9 +388,9 @@ class EmbeddingAutoencoder(Objective):
             raise ValueError(
                 f"latent_dim must be in [1, {dim}) (the embedding size), got {latent_dim}"
             )
-        self.encode = nn.Sequential(nn.Linear(dim, width), nn.ReLU(), nn.Linear(width, latent_dim))
+        self.encode = MLP(dim, width, latent_dim, layers=2)
         self._latent_dim = int(latent_dim)
-        self.decode = nn.Sequential(nn.Linear(latent_dim, width), nn.ReLU(), nn.Linear(width, dim))
+        self.decode = MLP(latent_dim, width, dim, layers=2)
 
     @property
     def latent_dim(self) -> int:
