@@ -52,7 +52,19 @@ def _check_union(value: Any, tp: Any, args: tuple[Any, ...], where: str) -> Any:
             return _check_type(value, a, where)
         except ConfigError:
             continue
-    raise ConfigError(f"{where}: bad value {value!r} (expected {_tname(tp)})")
+    raise ConfigError(f"{where}: bad value {value!r} (expected {_describe(tp)})")
+
+
+def _describe(tp: Any) -> str:
+    """A type hint in words, for error messages: ``float | Literal['auto']`` -> ``a number
+    or 'auto'``."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(a) for a in typing.get_args(tp))
+    if origin is typing.Literal:
+        return " or ".join(map(repr, typing.get_args(tp)))
+    words = {float: "a number", int: "an integer", bool: "true/false", str: "a string"}
+    return "null" if tp is type(None) else words.get(tp, _tname(tp))
 
 
 def _check_none(value: Any, where: str) -> None:

@@ -85,6 +85,15 @@ class Objective(nn.Module, abc.ABC):
 METRICS = ("euclidean", "mahalanobis")
 
 
+def _check_shrinkage(shrinkage: float | str) -> float | str:
+    """``shrinkage`` as a float in [0, 1] or the string ``"auto"``; ValueError otherwise."""
+    if shrinkage == "auto":
+        return "auto"
+    if isinstance(shrinkage, str) or not 0.0 <= float(shrinkage) <= 1.0:
+        raise ValueError(f"shrinkage must be in [0, 1] or 'auto', got {shrinkage!r}")
+    return float(shrinkage)
+
+
 class DeepSVDD(Objective):
     """Deep SVDD hypersphere objective (one-class, or soft-boundary with ``soft=True``).
 
@@ -104,7 +113,9 @@ class DeepSVDD(Objective):
         validation jets every epoch and on up to ``data.norm_jets`` training jets for the
         saved model), stored with the model. The loss is the Euclidean distance either way.
     shrinkage : weight of the scaled identity in the covariance of the Mahalanobis metric
-        (0: plain inverse covariance, 1: Euclidean distance to the background mean).
+        (0: plain inverse covariance, 1: Euclidean distance to the background mean), or
+        ``"auto"``: the Ledoit–Wolf estimate from the background embeddings themselves
+        (:func:`sklearn.covariance.ledoit_wolf_shrinkage`; stored as ``fitted_shrinkage``).
 
     Notes
     -----
@@ -149,7 +160,7 @@ class DeepSVDD(Objective):
         nu: float = 0.1,
         eps: float = 0.1,
         metric: str = "euclidean",
-        shrinkage: float = 0.5,
+        shrinkage: float | str = 0.5,
     ) -> None:
         super().__init__()
         if not 0.0 < nu <= 1.0:
@@ -158,10 +169,9 @@ class DeepSVDD(Objective):
             raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
         if soft and metric != "euclidean":
             raise ValueError("the soft-boundary radius is Euclidean: use metric 'euclidean'")
-        if not 0.0 <= shrinkage <= 1.0:
-            raise ValueError(f"shrinkage must be in [0, 1], got {shrinkage}")
         self.metric = metric
-        self.shrinkage = float(shrinkage)
+        self.shrinkage = _check_shrinkage(shrinkage)
+        self.fitted_shrinkage: float | None = None  # the last fit_metric's (``auto``: estimated)
         self.register_buffer("mu", torch.zeros(dim))
         self.register_buffer("whiten", torch.eye(dim))
         self.soft = soft
@@ -209,17 +219,27 @@ class DeepSVDD(Objective):
         self.radius.fill_(float(r))
 
     @torch.no_grad()
-    def fit_metric(self, z: Tensor, shrinkage: float | None = None) -> None:
+    def fit_metric(self, z: Tensor, shrinkage: float | str | None = None) -> None:
         """Fit the Mahalanobis whitening on background embeddings ``z [n, D]``.
 
         The covariance is shrunk towards the scaled identity, ``(1 - s) cov + s (tr cov /
         D) 1`` with ``s = shrinkage`` (default: the objective's ``shrinkage``): directions
         the network collapsed do not blow up, and the dominant directions are down-weighted
         without the noise of the smallest ones taking over (``s = 1`` is the Euclidean
-        distance to the background mean). ``whiten`` is ``V diag(1/sqrt(lambda))``.
+        distance to the background mean). ``"auto"`` estimates ``s`` from ``z`` (Ledoit and
+        Wolf, J. Multivar. Anal. 88 (2004) 365, the same target ``tr cov / D``), the
+        shrinkage that minimises the expected squared error of the covariance: small for
+        many jets in few dimensions. ``whiten`` is ``V diag(1/sqrt(lambda))``; the ``s``
+        used is kept in ``fitted_shrinkage``.
         """
-        s = self.shrinkage if shrinkage is None else float(shrinkage)
         zd = z.detach().double()
+        s = _check_shrinkage(self.shrinkage if shrinkage is None else shrinkage)
+        if s == "auto":
+            from sklearn.covariance import ledoit_wolf_shrinkage
+
+            s = float(ledoit_wolf_shrinkage(zd.numpy())) if len(zd) > 1 else 1.0
+        assert isinstance(s, float)
+        self.fitted_shrinkage = s
         mu = zd.mean(0)
         d = zd - mu
         cov = d.T @ d / max(len(zd) - 1, 1)

@@ -89,7 +89,8 @@ class ModelConfig:
     ``svdd_metric`` / ``svdd_shrinkage``: the DeepSVDD anomaly score, the squared distance
     to the centre (``euclidean``) or after whitening by the background covariance shrunk
     towards the identity (``mahalanobis``, default; see
-    :class:`adsearch.models.objectives.DeepSVDD`).
+    :class:`adsearch.models.objectives.DeepSVDD`) with weight ``svdd_shrinkage`` (a number
+    in [0, 1], or ``auto``: the Ledoit–Wolf estimate from the background embeddings).
     ``max_constituents`` is the set autoencoder's decoder size (objective ``ae`` on the
     transformer backbones): the most constituents it reconstructs, which fixes the shape (and
     the seeded initialisation) of its slot embeddings. It is not the input cap: that is
@@ -134,7 +135,7 @@ class ModelConfig:
     nu: float = 0.1
     center_eps: float = 0.1
     svdd_metric: Literal["euclidean", "mahalanobis"] = "mahalanobis"
-    svdd_shrinkage: float = 0.5
+    svdd_shrinkage: float | Literal["auto"] = 0.5
     radius_warmup_epochs: int = 1
     balance_classes: bool = True
     max_constituents: int = 256
@@ -175,8 +176,10 @@ class ModelConfig:
         self._validate_backbone_fields()
         if not 0.0 < self.nu <= 1.0:
             raise ConfigError(f"model:nu: must be in (0, 1], got {self.nu}")
-        if not 0.0 <= self.svdd_shrinkage <= 1.0:
-            raise ConfigError(f"model:svdd_shrinkage: must be in [0, 1], got {self.svdd_shrinkage}")
+        if self.svdd_shrinkage != "auto" and not 0.0 <= self.svdd_shrinkage <= 1.0:
+            raise ConfigError(
+                f"model:svdd_shrinkage: must be in [0, 1] or 'auto', got {self.svdd_shrinkage}"
+            )
         if self.center_eps <= 0:
             raise ConfigError(f"model:center_eps: must be > 0, got {self.center_eps}")
         if self.max_constituents < 1:

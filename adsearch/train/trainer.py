@@ -11,7 +11,8 @@
 3. epochs of AdamW on shuffled mini-batches (order from ``seed`` and epoch only, so a resumed
    run replays the uninterrupted one exactly); validation loss after each epoch; soft-boundary
    radius update; DeepSVDD collapse monitor (``spread``, ``dist_mean``, ``dist_cv`` in the
-   metrics; an error when collapsed); early stopping after ``patience`` epochs without
+   metrics; an error when collapsed) and the shrinkage of its Mahalanobis metric
+   (``metric_shrinkage``); early stopping after ``patience`` epochs without
    improvement;
 4. after every epoch, atomically: ``checkpoint.pt`` (everything needed to resume),
    ``metrics.csv`` / ``metrics.json`` (loss, time, throughput per epoch), and ``model.pt``
@@ -282,9 +283,10 @@ def _collapse_check(
     model.eval()
     z = torch.cat([model.embed(builder(sample, b)).float().cpu() for b in _batches(idx, bs)])
     model.train(was)
+    stats = obj.collapse_stats(z)
     if obj.metric == "mahalanobis":  # the whitening saved with this epoch's weights
         obj.fit_metric(z)
-    stats = obj.collapse_stats(z)
+        stats["metric_shrinkage"] = float(obj.fitted_shrinkage or 0.0)
     if not stats["spread"] >= threshold:
         raise TrainingError(
             f"epoch {epoch}: DeepSVDD collapsed (trace cov(z) / |c|^2 = {stats['spread']:.3g} "
@@ -797,4 +799,5 @@ def _refit_metric(
     best.objective.fit_metric(z)
     blob["state_dict"] = _state(best)
     blob["metric_refit"] = True
+    blob["metric_shrinkage"] = best.objective.fitted_shrinkage
     _save(blob, path)

@@ -230,6 +230,32 @@ def test_mahalanobis_score_is_chi2_on_the_background_it_was_fitted_on():
         DeepSVDD(3, soft=True, metric="mahalanobis")
 
 
+def test_auto_shrinkage_is_ledoit_wolf_and_falls_with_more_jets():
+    """``shrinkage="auto"`` whitens with the Ledoit–Wolf covariance: the score equals
+    scikit-learn's ``LedoitWolf().mahalanobis`` (which divides by n, not n - 1), and the
+    estimated shrinkage is small for many jets and larger for few."""
+    from sklearn.covariance import LedoitWolf
+
+    gen = torch.Generator().manual_seed(1)
+    a = torch.diag(torch.tensor([3.0, 1.0, 0.3, 0.1]))
+    z = torch.randn(4000, 4, generator=gen, dtype=torch.float64) @ a.double()
+    svdd = DeepSVDD(4, metric="mahalanobis", shrinkage="auto")
+    svdd.fit_metric(z)
+    lw = LedoitWolf().fit(z.numpy())
+    assert svdd.fitted_shrinkage == pytest.approx(lw.shrinkage_, rel=1e-9)
+    assert svdd.fitted_shrinkage < 0.01
+    probe = torch.randn(50, 4, generator=gen, dtype=torch.float64) * 2
+    ref = torch.from_numpy(lw.mahalanobis(probe.numpy()))
+    torch.testing.assert_close(svdd.score(probe, None).double(), ref, rtol=2e-3, atol=1e-4)
+    svdd.fit_metric(z[:12])
+    assert svdd.fitted_shrinkage > 0.05  # 12 jets in 4 dimensions: pulled to the identity
+    svdd.fit_metric(z, shrinkage=0.25)  # a number overrides "auto" and is what it says
+    assert svdd.fitted_shrinkage == 0.25 and svdd.shrinkage == "auto"
+    for bad in ("ledoit", 1.5, -0.1):
+        with pytest.raises(ValueError, match="shrinkage"):
+            DeepSVDD(4, metric="mahalanobis", shrinkage=bad)
+
+
 def test_embedding_autoencoder_flags_points_off_the_background_manifold():
     """Background embeddings lie on a 2-D plane in 6-D (plus small noise); anomalies have
     the same spread inside the plane (the same per-dimension scale along it) but leave it.

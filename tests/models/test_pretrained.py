@@ -139,13 +139,19 @@ def test_relative_encoder_path_and_missing_file(tmp_path, encoder_file, sample):
         train(config(tmp_path / "x", tmp_path / "nowhere" / "encoder.pt"), sample)
 
 
-def test_no_head_deepsvdd_is_the_gaussian_distance_of_the_embedding(tmp_path, encoder_file, sample):
+@pytest.mark.parametrize("shrinkage", [0.5, "auto"])
+def test_no_head_deepsvdd_is_the_gaussian_distance_of_the_embedding(
+    tmp_path, encoder_file, sample, shrinkage
+):
     """DeepSVDD with mlp_layers 0 trains nothing: its score is the Mahalanobis distance of
     the standardised embedding to the training background, with the covariance shrunk half
-    way to the scaled identity (recomputed here in numpy)."""
+    way to the scaled identity, or by the Ledoit–Wolf estimate (recomputed here in numpy
+    and scikit-learn); the shrinkage used is in the metrics and the saved model."""
+    from sklearn.covariance import ledoit_wolf_shrinkage
+
     from adsearch.train.data import InputBuilder, split_events, training_jets
 
-    cfg = config(tmp_path / "g", encoder_file, optim={"epochs": 3})
+    cfg = config(tmp_path / "g", encoder_file, optim={"epochs": 3}, svdd_shrinkage=shrinkage)
     cfg.data.norm_jets = 10_000  # all training jets fit the norm and the metric
     res = train(cfg, sample)
     assert not any(p.requires_grad for p in res.model.parameters())
@@ -158,12 +164,17 @@ def test_no_head_deepsvdd_is_the_gaussian_distance_of_the_embedding(tmp_path, en
         e_tr, e_all = emb(tr), emb(np.arange(len(sample)))
     z_tr = (e_tr - e_tr.mean(0)) / e_tr.std(0)
     z = (e_all - e_tr.mean(0)) / e_tr.std(0)
+    s = 0.5 if shrinkage == 0.5 else float(ledoit_wolf_shrinkage(z_tr))
+    assert 0.0 < s < 1.0
     cov = np.cov(z_tr.T)
-    cov = 0.5 * cov + 0.5 * np.trace(cov) / len(cov) * np.eye(len(cov))
+    cov = (1 - s) * cov + s * np.trace(cov) / len(cov) * np.eye(len(cov))
     d = z - z_tr.mean(0)
     want = np.einsum("ij,jk,ik->i", d, np.linalg.inv(cov), d)
     got = score_jets(res.model, sample, cfg.graph)
     np.testing.assert_allclose(got, want, rtol=2e-3)
+    saved = torch.load(tmp_path / "g" / "model.pt", map_location="cpu", weights_only=True)
+    assert saved["metric_shrinkage"] == pytest.approx(s, rel=1e-6)
+    assert 0.0 < res.history[-1]["metric_shrinkage"] < 1.0  # the validation jets' fit
 
 
 def test_embedding_autoencoder_reconstructs_the_frozen_embedding(tmp_path, encoder_file, sample):

@@ -41,6 +41,13 @@ def test_model_config_is_strict():
         from_dict(ModelConfig, {"backbone": "mlp"})
     with pytest.raises(ConfigError, match="nu"):
         from_dict(ModelConfig, {"objective": "deepsvdd-soft", "nu": 0.0})
+    assert from_dict(ModelConfig, {"svdd_shrinkage": "auto"}).svdd_shrinkage == "auto"
+    with pytest.raises(
+        ConfigError, match=r"svdd_shrinkage: bad value 'lw' \(expected a number or 'auto'\)"
+    ):
+        from_dict(ModelConfig, {"svdd_shrinkage": "lw"})
+    with pytest.raises(ConfigError, match=r"svdd_shrinkage: must be in \[0, 1\] or 'auto'"):
+        from_dict(ModelConfig, {"svdd_shrinkage": 1.5})
     with pytest.raises(ConfigError, match="heads"):
         from_dict(ModelConfig, {"backbone": "part", "width": 10, "heads": 4})
     # particlenet: blocks from options (no layers, no heads); any width without the AE
