@@ -77,13 +77,14 @@ ROWS: dict[str, tuple[str, str, dict[str, Any]]] = {
     # DeepSVDD on the frozen encoder has no head (model.mlp_layers 0, the package's only
     # choice since the head was measured to collapse: bench_pretrain_head.py): the shrunk
     # Mahalanobis distance of the standardised embedding, nothing trained
+    # with the metric's shrinkage fixed at 0.5 (the package default until 2026-12-04)
     "frozen-deepsvdd": (
-        "(b) frozen pretrained encoder, no head",
+        "(b) frozen pretrained encoder, no head, shrinkage 0.5",
         "deepsvdd",
-        {"encoder_mode": "frozen"},
+        {"encoder_mode": "frozen", "svdd_shrinkage": 0.5},
     ),
-    # the same with the metric's shrinkage estimated from the background embeddings
-    # (Ledoit–Wolf, model.svdd_shrinkage auto) instead of the default 0.5
+    # the same with the shrinkage estimated from the background embeddings (Ledoit–Wolf,
+    # svdd_shrinkage auto: the package default on a pretrained encoder since 2026-12-04)
     "frozen-deepsvdd-lw": (
         "(b) frozen pretrained encoder, no head, Ledoit–Wolf metric",
         "deepsvdd",

@@ -139,19 +139,22 @@ def test_relative_encoder_path_and_missing_file(tmp_path, encoder_file, sample):
         train(config(tmp_path / "x", tmp_path / "nowhere" / "encoder.pt"), sample)
 
 
-@pytest.mark.parametrize("shrinkage", [0.5, "auto"])
+@pytest.mark.parametrize("shrinkage", [0.5, None])
 def test_no_head_deepsvdd_is_the_gaussian_distance_of_the_embedding(
     tmp_path, encoder_file, sample, shrinkage
 ):
     """DeepSVDD with mlp_layers 0 trains nothing: its score is the Mahalanobis distance of
     the standardised embedding to the training background, with the covariance shrunk half
-    way to the scaled identity, or by the Ledoit–Wolf estimate (recomputed here in numpy
-    and scikit-learn); the shrinkage used is in the metrics and the saved model."""
+    way to the scaled identity, or (the default here) by the Ledoit–Wolf estimate
+    (recomputed here in numpy and scikit-learn); the shrinkage used is in the metrics and
+    the saved model."""
     from sklearn.covariance import ledoit_wolf_shrinkage
 
     from adsearch.train.data import InputBuilder, split_events, training_jets
 
-    cfg = config(tmp_path / "g", encoder_file, optim={"epochs": 3}, svdd_shrinkage=shrinkage)
+    model = {} if shrinkage is None else {"svdd_shrinkage": shrinkage}
+    cfg = config(tmp_path / "g", encoder_file, optim={"epochs": 3}, **model)
+    assert cfg.model.metric_shrinkage == ("auto" if shrinkage is None else 0.5)
     cfg.data.norm_jets = 10_000  # all training jets fit the norm and the metric
     res = train(cfg, sample)
     assert not any(p.requires_grad for p in res.model.parameters())

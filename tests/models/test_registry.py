@@ -41,9 +41,14 @@ def test_model_config_is_strict():
         from_dict(ModelConfig, {"backbone": "mlp"})
     with pytest.raises(ConfigError, match="nu"):
         from_dict(ModelConfig, {"objective": "deepsvdd-soft", "nu": 0.0})
-    assert from_dict(ModelConfig, {"svdd_shrinkage": "auto"}).svdd_shrinkage == "auto"
+    assert from_dict(ModelConfig, {"svdd_shrinkage": "auto"}).metric_shrinkage == "auto"
+    # unset: 0.5 for a trained network, Ledoit–Wolf on a pretrained encoder without a head
+    assert from_dict(ModelConfig, {}).metric_shrinkage == 0.5
+    pre = {"backbone": "transformer", "encoder": "pretrained:x.pt"}
+    assert from_dict(ModelConfig, pre).metric_shrinkage == "auto"
+    assert from_dict(ModelConfig, {**pre, "svdd_shrinkage": 0.3}).metric_shrinkage == 0.3
     with pytest.raises(
-        ConfigError, match=r"svdd_shrinkage: bad value 'lw' \(expected a number or 'auto'\)"
+        ConfigError, match=r"svdd_shrinkage: bad value 'lw' \(expected a number or 'auto' or null\)"
     ):
         from_dict(ModelConfig, {"svdd_shrinkage": "lw"})
     with pytest.raises(ConfigError, match=r"svdd_shrinkage: must be in \[0, 1\] or 'auto'"):
