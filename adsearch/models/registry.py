@@ -181,7 +181,8 @@ class ModelConfig:
         self._validate_backbone_fields()
         if not 0.0 < self.nu <= 1.0:
             raise ConfigError(f"model:nu: must be in (0, 1], got {self.nu}")
-        if self.svdd_shrinkage not in (None, "auto") and not 0.0 <= self.svdd_shrinkage <= 1.0:
+        s = self.svdd_shrinkage
+        if s is not None and s != "auto" and not (isinstance(s, int | float) and 0.0 <= s <= 1.0):
             raise ConfigError(
                 f"model:svdd_shrinkage: must be in [0, 1] or 'auto', got {self.svdd_shrinkage}"
             )
