@@ -57,6 +57,7 @@ __all__ = [
     "ModelInputs",
     "Objective",
     "Supervised",
+    "check_shrinkage",
 ]
 
 #: what a backbone eats, and an objective gets as ``inputs``: a PyG ``Batch``, a DGL graph,
@@ -85,8 +86,13 @@ class Objective(nn.Module, abc.ABC):
 METRICS = ("euclidean", "mahalanobis")
 
 
-def _check_shrinkage(shrinkage: float | str) -> float | str:
-    """``shrinkage`` as a float in [0, 1] or the string ``"auto"``; ValueError otherwise."""
+def check_shrinkage(shrinkage: float | str) -> float | str:
+    """``shrinkage`` as a float in [0, 1] or the string ``"auto"``; ValueError otherwise
+    (the one check of :class:`DeepSVDD` and ``model.svdd_shrinkage``).
+
+    >>> check_shrinkage(1), check_shrinkage("auto")
+    (1.0, 'auto')
+    """
     if shrinkage == "auto":
         return "auto"
     if isinstance(shrinkage, str) or not 0.0 <= float(shrinkage) <= 1.0:
@@ -170,7 +176,7 @@ class DeepSVDD(Objective):
         if soft and metric != "euclidean":
             raise ValueError("the soft-boundary radius is Euclidean: use metric 'euclidean'")
         self.metric = metric
-        self.shrinkage = _check_shrinkage(shrinkage)
+        self.shrinkage = check_shrinkage(shrinkage)
         self.fitted_shrinkage: float | None = None  # the last fit_metric's (``auto``: estimated)
         self.register_buffer("mu", torch.zeros(dim))
         self.register_buffer("whiten", torch.eye(dim))
@@ -233,7 +239,7 @@ class DeepSVDD(Objective):
         used is kept in ``fitted_shrinkage``.
         """
         zd = z.detach().double()
-        s = _check_shrinkage(self.shrinkage if shrinkage is None else shrinkage)
+        s = check_shrinkage(self.shrinkage if shrinkage is None else shrinkage)
         if s == "auto":
             from sklearn.covariance import ledoit_wolf_shrinkage
 

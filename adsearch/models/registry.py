@@ -43,6 +43,7 @@ from adsearch.models.objectives import (
     ModelInputs,
     Objective,
     Supervised,
+    check_shrinkage,
 )
 from adsearch.models.particlenet import ParticleNetBackbone
 from adsearch.models.pretrained import (
@@ -181,11 +182,13 @@ class ModelConfig:
         self._validate_backbone_fields()
         if not 0.0 < self.nu <= 1.0:
             raise ConfigError(f"model:nu: must be in (0, 1], got {self.nu}")
-        s = self.svdd_shrinkage
-        if s is not None and s != "auto" and not (isinstance(s, int | float) and 0.0 <= s <= 1.0):
+        try:  # the objective's own check (DeepSVDD.fit_metric uses the same)
+            if self.svdd_shrinkage is not None:
+                check_shrinkage(self.svdd_shrinkage)
+        except ValueError:
             raise ConfigError(
                 f"model:svdd_shrinkage: must be in [0, 1] or 'auto', got {self.svdd_shrinkage}"
-            )
+            ) from None
         if self.center_eps <= 0:
             raise ConfigError(f"model:center_eps: must be > 0, got {self.center_eps}")
         if self.max_constituents < 1:
