@@ -53,6 +53,7 @@ def run(
 
     from adsearch.pipeline.config import config_to_dict, load_config
     from adsearch.pipeline.defaults import QUICKSTART_YAML
+    from adsearch.pipeline.report import not_beaten_text
     from adsearch.pipeline.run import run_pipeline
 
     if config is None:
@@ -72,6 +73,9 @@ def run(
             f"event AUC {perf['auc_event'][res.results['event_score']]:.3f}, max SIC "
             f"{perf['max_sic']:.2f}"
         )
+        weak_spot = not_beaten_text(perf["proxies"]) if perf.get("proxies") else None
+        if weak_spot:
+            typer.echo(f"warning: the score does not beat {weak_spot}; see report.md")
     for name, b in res.results.get("bumphunt", {}).items():
         if "z_local" in b:
             typer.echo(

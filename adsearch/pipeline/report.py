@@ -42,7 +42,7 @@ from adsearch.stats.control import window_excess
 from adsearch.stats.flatten import MjjQuantileMap
 from adsearch.train.data import JetSample
 
-__all__ = ["max_sic", "roc_auc", "roc_curve", "write_report"]
+__all__ = ["max_sic", "not_beaten_text", "roc_auc", "roc_curve", "write_report"]
 
 
 def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
@@ -617,7 +617,55 @@ def _proxy_lines(px: dict[str, Any] | None, score_label: str) -> list[str]:
     if err:
         lines.append(f"| GMM density baseline | failed: {err} | | | |")
     lines += ["", f"Spearman(model score, m_j) = {_fmt(px['spearman_score_mj'], 2)}.", ""]
+    lines += _verdict_lines(px)
     return lines
+
+
+def not_beaten_text(px: dict[str, Any]) -> str | None:
+    """The proxies a score does not beat, with their AUCs, or None when it beats them all.
+
+    ``px`` is the ``performance.proxies`` entry of ``results.json``
+    (:func:`adsearch.score.baselines.proxy_report`).
+
+    Examples
+    --------
+    >>> row = {"auc": 0.6, "auc_best": 0.81, "direction": "higher"}
+    >>> not_beaten_text({"model": {"auc": 0.7}, "proxies": {"mass": row},
+    ...                  "not_beaten": ["mass"]})
+    'jet mass alone (mean of the two jets): 0.81 (score AUC 0.7)'
+    """
+    names = [n for n in px.get("not_beaten", []) if n in px["proxies"]]
+    if not names:
+        return None
+    listed = "; ".join(
+        f"{_PROXY_ROWS.get(n, n)}: {_fmt(px['proxies'][n]['auc_best'])}" for n in names
+    )
+    return f"{listed} (score AUC {_fmt(px['model']['auc'])})"
+
+
+def _verdict_lines(px: dict[str, Any]) -> list[str]:
+    """One sentence: does the score beat every proxy (AUC against the proxy's better
+    direction)? Older reports without ``not_beaten`` get none."""
+    if "not_beaten" not in px:
+        return []
+    auc = px["model"]["auc"]
+    text = not_beaten_text(px)
+    if text is None:
+        shown = [n for n in _PROXY_ROWS if n in px["proxies"]]
+        if not shown:
+            return []
+        best = max(shown, key=lambda n: px["proxies"][n]["auc_best"])
+        return [
+            f"**Verdict**: the score beats every proxy (AUC {_fmt(auc)} against at most "
+            f"{_fmt(px['proxies'][best]['auc_best'])}, {_PROXY_ROWS[best]}).",
+            "",
+        ]
+    return [
+        f"**Verdict: the score does not beat** {text}. It has learned no more than the "
+        "standard variables hold: prefer the better one, or a "
+        "scorer that beats it (docs/benchmarks.md compares the scorers).",
+        "",
+    ]
 
 
 _WEAK_TEMPLATES = {

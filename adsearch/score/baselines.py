@@ -15,7 +15,7 @@ it the same numbers for
   Olympics 2020", Rep. Prog. Phys. 84 (2021) 124201),
 
 and :func:`proxy_report` puts the model and the proxies side by side (AUC, max SIC, rank
-correlation with the jet mass).
+correlation with the jet mass) and names the proxies the model does not beat.
 
 Examples
 --------
@@ -25,8 +25,8 @@ Examples
 ...                  mj=np.array([10.0, 20, 30, 40, 50, 60]), min_bkg=1)
 >>> r["model"]["auc"], r["proxies"]["girth"]["auc"], r["proxies"]["girth"]["direction"]
 (1.0, 0.0, 'lower')
->>> r["proxies"]["girth"]["auc_best"], r["spearman_score_mj"]
-(1.0, 1.0)
+>>> r["proxies"]["girth"]["auc_best"], r["spearman_score_mj"], r["not_beaten"]
+(1.0, 1.0, ['girth'])
 """
 
 from __future__ import annotations
@@ -336,7 +336,9 @@ def proxy_report(
         ``proxies``: per name the same plus ``direction`` (``"higher"`` when larger values
         are more signal-like, i.e. AUC >= 0.5, else ``"lower"``) and ``auc_best =
         max(auc, 1 - auc)``; the proxy's max SIC is for cuts in its ``direction``;
-        ``spearman_score_mj``: the model's Spearman correlation with ``mj``.
+        ``spearman_score_mj``: the model's Spearman correlation with ``mj``;
+        ``not_beaten``: the proxies whose AUC in their better direction is at least the
+        model's (a score that does not beat them has learned no more than they hold).
         Every ``spearman`` is over the background events only (the signal's own mass peak
         would add a correlation of its own).
     """
@@ -375,6 +377,7 @@ def proxy_report(
         "model": model,
         "proxies": rows,
         "spearman_score_mj": model["spearman_mj"],
+        "not_beaten": [k for k, r in rows.items() if r["auc_best"] >= model["auc"]],
         "min_background_events": min_bkg,
         "n_signal": int(y.sum()),
         "n_background": int((~y).sum()),

@@ -156,6 +156,9 @@ def test_report_score_vs_proxies_table(tmp_path):
     assert f"{q['girth']['auc']:.3g}" in row and f"({q['girth']['direction']})" in row
     assert md.count("| model event score (mean) |") == 1
     assert "| GMM density baseline (log m, τ21 of both jets) |" in md
+    # the GMM holds tau21 itself and does at least as well as the fake score: named
+    assert px["not_beaten"] == [k for k, v in q.items() if v["auc_best"] >= m["auc"]] == ["gmm"]
+    assert "**Verdict: the score does not beat** GMM density baseline" in md
     # the learning curve is drawn and shown
     assert (tmp_path / "plots/learning_curve.png").read_bytes()[:4] == b"\x89PNG"
     assert "![learning curve](plots/learning_curve.png)" in md
@@ -218,3 +221,22 @@ def test_sculpting_ratios_see_a_cut_made_bump_in_the_signal_region():
     v = _sculpting(regions, table, "flat", None, edges)["eff0.1"]
     assert v["background_efficiency_sr_over_adjacent"] is None
     assert v["background_sr_over_interpolation"] is None
+
+
+def test_report_verdict_names_the_proxies_not_beaten():
+    from adsearch.pipeline.report import _verdict_lines
+
+    row = {"auc": 0.6, "auc_best": 0.6, "direction": "higher"}
+    px = {
+        "model": {"auc": 0.7},
+        "proxies": {"mass": {**row, "auc_best": 0.81}, "girth": row, "gmm": row},
+        "not_beaten": ["mass"],
+    }
+    text = " ".join(_verdict_lines(px))
+    assert "does not beat** jet mass alone (mean of the two jets): 0.81" in text
+    assert "GMM" not in text and "0.7)" in text
+    all_beaten = {**px, "model": {"auc": 0.9}, "not_beaten": []}
+    all_beaten["proxies"] = {**px["proxies"], "mass": row}
+    text = " ".join(_verdict_lines(all_beaten))
+    assert "beats every proxy (AUC 0.9 against at most 0.6, jet mass" in text
+    assert _verdict_lines({k: v for k, v in px.items() if k != "not_beaten"}) == []

@@ -143,5 +143,9 @@ def test_proxy_report_directions_and_mass_correlation():
     assert r["spearman_score_mj"] > 0.95 and abs(g["spearman_mj"]) < 0.1
     assert r["model"]["auc"] == pytest.approx(m["auc"], abs=0.02)
     assert (r["n_signal"], r["n_background"], r["min_background_events"]) == (400, 4000, 20)
+    # the girth (cut below) separates far better than the mass-like model: not beaten
+    assert "girth" in r["not_beaten"]
+    better = proxy_report(y, -girth + rng.normal(0, 1e-3, y.size), {"mass": mj}, mj)
+    assert better["not_beaten"] == []
     with pytest.raises(InputError, match="girth: shape"):
         proxy_report(y, model, {"girth": girth[:-1]}, mj)
