@@ -111,6 +111,11 @@ def test_products_results_cache_and_downstream_reruns(tiny_run, capsys):
     text = capsys.readouterr().out
     assert "[ 5/11] train ... skipped (unchanged)" in text
     assert "regions ... done" in text and "BumpHunter eff0.3" in text
+    # the proxies the score does not beat: a warning line exactly when there are any
+    not_beaten = json.loads((out / "results.json").read_text())["performance"]["proxies"][
+        "not_beaten"
+    ]
+    assert ("warning: the score does not beat" in text) == bool(not_beaten)
 
 
 def test_lhco_input_filter_and_inject(tiny_run, tmp_path):
