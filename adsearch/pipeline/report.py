@@ -634,7 +634,7 @@ def not_beaten_text(px: dict[str, Any]) -> str | None:
     ...                  "not_beaten": ["mass"]})
     'jet mass alone (mean of the two jets): 0.81 (score AUC 0.7)'
     """
-    names = [n for n in px.get("not_beaten", []) if n in px["proxies"]]
+    names = px.get("not_beaten") or []  # proxy_report's names, all keys of "proxies"
     if not names:
         return None
     listed = "; ".join(
