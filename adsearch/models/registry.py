@@ -127,6 +127,13 @@ class ModelConfig:
     (``width`` hidden units, ``latent_dim`` bottleneck) reconstructs the standardised frozen
     embedding and the score is its per-jet squared error (``encoder_mode: frozen`` only:
     with a trainable encoder or head a constant embedding would reconstruct perfectly).
+    ``init``: a trained model (its ``model.pt`` or run directory; a relative path is taken
+    from the config file's directory) whose backbone weights, input standardisation
+    included, start this training instead of a random initialisation; the backbone must be
+    the same (``backbone``, ``options``, node features, every parameter's shape). This is
+    Ruff et al.'s autoencoder pretraining of DeepSVDD ("Deep One-Class Classification",
+    ICML 2018): train ``objective: ae`` with ``bias: false`` first, then DeepSVDD with
+    ``init`` pointing at it; the centre is the mean embedding of the initialised network.
     """
 
     backbone: Literal["gin", "egat", "gatv2", "transformer", "part", "particlenet", "cnn"] = "gin"
@@ -150,9 +157,15 @@ class ModelConfig:
     options: dict[str, Any] = field(default_factory=dict)
     encoder: str | None = None  # "pretrained:PATH"
     encoder_mode: Literal["frozen", "finetune"] | None = None
+    init: str | None = None  # a trained model (model.pt or its run directory)
 
     def validate(self) -> None:
         self._validate_encoder()
+        if self.init is not None and (not self.init.strip() or self.encoder is not None):
+            raise ConfigError(
+                "model:init: must be the path of a trained model (model.pt or its run "
+                "directory), and not with model:encoder (which brings its own weights)"
+            )
         no_head = self.encoder is not None and self.head_layers == 0
         if (
             self.width < 1

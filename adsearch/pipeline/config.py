@@ -182,6 +182,7 @@ _PATH_KEYS = (
     "score.reference.path",
     "score.embed.encoder",
     "train.model.encoder",  # "pretrained:PATH": the path part
+    "train.model.init",
 )
 
 _BLIND = "stats.fit.blind"

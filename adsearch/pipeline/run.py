@@ -35,12 +35,14 @@ from adsearch.jets.featurefile import (
     read_features_metadata,
     read_lhco_features_h5,
 )
+from adsearch.models.files import read_blob
 from adsearch.models.pretrained import read_encoder
 from adsearch.pipeline.cache import read_record, run_step, step_seconds
 from adsearch.pipeline.config import PipelineConfig, config_to_dict, load_config
 from adsearch.pipeline.defaults import quickstart_config
 from adsearch.pipeline.steps import STEPS as STEP_TABLE
 from adsearch.pipeline.steps import Products, Run, plan_steps, step_names
+from adsearch.train.trainer import MODEL_FORMAT, model_file
 
 __all__ = [
     "STEPS",
@@ -124,9 +126,11 @@ def check_input(cfg: PipelineConfig) -> None:
 
     Raises :class:`~adsearch.errors.InputError` naming the file (not an event file, no such
     TTree or branch, unreadable) or, with latent features, the encoder (missing, not an
-    encoder file) or a table without constituents to embed.
+    encoder file) or a table without constituents to embed, and the training's pretrained
+    encoder or initialising model (``train.model.encoder`` / ``init``).
     """
     _check_latent(cfg)
+    _check_train_files(cfg)
     if cfg.generates:
         return
     inp = cfg.input
@@ -149,6 +153,24 @@ def check_input(cfg: PipelineConfig) -> None:
     has_labels(src, **read_kw)
     if inp.inject is not None:
         num_events(inp.inject.path)
+
+
+def _check_train_files(cfg: PipelineConfig) -> None:
+    """The files the train step starts from are readable (``train.model.encoder`` /
+    ``train.model.init``), if it runs."""
+    m = cfg.train.model
+    if not cfg.score.trains_model:
+        return
+    if m.encoder is not None:
+        try:
+            read_encoder(m.encoder_path or "")
+        except InputError as e:
+            raise InputError(f"train:model:encoder: {e}") from None
+    if m.init is not None:
+        try:
+            read_blob(model_file(m.init), MODEL_FORMAT, "an adsearch model file", "not found")
+        except InputError as e:
+            raise InputError(f"train:model:init: {e}") from None
 
 
 def _check_latent(cfg: PipelineConfig) -> None:

@@ -99,6 +99,7 @@ from adsearch.stats.spectrum import fit_spectrum
 from adsearch.stats.spurious import control_template
 from adsearch.train import TrainConfig, train
 from adsearch.train.config import key_dict
+from adsearch.train.trainer import model_file
 
 __all__ = ["STEPS", "Products", "Run", "Step", "plan_steps", "step_names"]
 
@@ -664,6 +665,19 @@ def _train_key_config(cfg: PipelineConfig) -> dict[str, Any]:
     return d
 
 
+def _train_files(run: Run) -> list[Path]:
+    """The train step's inputs, hashed by content: the features table, and the pretrained
+    encoder (``train.model.encoder``) or initialising model (``train.model.init``) if any,
+    so a retrained one at the same path retrains."""
+    m = run.cfg.train.model
+    files = [run.path(Products.FEATURES)]
+    if m.encoder_path is not None:
+        files.append(encoder_file(m.encoder_path))
+    if m.init is not None:
+        files.append(model_file(m.init))
+    return files
+
+
 def _train(run: Run) -> None:
     m = read_json(run.path(Products.MANIFEST))
     tc = run.cfg.train
@@ -678,7 +692,7 @@ def _train(run: Run) -> None:
     # product changed, or --force); without one, a partial run of the same step resumes
     features = run.path(Products.FEATURES)
     train_dir = run.path(Products.TRAIN_DIR)
-    key = input_key(run.out, _train_key_config(run.cfg), [features])
+    key = input_key(run.out, _train_key_config(run.cfg), _train_files(run))
     tag = run.path(Products.TRAIN_TAG)
     resume = (
         "train" not in run.had_record
@@ -703,7 +717,7 @@ def _train(run: Run) -> None:
 
 TRAIN = Step(
     "train",
-    inputs=lambda run: [run.path(Products.FEATURES)],
+    inputs=_train_files,
     outputs=lambda _: [Products.MODEL],
     config_of=_train_key_config,
     run=_train,

@@ -272,7 +272,7 @@ def key_dict(config: dict[str, Any]) -> dict[str, Any]:
         data.pop("symmetry", None)
     out["data"] = data
     model = dict(out.get("model") or {})
-    for name in ("encoder", "encoder_mode"):
+    for name in ("encoder", "encoder_mode", "init"):
         if model.get(name) is None:
             model.pop(name, None)
     out["model"] = model
@@ -280,14 +280,16 @@ def key_dict(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_train_config(path: str | Path) -> TrainConfig:
-    """Load a :class:`TrainConfig` from YAML; relative ``data.path`` / ``runtime.out_dir``
-    and the path of ``model.encoder: "pretrained:PATH"`` are taken relative to the config
-    file's directory."""
+    """Load a :class:`TrainConfig` from YAML; relative ``data.path`` / ``runtime.out_dir``,
+    ``model.init`` and the path of ``model.encoder: "pretrained:PATH"`` are taken relative
+    to the config file's directory."""
     cfg = load_yaml(TrainConfig, path)
     base = Path(path).resolve().parent
     enc = cfg.model.encoder_path
     if enc is not None and not enc.is_absolute():
         cfg.model.encoder = f"pretrained:{base / enc}"
+    if cfg.model.init is not None and not Path(cfg.model.init).is_absolute():
+        cfg.model.init = str(base / cfg.model.init)
     if cfg.data.path and not Path(cfg.data.path).is_absolute():
         cfg.data.path = str(base / cfg.data.path)
     if not Path(cfg.runtime.out_dir).is_absolute():

@@ -43,6 +43,7 @@ from rich.progress import Progress, TaskID
 
 from adsearch.config import from_dict, to_dict
 from adsearch.errors import ConfigError, InputError, TrainingError
+from adsearch.graphs import GraphConfig
 from adsearch.io.atomic import atomic_path
 from adsearch.models.files import read_blob
 from adsearch.models.objectives import DeepSVDD
@@ -155,6 +156,16 @@ def _state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
 
 
+def model_file(path: str | Path) -> Path:
+    """The model file named by ``path``: the file itself, or ``model.pt`` in a run directory.
+
+    >>> model_file("runs/gin/model.pt").name
+    'model.pt'
+    """
+    p = Path(path)
+    return p / MODEL if p.is_dir() else p
+
+
 def load_model(
     path: str | Path, device: str | torch.device = "cpu"
 ) -> tuple[AnomalyModel, TrainConfig]:
@@ -162,9 +173,7 @@ def load_model(
 
     Returns the model in eval mode and its :class:`TrainConfig`.
     """
-    p = Path(path)
-    if p.is_dir():
-        p = p / MODEL
+    p = model_file(path)
     blob = read_blob(
         p,
         MODEL_FORMAT,
@@ -499,6 +508,40 @@ def _build(
     return model, builder, meta
 
 
+def _backbone_id(cfg: TrainConfig) -> dict[str, Any]:
+    features = cfg.graph.get("node_features", GraphConfig.node_features)
+    return {"backbone": cfg.model.backbone, "options": cfg.model.options, "features": features}
+
+
+def init_backbone(model: AnomalyModel, cfg: TrainConfig, device: torch.device) -> None:
+    """Load the backbone of the trained model ``cfg.model.init`` into ``model`` (its
+    weights, input standardisation and other fitted buffers).
+
+    Raises :class:`~adsearch.errors.InputError` when the file is missing or not a model, and
+    :class:`~adsearch.errors.ConfigError` naming ``model:init`` when its backbone differs
+    from ``model``'s (backbone, options, node features, parameter names or shapes).
+    """
+    path = str(cfg.model.init)
+    src, src_cfg = load_model(path)
+    mine, theirs = _backbone_id(cfg), _backbone_id(src_cfg)
+    diff = [f"{k} {theirs[k]!r} (here {mine[k]!r})" for k in mine if mine[k] != theirs[k]]
+    own, state = model.backbone.state_dict(), src.backbone.state_dict()
+    extra, missing = sorted(set(state) - set(own)), sorted(set(own) - set(state))
+    if extra:
+        diff.append(f"parameters this one lacks: {', '.join(extra[:3])} (bias? norm?)")
+    if missing:
+        diff.append(f"no {', '.join(missing[:3])}")
+    diff += [
+        f"{k} of shape {tuple(v.shape)} (here {tuple(own[k].shape)})"
+        for k, v in state.items()
+        if k in own and v.shape != own[k].shape
+    ][:3]
+    if diff:
+        raise ConfigError(f"model:init: {path}: its backbone differs: {'; '.join(diff)}")
+    model.backbone.load_state_dict(state)
+    model.to(device)
+
+
 def _norm_jets(tr_idx: np.ndarray, cfg: TrainConfig) -> np.ndarray:
     """The ``data.norm_jets`` training jets that fit the input standardisation (sorted); the
     same jets on every rank (a permutation of the seed only): identical transforms."""
@@ -516,8 +559,12 @@ def _initialise(
     rank: int,
     world: int,
 ) -> None:
-    """A new run: fit the input standardisation, then fix the DeepSVDD centre."""
-    _fit_input_norm(model, builder, sample, _norm_jets(tr_idx, cfg))
+    """A new run: fit the input standardisation (or take the backbone of ``model.init``),
+    then fix the DeepSVDD centre."""
+    if cfg.model.init is not None:
+        init_backbone(model, cfg, device)
+    else:
+        _fit_input_norm(model, builder, sample, _norm_jets(tr_idx, cfg))
     if isinstance(model.objective, DeepSVDD):
         first = tr_idx[_epoch_order(len(tr_idx), cfg.runtime.seed, -1, rank, world)]
         _init_center(model, builder, sample, first, cfg, device, world)

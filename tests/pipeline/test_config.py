@@ -102,6 +102,9 @@ def test_overrides_blind_shorthand_and_paths(tmp_path):
         enc, "t.yaml", base=tmp_path, overrides=["train.model.encoder=pretrained:b"]
     )
     assert cfg.train.model.encoder == f"pretrained:{tmp_path / 'b'}"
+    # a model that starts the training (model.init)
+    cfg = config_from_text("", "t.yaml", base=tmp_path, overrides=["train.model.init=ae/run"])
+    assert cfg.train.model.init == str(tmp_path / "ae" / "run")
     with pytest.raises(ConfigError, match="expected KEY=VALUE"):
         config_from_text("", "t.yaml", overrides=["stats.fit"])
     with pytest.raises(ConfigError, match="unknown key 'n_toy'"):

@@ -179,6 +179,26 @@ def test_missing_input_file_and_fallback(tmp_path):
     assert m["source"] == "generated" and m["n_events"] == 20
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "match"),
+    [
+        ("init", "runs/ae", r"train:model:init: .*runs/ae/model.pt: not found"),
+        ("encoder", "pretrained:pre", r"train:model:encoder: .*pre: no such encoder file"),
+    ],
+)
+def test_missing_training_start_file_fails_before_anything_is_written(
+    tmp_path, field, value, match
+):
+    extra = {"backbone": "transformer", "layers": "null"} if field == "encoder" else {}
+    cfg = tmp_path / "a.yaml"
+    cfg.write_text(TINY)
+    over = [f"train.model.{field}={value}", *(f"train.model.{k}={v}" for k, v in extra.items())]
+    (tmp_path / "runs" / "ae").mkdir(parents=True)  # a run directory without model.pt
+    with pytest.raises(InputError, match=match):
+        run_pipeline(load_config(cfg, over), tmp_path / "o", log=None, progress=False)
+    assert not (tmp_path / "o").exists()
+
+
 def test_cli_config_errors_exit_1(tmp_path, capsys):
     cfg = tmp_path / "bad.yaml"
     cfg.write_text("stats:\n  bumphunt:\n    n_toy: 10\n")

@@ -373,3 +373,41 @@ def test_euclidean_metric_keeps_the_distance_to_the_centre(tmp_path, sample):
     res = train(cfg, sample)
     z = torch.randn(5, 8)
     torch.testing.assert_close(res.model.objective.score(z, None), res.model.objective.distance(z))
+
+
+def test_init_starts_deepsvdd_from_a_trained_autoencoders_backbone(tmp_path, sample):
+    # Ruff et al.: a bias-free autoencoder first, its encoder then starts DeepSVDD
+    ae = train(make(tmp_path / "ae", model={"objective": "ae", "bias": False}), sample).model
+    frozen = {"optim": {"epochs": 1, "lr": 1e-12, "weight_decay": 0.0}}
+    res = train(make(tmp_path / "svdd", model={"init": str(tmp_path / "ae")}, **frozen), sample)
+    got, want = res.model.backbone.state_dict(), ae.backbone.state_dict()
+    assert set(got) == set(want)
+    for k in want:  # the weights and the fitted input standardisation, not refitted
+        torch.testing.assert_close(got[k], want[k], atol=1e-8, rtol=0)
+    plain = train(make(tmp_path / "plain", **frozen), sample).model.backbone.state_dict()
+    assert any(not torch.allclose(plain[k], want[k]) for k in want if want[k].is_floating_point())
+    # the saved model needs no init file to load
+    (tmp_path / "ae" / "model.pt").unlink()
+    model, cfg = load_model(tmp_path / "svdd")
+    assert cfg.model.init == str(tmp_path / "ae")
+    torch.testing.assert_close(model.objective.c, res.model.objective.c)
+
+
+def test_init_refuses_a_different_backbone(tmp_path, sample):
+    train(make(tmp_path / "biased", model={"objective": "ae"}), sample)  # bias on
+    with pytest.raises(ConfigError, match=r"model:init: .*biased.*lacks: .*bias"):
+        train(make(tmp_path / "a", model={"init": str(tmp_path / "biased")}), sample)
+    train(make(tmp_path / "w16", model={"objective": "ae", "bias": False, "width": 16}), sample)
+    with pytest.raises(ConfigError, match=r"model:init: .*w16.*of shape"):
+        train(make(tmp_path / "b", model={"init": str(tmp_path / "w16")}), sample)
+    with pytest.raises(InputError, match="nothing.*no such model file"):
+        train(make(tmp_path / "c", model={"init": str(tmp_path / "nothing")}), sample)
+    for bad in ("", " "):
+        with pytest.raises(ConfigError, match="model:init"):
+            make(tmp_path / "d", model={"init": bad})
+
+
+def test_init_path_is_relative_to_the_config_file(tmp_path):
+    d = cfg_dict("run", model={"init": "ae/model.pt"})
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(d))
+    assert load_train_config(tmp_path / "c.yaml").model.init == str(tmp_path / "ae/model.pt")
