@@ -15,7 +15,9 @@ for the jet mass alone, the girth alone and a Gaussian-mixture density baseline
 100k background jets instead (AUC vs training size, same test events).
 
 Beyond the study's table, ``--models`` can name ParticleNet-lite (``particlenet-ce``,
-``particlenet-deepsvdd``) and the jet-image CNN (``cnn-ce``, ``cnn-ae``, ``cnn-deepsvdd``).
+``particlenet-deepsvdd``) and the jet-image CNN (``cnn-ce``, ``cnn-ae``, ``cnn-deepsvdd``, and
+``cnn-deepsvdd-ae``: Ruff et al.'s recipe, DeepSVDD started from a bias-free CNN autoencoder
+trained first on the same jets, ``model.init``).
 ``--symmetry`` trains the chosen models with ``data.symmetry`` on (random rotation about the
 jet axis and η reflection of every training jet, a new draw per epoch; ``--symmetry-boost``
 adds random boosts along the axis) and stores them as rows tagged ``+sym`` beside the plain
@@ -75,6 +77,13 @@ MODELS: dict[str, tuple[str, str, bool]] = {
     "cnn-ce": ("CNN (jet images)", "CE (supervised)", False),
     "cnn-ae": ("CNN (jet images)", "image AE (unsupervised)", True),
     "cnn-deepsvdd": ("CNN (jet images)", "DeepSVDD", True),
+    "cnn-deepsvdd-ae": ("CNN (jet images)", "DeepSVDD from a bias-free AE (Ruff et al.)", True),
+}
+#: rows whose network starts from another training's backbone (``model.init``; Ruff et al.'s
+#: autoencoder pretraining of DeepSVDD): row -> (that training's model, its overrides); it
+#: is trained first on the same jets, in ``<work-dir>/<row>.init``, and its time counted
+INIT_FROM: dict[str, tuple[str, dict[str, Any]]] = {
+    "cnn-deepsvdd-ae": ("cnn-ae", {"model.bias": False}),
 }
 #: run order of the default ``--models``: the unsupervised models first (bench_injection.py
 #: uses them), slowest last; the ParticleNet and CNN rows run when named in ``--models``
@@ -99,6 +108,7 @@ REFERENCE: dict[str, tuple[float | None, ...]] = {
     "cnn-ce": (None, None, None, None),
     "cnn-ae": (None, None, None, None),
     "cnn-deepsvdd": (None, None, None, None),
+    "cnn-deepsvdd-ae": (None, None, None, None),
 }
 
 
@@ -146,7 +156,15 @@ def ensure_data(data_dir: Path, n_qcd: int, n_signal: int, workers: int) -> dict
 
 
 # ----------------------------------------------------------------------------- training
-def make_config(name: str, data: Path, out_dir: Path, args: argparse.Namespace) -> Any:
+def make_config(
+    name: str,
+    data: Path,
+    out_dir: Path,
+    args: argparse.Namespace,
+    extra: dict[str, Any] | None = None,
+) -> Any:
+    """The training config of ``name`` (``configs/auc_<name>.yaml``) with the command line's
+    options, ``--set`` overrides, then ``extra`` (dotted keys) applied."""
     from adsearch.config import from_dict
     from adsearch.train.config import TrainConfig
 
@@ -158,7 +176,8 @@ def make_config(name: str, data: Path, out_dir: Path, args: argparse.Namespace) 
     frac = args.train_fraction if unsup else args.supervised_train_fraction or args.train_fraction
     d["data"].update(train_fraction=frac, val_fraction=args.val_fraction)
     d["model"]["width"] = args.width
-    for key, value in (getattr(args, "set", None) or {}).items():  # --set model.layers=2
+    sets = {**(getattr(args, "set", None) or {}), **(extra or {})}
+    for key, value in sets.items():  # --set model.layers=2
         *path, last = key.split(".")
         node = d
         for k in path:
@@ -777,11 +796,21 @@ def main(argv: list[str] | None = None) -> None:
         train_on = signals[:1] if unsup else signals  # same background split for both files
         for sig_train in train_on:
             run = args.work_dir / (row if unsup else f"{row}_{sig_train}")
-            cfg = make_config(m, files[sig_train], run, args)
+            extra, t_init = {}, 0.0
+            if m in INIT_FROM:  # train the initialising model first, on the same jets
+                src, over = INIT_FROM[m]
+                init_run = args.work_dir / f"{row}.init"
+                init_cfg = make_config(src, files[sig_train], init_run, args, over)
+                _, _, t_init = train_or_load(
+                    init_run, init_cfg, samples[sig_train][0], f"{src} for {row}", args.retrain
+                )
+                extra = {"model.init": str(init_run.resolve())}
+            cfg = make_config(m, files[sig_train], run, args, extra)
             label = f"{row} on {sig_train}"
             hist, best, t_train = train_or_load(
                 run, cfg, samples[sig_train][0], label, args.retrain
             )
+            t_train += t_init
             for sig in signals if unsup else [sig_train]:
                 sample, mjj = samples[sig]
                 events = test_events(n_events, args, args.test_events, seed=7)
@@ -795,6 +824,7 @@ def main(argv: list[str] | None = None) -> None:
                     width=args.width,
                     cap=args.cap,
                     settings=dict(args.set),
+                    init_train_s=t_init or None,
                     train_fraction=cfg.data.train_fraction,
                 )
                 res["models"].setdefault(row, {})[sig] = met

@@ -254,7 +254,7 @@ class TrainConfig:
 def key_dict(config: dict[str, Any]) -> dict[str, Any]:
     """A copy of a ``to_dict(TrainConfig)`` for comparisons and hashes (resume check, pipeline
     cache key): ``data.symmetry`` is left out while it is at its default (off), and
-    ``model.encoder`` / ``model.encoder_mode`` while unset, so a config written before those
+    ``model.encoder`` / ``model.encoder_mode`` / ``model.init`` while unset, so a config written before those
     options existed, and the keys of its runs, stay the same.
 
     >>> from adsearch.config import from_dict, to_dict
