@@ -55,3 +55,29 @@ def test_gin_deepsvdd_learns_prong_structure_not_mass(tmp_path, metric, auc_min)
     assert roc_auc(y, s) > auc_min
     # and it learned: the untrained network (its first-epoch centre distances) does worse
     assert res.history[-1]["val_loss"] < res.history[0]["val_loss"]
+
+
+def test_cnn_deepsvdd_from_a_bias_free_autoencoder_learns_prong_structure(tmp_path):
+    """Ruff et al.'s recipe (``model.init``): a bias-free CNN autoencoder first, then DeepSVDD
+    from its backbone; measured AUC 0.99 (the autoencoder alone 0.86 after 4 epochs)."""
+    sample = _toy_sample()
+
+    def cfg(out, **model):
+        return from_dict(
+            TrainConfig,
+            {
+                "data": {"train_fraction": 0.5, "val_fraction": 0.1},
+                "graph": {"max_constituents": 100},
+                "model": {"backbone": "cnn", "width": 32, **model},
+                "optim": {"batch_size": 128, "epochs": 4, "patience": 5},
+                "runtime": {"out_dir": str(tmp_path / out), "device": "cpu", "progress": False},
+            },
+        )
+
+    train(cfg("ae", objective="ae", bias=False), sample)
+    svdd = cfg("svdd", objective="deepsvdd", init=str(tmp_path / "ae"))
+    res = train(svdd, sample)
+    test = np.flatnonzero(split_events(sample.n_events, 0.5, 0.1, 0) == 2)
+    s = score_jets(res.model, sample.take(test), svdd.graph, 512, "cpu", False)
+    assert roc_auc(sample.label[test], s) > 0.8
+    assert res.history[-1]["val_loss"] < res.history[0]["val_loss"]
