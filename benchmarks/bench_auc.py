@@ -247,7 +247,7 @@ def train_or_load(
 ) -> tuple[list[Any], int | None, float]:
     """Train ``cfg`` on ``sample`` unless ``run`` holds a finished run (``done`` beside
     ``model.pt``); returns the epoch history, the best epoch (None when loaded) and the
-    seconds spent."""
+    training seconds (of a loaded run: the sum of its recorded epoch times)."""
     from adsearch.train import train
 
     t0 = time.perf_counter()
@@ -260,6 +260,7 @@ def train_or_load(
         hist = json.loads((run / "metrics.json").read_text())
         hist = hist.get("history", hist) if isinstance(hist, dict) else hist
         best = None
+        return hist, best, float(sum(h.get("epoch_time_s", 0.0) for h in hist))
     return hist, best, time.perf_counter() - t0
 
 
