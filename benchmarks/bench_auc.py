@@ -162,9 +162,11 @@ def make_config(
     out_dir: Path,
     args: argparse.Namespace,
     extra: dict[str, Any] | None = None,
+    sets: bool = True,
 ) -> Any:
     """The training config of ``name`` (``configs/auc_<name>.yaml``) with the command line's
-    options, ``--set`` overrides, then ``extra`` (dotted keys) applied."""
+    options, its ``--set`` overrides (unless ``sets`` is false: the model a row starts from,
+    ``INIT_FROM``), then ``extra`` (dotted keys) applied."""
     from adsearch.config import from_dict
     from adsearch.train.config import TrainConfig
 
@@ -176,8 +178,8 @@ def make_config(
     frac = args.train_fraction if unsup else args.supervised_train_fraction or args.train_fraction
     d["data"].update(train_fraction=frac, val_fraction=args.val_fraction)
     d["model"]["width"] = args.width
-    sets = {**(getattr(args, "set", None) or {}), **(extra or {})}
-    for key, value in sets.items():  # --set model.layers=2
+    sets_ = {**((getattr(args, "set", None) or {}) if sets else {}), **(extra or {})}
+    for key, value in sets_.items():  # --set model.layers=2
         *path, last = key.split(".")
         node = d
         for k in path:
@@ -801,7 +803,7 @@ def main(argv: list[str] | None = None) -> None:
             if m in INIT_FROM:  # train the initialising model first, on the same jets
                 src, over = INIT_FROM[m]
                 init_run = args.work_dir / f"{row}.init"
-                init_cfg = make_config(src, files[sig_train], init_run, args, over)
+                init_cfg = make_config(src, files[sig_train], init_run, args, over, sets=False)
                 _, _, t_init = train_or_load(
                     init_run, init_cfg, samples[sig_train][0], f"{src} for {row}", args.retrain
                 )

@@ -134,6 +134,10 @@ class ModelConfig:
     Ruff et al.'s autoencoder pretraining of DeepSVDD ("Deep One-Class Classification",
     ICML 2018): train ``objective: ae`` with ``bias: false`` first, then DeepSVDD with
     ``init`` pointing at it; the centre is the mean embedding of the initialised network.
+    ``init_mode``: ``finetune`` (default: the loaded backbone trains on) or ``frozen`` (it
+    stays as loaded, in eval mode; only the objective's own parameters train: a linear
+    probe for ``supervised``, nothing for DeepSVDD, whose score is then the Mahalanobis
+    distance in the loaded network's embedding).
     """
 
     backbone: Literal["gin", "egat", "gatv2", "transformer", "part", "particlenet", "cnn"] = "gin"
@@ -158,14 +162,11 @@ class ModelConfig:
     encoder: str | None = None  # "pretrained:PATH"
     encoder_mode: Literal["frozen", "finetune"] | None = None
     init: str | None = None  # a trained model (model.pt or its run directory)
+    init_mode: Literal["finetune", "frozen"] | None = None  # None: finetune
 
     def validate(self) -> None:
         self._validate_encoder()
-        if self.init is not None and (not self.init.strip() or self.encoder is not None):
-            raise ConfigError(
-                "model:init: must be the path of a trained model (model.pt or its run "
-                "directory), and not with model:encoder (which brings its own weights)"
-            )
+        self._validate_init()
         no_head = self.encoder is not None and self.head_layers == 0
         if (
             self.width < 1
@@ -243,6 +244,16 @@ class ModelConfig:
                 "model: cnn has no 'layers' or 'heads'; its convolution blocks are set by "
                 "options.channels"
             )
+
+    def _validate_init(self) -> None:
+        """The ``init`` / ``init_mode`` fields (no file is read here)."""
+        if self.init is not None and (not self.init.strip() or self.encoder is not None):
+            raise ConfigError(
+                "model:init: must be the path of a trained model (model.pt or its run "
+                "directory), and not with model:encoder (which brings its own weights)"
+            )
+        if self.init_mode is not None and self.init is None:
+            raise ConfigError("model:init_mode: needs model:init (the model to start from)")
 
     def _validate_encoder(self) -> None:
         """The ``encoder`` / ``encoder_mode`` fields (no file is read here)."""
@@ -365,6 +376,13 @@ class AnomalyModel(nn.Module):
         self.objective = objective
         self.config = config
         self.input_kind: str = str(backbone.input_kind)  # a str attribute of every backbone
+
+    def train(self, mode: bool = True) -> AnomalyModel:
+        """Set the training mode; a frozen backbone (``init_mode: frozen``) stays in eval."""
+        super().train(mode)
+        if self.config.init_mode == "frozen":
+            self.backbone.eval()
+        return self
 
     def embed(self, inputs: ModelInputs) -> Tensor:
         """Backbone embeddings ``[B, D]``."""
@@ -584,7 +602,9 @@ def build_model(
         )
     else:
         objective = Supervised(dim, pos_weight=pos_weight)
-    return AnomalyModel(backbone, objective, cfg)
+    if cfg.init_mode == "frozen":  # the backbone of model.init stays as loaded
+        backbone.requires_grad_(False)
+    return AnomalyModel(backbone, objective, cfg).train()
 
 
 def model_config_dict(cfg: ModelConfig) -> dict[str, Any]:

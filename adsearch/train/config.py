@@ -254,8 +254,9 @@ class TrainConfig:
 def key_dict(config: dict[str, Any]) -> dict[str, Any]:
     """A copy of a ``to_dict(TrainConfig)`` for comparisons and hashes (resume check, pipeline
     cache key): ``data.symmetry`` is left out while it is at its default (off), and
-    ``model.encoder`` / ``model.encoder_mode`` / ``model.init`` while unset, so a config written before those
-    options existed, and the keys of its runs, stay the same.
+    ``model.encoder`` / ``model.encoder_mode`` / ``model.init`` / ``model.init_mode`` while
+    unset, so a config written before those options existed, and the keys of its runs, stay
+    the same.
 
     >>> from adsearch.config import from_dict, to_dict
     >>> "symmetry" in key_dict(to_dict(TrainConfig()))["data"]
@@ -272,7 +273,7 @@ def key_dict(config: dict[str, Any]) -> dict[str, Any]:
         data.pop("symmetry", None)
     out["data"] = data
     model = dict(out.get("model") or {})
-    for name in ("encoder", "encoder_mode", "init"):
+    for name in ("encoder", "encoder_mode", "init", "init_mode"):
         if model.get(name) is None:
             model.pop(name, None)
     out["model"] = model

@@ -50,7 +50,8 @@ def test_pipeline_set_and_unchanged_cache_keys():
     # the key of a default config is the one of the config before data.symmetry existed
     old = to_dict(q.train)
     del old["data"]["symmetry"]
-    for k in ("encoder", "encoder_mode", "init"):  # added later, left out of the key when unset
+    # added later, left out of the key when unset
+    for k in ("encoder", "encoder_mode", "init", "init_mode"):
         old["model"].pop(k, None)
     old["runtime"].pop("progress")
     assert step_key(_train_key_config(q), []) == step_key(old, [])

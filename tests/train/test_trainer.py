@@ -411,3 +411,25 @@ def test_init_path_is_relative_to_the_config_file(tmp_path):
     d = cfg_dict("run", model={"init": "ae/model.pt"})
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(d))
     assert load_train_config(tmp_path / "c.yaml").model.init == str(tmp_path / "ae/model.pt")
+
+
+def test_init_mode_frozen_keeps_the_loaded_backbone(tmp_path, sample):
+    ae = train(make(tmp_path / "ae", model={"objective": "ae", "bias": False}), sample).model
+    over = {"init": str(tmp_path / "ae"), "init_mode": "frozen"}
+    res = train(make(tmp_path / "svdd", model=over, optim={"epochs": 3}), sample)
+    # nothing trains (DeepSVDD has no parameters of its own): one pass for the metrics
+    assert len(res.history) == 1
+    assert not any(p.requires_grad for p in res.model.backbone.parameters())
+    for k, v in ae.backbone.state_dict().items():
+        torch.testing.assert_close(res.model.backbone.state_dict()[k], v, atol=0, rtol=0)
+    model, _ = load_model(tmp_path / "svdd")
+    assert not model.train().backbone.training  # stays in eval mode
+    # a supervised head on the frozen backbone trains (a linear probe), the backbone not
+    sup = {**over, "objective": "supervised", "bias": False}
+    probe = train(make(tmp_path / "sup", model=sup, optim={"epochs": 2}), sample).model
+    assert len(train_hist := json.loads((tmp_path / "sup/metrics.json").read_text())) == 2
+    assert train_hist[0]["train_loss"] != train_hist[1]["train_loss"]
+    for k, v in ae.backbone.state_dict().items():
+        torch.testing.assert_close(probe.backbone.state_dict()[k], v, atol=0, rtol=0)
+    with pytest.raises(ConfigError, match="model:init_mode: needs model:init"):
+        make(tmp_path / "x", model={"init_mode": "frozen"})
