@@ -575,7 +575,9 @@ def _wrap(
 ) -> torch.nn.Module:
     """The module the epochs call: ``model``, in DDP on several processes, compiled if asked."""
     net: torch.nn.Module = model
-    if world > 1:
+    # DDP refuses a module with nothing to train (a frozen backbone under DeepSVDD): every
+    # rank then runs its own forward passes, and the losses are all-reduced as usual
+    if world > 1 and any(p.requires_grad for p in model.parameters()):
         net = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None
         )
