@@ -35,14 +35,13 @@ from adsearch.jets.featurefile import (
     read_features_metadata,
     read_lhco_features_h5,
 )
-from adsearch.models.files import read_blob
 from adsearch.models.pretrained import read_encoder
 from adsearch.pipeline.cache import read_record, run_step, step_seconds
 from adsearch.pipeline.config import PipelineConfig, config_to_dict, load_config
 from adsearch.pipeline.defaults import quickstart_config
 from adsearch.pipeline.steps import STEPS as STEP_TABLE
 from adsearch.pipeline.steps import Products, Run, plan_steps, step_names
-from adsearch.train.trainer import MODEL_FORMAT, model_file
+from adsearch.train.trainer import read_model_file
 
 __all__ = [
     "STEPS",
@@ -168,7 +167,7 @@ def _check_train_files(cfg: PipelineConfig) -> None:
             raise InputError(f"train:model:encoder: {e}") from None
     if m.init is not None:
         try:
-            read_blob(model_file(m.init), MODEL_FORMAT, "an adsearch model file", "not found")
+            read_model_file(m.init)
         except InputError as e:
             raise InputError(f"train:model:init: {e}") from None
 

@@ -166,6 +166,20 @@ def model_file(path: str | Path) -> Path:
     return p / MODEL if p.is_dir() else p
 
 
+def read_model_file(path: str | Path) -> dict[str, Any]:
+    """The dict saved in ``model.pt`` (or in a run directory's), unbuilt.
+
+    Raises :class:`~adsearch.errors.InputError` naming the file when it is missing or not
+    an adsearch model file.
+    """
+    return read_blob(
+        model_file(path),
+        MODEL_FORMAT,
+        "an adsearch model file",
+        "no such model file (train first: adsearch train CONFIG)",
+    )
+
+
 def load_model(
     path: str | Path, device: str | torch.device = "cpu"
 ) -> tuple[AnomalyModel, TrainConfig]:
@@ -174,12 +188,7 @@ def load_model(
     Returns the model in eval mode and its :class:`TrainConfig`.
     """
     p = model_file(path)
-    blob = read_blob(
-        p,
-        MODEL_FORMAT,
-        "an adsearch model file",
-        "no such model file (train first: adsearch train CONFIG)",
-    )
+    blob = read_model_file(p)
     cfg = from_dict(TrainConfig, blob["config"], source=str(p))
     meta = blob["meta"]
     model = build_model(

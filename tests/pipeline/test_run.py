@@ -182,7 +182,7 @@ def test_missing_input_file_and_fallback(tmp_path):
 @pytest.mark.parametrize(
     ("field", "value", "match"),
     [
-        ("init", "runs/ae", r"train:model:init: .*runs/ae/model.pt: not found"),
+        ("init", "runs/ae", r"train:model:init: .*runs/ae/model.pt: no such model file"),
         ("encoder", "pretrained:pre", r"train:model:encoder: .*pre: no such encoder file"),
     ],
 )
