@@ -522,7 +522,7 @@ def _backbone_id(cfg: TrainConfig) -> dict[str, Any]:
     return {"backbone": cfg.model.backbone, "options": cfg.model.options, "features": features}
 
 
-def init_backbone(model: AnomalyModel, cfg: TrainConfig, device: torch.device) -> None:
+def init_backbone(model: AnomalyModel, cfg: TrainConfig) -> None:
     """Load the backbone of the trained model ``cfg.model.init`` into ``model`` (its
     weights, input standardisation and other fitted buffers).
 
@@ -547,8 +547,7 @@ def init_backbone(model: AnomalyModel, cfg: TrainConfig, device: torch.device) -
     ][:3]
     if diff:
         raise ConfigError(f"model:init: {path}: its backbone differs: {'; '.join(diff)}")
-    model.backbone.load_state_dict(state)
-    model.to(device)
+    model.backbone.load_state_dict(state)  # copies into the tensors, on their device
 
 
 def _norm_jets(tr_idx: np.ndarray, cfg: TrainConfig) -> np.ndarray:
@@ -571,7 +570,7 @@ def _initialise(
     """A new run: fit the input standardisation (or take the backbone of ``model.init``),
     then fix the DeepSVDD centre."""
     if cfg.model.init is not None:
-        init_backbone(model, cfg, device)
+        init_backbone(model, cfg)
     else:
         _fit_input_norm(model, builder, sample, _norm_jets(tr_idx, cfg))
     if isinstance(model.objective, DeepSVDD):
