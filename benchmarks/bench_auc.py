@@ -178,8 +178,8 @@ def make_config(
     frac = args.train_fraction if unsup else args.supervised_train_fraction or args.train_fraction
     d["data"].update(train_fraction=frac, val_fraction=args.val_fraction)
     d["model"]["width"] = args.width
-    sets_ = {**((getattr(args, "set", None) or {}) if sets else {}), **(extra or {})}
-    for key, value in sets_.items():  # --set model.layers=2
+    overrides = {**((getattr(args, "set", None) or {}) if sets else {}), **(extra or {})}
+    for key, value in overrides.items():  # --set model.layers=2
         *path, last = key.split(".")
         node = d
         for k in path:
