@@ -17,7 +17,8 @@ for the jet mass alone, the girth alone and a Gaussian-mixture density baseline
 Beyond the study's table, ``--models`` can name ParticleNet-lite (``particlenet-ce``,
 ``particlenet-deepsvdd``) and the jet-image CNN (``cnn-ce``, ``cnn-ae``, ``cnn-deepsvdd``, and
 ``cnn-deepsvdd-ae``: Ruff et al.'s recipe, DeepSVDD started from a bias-free CNN autoencoder
-trained first on the same jets, ``model.init``).
+trained first on the same jets, ``model.init``; ``cnn-dasvdd``: objective ``deepsvdd-ae``,
+DeepSVDD trained jointly with the image autoencoder from a random start, one training).
 ``--symmetry`` trains the chosen models with ``data.symmetry`` on (random rotation about the
 jet axis and η reflection of every training jet, a new draw per epoch; ``--symmetry-boost``
 adds random boosts along the axis) and stores them as rows tagged ``+sym`` beside the plain
@@ -78,6 +79,7 @@ MODELS: dict[str, tuple[str, str, bool]] = {
     "cnn-ae": ("CNN (jet images)", "image AE (unsupervised)", True),
     "cnn-deepsvdd": ("CNN (jet images)", "DeepSVDD", True),
     "cnn-deepsvdd-ae": ("CNN (jet images)", "DeepSVDD from a bias-free AE (Ruff et al.)", True),
+    "cnn-dasvdd": ("CNN (jet images)", "DeepSVDD + image AE trained jointly (DASVDD)", True),
 }
 #: rows whose network starts from another training's backbone (``model.init``; Ruff et al.'s
 #: autoencoder pretraining of DeepSVDD): row -> (that training's model, its overrides); it
@@ -109,6 +111,7 @@ REFERENCE: dict[str, tuple[float | None, ...]] = {
     "cnn-ae": (None, None, None, None),
     "cnn-deepsvdd": (None, None, None, None),
     "cnn-deepsvdd-ae": (None, None, None, None),
+    "cnn-dasvdd": (None, None, None, None),
 }
 
 

@@ -12,6 +12,10 @@
 * :class:`DeepSVDD` with ``soft=True`` — soft-boundary variant: minimise
   ``R² + (1/ν) mean max(0, ||z - c||² - R²)``; ``R`` is set after each epoch (after warm-up)
   to the (1-ν) quantile of the training distances; score ``||z - c||² - R²``.
+* :class:`AutoencodingSVDD` — DeepSVDD trained jointly with an autoencoder of the same
+  embedding (DASVDD: Hojjati and Armanfard, IEEE TKDE 36 (2024) 3739): minimise
+  ``recon + gamma ||z - c||²``; the reconstruction term keeps the embedding informative while
+  the compactness term draws the background together.
 * :class:`Autoencoder` — ``z`` is squeezed through a small latent and a
   :class:`~adsearch.models.transformer.SetDecoder` reconstructs the constituent set from it;
   loss and score are the per-jet Chamfer distance between the input and decoded sets
@@ -52,6 +56,7 @@ from adsearch.models.transformer import SetDecoder
 
 __all__ = [
     "Autoencoder",
+    "AutoencodingSVDD",
     "DeepSVDD",
     "EmbeddingAutoencoder",
     "ModelInputs",
@@ -286,6 +291,87 @@ class DeepSVDD(Objective):
             "dist_mean": mean,
             "dist_cv": float(d.std(unbiased=False)) / mean if mean > 0 else 0.0,
         }
+
+
+class AutoencodingSVDD(DeepSVDD):
+    """DeepSVDD trained together with an autoencoder of its embedding (DASVDD).
+
+    Per jet, with ``e(z, x)`` the reconstruction error of ``autoencoder`` (pixel MSE of the
+    image decoder, or the set decoder's Chamfer error) and ``c`` the DeepSVDD centre::
+
+        loss  = mean_jets [ e(z, x) + gamma ||z - c||² ]
+        score = Mahalanobis distance of z (metric "mahalanobis"), or
+                e(z, x) + gamma ||z - c||²     (metric "euclidean": DASVDD's own score)
+
+    The compactness term alone removes what separates the anomalies (measured on the W'
+    benchmark: every DeepSVDD whose network it trained scored below a Gaussian mixture of
+    the jet masses and τ21); the reconstruction term makes the embedding keep what the
+    decoder needs to rebuild the jet. ``gamma`` balances the two terms at the start: the
+    trainer sets it to mean ``e`` / mean ``||z - c||²`` over the initial pass that fixes
+    ``c`` (:meth:`set_gamma`), as Hojjati and Armanfard, "DASVDD: Deep Autoencoding Support
+    Vector Data Descriptor for Anomaly Detection", IEEE TKDE 36 (2024) 3739, tune it; unlike
+    theirs, ``c`` stays fixed (Ruff et al.). The backbone follows DeepSVDD's rules (no bias,
+    no normalisation layer); the decoder has biases (it is not in the embedding path).
+
+    Parameters
+    ----------
+    dim : embedding size.
+    autoencoder : the reconstruction objective on ``z``
+        (:class:`~adsearch.models.imageae.ImageAutoencoder` or :class:`Autoencoder`); its
+        ``score`` is the per-jet error.
+    eps, metric, shrinkage : as :class:`DeepSVDD`.
+
+    Examples
+    --------
+    >>> ae = EmbeddingAutoencoder(dim=4, latent_dim=2, width=8)
+    >>> obj = AutoencodingSVDD(4, ae, metric="euclidean")
+    >>> obj.set_center(torch.zeros(4))
+    >>> obj.set_gamma(recon_mean=0.5, distance_mean=2.0)
+    >>> float(obj.gamma)
+    0.25
+    >>> z = torch.randn(3, 4)
+    >>> bool(torch.allclose(obj.score(z, None), ae.score(z, None) + 0.25 * obj.distance(z)))
+    True
+    """
+
+    name = "deepsvdd-ae"
+    gamma: Tensor  # a buffer (``register_buffer`` in ``__init__``)
+
+    def __init__(
+        self,
+        dim: int,
+        autoencoder: Objective,
+        eps: float = 0.1,
+        metric: str = "mahalanobis",
+        shrinkage: float | str = "auto",
+    ) -> None:
+        super().__init__(dim, eps=eps, metric=metric, shrinkage=shrinkage)
+        self.autoencoder = autoencoder
+        self.needs_dense = autoencoder.needs_dense
+        self.register_buffer("gamma", torch.ones(()))
+
+    @torch.no_grad()
+    def set_gamma(self, recon_mean: float, distance_mean: float) -> None:
+        """``gamma = recon_mean / distance_mean`` (the two terms equal at the start)."""
+        if not (recon_mean > 0 and distance_mean > 0):
+            raise ValueError(
+                f"DASVDD balance needs positive mean error and distance, got {recon_mean:g} "
+                f"and {distance_mean:g} (a constant initial embedding?)"
+            )
+        self.gamma.fill_(float(recon_mean) / float(distance_mean))
+
+    def per_jet(self, z: Tensor, inputs: ModelInputs) -> Tensor:
+        """``e(z, x) + gamma ||z - c||²`` of every jet, ``[B]``."""
+        return self.autoencoder.score(z, inputs).float() + self.gamma.float() * self.distance(z)
+
+    def loss(self, z: Tensor, inputs: ModelInputs, labels: Tensor | None) -> tuple[Tensor, Tensor]:
+        per = self.per_jet(z, inputs)
+        return per.mean(), per.detach()
+
+    def score(self, z: Tensor, inputs: ModelInputs) -> Tensor:
+        if self.metric == "mahalanobis":
+            return super().score(z, inputs)
+        return self.per_jet(z, inputs)
 
 
 class Autoencoder(Objective):

@@ -7,8 +7,8 @@ last four eat padded jets); or a pretrained transformer encoder (``encoder:
 "pretrained:PATH"``, :mod:`adsearch.models.pretrained`) with a head MLP.
 Objectives: ``deepsvdd``, ``deepsvdd-soft``, ``ae`` (padded-input backbones only; with
 ``cnn`` the image autoencoder of :mod:`adsearch.models.imageae`, on a pretrained encoder
-the embedding autoencoder),
-``supervised`` (:mod:`adsearch.models.objectives`).
+the embedding autoencoder), ``deepsvdd-ae`` (DeepSVDD trained jointly with the ``ae``
+decoder, DASVDD; padded-input backbones), ``supervised`` (:mod:`adsearch.models.objectives`).
 
 Examples
 --------
@@ -38,6 +38,7 @@ from adsearch.models.cnn import CNNBackbone
 from adsearch.models.imageae import ImageAutoencoder
 from adsearch.models.objectives import (
     Autoencoder,
+    AutoencodingSVDD,
     DeepSVDD,
     EmbeddingAutoencoder,
     ModelInputs,
@@ -67,7 +68,7 @@ __all__ = [
 ]
 
 BACKBONES = ("gin", "egat", "gatv2", "transformer", "part", "particlenet", "cnn")
-OBJECTIVES = ("deepsvdd", "deepsvdd-soft", "ae", "supervised")
+OBJECTIVES = ("deepsvdd", "deepsvdd-soft", "deepsvdd-ae", "ae", "supervised")
 _GRAPH = ("gin", "egat", "gatv2")
 
 
@@ -99,12 +100,22 @@ class ModelConfig:
     ``auto`` raised the event AUC by 2.4 / 0.8 points on average, 2- / 3-prong W') and on
     a frozen ``init`` backbone (``init_mode: frozen``; pre-registered on three bias-free CNN
     autoencoders of the benchmark: mean event AUC 83.7 / 81.1 against 82.0 / 75.6 at 0.5).
+    ``objective: deepsvdd-ae`` trains DeepSVDD and the decoder of ``ae`` (the image decoder
+    on ``cnn``, the set decoder on the set backbones) together on the same embedding, from a
+    random start, in one training (DASVDD, Hojjati and Armanfard, IEEE TKDE 36 (2024) 3739):
+    loss = reconstruction error + gamma |z - c|², gamma fixed at the start so both terms are
+    equal (:class:`~adsearch.models.objectives.AutoencodingSVDD`). The reconstruction term
+    keeps the embedding informative where the compactness loss alone removes what separates
+    the anomalies. DeepSVDD's rules hold for its backbone (no bias, no normalisation); its
+    score is the Mahalanobis distance (Ledoit–Wolf by default), or DASVDD's own (error + gamma
+    |z - c|²) with ``svdd_metric: euclidean``.
     ``max_constituents`` is the set autoencoder's decoder size (objective ``ae`` on the
     transformer backbones): the most constituents it reconstructs, which fixes the shape (and
     the seeded initialisation) of its slot embeddings. It is not the input cap: that is
     ``graph.max_constituents`` (:class:`adsearch.graphs.GraphConfig`), which the training
     config checks to be at most this.
-    ``pt_weighted`` (objective ``ae`` on the set backbones; default on there): the set
+    ``pt_weighted`` (objective ``ae`` or ``deepsvdd-ae`` on the set backbones; default on
+    there): the set
     autoencoder's reconstruction error of every constituent is weighted by its pT fraction
     (see :class:`~adsearch.models.objectives.Autoencoder`), so the jet's hard prongs dominate
     the score rather than its many soft constituents. Measured on the 2- / 3-prong W'
@@ -143,7 +154,7 @@ class ModelConfig:
     """
 
     backbone: Literal["gin", "egat", "gatv2", "transformer", "part", "particlenet", "cnn"] = "gin"
-    objective: Literal["deepsvdd", "deepsvdd-soft", "ae", "supervised"] = "deepsvdd"
+    objective: Literal["deepsvdd", "deepsvdd-soft", "deepsvdd-ae", "ae", "supervised"] = "deepsvdd"
     width: int = 128
     layers: int | None = None
     mlp_layers: int | None = None  # None: 3, or 0 for DeepSVDD / ae on a pretrained encoder
@@ -190,10 +201,11 @@ class ModelConfig:
                 f"model:options:norm: DeepSVDD needs a network without normalisation layers "
                 f"(their mean subtraction acts as a bias and lets it collapse); got {norm!r}"
             )
-        if self.objective == "ae" and self.backbone in _GRAPH:
+        if self.reconstructs and self.backbone in _GRAPH:
             raise ConfigError(
-                f"model:objective: 'ae' reconstructs the constituent set and needs a "
-                f"transformer backbone (transformer or part) or particlenet, not {self.backbone!r}"
+                f"model:objective: {self.objective!r} reconstructs the constituent set and "
+                f"needs a transformer backbone (transformer or part), particlenet or cnn, not "
+                f"{self.backbone!r}"
             )
         self._validate_backbone_fields()
         if not 0.0 < self.nu <= 1.0:
@@ -223,18 +235,18 @@ class ModelConfig:
             )
         heads = self.heads or 8
         attention = self.backbone in ("transformer", "part") or (
-            self.objective == "ae" and self.backbone != "cnn"
+            self.reconstructs and self.backbone != "cnn"
         )
         if attention and self.encoder is None and self.width % heads:
             raise ConfigError(f"model:heads: width {self.width} not divisible by {heads} heads")
 
     def _validate_backbone_fields(self) -> None:
         """Fields that only some backbones or objectives take."""
-        if self.pt_weighted and (self.objective != "ae" or self.backbone == "cnn"):
+        if self.pt_weighted and (not self.reconstructs or self.backbone == "cnn"):
             raise ConfigError(
                 "model:pt_weighted: weights the set autoencoder's reconstruction error; it "
-                f"needs objective 'ae' on a set backbone (got {self.objective!r} on "
-                f"{self.backbone!r})"
+                f"needs objective 'ae' or 'deepsvdd-ae' on a set backbone (got "
+                f"{self.objective!r} on {self.backbone!r})"
             )
         if self.backbone == "particlenet" and (self.layers is not None or self.heads is not None):
             raise ConfigError(
@@ -256,6 +268,12 @@ class ModelConfig:
             )
         if self.init_mode is not None and self.init is None:
             raise ConfigError("model:init_mode: needs model:init (the model to start from)")
+        if self.init_mode == "frozen" and self.objective == "deepsvdd-ae":
+            raise ConfigError(
+                "model:init_mode: 'frozen' leaves nothing for deepsvdd-ae's compactness term to "
+                "train (the score would be objective deepsvdd's on the frozen backbone); use "
+                "init_mode finetune, or objective deepsvdd"
+            )
 
     def _validate_encoder(self) -> None:
         """The ``encoder`` / ``encoder_mode`` fields (no file is read here)."""
@@ -286,6 +304,11 @@ class ModelConfig:
             raise ConfigError(
                 "model:objective: 'ae' on a pretrained encoder reconstructs the frozen "
                 "embedding: it takes encoder_mode frozen, mlp_layers 0 and no pt_weighted"
+            )
+        if self.objective == "deepsvdd-ae":
+            raise ConfigError(
+                "model:objective: 'deepsvdd-ae' trains the backbone it reconstructs from; on a "
+                "pretrained encoder use deepsvdd (frozen embedding) or ae"
             )
         if self.encoder_mode == "finetune" and self.objective.startswith("deepsvdd"):
             raise ConfigError(
@@ -320,6 +343,11 @@ class ModelConfig:
             )
 
     @property
+    def reconstructs(self) -> bool:
+        """Whether the objective has a decoder (``ae``, ``deepsvdd-ae``)."""
+        return self.objective in ("ae", "deepsvdd-ae")
+
+    @property
     def encoder_path(self) -> Path | None:
         """The pretrained encoder's path (``encoder`` without ``pretrained:``), or None."""
         return None if self.encoder is None else Path(self.encoder[len(PREFIX) :])
@@ -341,9 +369,10 @@ class ModelConfig:
 
     @property
     def metric_shrinkage(self) -> float | str:
-        """``svdd_shrinkage``, or its default: ``"auto"`` (Ledoit–Wolf) where nothing
-        trains the embedding (DeepSVDD on a pretrained encoder without a head, or on the
-        frozen backbone of ``init``), 0.5 otherwise.
+        """``svdd_shrinkage``, or its default: ``"auto"`` (Ledoit–Wolf) where the compactness
+        loss alone does not train the embedding (DeepSVDD on a pretrained encoder without a
+        head, or on the frozen backbone of ``init``; ``deepsvdd-ae``, whose reconstruction
+        term keeps every direction), 0.5 otherwise.
 
         >>> ModelConfig(init="ae_run", init_mode="frozen").metric_shrinkage
         'auto'
@@ -355,14 +384,14 @@ class ModelConfig:
         frozen = (self.encoder is not None and self.head_layers == 0) or (
             self.init_mode == "frozen"
         )
-        return "auto" if frozen else 0.5
+        return "auto" if frozen or self.objective == "deepsvdd-ae" else 0.5
 
     @property
     def use_pt_weighted(self) -> bool:
         """Whether the set autoencoder weights its error by pT (``pt_weighted`` or its default)."""
         if self.pt_weighted is not None:
             return self.pt_weighted
-        return self.objective == "ae" and self.backbone != "cnn" and self.encoder is None
+        return self.reconstructs and self.backbone != "cnn" and self.encoder is None
 
     @property
     def n_layers(self) -> int:
@@ -535,6 +564,39 @@ def _pretrained_backbone(
     return PretrainedBackbone(encoder, head, frozen=cfg.encoder_mode != "finetune", arch=arch)
 
 
+def _autoencoder(cfg: ModelConfig, backbone: nn.Module, dim: int, in_dim: int) -> Objective:
+    """The reconstruction objective of ``cfg`` on a ``dim``-wide embedding of ``backbone``:
+    the embedding autoencoder on a pretrained encoder, the image decoder on ``cnn``, the set
+    decoder otherwise (``ae``, and the decoder of ``deepsvdd-ae``)."""
+    if isinstance(backbone, PretrainedBackbone):
+        try:
+            return EmbeddingAutoencoder(dim, latent_dim=cfg.latent_dim, width=cfg.width)
+        except ValueError as e:
+            raise ConfigError(f"model:latent_dim: {e}") from None
+    if isinstance(backbone, CNNBackbone):
+        channels = cfg.options.get("decoder_channels")
+        try:
+            return ImageAutoencoder(
+                dim,
+                latent_dim=cfg.latent_dim,
+                pixels=backbone.images.pixels,
+                width=cfg.width,
+                **({} if channels is None else {"channels": channels}),
+            )
+        except (TypeError, ValueError) as e:
+            raise ConfigError(f"model: cnn autoencoder: {e}") from None
+    return Autoencoder(
+        dim,
+        latent_dim=cfg.latent_dim,
+        width=cfg.width,
+        layers=cfg.n_layers,
+        heads=cfg.heads or 8,
+        max_len=cfg.max_constituents,
+        out_dim=in_dim,
+        pt_weighted=cfg.use_pt_weighted,
+    )
+
+
 def build_model(
     cfg: ModelConfig,
     in_dim: int = 3,
@@ -581,37 +643,16 @@ def build_model(
             metric="euclidean" if cfg.objective == "deepsvdd-soft" else cfg.svdd_metric,
             shrinkage=cfg.metric_shrinkage,
         )
-    elif cfg.objective == "ae" and isinstance(backbone, PretrainedBackbone):
-        try:
-            objective = EmbeddingAutoencoder(dim, latent_dim=cfg.latent_dim, width=cfg.width)
-        except ValueError as e:
-            raise ConfigError(f"model:latent_dim: {e}") from None
-    elif cfg.objective == "ae" and isinstance(backbone, CNNBackbone):
-        try:
-            objective = ImageAutoencoder(
-                dim,
-                latent_dim=cfg.latent_dim,
-                pixels=backbone.images.pixels,
-                width=cfg.width,
-                **(
-                    {"channels": cfg.options["decoder_channels"]}
-                    if "decoder_channels" in cfg.options
-                    else {}
-                ),
-            )
-        except (TypeError, ValueError) as e:
-            raise ConfigError(f"model: cnn autoencoder: {e}") from None
-    elif cfg.objective == "ae":
-        objective = Autoencoder(
+    elif cfg.objective == "deepsvdd-ae":
+        objective = AutoencodingSVDD(
             dim,
-            latent_dim=cfg.latent_dim,
-            width=cfg.width,
-            layers=cfg.n_layers,
-            heads=cfg.heads or 8,
-            max_len=cfg.max_constituents,
-            out_dim=in_dim,
-            pt_weighted=cfg.use_pt_weighted,
+            _autoencoder(cfg, backbone, dim, in_dim),
+            eps=cfg.center_eps,
+            metric=cfg.svdd_metric,
+            shrinkage=cfg.metric_shrinkage,
         )
+    elif cfg.objective == "ae":
+        objective = _autoencoder(cfg, backbone, dim, in_dim)
     else:
         objective = Supervised(dim, pos_weight=pos_weight)
     if cfg.init_mode == "frozen":  # the backbone of model.init stays as loaded

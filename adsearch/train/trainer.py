@@ -46,7 +46,7 @@ from adsearch.errors import ConfigError, InputError, TrainingError
 from adsearch.graphs import GraphConfig
 from adsearch.io.atomic import atomic_path
 from adsearch.models.files import read_blob
-from adsearch.models.objectives import DeepSVDD
+from adsearch.models.objectives import AutoencodingSVDD, DeepSVDD
 from adsearch.models.pretrained import PretrainedBackbone
 from adsearch.models.registry import AnomalyModel, build_model, input_kind, log_columns
 from adsearch.progress import progress_bar
@@ -232,26 +232,34 @@ def _init_center(
 ) -> None:
     obj = model.objective
     assert isinstance(obj, DeepSVDD)
+    dasvdd = isinstance(obj, AutoencodingSVDD)
     was = model.training
     model.train()  # the mode of the loss (normalisation layers differ between modes)
     total = torch.zeros(obj.c.shape, dtype=torch.float64, device=device)
-    total2 = torch.zeros((), dtype=torch.float64, device=device)
-    count = 0
+    # sum of |z|², of the reconstruction error (deepsvdd-ae), and the jet count
+    sums = torch.zeros(3, dtype=torch.float64, device=device)
     per_rank = max(1, cfg.optim.batch_size // world)
     for b, idx in enumerate(_batches(order, per_rank)[: cfg.optim.center_batches]):
         rng = _batch_rng(cfg.runtime.seed, -1, b, dist.get_rank() if world > 1 else 0)
-        z = model.embed(builder(sample, idx, rng)).double()
+        inputs = model.prepare(builder(sample, idx, rng))
+        z = model.backbone(inputs)
+        if dasvdd:
+            err = obj.autoencoder.score(z, model.objective_inputs(inputs))
+            sums[1] += err.double().sum()
+        z = z.double()
         total += z.sum(0)
-        total2 += (z * z).sum()
-        count += len(idx)
+        sums[0] += (z * z).sum()
+        sums[2] += len(idx)
     if world > 1:
-        n = torch.tensor([float(count)], dtype=torch.float64, device=device)
         dist.all_reduce(total)
-        dist.all_reduce(total2)
-        dist.all_reduce(n)
-        count = int(n.item())
-    rms = torch.sqrt(total2 / max(count * obj.c.numel(), 1))
-    obj.set_center(total / max(count, 1), scale=float(rms))
+        dist.all_reduce(sums)
+    count = max(float(sums[2]), 1.0)
+    rms = torch.sqrt(sums[0] / (count * obj.c.numel()))
+    obj.set_center(total / count, scale=float(rms))
+    if dasvdd:  # mean |z - c|² = mean |z|² - 2 c . mean z + |c|² (c is guarded, not the mean)
+        c = obj.c.double()
+        dist_mean = sums[0] / count - 2 * (c @ total) / count + c @ c
+        obj.set_gamma(float(sums[1] / count), float(dist_mean))
     model.train(was)
 
 

@@ -6,7 +6,13 @@ from scipy.stats import rankdata
 from adsearch.config import from_dict
 from adsearch.graphs import to_dense, toy_jets
 from adsearch.models import ModelConfig, build_model
-from adsearch.models.objectives import Autoencoder, DeepSVDD, Supervised
+from adsearch.models.objectives import (
+    Autoencoder,
+    AutoencodingSVDD,
+    DeepSVDD,
+    EmbeddingAutoencoder,
+    Supervised,
+)
 from adsearch.models.setloss import chamfer_distance
 from adsearch.models.transformer import TransformerBackbone
 from adsearch.train import TrainConfig, train
@@ -295,3 +301,38 @@ def test_embedding_autoencoder_needs_a_bottleneck(latent):
 
     with pytest.raises(ValueError, match="latent_dim must be in"):
         EmbeddingAutoencoder(6, latent_dim=latent)
+
+
+def test_dasvdd_loss_is_error_plus_gamma_distance_and_score_follows_the_metric():
+    torch.manual_seed(0)
+    ae = EmbeddingAutoencoder(dim=4, latent_dim=2, width=8)
+    maha = AutoencodingSVDD(4, ae, metric="mahalanobis", shrinkage=0.0)
+    maha.set_center(torch.tensor([1.0, -1.0, 0.5, 0.5]))
+    maha.set_gamma(recon_mean=3.0, distance_mean=1.5)
+    assert float(maha.gamma) == 2.0
+    z = torch.randn(16, 4)
+    loss, per = maha.loss(z, None, None)
+    expect = ae.score(z, None) + 2.0 * ((z - maha.c) ** 2).sum(-1)
+    torch.testing.assert_close(per, expect.detach())
+    assert float(loss.detach()) == pytest.approx(float(expect.detach().mean()), rel=1e-6)
+    # the loss trains both the decoder and (through z) the network
+    zg = z.clone().requires_grad_(True)
+    maha.loss(zg, None, None)[0].backward()
+    assert zg.grad is not None and float(zg.grad.abs().sum()) > 0
+    assert all(p.grad is not None for p in ae.parameters())
+    # Mahalanobis score: DeepSVDD's, the decoder plays no part
+    maha.fit_metric(z)
+    plain = DeepSVDD(4, metric="mahalanobis", shrinkage=0.0)
+    plain.fit_metric(z)
+    torch.testing.assert_close(maha.score(z, None).detach(), plain.score(z, None))
+    # Euclidean: DASVDD's own score, error + gamma |z - c|²
+    euc = AutoencodingSVDD(4, ae, metric="euclidean")
+    euc.load_state_dict(maha.state_dict())
+    torch.testing.assert_close(euc.score(z, None).detach(), expect.detach())
+
+
+@pytest.mark.parametrize(("recon", "dist"), [(0.0, 1.0), (1.0, 0.0), (-1.0, 1.0)])
+def test_dasvdd_gamma_needs_positive_terms(recon, dist):
+    obj = AutoencodingSVDD(2, EmbeddingAutoencoder(dim=2, latent_dim=1, width=4))
+    with pytest.raises(ValueError, match="DASVDD balance needs positive"):
+        obj.set_gamma(recon, dist)

@@ -4,11 +4,14 @@ import torch
 from adsearch.config import from_dict
 from adsearch.errors import ConfigError
 from adsearch.models import ModelConfig, build_model
-from adsearch.models.objectives import Autoencoder, DeepSVDD, Supervised
+from adsearch.models.imageae import ImageAutoencoder
+from adsearch.models.objectives import Autoencoder, AutoencodingSVDD, DeepSVDD, Supervised
 
 
 @pytest.mark.parametrize("backbone", ["transformer", "part", "particlenet"])
-@pytest.mark.parametrize("objective", ["deepsvdd", "deepsvdd-soft", "ae", "supervised"])
+@pytest.mark.parametrize(
+    "objective", ["deepsvdd", "deepsvdd-soft", "deepsvdd-ae", "ae", "supervised"]
+)
 def test_every_dense_model_builds_and_scores(backbone, objective):
     opts: dict = {"heads": 2, "layers": 1}
     if backbone == "particlenet":  # EdgeConv blocks from options, no attention heads
@@ -21,8 +24,16 @@ def test_every_dense_model_builds_and_scores(backbone, objective):
     assert s.shape == (3,) and torch.isfinite(s).all()
     loss, per = model((x, mask), torch.tensor([0, 1, 0]), loss=True)
     assert loss.ndim == 0 and per.shape == (3,)
-    kind = {"deepsvdd": DeepSVDD, "deepsvdd-soft": DeepSVDD, "ae": Autoencoder}
+    kind = {
+        "deepsvdd": DeepSVDD,
+        "deepsvdd-soft": DeepSVDD,
+        "deepsvdd-ae": AutoencodingSVDD,
+        "ae": Autoencoder,
+    }
     assert isinstance(model.objective, kind.get(objective, Supervised))
+    if objective == "deepsvdd-ae":  # DeepSVDD with the set decoder of "ae" on the same z
+        assert isinstance(model.objective.autoencoder, Autoencoder)
+        assert model.objective.metric == "mahalanobis" and cfg.metric_shrinkage == "auto"
     has_bias = any(n.endswith("bias") for n, _ in model.backbone.named_parameters())
     assert has_bias == (not objective.startswith("deepsvdd"))
 
@@ -128,3 +139,29 @@ def test_pt_weighted_reaches_the_set_autoencoder_and_only_it():
     for bad in ({"objective": "deepsvdd"}, {"backbone": "cnn", "objective": "ae"}):
         with pytest.raises(ConfigError, match="pt_weighted"):
             from_dict(ModelConfig, {"backbone": "transformer", "pt_weighted": True, **bad})
+
+
+def test_deepsvdd_ae_on_cnn_takes_the_image_decoder_and_deepsvdd_rules():
+    cfg = ModelConfig(backbone="cnn", objective="deepsvdd-ae", width=8, latent_dim=4)
+    model = build_model(cfg)
+    assert isinstance(model.objective.autoencoder, ImageAutoencoder)
+    assert not any(n.endswith("bias") for n, _ in model.backbone.named_parameters())
+    x, mask = torch.randn(3, 5, 3).abs(), torch.ones(3, 5, dtype=torch.bool)
+    loss, per = model((x, mask), None, loss=True)
+    assert per.shape == (3,) and bool(torch.isfinite(loss))
+
+
+@pytest.mark.parametrize(
+    ("over", "match"),
+    [
+        ({"backbone": "gin"}, "'deepsvdd-ae' reconstructs the constituent set"),
+        ({"backbone": "cnn", "bias": True}, "model:bias: DeepSVDD needs a bias-free network"),
+        ({"backbone": "cnn", "options": {"norm": "batch"}}, "model:options:norm"),
+        ({"encoder": "pretrained:x.pt", "heads": None}, "trains the backbone it reconstructs"),
+        ({"init": "ae_run", "init_mode": "frozen"}, "'frozen' leaves nothing for deepsvdd-ae"),
+    ],
+)
+def test_deepsvdd_ae_refusals(over, match):
+    base = {"backbone": "transformer", "objective": "deepsvdd-ae", "width": 8, "heads": 2}
+    with pytest.raises(ConfigError, match=match):
+        from_dict(ModelConfig, {**base, **over})

@@ -262,6 +262,34 @@ def test_deepsvdd_centre_is_the_training_mode_mean_embedding(tmp_path, sample):
     assert bool((c.abs() >= float(model.objective.guard) - 1e-7).all())
 
 
+def test_dasvdd_gamma_balances_error_and_distance_of_the_initial_pass(tmp_path, sample):
+    """``deepsvdd-ae``: c is the training-mode mean embedding of the initial batches and
+    gamma = mean reconstruction error / mean |z - c|² over the same jets (so both loss terms
+    start equal)."""
+    from adsearch.models.registry import build_model
+    from adsearch.train.data import InputBuilder
+    from adsearch.train.trainer import _init_center
+
+    cfg = make(tmp_path / "g", model={"objective": "deepsvdd-ae", "mlp_layers": 2})
+    cfg.graph["max_constituents"] = 64
+    torch.manual_seed(0)
+    model = build_model(cfg.model, in_dim=3)
+    builder = InputBuilder("dense", {"max_constituents": 64})
+    idx = np.arange(64)
+    _init_center(model, builder, sample, idx, cfg, torch.device("cpu"), 1)
+    obj = model.objective
+    with torch.no_grad():
+        inputs = builder(sample, idx)
+        z = model.train().embed(inputs)
+        err = obj.autoencoder.score(z, model.objective_inputs(inputs)).double()
+        d = ((z.double() - obj.c.double()) ** 2).sum(-1)
+    assert float(obj.gamma) == pytest.approx(float(err.mean() / d.mean()), rel=1e-5)
+    # and the loss is that sum per jet: at the start the two terms contribute equally
+    _loss, per = model(inputs, None, loss=True)
+    torch.testing.assert_close(per.double(), err + float(obj.gamma) * d, rtol=1e-5, atol=1e-7)
+    assert float((float(obj.gamma) * d).mean()) == pytest.approx(float(err.mean()), rel=1e-5)
+
+
 class _Const(torch.nn.Module):
     """A 'network' whose every output is its bias: what DeepSVDD with biases collapses to."""
 
