@@ -23,27 +23,33 @@ def _toy_sample(n: int = 1500) -> JetSample:
     return JetSample(cons, ax.pt, ax.eta, ax.phi, label, event, np.zeros(n_jets, np.int64))
 
 
-@pytest.mark.parametrize(("metric", "auc_min"), [("euclidean", 0.85), ("mahalanobis", 0.8)])
-def test_gin_deepsvdd_learns_prong_structure_not_mass(tmp_path, metric, auc_min):
-    sample = _toy_sample()
-    cfg = from_dict(
+def _toy_config(out, model: dict, epochs: int) -> TrainConfig:
+    """The toy's training config: half the events for training, 10 % validation."""
+    return from_dict(
         TrainConfig,
         {
             "data": {"train_fraction": 0.5, "val_fraction": 0.1},
             "graph": {"max_constituents": 100},
-            "model": {
-                "backbone": "gin",
-                "objective": "deepsvdd",
-                "width": 32,
-                "layers": 2,
-                "mlp_layers": 2,
-                "readout": "max",
-                "svdd_metric": metric,
-            },
-            "optim": {"batch_size": 128, "epochs": 15, "patience": 5},
-            "runtime": {"out_dir": str(tmp_path), "device": "cpu", "progress": False},
+            "model": model,
+            "optim": {"batch_size": 128, "epochs": epochs, "patience": 5},
+            "runtime": {"out_dir": str(out), "device": "cpu", "progress": False},
         },
     )
+
+
+@pytest.mark.parametrize(("metric", "auc_min"), [("euclidean", 0.85), ("mahalanobis", 0.8)])
+def test_gin_deepsvdd_learns_prong_structure_not_mass(tmp_path, metric, auc_min):
+    sample = _toy_sample()
+    model = {
+        "backbone": "gin",
+        "objective": "deepsvdd",
+        "width": 32,
+        "layers": 2,
+        "mlp_layers": 2,
+        "readout": "max",
+        "svdd_metric": metric,
+    }
+    cfg = _toy_config(tmp_path, model, epochs=15)
     res = train(cfg, sample)
     test = np.flatnonzero(split_events(sample.n_events, 0.5, 0.1, 0) == 2)
     y = sample.label[test]
@@ -63,16 +69,7 @@ def test_cnn_deepsvdd_from_a_bias_free_autoencoder_learns_prong_structure(tmp_pa
     sample = _toy_sample()
 
     def cfg(out, **model):
-        return from_dict(
-            TrainConfig,
-            {
-                "data": {"train_fraction": 0.5, "val_fraction": 0.1},
-                "graph": {"max_constituents": 100},
-                "model": {"backbone": "cnn", "width": 32, **model},
-                "optim": {"batch_size": 128, "epochs": 4, "patience": 5},
-                "runtime": {"out_dir": str(tmp_path / out), "device": "cpu", "progress": False},
-            },
-        )
+        return _toy_config(tmp_path / out, {"backbone": "cnn", "width": 32, **model}, epochs=4)
 
     train(cfg("ae", objective="ae", bias=False), sample)
     svdd = cfg("svdd", objective="deepsvdd", init=str(tmp_path / "ae"))
@@ -93,23 +90,10 @@ def test_cnn_deepsvdd_from_a_bias_free_autoencoder_learns_prong_structure(tmp_pa
 @pytest.mark.parametrize("metric", ["mahalanobis", "euclidean"])
 def test_cnn_deepsvdd_ae_learns_prong_structure_in_one_training(tmp_path, metric):
     """DASVDD (``objective: deepsvdd-ae``): DeepSVDD and the image autoencoder trained
-    together from a random start, one training. Measured: see the assertion's comment."""
+    together from a random start, one training."""
     sample = _toy_sample()
-    cfg = from_dict(
-        TrainConfig,
-        {
-            "data": {"train_fraction": 0.5, "val_fraction": 0.1},
-            "graph": {"max_constituents": 100},
-            "model": {
-                "backbone": "cnn",
-                "width": 32,
-                "objective": "deepsvdd-ae",
-                "svdd_metric": metric,
-            },
-            "optim": {"batch_size": 128, "epochs": 4, "patience": 5},
-            "runtime": {"out_dir": str(tmp_path), "device": "cpu", "progress": False},
-        },
-    )
+    model = {"backbone": "cnn", "width": 32, "objective": "deepsvdd-ae", "svdd_metric": metric}
+    cfg = _toy_config(tmp_path, model, epochs=4)
     res = train(cfg, sample)
     obj = res.model.objective
     assert float(obj.gamma) > 0  # balanced from the initial pass
@@ -118,5 +102,5 @@ def test_cnn_deepsvdd_ae_learns_prong_structure_in_one_training(tmp_path, metric
     test = np.flatnonzero(split_events(sample.n_events, 0.5, 0.1, 0) == 2)
     s = score_jets(res.model, sample.take(test), cfg.graph, 512, "cpu", False)
     auc = roc_auc(sample.label[test], s)
-    print(metric, auc, float(obj.gamma), [r["spread"] for r in res.history])
+    # measured 0.99 (Mahalanobis, Ledoit–Wolf) and 0.97 (DASVDD's error + gamma distance)
     assert auc > 0.8
