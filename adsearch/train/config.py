@@ -236,7 +236,7 @@ class TrainConfig:
                 f"graph:node_features: the pretrained encoder (model:encoder) takes the "
                 f"'basic' features of padded jets, got {features!r}"
             )
-        if self.model.objective == "ae" and self.model.encoder is None:
+        if self.model.reconstructs and self.model.encoder is None:
             cap = self.graph.get("max_constituents", GraphConfig.max_constituents)
             if cap is None or cap > self.model.max_constituents:
                 raise ConfigError(

@@ -50,7 +50,9 @@ def test_sizes_and_option_errors():
         CNNBackbone(images={"pixel": 25})
 
 
-@pytest.mark.parametrize("objective", ["deepsvdd", "deepsvdd-soft", "supervised", "ae"])
+@pytest.mark.parametrize(
+    "objective", ["deepsvdd", "deepsvdd-soft", "deepsvdd-ae", "supervised", "ae"]
+)
 def test_registry_bias_free_deepsvdd_and_batch_norm_otherwise(objective):
     model = build_model(ModelConfig(backbone="cnn", objective=objective, width=8, options=SMALL))
     assert model.input_kind == "dense"
@@ -138,10 +140,20 @@ def test_augmentation_is_seeded_training_only_and_resumable(tmp_path, sample):
     assert resumed[2]["train_loss"] == h1[2]["train_loss"]
 
 
-@pytest.mark.parametrize("objective", ["supervised", "deepsvdd"])
-def test_onnx_parity(tmp_path, objective):
+@pytest.mark.parametrize(
+    ("objective", "metric"),
+    [
+        ("supervised", "mahalanobis"),
+        ("deepsvdd", "mahalanobis"),
+        ("deepsvdd-ae", "euclidean"),  # DASVDD's score: the image decoder runs in the graph
+    ],
+)
+def test_onnx_parity(tmp_path, objective, metric):
     torch.manual_seed(0)
-    model = build_model(ModelConfig(backbone="cnn", objective=objective, width=16, options=SMALL))
+    cfg = ModelConfig(
+        backbone="cnn", objective=objective, width=16, options=SMALL, svdd_metric=metric
+    )
+    model = build_model(cfg)
     model.eval()
     batches = parity_batches(model)  # 3 batches: different jet and constituent counts
     assert len({tuple(b[0].shape[:2]) for b in batches}) == 3

@@ -51,7 +51,7 @@ def test_same_seed_same_losses_bit_for_bit(tmp_path, sample):
     assert [h["train_loss"] for h in c] != [h["train_loss"] for h in a]
 
 
-@pytest.mark.parametrize("objective", ["deepsvdd-soft", "supervised"])
+@pytest.mark.parametrize("objective", ["deepsvdd-soft", "deepsvdd-ae", "supervised"])
 def test_resume_gives_the_uninterrupted_next_epoch(tmp_path, sample, objective):
     over = {"model": {"objective": objective}}
     if objective == "deepsvdd-soft":  # with random (seeded) mass augmentation
