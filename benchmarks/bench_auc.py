@@ -633,9 +633,11 @@ def parse_sets(items: list[str]) -> dict[str, Any]:
             keys, value = parse_override(item)
         except ConfigError as e:
             raise SystemExit(f"error: {e}") from None
-        if len(keys) < 2 or keys[0] == "runtime" or keys[:2] == ["data", "path"]:
+        runtime = keys[0] == "runtime" and keys[1:] != ["seed"]  # the script sets the rest
+        if len(keys) < 2 or runtime or keys[:2] == ["data", "path"]:
             raise SystemExit(
-                f"error: --set {item!r}: expected SECTION.KEY=VALUE (not data.path, runtime)"
+                f"error: --set {item!r}: expected SECTION.KEY=VALUE (not data.path, nor "
+                "runtime other than runtime.seed)"
             )
         out[".".join(keys)] = value
     return out
@@ -712,7 +714,8 @@ def main(argv: list[str] | None = None) -> None:
         default=[],
         metavar="SECTION.KEY=VALUE",
         help="override one field of the models' training configs (repeatable; YAML value), "
-        "e.g. --set model.layers=2 --set model.pt_weighted=true; recorded per row",
+        "e.g. --set model.layers=2 --set model.pt_weighted=true, or --set runtime.seed=1 "
+        "(another training seed); recorded per row",
     )
     args = ap.parse_args(argv)
     args.set = parse_sets(args.set)
