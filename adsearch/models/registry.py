@@ -115,10 +115,9 @@ class ModelConfig:
     ``graph.max_constituents`` (:class:`adsearch.graphs.GraphConfig`), which the training
     config checks to be at most this.
     ``pt_weighted`` (objective ``ae`` or ``deepsvdd-ae`` on the set backbones; default on
-    there): the set
-    autoencoder's reconstruction error of every constituent is weighted by its pT fraction
-    (see :class:`~adsearch.models.objectives.Autoencoder`), so the jet's hard prongs dominate
-    the score rather than its many soft constituents. Measured on the 2- / 3-prong W'
+    there): the set autoencoder's reconstruction error of every constituent is weighted by its
+    pT fraction (see :class:`~adsearch.models.objectives.Autoencoder`), so the jet's hard
+    prongs dominate the score rather than its many soft constituents. Measured on the 2- / 3-prong W'
     benchmark (transformer, width 32, cap 50, 100k background jets): event AUC 68.4 / 83.9
     with it, 49.6 / 51.7 without (the unweighted Chamfer error follows the soft, wide
     radiation of QCD jets, not their prong structure).
