@@ -300,8 +300,8 @@ class AutoencodingSVDD(DeepSVDD):
     image decoder, or the set decoder's Chamfer error) and ``c`` the DeepSVDD centre::
 
         loss  = mean_jets [ e(z, x) + gamma ||z - c||² ]
-        score = Mahalanobis distance of z (metric "mahalanobis"), or
-                e(z, x) + gamma ||z - c||²     (metric "euclidean": DASVDD's own score)
+        score = e(z, x) + gamma ||z - c||²     (metric "euclidean", default: DASVDD's score)
+                or the Mahalanobis distance of z (metric "mahalanobis")
 
     The compactness term alone removes what separates the anomalies (measured on the W'
     benchmark: every DeepSVDD whose network it trained scored below a Gaussian mixture of
@@ -342,7 +342,7 @@ class AutoencodingSVDD(DeepSVDD):
         dim: int,
         autoencoder: Objective,
         eps: float = 0.1,
-        metric: str = "mahalanobis",
+        metric: str = "euclidean",
         shrinkage: float | str = "auto",
     ) -> None:
         super().__init__(dim, eps=eps, metric=metric, shrinkage=shrinkage)

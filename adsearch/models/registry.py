@@ -63,6 +63,7 @@ __all__ = [
     "AnomalyModel",
     "ModelConfig",
     "build_model",
+    "default_svdd_metric",
     "input_kind",
     "log_columns",
 ]
@@ -70,6 +71,19 @@ __all__ = [
 BACKBONES = ("gin", "egat", "gatv2", "transformer", "part", "particlenet", "cnn")
 OBJECTIVES = ("deepsvdd", "deepsvdd-soft", "deepsvdd-ae", "ae", "supervised")
 _GRAPH = ("gin", "egat", "gatv2")
+
+
+def default_svdd_metric(objective: str) -> str:
+    """The DeepSVDD score of ``objective`` when ``svdd_metric`` is unset: ``"euclidean"``
+    for ``deepsvdd-ae`` (DASVDD's own score, reconstruction error + gamma |z - c|²;
+    pre-registered against the Mahalanobis distance on two trainings of the W' benchmark:
+    event AUC 85.4 / 83.0 and 85.0 / 83.8 against 73.9 / 79.5 and 74.5 / 80.8, 2- / 3-prong),
+    ``"mahalanobis"`` otherwise.
+
+    >>> default_svdd_metric("deepsvdd"), default_svdd_metric("deepsvdd-ae")
+    ('mahalanobis', 'euclidean')
+    """
+    return "euclidean" if objective == "deepsvdd-ae" else "mahalanobis"
 
 
 @dataclass
@@ -89,8 +103,9 @@ class ModelConfig:
     ``readout`` is one pool or several joined by ``+`` for graph backbones (``sum``,
     ``mean``, ``max``, ``ptsum``: :func:`adsearch.models.readout.graph_readout`).
     ``svdd_metric`` / ``svdd_shrinkage``: the DeepSVDD anomaly score, the squared distance
-    to the centre (``euclidean``) or after whitening by the background covariance shrunk
-    towards the identity (``mahalanobis``, default; see
+    to the centre (``euclidean``; for ``deepsvdd-ae`` DASVDD's error + gamma |z - c|², its
+    default) or after whitening by the background covariance shrunk towards the identity
+    (``mahalanobis``, default otherwise; see
     :class:`adsearch.models.objectives.DeepSVDD`) with weight ``svdd_shrinkage`` (a number
     in [0, 1], or ``auto``: the Ledoit–Wolf estimate from the background embeddings).
     Unset, it is 0.5 for a trained DeepSVDD network (training compresses directions whose
@@ -107,8 +122,8 @@ class ModelConfig:
     equal (:class:`~adsearch.models.objectives.AutoencodingSVDD`). The reconstruction term
     keeps the embedding informative where the compactness loss alone removes what separates
     the anomalies. DeepSVDD's rules hold for its backbone (no bias, no normalisation); its
-    score is the Mahalanobis distance (Ledoit–Wolf by default), or DASVDD's own (error + gamma
-    |z - c|²) with ``svdd_metric: euclidean``.
+    score is DASVDD's own, error + gamma |z - c|² (``svdd_metric`` unset or ``euclidean``), or
+    the Mahalanobis distance of z (``svdd_metric: mahalanobis``, Ledoit–Wolf by default).
     ``max_constituents`` is the set autoencoder's decoder size (objective ``ae`` on the
     transformer backbones): the most constituents it reconstructs, which fixes the shape (and
     the seeded initialisation) of its slot embeddings. It is not the input cap: that is
@@ -117,9 +132,9 @@ class ModelConfig:
     ``pt_weighted`` (objective ``ae`` or ``deepsvdd-ae`` on the set backbones; default on
     there): the set autoencoder's reconstruction error of every constituent is weighted by its
     pT fraction (see :class:`~adsearch.models.objectives.Autoencoder`), so the jet's hard
-    prongs dominate the score rather than its many soft constituents. Measured on the 2- / 3-prong W'
-    benchmark (transformer, width 32, cap 50, 100k background jets): event AUC 68.4 / 83.9
-    with it, 49.6 / 51.7 without (the unweighted Chamfer error follows the soft, wide
+    prongs dominate the score rather than its many soft constituents. Measured on the 2- /
+    3-prong W' benchmark (transformer, width 32, cap 50, 100k background jets): event AUC
+    68.4 / 83.9 with it, 49.6 / 51.7 without (the unweighted Chamfer error follows the soft, wide
     radiation of QCD jets, not their prong structure).
     ``encoder``: ``"pretrained:PATH"`` puts the encoder of ``adsearch pretrain`` (its
     ``encoder.pt``, or the directory holding it; a relative path is taken from the config
@@ -163,7 +178,7 @@ class ModelConfig:
     bias: bool | None = None
     nu: float = 0.1
     center_eps: float = 0.1
-    svdd_metric: Literal["euclidean", "mahalanobis"] = "mahalanobis"
+    svdd_metric: Literal["euclidean", "mahalanobis"] | None = None  # None: default_svdd_metric
     svdd_shrinkage: float | Literal["auto"] | None = None  # None: 0.5, or auto without a head
     radius_warmup_epochs: int = 1
     balance_classes: bool = True
@@ -333,13 +348,18 @@ class ModelConfig:
             )
         if self.head_layers == 0 and (
             self.objective not in ("deepsvdd", "ae")
-            or (self.objective == "deepsvdd" and self.svdd_metric != "mahalanobis")
+            or (self.objective == "deepsvdd" and self.score_metric != "mahalanobis")
             or self.out_dim
         ):
             raise ConfigError(
                 "model:mlp_layers: 0 (no head) needs objective deepsvdd with svdd_metric "
                 "mahalanobis, or objective ae, and no out_dim"
             )
+
+    @property
+    def score_metric(self) -> str:
+        """``svdd_metric``, or its default (:func:`default_svdd_metric` of the objective)."""
+        return self.svdd_metric or default_svdd_metric(self.objective)
 
     @property
     def reconstructs(self) -> bool:
@@ -639,7 +659,7 @@ def build_model(
             soft=cfg.objective == "deepsvdd-soft",
             nu=cfg.nu,
             eps=cfg.center_eps,
-            metric="euclidean" if cfg.objective == "deepsvdd-soft" else cfg.svdd_metric,
+            metric="euclidean" if cfg.objective == "deepsvdd-soft" else cfg.score_metric,
             shrinkage=cfg.metric_shrinkage,
         )
     elif cfg.objective == "deepsvdd-ae":
@@ -647,7 +667,7 @@ def build_model(
             dim,
             _autoencoder(cfg, backbone, dim, in_dim),
             eps=cfg.center_eps,
-            metric=cfg.svdd_metric,
+            metric=cfg.score_metric,
             shrinkage=cfg.metric_shrinkage,
         )
     elif cfg.objective == "ae":

@@ -26,7 +26,7 @@ from adsearch.config import check_sections, load_yaml, to_dict
 from adsearch.errors import ConfigError
 from adsearch.graphs import GraphConfig
 from adsearch.graphs.symmetry import MAX_BOOST
-from adsearch.models.registry import ModelConfig
+from adsearch.models.registry import ModelConfig, default_svdd_metric
 
 __all__ = [
     "AugmentConfig",
@@ -256,7 +256,8 @@ def key_dict(config: dict[str, Any]) -> dict[str, Any]:
     cache key): ``data.symmetry`` is left out while it is at its default (off), and
     ``model.encoder`` / ``model.encoder_mode`` / ``model.init`` / ``model.init_mode`` while
     unset, so a config written before those options existed, and the keys of its runs, stay
-    the same.
+    the same; an unset ``model.svdd_metric`` is its default's value (configs once wrote it
+    out).
 
     >>> from adsearch.config import from_dict, to_dict
     >>> "symmetry" in key_dict(to_dict(TrainConfig()))["data"]
@@ -266,6 +267,8 @@ def key_dict(config: dict[str, Any]) -> dict[str, Any]:
     True
     >>> "encoder" in key_dict(to_dict(TrainConfig()))["model"]
     False
+    >>> key_dict(to_dict(TrainConfig()))["model"]["svdd_metric"]
+    'mahalanobis'
     """
     out = dict(config)
     data = dict(out.get("data") or {})
@@ -276,6 +279,8 @@ def key_dict(config: dict[str, Any]) -> dict[str, Any]:
     for name in ("encoder", "encoder_mode", "init", "init_mode"):
         if model.get(name) is None:
             model.pop(name, None)
+    if model.get("svdd_metric", "") is None:  # unset: its value (written out before 2026-12)
+        model["svdd_metric"] = default_svdd_metric(str(model.get("objective", "deepsvdd")))
     out["model"] = model
     return out
 

@@ -33,7 +33,8 @@ def test_every_dense_model_builds_and_scores(backbone, objective):
     assert isinstance(model.objective, kind.get(objective, Supervised))
     if objective == "deepsvdd-ae":  # DeepSVDD with the set decoder of "ae" on the same z
         assert isinstance(model.objective.autoencoder, Autoencoder)
-        assert model.objective.metric == "mahalanobis" and cfg.metric_shrinkage == "auto"
+        assert model.objective.metric == "euclidean" == cfg.score_metric  # DASVDD's score
+        assert cfg.svdd_metric is None and cfg.metric_shrinkage == "auto"
     has_bias = any(n.endswith("bias") for n, _ in model.backbone.named_parameters())
     assert has_bias == (not objective.startswith("deepsvdd"))
 

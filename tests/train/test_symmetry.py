@@ -53,6 +53,7 @@ def test_pipeline_set_and_unchanged_cache_keys():
     # added later, left out of the key when unset
     for k in ("encoder", "encoder_mode", "init", "init_mode"):
         old["model"].pop(k, None)
+    old["model"]["svdd_metric"] = "mahalanobis"  # written out before it became optional
     old["runtime"].pop("progress")
     assert step_key(_train_key_config(q), []) == step_key(old, [])
     assert "symmetry" not in _report_key_config(q)["train"]["data"]
@@ -72,6 +73,21 @@ def test_resume_key_ignores_a_default_symmetry():
     on = to_dict(from_dict(TrainConfig, {"data": {"symmetry": ON}}))
     assert _resume_key(on) != _resume_key(new)
     assert key_dict(on)["data"]["symmetry"] == ON
+
+
+def test_an_unset_svdd_metric_keys_as_its_default():
+    """Checkpoints and cache keys written when ``svdd_metric`` was always spelled out match
+    the same config with it unset; deepsvdd-ae's default is another value."""
+    new = to_dict(TrainConfig())
+    assert new["model"]["svdd_metric"] is None
+    old = to_dict(TrainConfig())
+    old["model"]["svdd_metric"] = "mahalanobis"
+    assert _resume_key(old) == _resume_key(new)
+    euclid = to_dict(from_dict(TrainConfig, {"model": {"svdd_metric": "euclidean"}}))
+    assert _resume_key(euclid) != _resume_key(new)
+    dasvdd = {"model": {"backbone": "cnn", "objective": "deepsvdd-ae"}}
+    d = to_dict(from_dict(TrainConfig, dasvdd))
+    assert key_dict(d)["model"]["svdd_metric"] == "euclidean"
 
 
 @pytest.mark.parametrize("kind", ["dense", "pyg"])

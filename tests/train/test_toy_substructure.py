@@ -87,7 +87,7 @@ def test_cnn_deepsvdd_from_a_bias_free_autoencoder_learns_prong_structure(tmp_pa
     assert roc_auc(sample.label[test], s) > 0.8
 
 
-@pytest.mark.parametrize("metric", ["mahalanobis", "euclidean"])
+@pytest.mark.parametrize("metric", [None, "mahalanobis"])
 def test_cnn_deepsvdd_ae_learns_prong_structure_in_one_training(tmp_path, metric):
     """DASVDD (``objective: deepsvdd-ae``): DeepSVDD and the image autoencoder trained
     together from a random start, one training."""
@@ -102,5 +102,5 @@ def test_cnn_deepsvdd_ae_learns_prong_structure_in_one_training(tmp_path, metric
     test = np.flatnonzero(split_events(sample.n_events, 0.5, 0.1, 0) == 2)
     s = score_jets(res.model, sample.take(test), cfg.graph, 512, "cpu", False)
     auc = roc_auc(sample.label[test], s)
-    # measured 0.99 (Mahalanobis, Ledoit–Wolf) and 0.97 (DASVDD's error + gamma distance)
+    # measured 0.97 (DASVDD's error + gamma distance, the default) and 0.99 (Mahalanobis)
     assert auc > 0.8

@@ -367,7 +367,7 @@ def test_mahalanobis_metric_is_fitted_on_training_background_and_stored(tmp_path
     from adsearch.train.data import InputBuilder, split_events
 
     cfg = make(tmp_path / "w", model={"backbone": "gin", "objective": "deepsvdd", "heads": None})
-    assert cfg.model.svdd_metric == "mahalanobis" and cfg.model.metric_shrinkage == 0.5
+    assert cfg.model.score_metric == "mahalanobis" and cfg.model.metric_shrinkage == 0.5
     res = train(cfg, sample)
     obj = res.model.objective
     assert not torch.allclose(obj.whiten, torch.eye(len(obj.whiten)))
