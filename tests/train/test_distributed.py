@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
@@ -34,15 +35,17 @@ def _worker(rank: int, world: int, tmp: str, model: dict | None = None) -> None:
         dist.destroy_process_group()
 
 
-def test_ddp_two_cpu_processes_run_an_epoch_in_sync(tmp_path):
-    mp.spawn(_worker, args=(2, str(tmp_path)), nprocs=2, join=True)
+@pytest.mark.parametrize("objective", ["deepsvdd", "deepsvdd-ae"])
+def test_ddp_two_cpu_processes_run_an_epoch_in_sync(tmp_path, objective):
+    mp.spawn(_worker, args=(2, str(tmp_path), {"objective": objective}), nprocs=2, join=True)
     r0 = json.loads((tmp_path / "rank0.json").read_text())
     r1 = json.loads((tmp_path / "rank1.json").read_text())
     assert len(r0["history"]) == 1
     # losses are all-reduced: both ranks report the same numbers
     assert r0["history"][0]["train_loss"] == r1["history"][0]["train_loss"]
     assert r0["history"][0]["val_loss"] == r1["history"][0]["val_loss"]
-    # gradients were averaged: parameters (and the DeepSVDD centre) identical on both ranks
+    # gradients were averaged: parameters (and the DeepSVDD centre, DASVDD's gamma from the
+    # all-reduced initial pass) identical on both ranks
     assert r0["params"].keys() == r1["params"].keys()
     for k in r0["params"]:
         assert r0["params"][k] == r1["params"][k], k
