@@ -12,7 +12,13 @@ in :mod:`adsearch.models.objectives`.
 
 from adsearch.models.cnn import CNNBackbone
 from adsearch.models.imageae import ImageAutoencoder
-from adsearch.models.objectives import Autoencoder, DeepSVDD, Objective, Supervised
+from adsearch.models.objectives import (
+    Autoencoder,
+    AutoencodingSVDD,
+    DeepSVDD,
+    Objective,
+    Supervised,
+)
 from adsearch.models.particlenet import ParticleNetBackbone
 from adsearch.models.registry import AnomalyModel, ModelConfig, build_model
 from adsearch.models.transformer import (
@@ -25,6 +31,7 @@ from adsearch.models.transformer import (
 __all__ = [
     "AnomalyModel",
     "Autoencoder",
+    "AutoencodingSVDD",
     "CNNBackbone",
     "DeepSVDD",
     "ImageAutoencoder",
