@@ -335,6 +335,7 @@ class AutoencodingSVDD(DeepSVDD):
     """
 
     name = "deepsvdd-ae"
+    autoencoder: Objective
     gamma: Tensor  # a buffer (``register_buffer`` in ``__init__``)
 
     def __init__(

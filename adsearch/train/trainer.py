@@ -232,7 +232,6 @@ def _init_center(
 ) -> None:
     obj = model.objective
     assert isinstance(obj, DeepSVDD)
-    dasvdd = isinstance(obj, AutoencodingSVDD)
     was = model.training
     model.train()  # the mode of the loss (normalisation layers differ between modes)
     total = torch.zeros(obj.c.shape, dtype=torch.float64, device=device)
@@ -243,7 +242,7 @@ def _init_center(
         rng = _batch_rng(cfg.runtime.seed, -1, b, dist.get_rank() if world > 1 else 0)
         inputs = model.prepare(builder(sample, idx, rng))
         z = model.backbone(inputs)
-        if dasvdd:
+        if isinstance(obj, AutoencodingSVDD):
             err = obj.autoencoder.score(z, model.objective_inputs(inputs))
             sums[1] += err.double().sum()
         z = z.double()
@@ -256,7 +255,8 @@ def _init_center(
     count = max(float(sums[2]), 1.0)
     rms = torch.sqrt(sums[0] / (count * obj.c.numel()))
     obj.set_center(total / count, scale=float(rms))
-    if dasvdd:  # mean |z - c|² = mean |z|² - 2 c . mean z + |c|² (c is guarded, not the mean)
+    if isinstance(obj, AutoencodingSVDD):
+        # mean |z - c|² = mean |z|² - 2 c . mean z + |c|² (c is guarded, not the mean)
         c = obj.c.double()
         dist_mean = sums[0] / count - 2 * (c @ total) / count + c @ c
         obj.set_gamma(float(sums[1] / count), float(dist_mean))
