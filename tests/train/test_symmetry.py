@@ -6,6 +6,7 @@ import torch
 
 from adsearch.config import apply_overrides, from_dict, to_dict
 from adsearch.errors import ConfigError
+from adsearch.models.registry import default_svdd_metric
 from adsearch.pipeline.cache import step_key
 from adsearch.train import TrainConfig, train
 from adsearch.train.config import AugmentConfig, SymmetryConfig, key_dict
@@ -53,7 +54,8 @@ def test_pipeline_set_and_unchanged_cache_keys():
     # added later, left out of the key when unset
     for k in ("encoder", "encoder_mode", "init", "init_mode"):
         old["model"].pop(k, None)
-    old["model"]["svdd_metric"] = "mahalanobis"  # written out before it became optional
+    # written out before it became optional: the objective's default
+    old["model"]["svdd_metric"] = default_svdd_metric(old["model"]["objective"])
     old["runtime"].pop("progress")
     assert step_key(_train_key_config(q), []) == step_key(old, [])
     assert "symmetry" not in _report_key_config(q)["train"]["data"]
