@@ -53,7 +53,7 @@ def run(
 
     from adsearch.pipeline.config import config_to_dict, load_config
     from adsearch.pipeline.defaults import QUICKSTART_YAML
-    from adsearch.pipeline.report import not_beaten_text
+    from adsearch.pipeline.report import not_beaten_text, sculpted_bump_text
     from adsearch.pipeline.run import run_pipeline
 
     if config is None:
@@ -76,6 +76,9 @@ def run(
         weak_spot = not_beaten_text(perf["proxies"]) if perf.get("proxies") else None
         if weak_spot:
             typer.echo(f"warning: the score does not beat {weak_spot}; see report.md")
+    bump = sculpted_bump_text(res.results.get("sculpting") or {})
+    if bump:
+        typer.echo(f"warning: the cut makes a bump of background ({bump}); see report.md")
     for name, b in res.results.get("bumphunt", {}).items():
         if "z_local" in b:
             typer.echo(

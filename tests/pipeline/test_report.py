@@ -221,6 +221,25 @@ def test_sculpting_ratios_see_a_cut_made_bump_in_the_signal_region():
     v = _sculpting(regions, table, "flat", None, edges)["eff0.1"]
     assert v["background_efficiency_sr_over_adjacent"] is None
     assert v["background_sr_over_interpolation"] is None
+    # the report and `adsearch run` warn about the bumped cut, not about the flat one
+    from adsearch.pipeline.report import _sculpting_lines, sculpted_bump_text
+
+    assert sculpted_bump_text(_sculpting(regions, table, "flat", truth, edges)) is None
+    bumped = _sculpting(regions, table, "bumped", truth, edges)
+    assert sculpted_bump_text(bumped).startswith("eff0.1: 2.")
+    assert any(line.startswith("**The cut makes a bump**") for line in _sculpting_lines(bumped))
+    assert sculpted_bump_text(_sculpting(regions, table, "flat", None, edges)) is None
+
+
+@pytest.mark.parametrize(
+    ("ratio", "flagged"),
+    [([1.2, 0.099], True), ([1.2, 0.1], False), ([0.7, 0.05], False), (None, False)],
+)
+def test_a_bump_is_flagged_beyond_two_errors_above_one(ratio, flagged):
+    from adsearch.pipeline.report import sculpted_bump_text
+
+    sc = {"sample": "background (truth)", "eff0.1": {"background_sr_over_interpolation": ratio}}
+    assert (sculpted_bump_text(sc) is not None) == flagged
 
 
 def test_report_verdict_names_the_proxies_not_beaten():

@@ -116,6 +116,13 @@ def test_products_results_cache_and_downstream_reruns(tiny_run, capsys):
         "not_beaten"
     ]
     assert ("warning: the score does not beat" in text) == bool(not_beaten)
+    # and a cut that makes a bump of truth background in the signal region: a warning line
+    # exactly when the report's sculpting table shows one
+    from adsearch.pipeline.report import sculpted_bump_text
+
+    sculpting = json.loads((out / "results.json").read_text())["sculpting"]
+    bump = sculpted_bump_text(sculpting)
+    assert ("warning: the cut makes a bump" in text) == bool(bump)
 
 
 def test_lhco_input_filter_and_inject(tiny_run, tmp_path):
