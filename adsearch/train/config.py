@@ -280,7 +280,8 @@ def key_dict(config: dict[str, Any]) -> dict[str, Any]:
         if model.get(name) is None:
             model.pop(name, None)
     if model.get("svdd_metric", "") is None:  # unset: its value (written out before 2026-12)
-        model["svdd_metric"] = default_svdd_metric(str(model.get("objective", "deepsvdd")))
+        objective = str(model.get("objective", ModelConfig.objective))
+        model["svdd_metric"] = default_svdd_metric(objective)
     out["model"] = model
     return out
 
